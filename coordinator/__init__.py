@@ -1,0 +1,1 @@
+"""The coordinator: workflow model, compiler, live-CIB access, status and the CLI."""

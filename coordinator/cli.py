@@ -1,0 +1,60 @@
+"""The ``haflow`` command: a thin layer over library functions that return data.
+
+Each command group lives in its own module with ``register(subparsers)``;
+handlers import their heavy modules lazily so that ``haflow --help`` is fast.
+A handler returns an exit code or raises :class:`HaflowError`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.output import FORMATS, emit_error
+from haflow.coordinator.reports import HaflowError
+
+# modules that contribute subcommands; each has register(subparsers)
+COMMAND_MODULES = (
+    "haflow.lab.cli",
+)
+
+
+def add_output_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output-as", choices=FORMATS, default="text", help="output format (default: text)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="haflow",
+        description="Highly available orchestration workflows on Pacemaker and Corosync.",
+    )
+    from haflow import __version__
+
+    parser.add_argument("--version", action="version", version=f"haflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    fmt = getattr(args, "output_as", "text")
+    try:
+        code = args.handler(args)
+    except HaflowError as err:
+        emit_error(err, fmt)
+        return int(err.exit_code)
+    except KeyboardInterrupt:
+        return 130
+    return int(code if code is not None else ExitCode.OK)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

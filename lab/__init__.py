@@ -1,0 +1,1 @@
+"""The lab: a real multi-node Pacemaker + Corosync cluster on one machine."""

@@ -1,0 +1,358 @@
+"""Lab operations: up, down, status, exec, and the faults (crash, reboot, partition).
+
+Functions return data for the CLI to render and raise ``HaflowError`` with a
+report on bad input; they never print.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from haflow.cib_templates import render
+from haflow.lab import errors, netns, power
+from haflow.lab.layout import (
+    MAX_NODES,
+    NAME_RE,
+    NETNS_DIR,
+    NODE_BINDS,
+    LabLayout,
+    default_root,
+    node_address,
+    node_names,
+)
+from haflow.lab.view import ClusterView, parse_crm_mon
+
+PROVISION_SCRIPT = Path(__file__).with_name("provision-node.sh")
+FENCE_AGENT_SOURCE = Path(__file__).with_name("fence_haflow_lab.py")
+FENCE_AGENT_PATH = Path("/usr/sbin/fence_haflow_lab")
+FENCE_DEVICE = "lab-fence"
+REQUIRED_TOOLS = ("corosync", "pacemakerd", "crm_mon", "cibadmin", "ip", "nsenter", "unshare",
+                  "setsid", "stonith_admin")
+DC_DEADTIME = "2s"
+
+
+def layout_for(name: str, root: Path | None = None) -> LabLayout:
+    if not NAME_RE.match(name):
+        raise errors.bad_name(name)
+    return LabLayout(name=name, root=root or default_root())
+
+
+def exists(layout: LabLayout) -> str | None:
+    """Why the lab counts as existing (its directory or a namespace), or None."""
+    if layout.dir.exists():
+        return str(layout.dir)
+    present = netns.list_netns() & set(layout.all_netns())
+    return f"namespace {sorted(present)[0]}" if present else None
+
+
+def nodes_of(layout: LabLayout) -> list[str]:
+    if not layout.state_file.exists():
+        raise errors.lab_not_found(layout.name)
+    return power.nodes_of(layout)
+
+
+def check_node(layout: LabLayout, node: str) -> None:
+    nodes = nodes_of(layout)
+    if node not in nodes:
+        raise errors.unknown_node(layout.name, node, nodes)
+
+
+# -- up ---------------------------------------------------------------------
+
+
+def install_fence_agent(target: Path = FENCE_AGENT_PATH) -> bool:
+    """Place fence_haflow_lab where pacemaker-fenced looks; True if it changed."""
+    text = FENCE_AGENT_SOURCE.read_text().replace("@HAFLOW_PYTHON@", sys.executable)
+    if target.exists() and target.read_text() == text:
+        return False
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o755)
+    tmp.replace(target)
+    return True
+
+
+def write_lab_files(layout: LabLayout, nodes: list[str], token_ms: int) -> None:
+    layout.authkey.write_bytes(os.urandom(256))
+    layout.authkey.chmod(0o400)
+    hosts = ["127.0.0.1 localhost", "::1 localhost"]
+    hosts += [f"{node_address(n)} {n}" for n in nodes]
+    layout.hosts_file.write_text("\n".join(hosts) + "\n")
+    layout.seed_cib.write_text(render(
+        "lab-bootstrap.xml",
+        cluster_name=layout.name,
+        dc_deadtime=DC_DEADTIME,
+        lab_dir=str(layout.dir),
+        fence_hosts=" ".join(nodes),
+    ))
+    node_list = " ".join(f"{n}={node_address(n)}" for n in nodes)
+    for node in nodes:
+        node_dir = layout.node_dir(node)
+        binds = []
+        for sub, target in NODE_BINDS:
+            (node_dir / "fs" / sub).mkdir(parents=True, exist_ok=True)
+            binds.append((str(node_dir / "fs" / sub), target))
+        binds.append((str(layout.hosts_file), "/etc/hosts"))
+        config = {
+            "name": node,
+            "lab": layout.name,
+            "binds": binds,
+            "env": {
+                "PCMK_logfacility": "none",
+                "PCMK_logfile": "/var/log/pacemaker/pacemaker.log",
+            },
+            "provision": [
+                "sh", str(PROVISION_SCRIPT),
+                "--cluster", layout.name,
+                "--nodes", node_list,
+                "--authkey", str(layout.authkey),
+                "--token", str(token_ms),
+                "--cib", str(layout.seed_cib),
+            ],
+        }  # fmt: skip
+        (node_dir / "node.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+def create_network(layout: LabLayout, nodes: list[str]) -> None:
+    netns.create_bridge(layout)
+    (layout.dir / "netns").mkdir(exist_ok=True)
+    for node in nodes:
+        netns.create_node_link(layout, node)
+        # bind the netns into the lab dir, so a fence agent inside another node
+        # (whose /run is private) can still enter it to boot this node
+        bind = layout.netns_file(node)
+        bind.touch()
+        subprocess.run(["mount", "--bind", str(NETNS_DIR / layout.netns(node)), str(bind)],
+                       check=True)
+
+
+def up(layout: LabLayout, node_count: int = 3, token_ms: int = 1000,
+       timeout: float = 120.0, keep_on_failure: bool = False) -> dict[str, Any]:
+    """Create and boot a lab; returns once every node is online, a DC elected, fencing up.
+
+    On failure everything is removed again, unless ``keep_on_failure`` (for a post-mortem).
+    """
+    if not 1 <= node_count <= MAX_NODES:
+        raise errors.bad_node_count(node_count)
+    missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
+    if missing:
+        raise errors.missing_tools(missing)
+    where = exists(layout)
+    if where:
+        raise errors.lab_exists(layout.name, where)
+    started = time.monotonic()
+    nodes = node_names(node_count)
+    layout.dir.mkdir(parents=True)
+    layout.state_file.write_text(json.dumps({
+        "name": layout.name, "nodes": nodes, "token_ms": token_ms,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }, indent=2) + "\n")  # fmt: skip
+    try:
+        install_fence_agent()
+        write_lab_files(layout, nodes, token_ms)
+        create_network(layout, nodes)
+        for node in nodes:
+            power.power_on(layout, node)
+        view = wait_until(layout, nodes[0], lambda v: ready(v, nodes), timeout,
+                          watch=nodes)
+    except BaseException:
+        if not keep_on_failure:
+            teardown(layout)
+        raise
+    return {
+        "lab": layout.name,
+        "dir": str(layout.dir),
+        "nodes": nodes,
+        "dc": view.dc,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def ready(view: ClusterView, nodes: Sequence[str]) -> bool:
+    return (
+        view.dc is not None
+        and set(nodes) <= set(view.online)
+        and view.roles.get(FENCE_DEVICE) == "Started"
+    )
+
+
+def boot_failure(layout: LabLayout, node: str) -> str:
+    """The last lines a dead node's init left behind."""
+    lines: list[str] = []
+    for name in ("boot.log", "console.log"):
+        path = layout.node_dir(node) / name
+        if path.exists():
+            lines += path.read_text(errors="replace").splitlines()[-3:]
+    return f"{node} is down: " + " | ".join(lines)
+
+
+def wait_until(layout: LabLayout, node: str, predicate: Callable[[ClusterView], bool],
+               timeout: float, watch: Sequence[str] = ()) -> ClusterView:
+    """Poll ``crm_mon`` on ``node`` until ``predicate`` holds for what it sees.
+
+    Nodes in ``watch`` must stay powered on meanwhile: one that died fails at once.
+    """
+    deadline = time.monotonic() + timeout
+    last = "crm_mon never answered"
+    while True:
+        for watched in watch:
+            if not power.is_on(layout, watched):
+                raise errors.operation_failed("booting the lab", boot_failure(layout, watched))
+        try:
+            view = cluster_view(layout, node)
+        except subprocess.TimeoutExpired:
+            view = None
+        if view is not None:
+            if predicate(view):
+                return view
+            last = (f"{node} sees DC={view.dc or 'none'}, online={','.join(view.online) or '-'}, "
+                    f"offline={','.join(view.offline) or '-'}")
+        if time.monotonic() >= deadline:
+            raise errors.not_ready(layout.name, timeout, last)
+        time.sleep(0.25)
+
+
+# -- down -------------------------------------------------------------------
+
+
+def lab_mounts(layout: LabLayout) -> list[str]:
+    """Mount points inside the lab dir, deepest first."""
+    prefix = str(layout.dir) + "/"
+    points = []
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            point = line.split()[4].replace("\\040", " ")
+            if point.startswith(prefix):
+                points.append(point)
+    return sorted(points, key=len, reverse=True)
+
+
+def teardown(layout: LabLayout) -> dict[str, int]:
+    """Remove every trace of the lab, whatever state it is in (also half-created)."""
+    killed = 0
+    present = netns.list_netns()
+    for name in layout.all_netns():
+        if name in present:
+            killed += power.kill_netns(os.stat(NETNS_DIR / name).st_ino)
+    mounts = lab_mounts(layout)
+    for point in mounts:
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+    removed = 0
+    for name in layout.all_netns():
+        if name in present:
+            netns.delete_netns(name)
+            removed += 1
+    shutil.rmtree(layout.dir, ignore_errors=True)
+    return {"processes_killed": killed, "namespaces_removed": removed, "mounts_removed": len(mounts)}
+
+
+def down(layout: LabLayout) -> dict[str, Any]:
+    if not exists(layout):
+        raise errors.lab_not_found(layout.name)
+    result = teardown(layout)
+    leftover = exists(layout)
+    if leftover:
+        raise errors.operation_failed(f"removing lab {layout.name!r}", f"{leftover} remains")
+    return {"lab": layout.name, **result}
+
+
+# -- looking inside ---------------------------------------------------------
+
+
+def node_command(layout: LabLayout, node: str, argv: Sequence[str]) -> list[str]:
+    """The command line that runs ``argv`` as ``node`` (in all of its namespaces)."""
+    check_node(layout, node)
+    pid = power.init_pid(layout, node)
+    if pid is None:
+        raise errors.node_off(node)
+    return ["nsenter", "-t", str(pid), "--net", "--mount", "--uts", "--ipc", "--wd=/", "--",
+            *argv]
+
+
+def run_on(layout: LabLayout, node: str, argv: Sequence[str], timeout: float | None = 30.0,
+           input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(node_command(layout, node, argv), capture_output=True, text=True,
+                          timeout=timeout, input=input)
+
+
+def cluster_view(layout: LabLayout, node: str) -> ClusterView | None:
+    """What ``node`` sees, or None when its cluster stack does not answer."""
+    if power.init_pid(layout, node) is None:
+        return None
+    result = run_on(layout, node, ["crm_mon", "--output-as=xml", "-1"], timeout=15)
+    if result.returncode != 0 or not result.stdout.strip():
+        return None
+    return parse_crm_mon(result.stdout)
+
+
+def status(layout: LabLayout) -> dict[str, Any]:
+    nodes = nodes_of(layout)
+    rows = []
+    for node in nodes:
+        pid = power.init_pid(layout, node)
+        view = cluster_view(layout, node) if pid else None
+        rows.append({
+            "name": node,
+            "address": node_address(node),
+            "power": "on" if pid else "off",
+            "init_pid": pid,
+            "island": netns.island_of(layout, node) or None,
+            "cluster": None if view is None else {
+                "dc": view.dc, "quorate": view.quorate, "online": view.online,
+                "offline": view.offline, "unclean": view.unclean,
+            },
+        })  # fmt: skip
+    return {"lab": layout.name, "dir": str(layout.dir), "nodes": rows,
+            "partitioned": bool(netns.islands(layout))}
+
+
+# -- faults -----------------------------------------------------------------
+
+
+def crash(layout: LabLayout, node: str) -> dict[str, Any]:
+    """SIGKILL every process of the node at once, as a power cut would."""
+    check_node(layout, node)
+    was_on = power.is_on(layout, node)
+    killed = power.power_off(layout, node)
+    return {"lab": layout.name, "node": node, "was_on": was_on, "processes_killed": killed}
+
+
+def reboot(layout: LabLayout, node: str, wait: bool = True,
+           timeout: float = 90.0) -> dict[str, Any]:
+    """Crash the node, then boot it with fresh volatile state; optionally wait until it rejoins."""
+    result = crash(layout, node)
+    started = time.monotonic()
+    result["init_pid"] = power.power_on(layout, node)
+    if wait:
+        wait_until(layout, node, lambda v: v.dc is not None and node in v.online, timeout)
+        result["rejoined_after"] = round(time.monotonic() - started, 2)
+    return result
+
+
+def partition(layout: LabLayout, nodes: Sequence[str]) -> dict[str, Any]:
+    """Cut ``nodes`` off from the others (they still see each other); nothing is killed."""
+    all_nodes = nodes_of(layout)
+    if not nodes:
+        raise errors.bad_partition("name at least one node to cut off")
+    for node in nodes:
+        if node not in all_nodes:
+            raise errors.unknown_node(layout.name, node, all_nodes)
+    if len(set(nodes)) == len(all_nodes):
+        raise errors.bad_partition("a partition needs nodes on both sides")
+    island = netns.partition(layout, list(dict.fromkeys(nodes)))
+    return {"lab": layout.name, "island": island, "nodes": list(nodes)}
+
+
+def heal(layout: LabLayout) -> dict[str, Any]:
+    nodes = nodes_of(layout)
+    islands = netns.islands(layout)
+    netns.heal(layout, nodes)
+    return {"lab": layout.name, "healed": islands}

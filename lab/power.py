@@ -1,0 +1,180 @@
+"""A lab node's power: is it on, cut it (SIGKILL everything in its netns), boot it.
+
+Used by the CLI and by the lab fence agent, which runs inside another node:
+every path here is reachable from any node (the lab dir is not under a
+node-private mount), and processes are found by network namespace, never by
+name. ``python -m haflow.lab.power ACTION LAB_DIR [NODE]`` is the fence
+agent's entry point.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from haflow.lab.layout import NETNS_DIR, LabLayout
+
+NODE_INIT = Path(__file__).with_name("node_init.py")
+BOOT_TIMEOUT = 10.0
+KILL_ROUNDS = 200
+CLEAN_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/root",
+}
+
+
+def netns_inode(layout: LabLayout, node: str) -> int | None:
+    """Inode of the node's network namespace (the bind in the lab dir, else /run/netns)."""
+    for path in (layout.netns_file(node), NETNS_DIR / layout.netns(node)):
+        if path_is_nsfs(path):
+            return os.stat(path).st_ino
+    return None
+
+
+def path_is_nsfs(path: Path) -> bool:
+    # a bind of a namespace has the nsfs device; an unmounted placeholder file does not
+    try:
+        return os.stat(path).st_dev == os.stat("/proc/self/ns/net").st_dev
+    except OSError:
+        return False
+
+
+def pids_in_netns(inode: int) -> list[int]:
+    """Live processes whose network namespace is ``inode`` (zombies have none)."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry.name}/ns/net").st_ino == inode:
+                pids.append(int(entry.name))
+        except OSError:
+            continue  # exited meanwhile, or a zombie
+    return pids
+
+
+def kill_netns(inode: int) -> int:
+    """SIGKILL every process in the namespace until none is left; returns how many died."""
+    killed: set[int] = set()
+    own = os.getpid()
+    for _ in range(KILL_ROUNDS):
+        pids = [p for p in pids_in_netns(inode) if p != own]
+        if not pids:
+            return len(killed)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    raise RuntimeError(f"processes keep appearing in netns {inode}")
+
+
+def init_pid(layout: LabLayout, node: str) -> int | None:
+    """The pid of the node's init if the node is on, else None."""
+    inode = netns_inode(layout, node)
+    try:
+        pid = int((layout.node_dir(node) / "init.pid").read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        if inode is not None and os.stat(f"/proc/{pid}/ns/net").st_ino == inode:
+            return pid
+    except OSError:
+        pass
+    return None
+
+
+def is_on(layout: LabLayout, node: str) -> bool:
+    return init_pid(layout, node) is not None
+
+
+def power_off(layout: LabLayout, node: str) -> int:
+    """Cut the node's power: every process dies at once, volatile state goes with them.
+
+    /run and /dev/shm are tmpfs mounts of the node's own mount namespace, which
+    disappears with its last process.
+    """
+    inode = netns_inode(layout, node)
+    if inode is None:
+        raise RuntimeError(f"{node} has no network namespace")
+    count = kill_netns(inode)
+    (layout.node_dir(node) / "init.pid").unlink(missing_ok=True)
+    return count
+
+
+def power_on(layout: LabLayout, node: str) -> int:
+    """Boot the node: a fresh init in fresh mount/UTS/IPC namespaces; returns its pid."""
+    pid_file = layout.node_dir(node) / "init.pid"
+    pid_file.unlink(missing_ok=True)
+    argv = [
+        "setsid", "--fork",
+        "nsenter", f"--net={layout.netns_file(node)}", "--",
+        "unshare", "--mount", "--uts", "--ipc", "--propagation", "private", "--",
+        sys.executable, "-I", str(NODE_INIT), str(layout.node_dir(node)),
+    ]  # fmt: skip
+    with open(layout.node_dir(node) / "console.log", "ab") as console:
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=console,
+                       env=CLEAN_ENV, cwd="/", check=True)
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while time.monotonic() < deadline:
+        pid = init_pid(layout, node)
+        if pid is not None:
+            return pid
+        time.sleep(0.02)
+    raise RuntimeError(f"{node} did not boot; see {layout.node_dir(node) / 'console.log'}")
+
+
+def nodes_of(layout: LabLayout) -> list[str]:
+    return list(json.loads(layout.state_file.read_text())["nodes"])
+
+
+def main(argv: list[str]) -> int:
+    """Entry point for the fence agent: ``status|on|off|reboot|list LAB_DIR [NODE]``.
+
+    status prints on/off; list prints ``NODE on|off`` lines. Exit 0 on success,
+    1 on failure with the reason on stderr.
+    """
+    if len(argv) < 3:
+        sys.stderr.write("usage: power status|on|off|reboot|list LAB_DIR [NODE]\n")
+        return 2
+    action, lab_dir = argv[1], Path(argv[2])
+    layout = LabLayout(name=lab_dir.name, root=lab_dir.parent)
+    try:
+        known = nodes_of(layout)
+        if action == "list":
+            for node in known:
+                print(node, "on" if is_on(layout, node) else "off")
+            return 0
+        node = argv[3] if len(argv) > 3 else ""
+        if node not in known:
+            sys.stderr.write(f"unknown node {node!r}; the lab has {', '.join(known)}\n")
+            return 1
+        if action == "status":
+            print("on" if is_on(layout, node) else "off")
+        elif action == "off":
+            power_off(layout, node)
+        elif action == "on":
+            if not is_on(layout, node):
+                power_on(layout, node)
+        elif action == "reboot":
+            power_off(layout, node)
+            power_on(layout, node)
+        else:
+            sys.stderr.write(f"unknown action {action!r}\n")
+            return 2
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        sys.stderr.write(f"{action} failed: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
