@@ -7,13 +7,13 @@ renders them as text or JSON. Tests assert on codes, not on wording.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from haflow.coordinator.exitcodes import ExitCode
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
@@ -58,6 +58,8 @@ class HaflowError(Exception):
         super().__init__("\n".join(str(r) for r in reports))
 
 
-def error(code: str, message: str, exit_code: ExitCode = ExitCode.ERROR, **where: Any) -> HaflowError:
+def error(
+    code: str, message: str, exit_code: ExitCode = ExitCode.ERROR, **where: Any
+) -> HaflowError:
     """Shorthand for a single-report error."""
     return HaflowError(Report(code=code, message=message, **where), exit_code=exit_code)

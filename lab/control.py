@@ -251,7 +251,11 @@ def teardown(layout: LabLayout) -> dict[str, int]:
             netns.delete_netns(name)
             removed += 1
     shutil.rmtree(layout.dir, ignore_errors=True)
-    return {"processes_killed": killed, "namespaces_removed": removed, "mounts_removed": len(mounts)}
+    return {
+        "processes_killed": killed,
+        "namespaces_removed": removed,
+        "mounts_removed": len(mounts),
+    }
 
 
 def down(layout: LabLayout) -> dict[str, Any]:

@@ -15,39 +15,48 @@ import subprocess
 import sys
 
 sys.path.append("/usr/share/fence")
-from fencing import all_opt, atexit_handler, check_input, fence_action, process_input, show_docs  # noqa: E402
-from fencing import fail_usage, run_delay  # noqa: E402
+from fencing import (
+    all_opt,
+    atexit_handler,
+    check_input,
+    fail_usage,
+    fence_action,
+    process_input,
+    run_delay,
+    show_docs,
+)
 
 HAFLOW_PYTHON = "@HAFLOW_PYTHON@"
 POWER_TIMEOUT = 30
 
 
-def power(options, action, node=None):
+def power(options: dict[str, str], action: str, node: str | None = None) -> str:
     argv = [HAFLOW_PYTHON, "-I", "-m", "haflow.lab.power", action, options["--lab-dir"]]
     if node is not None:
         argv.append(node)
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=POWER_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        fail_usage("Failed: cannot run the lab power control: %s" % exc)
+        fail_usage(f"Failed: cannot run the lab power control: {exc}")
     if result.returncode != 0:
         logging.error("lab power %s %s failed: %s", action, node or "", result.stderr.strip())
-        fail_usage("Failed: %s" % result.stderr.strip())
-    return result.stdout
+        fail_usage(f"Failed: {result.stderr.strip()}")
+    stdout: str = result.stdout
+    return stdout
 
 
-def get_power_status(conn, options):
+def get_power_status(conn: object, options: dict[str, str]) -> str:
     del conn
     return power(options, "status", options["--plug"]).strip()
 
 
-def set_power_status(conn, options):
+def set_power_status(conn: object, options: dict[str, str]) -> None:
     del conn
     if options["--action"] in ("on", "off"):
         power(options, options["--action"], options["--plug"])
 
 
-def get_list(conn, options):
+def get_list(conn: object, options: dict[str, str]) -> dict[str, tuple[str, str]]:
     del conn
     outlets = {}
     for line in power(options, "list").splitlines():
@@ -56,7 +65,7 @@ def get_list(conn, options):
     return outlets
 
 
-def main():
+def main() -> None:
     device_opt = ["port", "no_login", "no_password", "lab_dir"]
     atexit.register(atexit_handler)
     all_opt["lab_dir"] = {

@@ -14,7 +14,9 @@ from haflow.lab.layout import SUBNET_BITS, LabLayout, bridge_port, node_address
 MAIN_BRIDGE = "br0"
 
 
-def ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def ip(
+    *args: str, netns: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     argv = ["ip"] + (["-n", netns] if netns else []) + list(args)
     return subprocess.run(argv, check=check, capture_output=True, text=True)
 

@@ -160,11 +160,14 @@ def main(argv: list[str]) -> int:
     log(node_dir, "booting")
     set_up_mounts(config)
     socket.sethostname(config["name"])
-    if config.get("provision"):
+    marker = node_dir / "provisioned"
+    if config.get("provision") and not marker.exists():
+        # first boot only: later boots keep what the admin changed since
         result = subprocess.run(config["provision"], capture_output=True, text=True)
         log(node_dir, f"provision exited {result.returncode}: {result.stdout}{result.stderr}")
         if result.returncode != 0:
             return 1
+        marker.touch()
     reaper = Reaper()
     daemons = start_daemons(config, node_dir, reaper) if config.get("daemons", True) else []
     log(node_dir, "booted")

@@ -133,7 +133,8 @@ def power_on(layout: LabLayout, node: str) -> int:
 
 
 def nodes_of(layout: LabLayout) -> list[str]:
-    return list(json.loads(layout.state_file.read_text())["nodes"])
+    nodes: list[str] = json.loads(layout.state_file.read_text())["nodes"]
+    return nodes
 
 
 def main(argv: list[str]) -> int:

@@ -23,7 +23,9 @@ def parse_crm_mon(xml_text: str) -> ClusterView:
     present = dc_el is not None and dc_el.get("present") == "true"
     dc = dc_el.get("name") if present and dc_el is not None else None
     quorate = present and dc_el is not None and dc_el.get("with_quorum") == "true"
-    online, offline, unclean = [], [], []
+    online: list[str] = []
+    offline: list[str] = []
+    unclean: list[str] = []
     for node in root.iterfind("nodes/node"):
         name = node.get("name", "")
         (online if node.get("online") == "true" else offline).append(name)

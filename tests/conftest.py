@@ -18,7 +18,6 @@ from haflow.lab import control
 from haflow.lab.layout import LabLayout
 
 
-
 def require_cluster_tools() -> None:
     """Fail loudly, never skip: a suite that silently skips its clusters proves nothing."""
     if os.geteuid() != 0:
