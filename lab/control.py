@@ -42,7 +42,8 @@ DC_DEADTIME = "2s"
 def layout_for(name: str, root: Path | None = None) -> LabLayout:
     if not NAME_RE.match(name):
         raise errors.bad_name(name)
-    return LabLayout(name=name, root=root or default_root())
+    # resolved: teardown matches the lab dir against /proc/self/mountinfo, which has no symlinks
+    return LabLayout(name=name, root=(root or default_root()).resolve())
 
 
 def exists(layout: LabLayout) -> str | None:

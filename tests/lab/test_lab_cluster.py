@@ -1,0 +1,140 @@
+"""The 3-node lab behaves like a real cluster: fencing, failover, quorum, reboot.
+
+Every test leaves the shared lab healthy (all nodes online) for the next one.
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from haflow.lab import control, power
+from haflow.lab.layout import LabLayout, node_address
+from tests.labtools import wait_healthy
+
+pytestmark = pytest.mark.tier2
+
+
+def run(layout: LabLayout, node: str, *argv: str, timeout: float = 60) -> str:
+    result = control.run_on(layout, node, list(argv), timeout=timeout)
+    assert result.returncode == 0, f"{argv} on {node}: {result.stderr}{result.stdout}"
+    return result.stdout
+
+
+def last_fenced(layout: LabLayout, observer: str, target: str) -> str:
+    """When ``target`` was last fenced, as ``observer``'s fencer knows it ("" if never).
+
+    ``--last`` rather than ``--history``: the history may keep an older event for a target.
+    """
+    argv = ["stonith_admin", "--last", target, "--output-as=xml"]
+    out = control.run_on(layout, observer, argv).stdout
+    element = ET.fromstring(out).find("last-fenced")  # absent (exit 74) when never fenced
+    return "" if element is None else element.get("when", "")
+
+
+def eventually(predicate: Callable[[], bool], timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+    return True
+
+
+@pytest.fixture
+def healthy(lab3: LabLayout) -> Iterator[LabLayout]:
+    wait_healthy(lab3)
+    yield lab3
+    for node in control.nodes_of(lab3):
+        if not power.is_on(lab3, node):
+            power.power_on(lab3, node)
+    control.heal(lab3)
+    wait_healthy(lab3)
+
+
+def test_three_nodes_come_up_online_with_a_dc_and_fencing(healthy: LabLayout) -> None:
+    view = control.cluster_view(healthy, "node1")
+    assert view is not None
+    assert sorted(view.online) == ["node1", "node2", "node3"]
+    assert view.dc in view.online and view.quorate
+    assert view.roles["lab-fence"] == "Started"
+    for node in ("node1", "node2", "node3"):
+        assert run(healthy, node, "uname", "-n").strip() == node
+        assert node_address(node) in run(healthy, node, "ip", "-o", "-4", "addr", "show", "eth0")
+        # each node has a private CIB directory and a private, volatile /run
+        assert "tmpfs" in run(healthy, node, "stat", "-f", "-c", "%T", "/run")
+    stat_cmd = ("stat", "-c", "%i", "/var/lib/pacemaker/cib")
+    inodes = {run(healthy, n, *stat_cmd) for n in ("node1", "node2", "node3")}
+    assert len(inodes) == 3
+
+
+def test_stonith_admin_reboot_really_fences_the_node(healthy: LabLayout) -> None:
+    before = power.init_pid(healthy, "node3")
+    fenced_before = last_fenced(healthy, "node1", "node3")
+    run(healthy, "node3", "touch", "/run/haflow-volatile-marker")
+    run(healthy, "node1", "stonith_admin", "--reboot", "node3", "--timeout", "60")
+    after = power.init_pid(healthy, "node3")
+    assert after is not None and after != before, "node3 was not power-cycled"
+    wait_healthy(healthy)
+    gone = control.run_on(healthy, "node3", ["test", "-e", "/run/haflow-volatile-marker"])
+    assert gone.returncode == 1, "a fenced node kept its volatile /run"
+    assert eventually(lambda: last_fenced(healthy, "node1", "node3") > fenced_before)
+
+
+def locate(layout: LabLayout, observer: str, rsc: str) -> list[str]:
+    view = control.cluster_view(layout, observer)
+    return [] if view is None else view.resources.get(rsc, [])
+
+
+def test_resource_on_crashed_node_starts_on_survivor_after_fencing(healthy: LabLayout) -> None:
+    rsc = "lab-test-dummy"
+    run(healthy, "node1", "pcs", "resource", "create", rsc, "ocf:pacemaker:Dummy",
+        "op", "monitor", "interval=2s")
+    try:
+        control.wait_until(healthy, "node1", lambda v: len(v.resources.get(rsc, [])) == 1, 30)
+        (victim,) = locate(healthy, "node1", rsc)
+        observer = next(n for n in ("node1", "node2", "node3") if n != victim)
+        fenced_before = last_fenced(healthy, observer, victim)
+        control.crash(healthy, victim)
+        view = control.wait_until(
+            healthy, observer,
+            lambda v: bool(v.resources.get(rsc)) and victim not in v.resources[rsc], 60)
+        assert view.resources[rsc][0] != victim
+        # recovery waited for the crashed node to be fenced
+        assert eventually(lambda: last_fenced(healthy, observer, victim) > fenced_before)
+        wait_healthy(healthy)
+    finally:
+        run(healthy, "node1", "pcs", "resource", "delete", rsc, "--force")
+
+
+def test_partitioned_node_loses_quorum_and_is_fenced_by_the_majority(
+    healthy: LabLayout,
+) -> None:
+    before = power.init_pid(healthy, "node3")
+    fenced_before = last_fenced(healthy, "node1", "node3")
+    control.partition(healthy, ["node3"])
+    deadline = time.monotonic() + 60
+    while power.init_pid(healthy, "node3") in (before, None) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert power.init_pid(healthy, "node3") != before, "the majority did not fence node3"
+    assert eventually(lambda: last_fenced(healthy, "node1", "node3") > fenced_before)
+    # rebooted but still cut off: alone, node3 has no quorum and runs nothing
+    view = control.wait_until(healthy, "node3", lambda v: v.dc is not None, 60)
+    assert not view.quorate
+    majority = control.cluster_view(healthy, "node1")
+    assert majority is not None and majority.quorate and "node3" not in majority.online
+    control.heal(healthy)
+    wait_healthy(healthy)
+
+
+def test_rebooted_node_rejoins_with_fresh_volatile_state(healthy: LabLayout) -> None:
+    run(healthy, "node2", "touch", "/run/haflow-volatile-marker", "/dev/shm/haflow-marker")
+    result = control.reboot(healthy, "node2")
+    assert result["processes_killed"] > 0 and result["rejoined_after"] < 60
+    view = control.cluster_view(healthy, "node1")
+    assert view is not None and "node2" in view.online
+    for path in ("/run/haflow-volatile-marker", "/dev/shm/haflow-marker"):
+        assert control.run_on(healthy, "node2", ["test", "-e", path]).returncode == 1
