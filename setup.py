@@ -35,6 +35,9 @@ setup(
             "ruff>=0.4",
             "mypy>=1.8",
             "lxml-stubs",
+            # the packaging test builds without isolation, with these
+            "setuptools>=61",
+            "wheel",
         ],
     },
     entry_points={"console_scripts": ["haflow = haflow.coordinator.cli:main"]},

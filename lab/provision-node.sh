@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
         *) usage ;;
     esac
 done
-[ -n "$cluster" ] && [ -n "$nodes" ] && [ -n "$authkey" ] || usage
+if [ -z "$cluster" ] || [ -z "$nodes" ] || [ -z "$authkey" ]; then usage; fi
 
 PACKAGES="pacemaker corosync pcs crmsh resource-agents fence-agents pacemaker-cli-utils iproute2"
 if [ "$install" = yes ]; then

@@ -28,7 +28,9 @@ def parse_crm_mon(xml_text: str) -> ClusterView:
     unclean: list[str] = []
     for node in root.iterfind("nodes/node"):
         name = node.get("name", "")
-        (online if node.get("online") == "true" else offline).append(name)
+        # a node that is still joining shows online="true" pending="true": not yet usable
+        joined = node.get("online") == "true" and node.get("pending") != "true"
+        (online if joined else offline).append(name)
         if node.get("unclean") == "true":
             unclean.append(name)
     resources: dict[str, list[str]] = {}

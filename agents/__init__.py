@@ -1,0 +1,1 @@
+"""The OCF resource agent framework and the agents that ship with haflow."""
