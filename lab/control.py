@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -31,11 +33,12 @@ from haflow.lab.layout import (
 from haflow.lab.view import ClusterView, parse_crm_mon
 
 PROVISION_SCRIPT = Path(__file__).with_name("provision-node.sh")
+BOOTSTRAP_SCRIPT = Path(__file__).with_name("bootstrap-cluster.sh")
 FENCE_AGENT_SOURCE = Path(__file__).with_name("fence_haflow_lab.py")
 FENCE_AGENT_PATH = Path("/usr/sbin/fence_haflow_lab")
 FENCE_DEVICE = "lab-fence"
 REQUIRED_TOOLS = ("corosync", "pacemakerd", "crm_mon", "cibadmin", "ip", "nsenter", "unshare",
-                  "setsid", "stonith_admin")
+                  "setsid", "stonith_admin", "pcs", "pcsd", "openssl")
 DC_DEADTIME = "2s"
 
 
@@ -81,9 +84,26 @@ def install_fence_agent(target: Path = FENCE_AGENT_PATH) -> bool:
     return True
 
 
-def write_lab_files(layout: LabLayout, nodes: list[str], token_ms: int) -> None:
-    layout.authkey.write_bytes(os.urandom(256))
-    layout.authkey.chmod(0o400)
+def write_shadow(layout: LabLayout, password: str) -> None:
+    """A copy of /etc/shadow where only hacluster's password differs, bound over the
+    nodes' /etc/shadow: pcsd authenticates against it and the host's stays untouched."""
+    hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password,
+                            capture_output=True, text=True, check=True).stdout.strip()
+    lines = []
+    for line in Path("/etc/shadow").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == "hacluster":
+            fields[1] = hashed
+        lines.append(":".join(fields))
+    layout.shadow_file.touch(mode=0o640)
+    layout.shadow_file.write_text("\n".join(lines) + "\n")
+
+
+def write_lab_files(layout: LabLayout, nodes: list[str]) -> None:
+    password = secrets.token_urlsafe(24)
+    layout.password_file.touch(mode=0o600)
+    layout.password_file.write_text(password)
+    write_shadow(layout, password)
     hosts = ["127.0.0.1 localhost", "::1 localhost"]
     hosts += [f"{node_address(n)} {n}" for n in nodes]
     layout.hosts_file.write_text("\n".join(hosts) + "\n")
@@ -94,7 +114,6 @@ def write_lab_files(layout: LabLayout, nodes: list[str], token_ms: int) -> None:
         lab_dir=str(layout.dir),
         fence_hosts=" ".join(nodes),
     ))
-    node_list = " ".join(f"{n}={node_address(n)}" for n in nodes)
     for node in nodes:
         node_dir = layout.node_dir(node)
         binds = []
@@ -102,6 +121,7 @@ def write_lab_files(layout: LabLayout, nodes: list[str], token_ms: int) -> None:
             (node_dir / "fs" / sub).mkdir(parents=True, exist_ok=True)
             binds.append((str(node_dir / "fs" / sub), target))
         binds.append((str(layout.hosts_file), "/etc/hosts"))
+        binds.append((str(layout.shadow_file), "/etc/shadow"))
         config = {
             "name": node,
             "lab": layout.name,
@@ -110,16 +130,44 @@ def write_lab_files(layout: LabLayout, nodes: list[str], token_ms: int) -> None:
                 "PCMK_logfacility": "none",
                 "PCMK_logfile": "/var/log/pacemaker/pacemaker.log",
             },
-            "provision": [
-                "sh", str(PROVISION_SCRIPT),
-                "--cluster", layout.name,
-                "--nodes", node_list,
-                "--authkey", str(layout.authkey),
-                "--token", str(token_ms),
-                "--cib", str(layout.seed_cib),
-            ],
-        }  # fmt: skip
+            "provision": ["sh", str(PROVISION_SCRIPT)],
+        }
         (node_dir / "node.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+def wait_for_pcsd(layout: LabLayout, nodes: Sequence[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for node in nodes:
+        while not (layout.node_dir(node) / "pcsd.ready").exists():
+            if not power.is_on(layout, node):
+                raise errors.operation_failed("booting the lab", boot_failure(layout, node))
+            if time.monotonic() > deadline:
+                raise errors.not_ready(layout.name, timeout, f"pcsd on {node} is not listening")
+            time.sleep(0.1)
+
+
+def run_checked(layout: LabLayout, node: str, argv: Sequence[str], what: str) -> None:
+    result = run_on(layout, node, argv, timeout=120)
+    if result.returncode != 0:
+        raise errors.operation_failed(what, (result.stderr or result.stdout).strip())
+
+
+def form_cluster(layout: LabLayout, nodes: list[str], token_ms: int) -> None:
+    """pcs host auth + pcs cluster setup on node1, seed the CIB, start every node's stack."""
+    node_list = " ".join(f"{n}={node_address(n)}" for n in nodes)
+    run_checked(layout, nodes[0], [
+        "sh", str(BOOTSTRAP_SCRIPT), "--cluster", layout.name, "--nodes", node_list,
+        "--password-file", str(layout.password_file), "--token", str(token_ms),
+    ], "pcs cluster setup")  # fmt: skip
+    for node in nodes:
+        # after setup: pcs cluster setup wipes any CIB it finds
+        run_checked(layout, node, ["sh", str(PROVISION_SCRIPT), "--cib", str(layout.seed_cib)],
+                    f"seeding the CIB of {node}")
+    for node in nodes:
+        pid = power.init_pid(layout, node)
+        if pid is None:
+            raise errors.operation_failed("booting the lab", boot_failure(layout, node))
+        os.kill(pid, signal.SIGUSR1)
 
 
 def create_network(layout: LabLayout, nodes: list[str]) -> None:
@@ -158,10 +206,12 @@ def up(layout: LabLayout, node_count: int = 3, token_ms: int = 1000,
     }, indent=2) + "\n")  # fmt: skip
     try:
         install_fence_agent()
-        write_lab_files(layout, nodes, token_ms)
+        write_lab_files(layout, nodes)
         create_network(layout, nodes)
         for node in nodes:
             power.power_on(layout, node)
+        wait_for_pcsd(layout, nodes, timeout)
+        form_cluster(layout, nodes, token_ms)
         view = wait_until(layout, nodes[0], lambda v: ready(v, nodes), timeout,
                           watch=nodes)
     except BaseException:

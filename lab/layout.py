@@ -26,6 +26,7 @@ NODE_BINDS = (
     ("var/lib/corosync", "/var/lib/corosync"),
     ("var/lib/pacemaker", "/var/lib/pacemaker"),
     ("var/lib/pcsd", "/var/lib/pcsd"),
+    ("var/log/pcsd", "/var/log/pcsd"),
     ("var/log/pacemaker", "/var/log/pacemaker"),
     ("var/log/cluster", "/var/log/cluster"),
 )
@@ -71,12 +72,18 @@ class LabLayout:
         return self.dir / "hosts"
 
     @property
-    def authkey(self) -> Path:
-        return self.dir / "authkey"
-
-    @property
     def seed_cib(self) -> Path:
         return self.dir / "seed-cib.xml"
+
+    @property
+    def shadow_file(self) -> Path:
+        """The nodes' /etc/shadow: the host's, with a lab-only hacluster password."""
+        return self.dir / "shadow"
+
+    @property
+    def password_file(self) -> Path:
+        """hacluster's password inside the lab, for pcs host auth."""
+        return self.dir / "hacluster-password"
 
 
 def node_names(count: int) -> list[str]:

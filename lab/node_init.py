@@ -4,9 +4,10 @@ Started already inside the node's network namespace and in fresh mount, UTS
 and IPC namespaces (see ``power.boot_node``). It does what a real node's boot
 does: mounts a fresh ``/run`` and ``/dev/shm`` (volatile, so a crash wipes
 them), binds the node's persistent state over ``/etc/corosync``,
-``/var/lib/pacemaker`` and friends, sets the hostname, optionally provisions,
-then starts corosync and pacemakerd. As a child subreaper it reaps every
-orphan of the node, and SIGTERM shuts the node down cleanly.
+``/var/lib/pacemaker`` and friends, sets the hostname, provisions on first
+boot, starts pcsd, and starts corosync then pacemakerd once the node belongs
+to a cluster (at boot, or on SIGUSR1 after ``pcs cluster setup``). As a child
+subreaper it reaps every orphan of the node; SIGTERM shuts the node down.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from typing import Any
 
 PR_SET_CHILD_SUBREAPER = 36
 COROSYNC_READY_TIMEOUT = 20.0
+PCSD_READY_TIMEOUT = 60.0
+PCSD_PORT = 2224
+COROSYNC_CONF = "/etc/corosync/corosync.conf"
 
 
 def log(node_dir: Path, message: str) -> None:
@@ -86,6 +90,10 @@ def spawn(argv: list[str], node_dir: Path, env: dict[str, str]) -> int:
                 (os.POSIX_SPAWN_DUP2, console, 1),
                 (os.POSIX_SPAWN_DUP2, console, 2),
             ],
+            # the init blocks the signals it waits for; daemons must not inherit that
+            # (pacemaker's main loops would never see SIGCHLD and spin)
+            setsigmask=(),
+            setsigdef=(signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1),
         )
     finally:
         os.close(console)
@@ -109,7 +117,38 @@ def wait_for_corosync(node_dir: Path, reaper: Reaper, pid: int) -> bool:
     return False
 
 
-def start_daemons(config: dict[str, Any], node_dir: Path, reaper: Reaper) -> list[int]:
+def listening(port: int) -> bool:
+    """Whether a TCP socket listens on ``port`` in this network namespace."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            for line in fh.readlines()[1:]:
+                fields = line.split()
+                if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":
+                    return True
+    return False
+
+
+def start_pcsd(node_dir: Path, reaper: Reaper) -> list[int]:
+    """pcsd (its Python and Ruby daemons), as an enabled pcsd.service would on a real node."""
+    env = dict(os.environ)
+    with open("/etc/default/pcsd") as fh:
+        for line in fh:
+            key, sep, value = line.strip().partition("=")
+            if sep and not key.startswith("#"):
+                env[key] = value
+    pids = [spawn([daemon], node_dir, env) for daemon in ("/usr/share/pcsd/pcsd", "/usr/sbin/pcsd")]
+    deadline = time.monotonic() + PCSD_READY_TIMEOUT
+    while not listening(PCSD_PORT):
+        if time.monotonic() > deadline or not all(reaper.alive(p) for p in pids):
+            log(node_dir, "pcsd did not start listening")
+            return pids
+        time.sleep(0.1)
+    log(node_dir, "pcsd ready")
+    (node_dir / "pcsd.ready").touch()
+    return pids
+
+
+def start_cluster_stack(config: dict[str, Any], node_dir: Path, reaper: Reaper) -> list[int]:
     """Start corosync, then pacemakerd once corosync answers; returns their pids, last first."""
     env = dict(os.environ)
     env.update(config.get("env", {}))
@@ -136,16 +175,22 @@ def shut_down(node_dir: Path, reaper: Reaper, daemons: list[int]) -> None:
     log(node_dir, "shut down")
 
 
-def reap_forever(node_dir: Path, reaper: Reaper, daemons: list[int]) -> None:
-    signals = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
+def reap_forever(config: dict[str, Any], node_dir: Path, reaper: Reaper,
+                 daemons: list[int], stack: list[int]) -> None:
+    """Reap children until SIGTERM; SIGUSR1 starts the cluster stack if it is not running."""
+    signals = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1}
     signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     while True:
         reaper.reap()
         info = signal.sigtimedwait(signals, 5.0)
-        if info is not None and info.si_signo in (signal.SIGTERM, signal.SIGINT):
+        if info is None:
+            continue
+        if info.si_signo in (signal.SIGTERM, signal.SIGINT):
             break
+        if info.si_signo == signal.SIGUSR1 and not any(reaper.alive(p) for p in stack):
+            stack[:] = start_cluster_stack(config, node_dir, reaper)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
-    shut_down(node_dir, reaper, daemons)
+    shut_down(node_dir, reaper, stack + daemons)
 
 
 def main(argv: list[str]) -> int:
@@ -169,9 +214,12 @@ def main(argv: list[str]) -> int:
             return 1
         marker.touch()
     reaper = Reaper()
-    daemons = start_daemons(config, node_dir, reaper) if config.get("daemons", True) else []
+    (node_dir / "pcsd.ready").unlink(missing_ok=True)
+    # a node that is part of a cluster joins it at boot (pcs cluster enable), first thing
+    stack = start_cluster_stack(config, node_dir, reaper) if os.path.exists(COROSYNC_CONF) else []
+    daemons = start_pcsd(node_dir, reaper)
     log(node_dir, "booted")
-    reap_forever(node_dir, reaper, daemons)
+    reap_forever(config, node_dir, reaper, daemons, stack)
     return 0
 
 

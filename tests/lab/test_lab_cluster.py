@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +70,20 @@ def test_three_nodes_come_up_online_with_a_dc_and_fencing(healthy: LabLayout) ->
     stat_cmd = ("stat", "-c", "%i", "/var/lib/pacemaker/cib")
     inodes = {run(healthy, n, *stat_cmd) for n in ("node1", "node2", "node3")}
     assert len(inodes) == 3
+
+
+def test_cluster_was_formed_with_pcs_without_touching_the_host(healthy: LabLayout) -> None:
+    # pcs host auth left its tokens, pcs cluster setup its corosync.conf, on every node
+    for node in ("node1", "node2", "node3"):
+        assert "node3" in run(healthy, node, "cat", "/var/lib/pcsd/known-hosts")
+        assert "cluster_name: " + healthy.name in run(healthy, node, "cat",
+                                                        "/etc/corosync/corosync.conf")
+    assert "node1" in run(healthy, "node1", "pcs", "status", "nodes")
+    # hacluster's lab password lives in the nodes' private /etc/shadow only
+    def hacluster_hash(text: str) -> str:
+        return next(line for line in text.splitlines() if line.startswith("hacluster:"))
+    lab_hash = hacluster_hash(run(healthy, "node2", "cat", "/etc/shadow"))
+    assert lab_hash != hacluster_hash(Path("/etc/shadow").read_text())
 
 
 def test_stonith_admin_reboot_really_fences_the_node(healthy: LabLayout) -> None:
