@@ -1,0 +1,59 @@
+"""Where haflow's external calls go: this node, or a node of a lab.
+
+Every call to a cluster tool (cibadmin, crm_mon, crm_diff, ...) goes through
+an :class:`Env`, as pcs's library commands take an environment: the library
+stays testable, and ``--lab NAME`` runs the same code against a lab node.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.reports import error
+
+
+@dataclass(frozen=True)
+class Env:
+    """Runs commands on a cluster node: here, or through ``prefix`` (e.g. nsenter)."""
+
+    prefix: tuple[str, ...] = ()
+    description: str = "this node"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def run(self, argv: Sequence[str], input: str | None = None,
+            timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        if not self.prefix and shutil.which(argv[0]) is None:
+            raise error("MISSING_DEPENDENCY", f"{argv[0]} is not installed on {self.description}; "
+                        "is this a cluster node? (or use --lab NAME)",
+                        ExitCode.MISSING_DEPENDENCY)
+        env = dict(os.environ, **self.extra_env) if self.extra_env else None
+        try:
+            return subprocess.run([*self.prefix, *argv], input=input, capture_output=True,
+                                  text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired as exc:
+            raise error("TOOL_TIMEOUT", f"{argv[0]} did not answer within {timeout:.0f} s on "
+                        f"{self.description}", ExitCode.TIMEOUT) from exc
+
+
+def local() -> Env:
+    return Env()
+
+
+def for_lab(lab: str, node: str | None = None, root: str | None = None) -> Env:
+    """An Env that runs as ``node`` of lab ``lab`` (default: the first node powered on)."""
+    from pathlib import Path
+
+    from haflow.lab import control, power
+
+    layout = control.layout_for(lab, Path(root) if root else None)
+    nodes = control.nodes_of(layout)
+    if node is None:
+        node = next((n for n in nodes if power.is_on(layout, n)), nodes[0])
+    # node_command() with no argv is exactly the prefix: nsenter ... --
+    return Env(prefix=tuple(control.node_command(layout, node, [])),
+               description=f"{node} of lab {lab}")

@@ -1,0 +1,79 @@
+"""The live CIB: read it, and change it as one atomic patch that loses nothing.
+
+A change is computed as the difference between the CIB we read and the CIB we
+want (``crm_diff --no-version``, as pcs does) and applied with one
+``cibadmin --patch``. Pacemaker applies a patch whole or not at all; a
+versionless patch only touches what it changes, so concurrent changes by pcs,
+crm or another haflow survive; and creating an id that someone created
+meanwhile fails schema validation, so two writers can never both "create" the
+same workflow.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from lxml import etree
+
+from haflow.coordinator.env import Env
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.reports import HaflowError, error
+
+# cibadmin exit codes (crm_error) we translate
+CIB_NOT_CONNECTED = 102
+CIB_SCHEMA_VIOLATION = 78
+CIB_DIFF_FAILED = 1
+
+
+def query(env: Env, xpath: str | None = None) -> etree._Element:
+    """The whole live CIB (or the element at ``xpath``), parsed."""
+    argv = ["cibadmin", "--query"] + (["--xpath", xpath] if xpath else [])
+    result = env.run(argv)
+    if result.returncode != 0:
+        raise cib_error("reading the CIB", env, result.returncode, result.stderr)
+    return etree.fromstring(result.stdout.encode())
+
+
+def diff(old: etree._Element, new: etree._Element) -> str | None:
+    """The versionless patchset from ``old`` to ``new`` (None when they are equal).
+
+    crm_diff runs here, not on the cluster node: it only compares two files.
+    """
+    with tempfile.TemporaryDirectory(prefix="haflow-diff-") as tmp:
+        paths = []
+        for name, tree in (("old.xml", old), ("new.xml", new)):
+            path = Path(tmp) / name
+            path.write_bytes(etree.tostring(tree))
+            paths.append(str(path))
+        result = Env().run(["crm_diff", "--no-version", "--original", paths[0],
+                            "--new", paths[1]])
+    if result.returncode == 0:
+        return None
+    if result.returncode == 1 and result.stdout.strip():
+        return result.stdout  # crm_diff says 1 when the files differ
+    raise error("CIB_DIFF_FAILED", f"crm_diff failed: {result.stderr.strip()}")
+
+
+def push(env: Env, old: etree._Element, new: etree._Element, what: str) -> bool:
+    """Apply the change from ``old`` to ``new`` as one atomic patch; False if nothing changed."""
+    patch = diff(old, new)
+    if patch is None:
+        return False
+    result = env.run(["cibadmin", "--patch", "--xml-pipe"], input=patch)
+    if result.returncode != 0:
+        raise cib_error(what, env, result.returncode, result.stderr)
+    return True
+
+
+def cib_error(what: str, env: Env, code: int, stderr: str) -> HaflowError:
+    detail = stderr.strip().removeprefix("Call failed: ")
+    if code == CIB_NOT_CONNECTED or "Transport endpoint" in stderr or "connect" in stderr.lower():
+        return error("CIB_UNAVAILABLE", f"{what}: the CIB on {env.description} does not answer "
+                     f"({detail}); is pacemaker running?", ExitCode.ERROR)
+    if code == CIB_SCHEMA_VIOLATION:
+        return error("CIB_CONFLICT", f"{what}: the cluster refused the change ({detail}); an id "
+                     "it creates may have been created meanwhile by someone else; nothing was "
+                     "changed", ExitCode.CONFLICT)
+    return error("CIB_UPDATE_FAILED", f"{what} failed on {env.description}: {detail} "
+                 f"(cibadmin exit {code}); nothing was changed", ExitCode.ERROR)
