@@ -7,6 +7,7 @@ stays testable, and ``--lab NAME`` runs the same code against a lab node.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -57,3 +58,21 @@ def for_lab(lab: str, node: str | None = None, root: str | None = None) -> Env:
     # node_command() with no argv is exactly the prefix: nsenter ... --
     return Env(prefix=tuple(control.node_command(layout, node, [])),
                description=f"{node} of lab {lab}")
+
+
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    """--lab/--node/--lab-root: where a command that talks to the cluster runs its tools."""
+    group = parser.add_argument_group("cluster")
+    group.add_argument("--lab", default=os.environ.get("HAFLOW_LAB"),
+                       help="run against a node of this lab instead of this machine "
+                       "(default: $HAFLOW_LAB, else this node)")
+    group.add_argument("--node", default=None,
+                       help="with --lab: the lab node to act from (default: the first one on)")
+    group.add_argument("--lab-root", default=None, help=argparse.SUPPRESS)
+
+
+def from_args(args: argparse.Namespace) -> Env:
+    """The Env that --lab/--node select (this node when no lab is named)."""
+    if getattr(args, "lab", None):
+        return for_lab(args.lab, args.node, args.lab_root)
+    return local()
