@@ -1,0 +1,42 @@
+"""The Vagrant cluster's configuration is valid, and shares the lab's provisioning."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.tier0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def validate(tmp_path: Path, edit: str = "") -> subprocess.CompletedProcess[str]:
+    """``vagrant validate`` on a copy, so no .vagrant state lands in the checkout."""
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "vagrant", copy / "vagrant",
+                    ignore=shutil.ignore_patterns(".vagrant"))
+    shutil.copytree(ROOT / "lab", copy / "lab", ignore=shutil.ignore_patterns("__pycache__"))
+    vagrantfile = copy / "vagrant" / "Vagrantfile"
+    if edit:
+        vagrantfile.write_text(vagrantfile.read_text().replace(*edit.split("=>")))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    return subprocess.run(["vagrant", "validate"], cwd=copy / "vagrant", capture_output=True,
+                          text=True, timeout=120, env=env)
+
+
+def test_vagrantfile_validates(tmp_path: Path) -> None:
+    result = validate(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_broken_vagrantfile_is_caught(tmp_path: Path) -> None:
+    result = validate(tmp_path, edit="path: \"install-haflow.sh\"=>path: \"no-such-script.sh\"")
+    assert result.returncode != 0
+
+
+def test_vms_are_provisioned_with_the_labs_own_scripts() -> None:
+    vagrantfile = (ROOT / "vagrant" / "Vagrantfile").read_text()
+    assert 'path: "../lab/provision-node.sh"' in vagrantfile
+    assert 'path: "../lab/bootstrap-cluster.sh"' in vagrantfile
