@@ -51,6 +51,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = command("partition", "cut the given nodes off from the rest (links only)", cmd_partition)
     p.add_argument("nodes", nargs="+", metavar="NODE")
     command("heal", "restore every link cut by partition", cmd_heal)
+    p = command("restart-pacemaker", "restart pacemaker on a node without a reboot "
+                "(corosync stays up)", cmd_restart_pacemaker)
+    p.add_argument("node")
+    p = command("flap", "take a node's link down and up again, repeatedly", cmd_flap)
+    p.add_argument("node")
+    p.add_argument("--down", type=float, default=1.0, help="seconds down (default 1)")
+    p.add_argument("--up", type=float, default=2.0, help="seconds up (default 2)")
+    p.add_argument("--count", type=int, default=3, help="how many times (default 3)")
 
 
 def layout(args: argparse.Namespace) -> Any:
@@ -162,4 +170,21 @@ def cmd_heal(args: argparse.Namespace) -> int:
     result = control.heal(layout(args))
     emit(result, args.output_as, lambda r: (
         "links restored" if r["healed"] else "no partition to heal"))
+    return 0
+
+
+def cmd_restart_pacemaker(args: argparse.Namespace) -> int:
+    from haflow.lab import control
+
+    result = control.restart_pacemaker(layout(args), args.node)
+    emit(result, args.output_as, lambda r: (
+        f"pacemaker restarted on {r['node']}, online again after {r['seconds']:.1f} s"))
+    return 0
+
+
+def cmd_flap(args: argparse.Namespace) -> int:
+    from haflow.lab import control
+
+    result = control.flap(layout(args), args.node, args.down, args.up, args.count)
+    emit(result, args.output_as, lambda r: f"{r['node']}'s link flapped {r['flaps']} times")
     return 0

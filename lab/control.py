@@ -411,3 +411,40 @@ def heal(layout: LabLayout) -> dict[str, Any]:
     islands = netns.islands(layout)
     netns.heal(layout, nodes)
     return {"lab": layout.name, "healed": islands}
+
+
+def restart_pacemaker(layout: LabLayout, node: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Restart pacemaker on the node without a reboot (corosync stays up); waits until
+    the node is online again with its new pacemakerd."""
+    check_node(layout, node)
+    pid = power.init_pid(layout, node)
+    if pid is None:
+        raise errors.node_off(node)
+    pid_file = layout.node_dir(node) / "pacemakerd.pid"
+    before = pid_file.read_text() if pid_file.exists() else ""
+    started = time.monotonic()
+    os.kill(pid, signal.SIGHUP)
+    deadline = started + timeout
+    while not pid_file.exists() or pid_file.read_text() == before:
+        if time.monotonic() > deadline:
+            raise errors.not_ready(layout.name, timeout, f"pacemaker on {node} did not restart")
+        time.sleep(0.1)
+    wait_until(layout, node, lambda v: v.dc is not None and node in v.online,
+               max(1.0, deadline - time.monotonic()))
+    return {"lab": layout.name, "node": node, "seconds": round(time.monotonic() - started, 2)}
+
+
+def flap(layout: LabLayout, node: str, down: float, up: float, count: int) -> dict[str, Any]:
+    """Take the node's link down for ``down`` s then up for ``up`` s, ``count`` times."""
+    check_node(layout, node)
+    if count < 1 or down <= 0 or up < 0:
+        raise errors.bad_partition("flap needs --count >= 1, --down > 0 and --up >= 0")
+    try:
+        for _ in range(count):
+            netns.set_link(layout, node, up=False)
+            time.sleep(down)
+            netns.set_link(layout, node, up=True)
+            time.sleep(up)
+    finally:
+        netns.set_link(layout, node, up=True)
+    return {"lab": layout.name, "node": node, "flaps": count}

@@ -85,3 +85,8 @@ def heal(layout: LabLayout, nodes: list[str]) -> None:
         ip("link", "set", bridge_port(node), "master", MAIN_BRIDGE, netns=ns, check=False)
     for island in islands(layout):
         ip("link", "delete", island, netns=ns, check=False)
+
+
+def set_link(layout: LabLayout, node: str, up: bool) -> None:
+    """Take the node's link down or up on the bridge side (a pulled cable)."""
+    ip("link", "set", bridge_port(node), "up" if up else "down", netns=layout.bridge_netns)

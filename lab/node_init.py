@@ -93,7 +93,8 @@ def spawn(argv: list[str], node_dir: Path, env: dict[str, str]) -> int:
             # the init blocks the signals it waits for; daemons must not inherit that
             # (pacemaker's main loops would never see SIGCHLD and spin)
             setsigmask=(),
-            setsigdef=(signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1),
+            setsigdef=(signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1,
+                       signal.SIGHUP),
         )
     finally:
         os.close(console)
@@ -156,9 +157,27 @@ def start_cluster_stack(config: dict[str, Any], node_dir: Path, reaper: Reaper) 
     log(node_dir, f"corosync started, pid {corosync}")
     if not wait_for_corosync(node_dir, reaper, corosync):
         return [corosync]
-    pacemakerd = spawn(["pacemakerd"], node_dir, env)
-    log(node_dir, f"pacemakerd started, pid {pacemakerd}")
-    return [pacemakerd, corosync]
+    return [start_pacemakerd(config, node_dir), corosync]
+
+
+def start_pacemakerd(config: dict[str, Any], node_dir: Path) -> int:
+    env = dict(os.environ)
+    env.update(config.get("env", {}))
+    pid = spawn(["pacemakerd"], node_dir, env)
+    (node_dir / "pacemakerd.pid").write_text(f"{pid}\n")
+    log(node_dir, f"pacemakerd started, pid {pid}")
+    return pid
+
+
+def restart_pacemaker(config: dict[str, Any], node_dir: Path, reaper: Reaper,
+                      stack: list[int]) -> None:
+    """Stop pacemakerd gracefully (its resources move away) and start it again;
+    corosync keeps running, as with ``systemctl restart pacemaker``."""
+    if len(stack) < 2 or not reaper.alive(stack[0]):
+        log(node_dir, "restart asked, but pacemaker is not running")
+        return
+    shut_down(node_dir, reaper, stack[:1])
+    stack[0] = start_pacemakerd(config, node_dir)
 
 
 def shut_down(node_dir: Path, reaper: Reaper, daemons: list[int]) -> None:
@@ -172,13 +191,14 @@ def shut_down(node_dir: Path, reaper: Reaper, daemons: list[int]) -> None:
             time.sleep(0.1)
         if reaper.alive(pid):
             os.kill(pid, signal.SIGKILL)
-    log(node_dir, "shut down")
+    log(node_dir, f"stopped {', '.join(map(str, daemons))}")
 
 
 def reap_forever(config: dict[str, Any], node_dir: Path, reaper: Reaper,
                  daemons: list[int], stack: list[int]) -> None:
-    """Reap children until SIGTERM; SIGUSR1 starts the cluster stack if it is not running."""
-    signals = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1}
+    """Reap children until SIGTERM. SIGUSR1 starts the cluster stack if it is not
+    running; SIGHUP restarts pacemaker (not corosync)."""
+    signals = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP}
     signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     while True:
         reaper.reap()
@@ -189,6 +209,8 @@ def reap_forever(config: dict[str, Any], node_dir: Path, reaper: Reaper,
             break
         if info.si_signo == signal.SIGUSR1 and not any(reaper.alive(p) for p in stack):
             stack[:] = start_cluster_stack(config, node_dir, reaper)
+        if info.si_signo == signal.SIGHUP:
+            restart_pacemaker(config, node_dir, reaper, stack)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
     shut_down(node_dir, reaper, stack + daemons)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from haflow.lab import control, power
+from haflow.lab import control, netns, power
 from haflow.lab.layout import LabLayout, node_address
 from tests.labtools import wait_healthy
 
@@ -153,3 +153,30 @@ def test_rebooted_node_rejoins_with_fresh_volatile_state(healthy: LabLayout) -> 
     assert view is not None and "node2" in view.online
     for path in ("/run/haflow-volatile-marker", "/dev/shm/haflow-marker"):
         assert control.run_on(healthy, "node2", ["test", "-e", path]).returncode == 1
+
+
+def daemon_pids(layout: LabLayout, node: str, name: str) -> list[int]:
+    inode = power.netns_inode(layout, node)
+    assert inode is not None
+    return [p for p in power.pids_in_netns(inode)
+            if Path(f"/proc/{p}/comm").read_text().strip() == name]
+
+
+def test_pacemaker_restart_without_reboot_keeps_corosync(healthy: LabLayout) -> None:
+    init_before = power.init_pid(healthy, "node2")
+    corosync_before = daemon_pids(healthy, "node2", "corosync")
+    pacemakerd_before = daemon_pids(healthy, "node2", "pacemakerd")
+    result = control.restart_pacemaker(healthy, "node2")
+    assert result["seconds"] < 120
+    assert power.init_pid(healthy, "node2") == init_before, "the node was rebooted"
+    assert daemon_pids(healthy, "node2", "corosync") == corosync_before
+    assert daemon_pids(healthy, "node2", "pacemakerd") not in ([], pacemakerd_before)
+    view = control.cluster_view(healthy, "node1")
+    assert view is not None and "node2" in view.online
+
+
+def test_a_flapping_link_heals_into_one_cluster(healthy: LabLayout) -> None:
+    result = control.flap(healthy, "node3", down=0.5, up=1.0, count=2)
+    assert result["flaps"] == 2
+    assert netns.island_of(healthy, "node3") == "br0"
+    wait_healthy(healthy)
