@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--count", type=int, default=3, help="how many times (default 3)")
 
 
+def respond(args: argparse.Namespace, result: dict[str, Any],
+            text: Callable[[dict[str, Any]], str]) -> int:
+    emit(result, args.output_as, text)
+    return 0
+
+
 def layout(args: argparse.Namespace) -> Any:
     from haflow.lab.control import layout_for
 
@@ -72,20 +79,17 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     result = control.up(layout(args), args.nodes, args.token, args.timeout,
                         keep_on_failure=args.keep_on_failure)
-    emit(result, args.output_as, lambda r: (
+    return respond(args, result, lambda r: (
         f"lab {r['lab']} is up: {len(r['nodes'])} nodes online "
         f"({', '.join(r['nodes'])}), DC {r['dc']}, in {r['seconds']:.1f} s"))
-    return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
     from haflow.lab import control
 
-    result = control.down(layout(args))
-    emit(result, args.output_as, lambda r: (
+    return respond(args, control.down(layout(args)), lambda r: (
         f"lab {r['lab']} is down: {r['processes_killed']} processes ended, "
         f"{r['namespaces_removed']} namespaces and {r['mounts_removed']} mounts removed"))
-    return 0
 
 
 def render_status(r: dict[str, Any]) -> str:
@@ -138,53 +142,43 @@ def cmd_shell(args: argparse.Namespace) -> int:
 def cmd_crash(args: argparse.Namespace) -> int:
     from haflow.lab import control
 
-    result = control.crash(layout(args), args.node)
-    emit(result, args.output_as, lambda r: (
+    return respond(args, control.crash(layout(args), args.node), lambda r: (
         f"{r['node']} crashed: {r['processes_killed']} processes killed"
         + ("" if r["was_on"] else " (it was already off)")))
-    return 0
 
 
 def cmd_reboot(args: argparse.Namespace) -> int:
     from haflow.lab import control
 
-    result = control.reboot(layout(args), args.node, wait=not args.no_wait)
-    emit(result, args.output_as, lambda r: (
+    return respond(args, control.reboot(layout(args), args.node, wait=not args.no_wait), lambda r: (
         f"{r['node']} rebooted"
         + (f", rejoined after {r['rejoined_after']:.1f} s" if "rejoined_after" in r else "")))
-    return 0
 
 
 def cmd_partition(args: argparse.Namespace) -> int:
     from haflow.lab import control
 
-    result = control.partition(layout(args), args.nodes)
-    emit(result, args.output_as, lambda r: (
+    return respond(args, control.partition(layout(args), args.nodes), lambda r: (
         f"{', '.join(r['nodes'])} cut off from the other nodes ({r['island']})"))
-    return 0
 
 
 def cmd_heal(args: argparse.Namespace) -> int:
     from haflow.lab import control
 
-    result = control.heal(layout(args))
-    emit(result, args.output_as, lambda r: (
+    return respond(args, control.heal(layout(args)), lambda r: (
         "links restored" if r["healed"] else "no partition to heal"))
-    return 0
 
 
 def cmd_restart_pacemaker(args: argparse.Namespace) -> int:
     from haflow.lab import control
 
-    result = control.restart_pacemaker(layout(args), args.node)
-    emit(result, args.output_as, lambda r: (
+    return respond(args, control.restart_pacemaker(layout(args), args.node), lambda r: (
         f"pacemaker restarted on {r['node']}, online again after {r['seconds']:.1f} s"))
-    return 0
 
 
 def cmd_flap(args: argparse.Namespace) -> int:
     from haflow.lab import control
 
     result = control.flap(layout(args), args.node, args.down, args.up, args.count)
-    emit(result, args.output_as, lambda r: f"{r['node']}'s link flapped {r['flaps']} times")
+    return respond(args, result, lambda r: f"{r['node']}'s link flapped {r['flaps']} times")
     return 0

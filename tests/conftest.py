@@ -21,19 +21,20 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("labs")
 
 
+def running_lab(root: Path, tag: str, nodes: int) -> Iterator[LabLayout]:
+    require_cluster_tools()
+    layout = start_lab(root, tag, nodes)
+    yield layout
+    stop_lab(layout)
+
+
 @pytest.fixture(scope="session")
 def lab1(lab_root: Path) -> Iterator[LabLayout]:
     """A real 1-node cluster (tier1)."""
-    require_cluster_tools()
-    layout = start_lab(lab_root, "one", 1)
-    yield layout
-    stop_lab(layout)
+    yield from running_lab(lab_root, "one", 1)
 
 
 @pytest.fixture(scope="session")
 def lab3(lab_root: Path) -> Iterator[LabLayout]:
     """A real 3-node cluster with lab fencing (tier2). Tests that break it must repair it."""
-    require_cluster_tools()
-    layout = start_lab(lab_root, "three", 3)
-    yield layout
-    stop_lab(layout)
+    yield from running_lab(lab_root, "three", 3)
