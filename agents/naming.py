@@ -1,0 +1,56 @@
+"""How workflow and step names become CIB ids — shared by the compiler and the agents.
+
+Stdlib only: agents import this on their monitor path.
+
+Names are restricted so that every id below is a valid XML id, readable in
+crm_mon, and collision-free between workflows: a name never contains ``.``,
+so ``WF.STEP`` can only come from workflow ``WF`` and step ``STEP``.
+"""
+
+from __future__ import annotations
+
+import re
+
+NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_-]{0,47}"
+NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
+
+# a step may not be called this: the workflow's root resource uses the id
+ROOT_STEP = "root"
+PROVIDER = "haflow"
+
+# framework parameters the compiler sets on every haflow step (see agents/framework.py)
+PARAM_WORKFLOW = "workflow"
+PARAM_STEP = "step"
+PARAM_SUBMISSION = "submission"
+
+# step outputs are meta attributes of the step's primitive, under this prefix
+OUTPUT_META_PREFIX = "haflow-output-"
+# transient node attributes a running action publishes (value: see agents/progress.py)
+HEARTBEAT_ATTR_PREFIX = "haflow-hb-"
+
+
+def valid_name(name: str) -> bool:
+    return bool(NAME_RE.match(name))
+
+
+def tag_id(workflow: str) -> str:
+    """The tag holding every resource of a workflow: ``crm_mon --resource=WORKFLOW``."""
+    return workflow
+
+
+def root_id(workflow: str) -> str:
+    """The workflow's root primitive: every step is ordered after it."""
+    return f"{workflow}.{ROOT_STEP}"
+
+
+def step_id(workflow: str, step: str) -> str:
+    return f"{workflow}.{step}"
+
+
+def split_step_id(resource_id: str) -> tuple[str, str] | None:
+    """(workflow, step) for a step or root id (clone suffix ``:N`` dropped); else None."""
+    base = resource_id.split(":", 1)[0]
+    workflow, sep, step = base.partition(".")
+    if not sep or not valid_name(workflow) or not valid_name(step):
+        return None
+    return workflow, step
