@@ -2,13 +2,33 @@
 the ``haflow`` namespace so that installed import names never collide with
 other packages on a cluster node (``haflow.agents``, not ``agents``)."""
 
+import os
+from pathlib import Path
+
 from setuptools import setup
+
+# Corosync bindings (cffi, API mode): built only where the Corosync -dev headers are
+# installed, so haflow still installs without them; importing the bindings then raises
+# an error naming the missing packages (docs/corosync-bindings.md).
+COROSYNC_HEADERS = ("corotypes.h", "cmap.h", "quorum.h", "votequorum.h", "cpg.h", "cfg.h")
+
+
+def corosync_cffi_modules() -> list[str]:
+    include = Path(os.environ.get("HAFLOW_COROSYNC_INCLUDE", "/usr/include")) / "corosync"
+    if os.environ.get("HAFLOW_NO_COROSYNC") == "1":
+        return []
+    if not all((include / h).exists() for h in COROSYNC_HEADERS):
+        print("haflow: Corosync -dev headers not found: building without the Corosync bindings")
+        return []
+    return ["coordinator/corosync/_build.py:ffibuilder"]
+
 
 # folder in the repository -> import name once installed
 PACKAGE_DIRS = {
     "haflow": "haflow_ns",
     "haflow.agents": "agents",
     "haflow.coordinator": "coordinator",
+    "haflow.coordinator.corosync": "coordinator/corosync",
     "haflow.lab": "lab",
     "haflow.cib_templates": "cib_templates",
 }
@@ -27,6 +47,7 @@ setup(
     },
     install_requires=[
         "lxml>=4.9",
+        "cffi>=1.15",
     ],
     extras_require={
         "test": [
@@ -40,5 +61,6 @@ setup(
             "wheel",
         ],
     },
+    cffi_modules=corosync_cffi_modules(),
     entry_points={"console_scripts": ["haflow = haflow.coordinator.cli:main"]},
 )

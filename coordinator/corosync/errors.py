@@ -1,0 +1,86 @@
+"""Corosync errors as haflow errors: the report code is the CS_ERR_* name."""
+
+from __future__ import annotations
+
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.reports import HaflowError, Report
+
+# cs_error_t (corosync/corotypes.h)
+CS_ERRORS = {
+    1: "CS_OK", 2: "CS_ERR_LIBRARY", 3: "CS_ERR_VERSION", 4: "CS_ERR_INIT",
+    5: "CS_ERR_TIMEOUT", 6: "CS_ERR_TRY_AGAIN", 7: "CS_ERR_INVALID_PARAM",
+    8: "CS_ERR_NO_MEMORY", 9: "CS_ERR_BAD_HANDLE", 10: "CS_ERR_BUSY", 11: "CS_ERR_ACCESS",
+    12: "CS_ERR_NOT_EXIST", 13: "CS_ERR_NAME_TOO_LONG", 14: "CS_ERR_EXIST",
+    15: "CS_ERR_NO_SPACE", 16: "CS_ERR_INTERRUPT", 17: "CS_ERR_NAME_NOT_FOUND",
+    18: "CS_ERR_NO_RESOURCES", 19: "CS_ERR_NOT_SUPPORTED", 20: "CS_ERR_BAD_OPERATION",
+    21: "CS_ERR_FAILED_OPERATION", 22: "CS_ERR_MESSAGE_ERROR", 23: "CS_ERR_QUEUE_FULL",
+    24: "CS_ERR_QUEUE_NOT_AVAILABLE", 25: "CS_ERR_BAD_FLAGS", 26: "CS_ERR_TOO_BIG",
+    27: "CS_ERR_NO_SECTIONS", 28: "CS_ERR_CONTEXT_NOT_FOUND", 30: "CS_ERR_TOO_MANY_GROUPS",
+    100: "CS_ERR_SECURITY",
+}  # fmt: skip
+CS_OK = 1
+CS_ERR_LIBRARY = 2
+CS_ERR_TRY_AGAIN = 6
+CS_ERR_INVALID_PARAM = 7
+CS_ERR_BAD_HANDLE = 9
+CS_ERR_NOT_EXIST = 12
+
+# the Debian packages that provide the build's headers and libraries
+DEV_PACKAGES = ("libcorosync-common-dev", "libcmap-dev", "libquorum-dev", "libvotequorum-dev",
+                "libcpg-dev", "libcfg-dev")
+
+
+def cs_name(code: int) -> str:
+    return CS_ERRORS.get(code, f"CS_ERR_{code}")
+
+
+class CorosyncError(HaflowError):
+    """A Corosync call failed; ``cs_code``/``cs_error`` name the cs_error_t it returned."""
+
+    def __init__(self, call: str, cs_code: int, message: str | None = None,
+                 code: str | None = None) -> None:
+        self.call = call
+        self.cs_code = cs_code
+        self.cs_error = cs_name(cs_code)
+        text = message or f"{call} failed: {self.cs_error}"
+        super().__init__(Report(code=code or self.cs_error, message=text,
+                                details={"call": call, "cs_error": self.cs_error}),
+                         exit_code=ExitCode.ERROR)
+
+
+class CorosyncNotRunning(CorosyncError):
+    """No corosync to talk to on this node (its IPC socket does not answer)."""
+
+    def __init__(self, call: str, cs_code: int) -> None:
+        super().__init__(
+            call, cs_code,
+            f"cannot connect to corosync ({call}: {cs_name(cs_code)}): corosync is not running "
+            "on this node, or not in this namespace (for a lab, run inside the node)",
+            code="COROSYNC_NOT_RUNNING")  # fmt: skip
+
+
+class CorosyncUnavailable(HaflowError):
+    """haflow was installed without its Corosync extension."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(Report(
+            code="COROSYNC_BINDINGS_MISSING",
+            message=(f"haflow's Corosync bindings are not built ({reason}); install "
+                     f"{', '.join(DEV_PACKAGES)} and a C compiler, then reinstall haflow "
+                     "(pip install .)"),
+        ), exit_code=ExitCode.MISSING_DEPENDENCY)  # fmt: skip
+
+
+def check(call: str, rc: int) -> None:
+    """Raise unless ``rc`` is CS_OK."""
+    if rc != CS_OK:
+        raise CorosyncError(call, rc)
+
+
+def check_init(call: str, rc: int) -> None:
+    """As check(), but a failed connect means corosync is not there."""
+    if rc in (CS_ERR_LIBRARY, CS_ERR_NOT_EXIST) or (rc != CS_OK and call.endswith("initialize")
+                                                   and rc == CS_ERR_TRY_AGAIN):
+        raise CorosyncNotRunning(call, rc)
+    check(call, rc)
