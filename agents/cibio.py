@@ -1,0 +1,142 @@
+"""What agents read from and write to the CIB: outputs, and whether a stop means undo.
+
+Only on the start/stop paths (never monitor); stdlib ElementTree and the
+cluster's own command-line tools. ``CIB_file`` in the environment points all
+of them at a file instead of the live CIB (Pacemaker's own convention), which
+is how agents are tested without a cluster.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import quoteattr
+
+from haflow.agents.naming import OUTPUT_META_PREFIX, root_id
+
+CIB_NO_SUCH_OBJECT = 105  # cibadmin: the xpath matched nothing
+OUTPUTS_SET_SUFFIX = "-haflow-outputs"
+RESOURCE_TAGS = ("primitive", "clone", "group", "bundle")
+
+
+class CibUnavailable(Exception):
+    """The CIB could not be read or written; the message says why."""
+
+
+def _cibadmin(args: list[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(["cibadmin", *args], capture_output=True, text=True,
+                              timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CibUnavailable(f"cibadmin {args[0]}: {exc}") from exc
+
+
+def query(xpath: str | None = None, scope: str | None = None) -> ET.Element | None:
+    """The CIB (or what ``xpath``/``scope`` selects); None when the xpath matches nothing."""
+    args = ["--query"]
+    if xpath:
+        args += ["--xpath", xpath]
+    if scope:
+        args += ["--scope", scope]
+    result = _cibadmin(args)
+    if result.returncode == CIB_NO_SUCH_OBJECT:
+        return None
+    if result.returncode != 0:
+        raise CibUnavailable(f"reading the CIB failed: {result.stderr.strip()}")
+    return ET.fromstring(result.stdout)
+
+
+def _target_stopped(element: ET.Element) -> bool:
+    for nvpair in element.findall("./meta_attributes/nvpair"):
+        if nvpair.get("name") == "target-role" and \
+                (nvpair.get("value") or "").lower() == "stopped":
+            return True
+    return False
+
+
+def _with_ancestors(resources: ET.Element, rid: str) -> list[ET.Element] | None:
+    """The resource element ``rid`` and the clone/group/bundle around it; None if absent."""
+    parents = {child: parent for parent in resources.iter() for child in parent}
+    for element in resources.iter():
+        if element.tag in RESOURCE_TAGS and element.get("id") == rid:
+            chain = [element]
+            parent = parents.get(element)
+            while parent is not None and parent.tag in RESOURCE_TAGS:
+                chain.append(parent)
+                parent = parents.get(parent)
+            return chain
+    return None
+
+
+def undo_meant(resource: str, workflow: str | None) -> tuple[bool, str]:
+    """Whether a stop of ``resource`` must undo its effect, and why.
+
+    Undo is meant when the step was removed from the CIB, or it or its
+    workflow's root is meant to be stopped (target-role=Stopped: abort,
+    rollback). Any other stop is Pacemaker moving the step.
+    """
+    resources = query(scope="resources")
+    if resources is None:
+        return True, "the CIB has no resources: the step was removed"
+    own = _with_ancestors(resources, resource)
+    if own is None:
+        return True, "the step was removed from the CIB"
+    if any(_target_stopped(e) for e in own):
+        return True, "the step is stopped on purpose (target-role=Stopped)"
+    if workflow:
+        root = _with_ancestors(resources, root_id(workflow))
+        if root is None:
+            return True, f"the root of workflow {workflow} was removed"
+        if any(_target_stopped(e) for e in root):
+            return True, f"workflow {workflow} is being rolled back (its root is stopped)"
+    return False, "Pacemaker is moving or recovering the step; the effect stays for the next start"
+
+
+def read_outputs(resources: list[str]) -> dict[str, dict[str, str]]:
+    """Outputs of each of ``resources`` (resource id -> key -> value), in one query."""
+    if not resources:
+        return {}
+    condition = " or ".join(f"@id={quoteattr(r)}" for r in resources)
+    found = query(xpath=f"//primitive[{condition}]")
+    result: dict[str, dict[str, str]] = {r: {} for r in resources}
+    if found is None:
+        return result
+    primitives = [found] if found.tag == "primitive" else found.findall(".//primitive")
+    for primitive in primitives:
+        outputs = result.setdefault(primitive.get("id", ""), {})
+        for nvpair in primitive.findall("./meta_attributes/nvpair"):
+            name = nvpair.get("name", "")
+            if name.startswith(OUTPUT_META_PREFIX):
+                outputs[name[len(OUTPUT_META_PREFIX):]] = nvpair.get("value", "")
+    return result
+
+
+def outputs_xml(resource: str, outputs: dict[str, str]) -> str:
+    set_id = resource + OUTPUTS_SET_SUFFIX
+    pairs = "".join(
+        f"<nvpair id={quoteattr(f'{set_id}-{key}')} name={quoteattr(OUTPUT_META_PREFIX + key)} "
+        f"value={quoteattr(value)}/>" for key, value in sorted(outputs.items()))
+    return (f"<primitive id={quoteattr(resource)}><meta_attributes id={quoteattr(set_id)}>"
+            f"{pairs}</meta_attributes></primitive>")
+
+
+def write_outputs(resource: str, outputs: dict[str, str]) -> None:
+    """Store outputs as meta attributes of the step's primitive, in one CIB update.
+
+    Meta attributes are not part of the operation digest, so this never
+    restarts the step.
+    """
+    if not outputs:
+        return
+    result = _cibadmin(["--modify", "--scope", "resources", "--xml-text",
+                        outputs_xml(resource, outputs)])
+    if result.returncode != 0:
+        raise CibUnavailable(f"storing outputs of {resource} failed: {result.stderr.strip()}")
+
+
+def clear_outputs(resource: str) -> None:
+    """Forget a step's outputs (its effect was undone); absent outputs are fine."""
+    set_id = resource + OUTPUTS_SET_SUFFIX
+    result = _cibadmin(["--delete", "--xml-text", f"<meta_attributes id={quoteattr(set_id)}/>"])
+    if result.returncode not in (0, CIB_NO_SUCH_OBJECT):
+        raise CibUnavailable(f"clearing outputs of {resource} failed: {result.stderr.strip()}")

@@ -1,0 +1,78 @@
+"""Progress and heartbeat of a running action, published as a transient node attribute.
+
+While a start or an undo runs, the framework updates ``haflow-hb-RESOURCE`` on
+this node every few seconds with ``EPOCH PERCENT MESSAGE``. The attribute is
+replicated in the CIB's status section, so ``haflow status`` on any node can
+show progress, and flag a step whose heartbeat stopped as stuck long before
+its timeout fires. Transient attributes vanish when the node leaves.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+
+from haflow.agents.naming import HEARTBEAT_ATTR_PREFIX
+
+DEFAULT_INTERVAL = 5.0
+
+
+def attribute_name(resource: str) -> str:
+    return HEARTBEAT_ATTR_PREFIX + resource
+
+
+def format_value(percent: int | None, message: str, now: float | None = None) -> str:
+    pct = "-" if percent is None else str(max(0, min(100, percent)))
+    return f"{int(now if now is not None else time.time())} {pct} {' '.join(message.split())}"
+
+
+def parse_value(value: str) -> tuple[int, int | None, str]:
+    """(epoch seconds, percent or None, message) from an attribute value."""
+    stamp, _, rest = value.partition(" ")
+    pct, _, message = rest.partition(" ")
+    return int(stamp), (None if pct == "-" else int(pct)), message
+
+
+class Heartbeat:
+    """Publishes progress now and then, and a heartbeat every ``interval`` seconds."""
+
+    def __init__(self, resource: str, action: str, interval: float | None = None) -> None:
+        self.name = attribute_name(resource)
+        self.interval = interval or float(os.environ.get("HAFLOW_HEARTBEAT_INTERVAL")
+                                          or DEFAULT_INTERVAL)
+        self.percent: int | None = None
+        self.message = action
+        self._stop = threading.Event()
+        self._changed = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._changed.set()
+        self._thread.join(timeout=2)
+        self._attrd(["-D"])
+
+    def update(self, percent: int | None, message: str) -> None:
+        self.percent, self.message = percent, message
+        self._changed.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._attrd(["-U", format_value(self.percent, self.message)])
+            self._changed.wait(self.interval)
+            self._changed.clear()
+            time.sleep(0.5)  # at most two updates a second, however chatty the agent
+
+    def _attrd(self, args: list[str]) -> None:
+        # best effort: outside a cluster (tests, ocf-tester) there is no attrd
+        try:
+            subprocess.run(["attrd_updater", "-n", self.name, *args], capture_output=True,
+                           timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            pass

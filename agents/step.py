@@ -1,0 +1,287 @@
+"""The step contract: ``do``/``undo``/``check`` in, correct start/stop/monitor out.
+
+An agent author writes three callbacks; this class turns them into OCF
+actions that are safe under Pacemaker's model (see "The step contract" in
+DESIGN.md):
+
+- ``start`` adopts an effect that already exists (``check`` finds it, e.g.
+  after a failover) instead of making a second one; otherwise runs ``do``
+  with the idempotency key. If ``do`` fails half-way under a rollback
+  policy, its partial effect is undone before the failure is reported.
+- ``monitor`` answers "running" only where the node-local marker is, and
+  only while ``check`` still finds the effect (drift is a failure, repaired
+  by Pacemaker's recovery).
+- ``stop`` undoes only when an undo is meant (read from the CIB); a move
+  only releases the marker. ``migrate_to``/``migrate_from`` hand over.
+- outputs go to the CIB; progress and a heartbeat to a node attribute.
+"""
+
+from __future__ import annotations
+
+from haflow.agents import deadline, marker, ocfcodes
+from haflow.agents.framework import Agent, OcfError
+from haflow.agents.naming import PARAM_STEP, PARAM_SUBMISSION, PARAM_WORKFLOW, step_id
+from haflow.agents.params import Param, Value
+
+Outputs = dict[str, str]
+
+FRAMEWORK_PARAMS = (
+    Param(PARAM_WORKFLOW, shortdesc="Workflow this step belongs to (set by haflow)",
+          longdesc="Name of the workflow this step belongs to. Set by the haflow compiler; "
+          "empty when the agent is used on its own."),
+    Param(PARAM_STEP, shortdesc="Step name within the workflow (set by haflow)",
+          longdesc="Name of the step within its workflow. Set by the haflow compiler."),
+    Param(PARAM_SUBMISSION, shortdesc="Submission id (set by haflow)",
+          longdesc="Identifies one submission of the workflow; part of the idempotency key, "
+          "so a resubmitted workflow makes new effects and a recovered step adopts its own."),
+)
+
+
+class StepContext:
+    """What ``do``/``undo``/``check`` get: parameters, the key, progress reporting."""
+
+    def __init__(self, agent: StepAgent, params: dict[str, Value], outputs: Outputs) -> None:
+        self.agent = agent
+        self.params = params
+        self.outputs = outputs  # what start produced or adopted (empty before)
+        self.key = agent.idempotency_key
+        self.workflow = agent.workflow
+        self.step = agent.step
+        self.resource = agent.resource
+        self.action = agent.action
+        self._heartbeat: object | None = None
+
+    def progress(self, percent: int | None, message: str) -> None:
+        """Report progress; shown by ``haflow status`` while the action runs."""
+        from haflow.agents.progress import Heartbeat
+
+        if isinstance(self._heartbeat, Heartbeat):
+            self._heartbeat.update(percent, message)
+
+    def remaining(self) -> float | None:
+        """Seconds before this action's own deadline."""
+        return deadline.remaining()
+
+    def log(self, message: str, level: str = "INFO") -> None:
+        self.agent.log(level, message)
+
+
+class StepAgent(Agent):
+    """Base for agents whose effect follows the step contract."""
+
+    # effect lives outside this node: limit discovery, adopt on start
+    def do(self, ctx: StepContext) -> Outputs | None:
+        raise NotImplementedError
+
+    def undo(self, ctx: StepContext) -> None:
+        raise NotImplementedError
+
+    def check(self, ctx: StepContext) -> bool | Outputs:
+        """Whether the effect exists (an Outputs dict counts as yes, and updates them)."""
+        raise NotImplementedError
+
+    @classmethod
+    def all_params(cls) -> tuple[Param, ...]:
+        return cls.params + FRAMEWORK_PARAMS
+
+    # ---- identity ----------------------------------------------------------------------------
+
+    @property
+    def workflow(self) -> str:
+        return str(self.values.get(PARAM_WORKFLOW) or "")
+
+    @property
+    def step(self) -> str:
+        return str(self.values.get(PARAM_STEP) or self.resource)
+
+    @property
+    def idempotency_key(self) -> str:
+        submission = str(self.values.get(PARAM_SUBMISSION) or "")
+        if self.workflow:
+            return f"{self.workflow}/{self.step}/{submission}"
+        return f"{self.resource}/{submission}"
+
+    # ---- parameters with output references -------------------------------------------------
+
+    def _resolve(self) -> tuple[dict[str, Value], dict[str, str]]:
+        """Typed values with ``${steps.S.K}`` replaced from the CIB; and the resolved strings."""
+        from haflow.agents import outputs as refs
+
+        wanted = {(s, k) for v in self.values.values() if isinstance(v, str)
+                  for s, k, _ in refs.references(v)}
+        if not wanted:
+            return dict(self.values), {}
+        if not self.workflow:
+            raise OcfError(ocfcodes.ERR_CONFIGURED,
+                           "output references need the 'workflow' parameter")
+        from haflow.agents import cibio
+
+        ids = {s: step_id(self.workflow, s) for s, _ in wanted}
+        try:
+            found = cibio.read_outputs(sorted(set(ids.values())))
+        except cibio.CibUnavailable as exc:
+            raise OcfError(ocfcodes.ERR_GENERIC, f"cannot read outputs of earlier steps: {exc}")
+        values = dict(self.values)
+        resolved: dict[str, str] = {}
+        for name, value in self.values.items():
+            if not isinstance(value, str) or "${" not in value:
+                continue
+            try:
+                text = refs.resolve(value, lambda s, k: found.get(ids.get(s, ""), {}).get(k))
+            except KeyError as exc:
+                step, key = exc.args[0]
+                raise OcfError(ocfcodes.ERR_GENERIC, f"parameter '{name}' needs output '{key}' "
+                               f"of step '{step}', which that step has not produced") from None
+            values[name] = resolved[name] = text
+        return values, resolved
+
+    def _from_marker(self, found: marker.Marker) -> StepContext:
+        values = dict(self.values)
+        values.update(found.resolved)
+        return StepContext(self, values, dict(found.outputs))
+
+    # ---- OCF actions ------------------------------------------------------------------------
+
+    def start(self) -> int:
+        from haflow.agents.progress import Heartbeat
+
+        self.require_valid()
+        values, resolved = self._resolve()
+        ctx = StepContext(self, values, {})
+        with Heartbeat(self.resource, "start") as heartbeat:
+            ctx._heartbeat = heartbeat
+            existing = self.check(ctx)
+            if existing:
+                outputs = existing if isinstance(existing, dict) else self._stored_outputs()
+                self.log("INFO", f"adopting the existing effect of {ctx.key}")
+            else:
+                outputs = self._do(ctx)
+        marker.write(self.instance, marker.Marker(ctx.key, resolved, outputs))
+        self._store_outputs(outputs)
+        return ocfcodes.SUCCESS
+
+    def _do(self, ctx: StepContext) -> Outputs:
+        try:
+            return dict(self.do(ctx) or {})
+        except BaseException as exc:
+            if self._rolls_back() and not isinstance(exc, KeyboardInterrupt):
+                self._undo_partial(ctx, exc)
+            raise
+
+    def _undo_partial(self, ctx: StepContext, cause: BaseException) -> None:
+        """Undo what a failed ``do`` left, so a rollback leaves nothing behind."""
+        deadline.disarm()  # the undo gets what is left of Pacemaker's timeout margin
+        self.log("WARNING", f"start failed ({cause}); undoing its partial effect")
+        try:
+            self.undo(ctx)
+        except Exception as exc:
+            self.log("ERROR", f"undoing the partial effect of {ctx.key} failed: {exc}")
+
+    def _rolls_back(self) -> bool:
+        # the compiler records the policy as a meta attribute; Pacemaker hands
+        # meta attributes to the agent as CRM_meta_*
+        return self.meta.get("haflow_failure_policy", "rollback") != "hold"
+
+    def _stored_outputs(self) -> Outputs:
+        if not self.workflow:
+            return {}
+        from haflow.agents import cibio
+
+        try:
+            return cibio.read_outputs([self.resource]).get(self.resource, {})
+        except cibio.CibUnavailable:
+            return {}
+
+    def _store_outputs(self, outputs: Outputs) -> None:
+        if not outputs:
+            return
+        from haflow.agents import cibio
+
+        try:
+            cibio.write_outputs(self.resource, outputs)
+        except cibio.CibUnavailable as exc:
+            raise OcfError(ocfcodes.ERR_GENERIC, f"the step ran but its outputs could not be "
+                           f"stored: {exc}") from None
+
+    def monitor(self) -> int:
+        found = marker.read(self.instance)
+        if found is None:
+            return ocfcodes.NOT_RUNNING
+        ctx = self._from_marker(found)
+        if self.check(ctx):
+            return ocfcodes.SUCCESS
+        if self.is_probe:
+            # our marker but no effect: it was undone behind our back; not running here
+            marker.remove(self.instance)
+            return ocfcodes.NOT_RUNNING
+        raise OcfError(ocfcodes.ERR_GENERIC, f"the effect of {ctx.key} is gone (drift); "
+                       "the cluster will redo the step")
+
+    def stop(self) -> int:
+        from haflow.agents import cibio
+
+        try:
+            meant, why = cibio.undo_meant(self.resource, self.workflow or None)
+        except cibio.CibUnavailable as exc:
+            # without the CIB we cannot tell a move from an abort: keep the effect
+            meant, why = False, f"the CIB cannot be read ({exc}); keeping the effect"
+        found = marker.read(self.instance)
+        if meant:
+            from haflow.agents.progress import Heartbeat
+
+            ctx = self._from_marker(found) if found else self._undo_context()
+            self.log("INFO", f"undoing {ctx.key}: {why}")
+            with Heartbeat(self.resource, "undo") as heartbeat:
+                ctx._heartbeat = heartbeat
+                try:
+                    self.undo(ctx)
+                except OcfError:
+                    raise
+                except Exception as exc:
+                    raise OcfError(ocfcodes.ERR_GENERIC, f"undo failed: {exc}") from None
+            try:
+                cibio.clear_outputs(self.resource)
+            except cibio.CibUnavailable as exc:
+                self.log("WARNING", f"outputs of {self.resource} were not cleared: {exc}")
+        elif found:
+            self.log("INFO", f"releasing {found.key} on this node: {why}")
+        marker.remove(self.instance)
+        return ocfcodes.SUCCESS
+
+    def _undo_context(self) -> StepContext:
+        """For an undo with no marker here (a step that failed or ran elsewhere)."""
+        try:
+            values, _ = self._resolve()
+        except OcfError:
+            values = dict(self.values)  # outputs gone: undo with what we have
+        return StepContext(self, values, self._stored_outputs())
+
+    def migrate_to(self) -> int:
+        # the effect stays; the target adopts it in migrate_from
+        found = marker.read(self.instance)
+        if found:
+            self.log("INFO", f"handing {found.key} over to {self.meta.get('migrate_target')}")
+        marker.remove(self.instance)
+        return ocfcodes.SUCCESS
+
+    def migrate_from(self) -> int:
+        self.require_valid()
+        values, resolved = self._resolve()
+        ctx = StepContext(self, values, self._stored_outputs())
+        existing = self.check(ctx)
+        if not existing:
+            raise OcfError(ocfcodes.ERR_GENERIC, f"taking over {ctx.key} from "
+                           f"{self.meta.get('migrate_source')}: its effect is not there")
+        outputs = existing if isinstance(existing, dict) else ctx.outputs
+        marker.write(self.instance, marker.Marker(ctx.key, resolved, outputs))
+        return ocfcodes.SUCCESS
+
+    def reload_agent(self) -> int:
+        """Reloadable parameters changed: keep the effect, refresh what monitor uses."""
+        self.require_valid()
+        found = marker.read(self.instance)
+        if found is None:
+            return ocfcodes.SUCCESS
+        _, resolved = self._resolve()
+        marker.write(self.instance, marker.Marker(found.key, resolved, found.outputs))
+        return ocfcodes.SUCCESS

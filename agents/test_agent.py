@@ -1,0 +1,171 @@
+"""``ocf:haflow:test``: a step for demos and fault tests, with a record of everything it did.
+
+Its "external effect" is a file under ``state_dir`` (shared by every node of
+a lab), named after the idempotency key, so tests can count effects; every
+action appends a line to ``state_dir/records.log``::
+
+    EPOCH<TAB>NODE<TAB>RESOURCE<TAB>KEY<TAB>EVENT<TAB>DETAIL
+
+Events: do, do-failed, adopt, undo, undo-noop, undo-failed, drift. On
+command it takes a while (with progress), fails its first N starts, lets its
+effect drift after T seconds, hangs, or fails its undo. Deleting an effect
+file by hand also makes a drift.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from haflow.agents import ocfcodes
+from haflow.agents.framework import OcfError, run
+from haflow.agents.params import BOOLEAN, INTEGER, Param
+from haflow.agents.step import Outputs, StepAgent, StepContext
+
+DEFAULT_STATE_DIR = "/var/lib/haflow-test"
+
+
+class TestAgent(StepAgent):
+    name = "test"
+    version = "1.0"
+    shortdesc = "Test step: a file as its effect, with faults on command"
+    longdesc = ("A step whose effect is a file in state_dir, for demos and fault tests. It "
+                "records every action it runs, and where, in state_dir/records.log.")
+    params = (
+        Param("state_dir", shortdesc="Directory for effects and records",
+              longdesc="Where effects (effects/KEY) and the record log (records.log) are kept; "
+              "must be shared by every node that may run the step.",
+              default=DEFAULT_STATE_DIR),
+        Param("duration", INTEGER, shortdesc="Seconds a start takes",
+              longdesc="How long do takes, reporting progress every second.", default=0),
+        Param("undo_duration", INTEGER, shortdesc="Seconds an undo takes", default=0),
+        Param("fail_start", INTEGER, shortdesc="Fail the first N starts",
+              longdesc="The first N attempts of do (per idempotency key) fail.", default=0),
+        Param("partial", BOOLEAN, shortdesc="A failed start leaves a partial effect",
+              longdesc="When a start fails on purpose, leave a partial effect behind first.",
+              default=False),
+        Param("drift_after", INTEGER, shortdesc="Effect disappears after T seconds",
+              longdesc="After T seconds the effect is gone and the monitor fails (0: never).",
+              default=0),
+        Param("hang", BOOLEAN, shortdesc="Start never returns (the timeout fires)",
+              default=False),
+        Param("fail_undo", BOOLEAN, shortdesc="Undo fails", default=False),
+        Param("output", shortdesc="Extra output value",
+              longdesc="Stored as output 'value' next to the generated output 'id'; may "
+              "reference outputs of earlier steps.", default="", reloadable=True),
+    )
+    timeouts = {**StepAgent.timeouts, "start": 60, "stop": 60}
+
+    # ---- the effect on disk ---------------------------------------------------------------
+
+    def _dir(self, *parts: str) -> str:
+        return os.path.join(str(self.values.get("state_dir") or DEFAULT_STATE_DIR), *parts)
+
+    def _effect_path(self, key: str) -> str:
+        return self._dir("effects", key.replace("/", "__"))
+
+    def record(self, ctx: StepContext, event: str, detail: str = "") -> None:
+        line = "\t".join((f"{time.time():.3f}", self.node, self.resource, ctx.key, event,
+                          " ".join(detail.split())))
+        os.makedirs(self._dir(), exist_ok=True)
+        fd = os.open(self._dir("records.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode())  # one write: lines never interleave
+        finally:
+            os.close(fd)
+
+    def _attempt(self, key: str) -> int:
+        path = self._dir("attempts", key.replace("/", "__"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, b".")
+        finally:
+            os.close(fd)
+        return os.path.getsize(path)
+
+    # ---- the contract ---------------------------------------------------------------------
+
+    def validate(self) -> list[str]:
+        problems = []
+        for name in ("duration", "undo_duration", "fail_start", "drift_after"):
+            value = self.values.get(name)
+            if isinstance(value, int) and value < 0:
+                problems.append(f"parameter '{name}' must not be negative (got {value})")
+        return problems
+
+    def do(self, ctx: StepContext) -> Outputs | None:
+        attempt = self._attempt(ctx.key)
+        if self.values.get("hang"):
+            self.record(ctx, "do", "hanging on purpose")
+            while True:
+                time.sleep(1)
+        duration = int(self.values.get("duration") or 0)
+        for second in range(duration):
+            ctx.progress(100 * second // duration, f"working, {duration - second} s to go")
+            time.sleep(1)
+        outputs = {"id": f"test-{os.getpid()}-{int(time.time() * 1000)}"}
+        if self.values.get("output"):
+            outputs["value"] = str(self.values["output"])
+        fail_start = int(self.values.get("fail_start") or 0)
+        if attempt <= fail_start:
+            if self.values.get("partial"):
+                self._write_effect(ctx, outputs, partial=True)
+            self.record(ctx, "do-failed", f"attempt {attempt} of {fail_start} failing on purpose")
+            raise OcfError(ocfcodes.ERR_GENERIC,
+                           f"failing on purpose (attempt {attempt}, fail_start={fail_start})")
+        self._write_effect(ctx, outputs, partial=False)
+        self.record(ctx, "do", f"attempt {attempt} id={outputs['id']}")
+        return outputs
+
+    def _write_effect(self, ctx: StepContext, outputs: Outputs, partial: bool) -> None:
+        path = self._effect_path(ctx.key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        lines = [f"node={self.node}", f"created={time.time():.3f}",
+                 f"partial={int(partial)}"] + [f"output.{k}={v}" for k, v in outputs.items()]
+        with open(path + ".tmp", "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        os.replace(path + ".tmp", path)
+
+    def _read_effect(self, key: str) -> dict[str, str] | None:
+        try:
+            with open(self._effect_path(key)) as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            return None
+        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+    def check(self, ctx: StepContext) -> bool | Outputs:
+        effect = self._read_effect(ctx.key)
+        if effect is None or effect.get("partial") == "1":
+            return False
+        drift_after = int(self.values.get("drift_after") or 0)
+        if drift_after and time.time() - float(effect.get("created", "0")) > drift_after:
+            os.unlink(self._effect_path(ctx.key))
+            self.record(ctx, "drift", f"effect gone after {drift_after} s")
+            return False
+        if ctx.action == "start":
+            self.record(ctx, "adopt", f"made on {effect.get('node')}")
+        return {k[7:]: v for k, v in effect.items() if k.startswith("output.")}
+
+    def undo(self, ctx: StepContext) -> None:
+        if self.values.get("fail_undo"):
+            self.record(ctx, "undo-failed", "failing on purpose")
+            raise OcfError(ocfcodes.ERR_GENERIC, "undo failing on purpose (fail_undo=true)")
+        for _ in range(int(self.values.get("undo_duration") or 0)):
+            time.sleep(1)
+        try:
+            os.unlink(self._effect_path(ctx.key))
+        except FileNotFoundError:
+            self.record(ctx, "undo-noop", "no effect to undo")
+            return
+        self.record(ctx, "undo")
+
+
+def main() -> int:
+    return run(TestAgent)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

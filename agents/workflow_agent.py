@@ -1,0 +1,51 @@
+"""``ocf:haflow:workflow``: the root of a workflow.
+
+Every step is ordered after it, so stopping it (target-role=Stopped) makes
+Pacemaker stop every step first, in reverse dependency order: that is abort
+and rollback. It has no effect of its own; it carries the workflow's name and
+description so that ``pcs resource config`` and crm_mon tell what it is.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from haflow.agents.framework import run
+from haflow.agents.params import Param
+from haflow.agents.step import Outputs, StepAgent, StepContext
+
+
+class WorkflowAgent(StepAgent):
+    name = "workflow"
+    version = "1.0"
+    shortdesc = "Root of a haflow workflow"
+    longdesc = ("The root resource of a haflow workflow. Every step of the workflow is "
+                "ordered after it: stopping it rolls the workflow back, each step undone in "
+                "reverse dependency order. It has no effect of its own.")
+    params = (
+        Param("description", shortdesc="What the workflow does", reloadable=True,
+              longdesc="A human-readable description of the workflow.", default=""),
+    )
+    monitor_interval = 30
+
+    def validate(self) -> list[str]:
+        if not self.values.get("workflow"):
+            return ["parameter 'workflow' is required for a workflow root"]
+        return []
+
+    def do(self, ctx: StepContext) -> Outputs | None:
+        return None
+
+    def undo(self, ctx: StepContext) -> None:
+        ctx.log(f"workflow {ctx.workflow} is stopped: every step has been undone")
+
+    def check(self, ctx: StepContext) -> bool | Outputs:
+        return True  # nothing outside this node: the marker is the whole state
+
+
+def main() -> int:
+    return run(WorkflowAgent)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
