@@ -28,6 +28,7 @@ PACKAGE_DIRS = {
     "haflow": "haflow_ns",
     "haflow.agents": "agents",
     "haflow.coordinator": "coordinator",
+    "haflow.coordinator.workflow": "coordinator/workflow",
     "haflow.coordinator.corosync": "coordinator/corosync",
     "haflow.lab": "lab",
     "haflow.cib_templates": "cib_templates",
@@ -44,10 +45,13 @@ setup(
         "haflow.cib_templates": ["*.xml"],
         "haflow.lab": ["*.sh"],
         "haflow": ["py.typed"],
+        "haflow.coordinator.workflow": ["*.schema.json"],
     },
     install_requires=[
         "lxml>=4.9",
         "cffi>=1.15",
+        "ruamel.yaml>=0.17",
+        "jsonschema>=4.0",
     ],
     extras_require={
         "test": [
@@ -56,6 +60,7 @@ setup(
             "ruff>=0.4",
             "mypy>=1.8",
             "lxml-stubs",
+            "types-jsonschema",
             # the packaging test builds without isolation, with these
             "setuptools>=61",
             "wheel",

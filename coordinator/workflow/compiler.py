@@ -1,0 +1,360 @@
+"""Workflow -> CIB XML: the root, one primitive per step, constraints, a tag.
+
+The encoding is chosen for the scheduler's sake (see DESIGN.md "Scale"):
+steps that share their dependencies share one ordering constraint (resource
+sets, not one constraint per edge); haflow steps are never probed (one
+location constraint with ``resource-discovery="never"``), foreign agents are.
+
+Ids: resources are ``WF.STEP`` (readable in crm_mon); everything else hangs
+below ``WF.root.`` (``root`` is no step's name) or below its resource's id, so
+ids never collide between workflows or between steps. Output is
+deterministic: same workflow, same submission -> same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from copy import deepcopy
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from haflow.agents.naming import (
+    PARAM_STEP,
+    PARAM_SUBMISSION,
+    PARAM_WORKFLOW,
+    PROVIDER,
+    root_id,
+    step_id,
+    tag_id,
+)
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.reports import HaflowError, Report
+from haflow.coordinator.workflow.durations import to_pacemaker
+from haflow.coordinator.workflow.graph import topological_order
+from haflow.coordinator.workflow.model import (
+    DEFAULT_INTERVAL_MS,
+    DEFAULT_TIMEOUT_MS,
+    FailurePolicy,
+    RuleOp,
+    Step,
+    Workflow,
+)
+
+DEFAULT_SUBMISSION = "1"
+ROOT_AGENT = "workflow"
+FAILURE_POLICY_META = "haflow-failure-policy"
+INFINITY = "INFINITY"
+# a node must NOT run the step when the negation of one of its rules holds
+_NEGATE = {
+    RuleOp.EQ: "ne",
+    RuleOp.NE: "eq",
+    RuleOp.LT: "gte",
+    RuleOp.GTE: "lt",
+    RuleOp.GT: "lte",
+    RuleOp.LTE: "gt",
+    RuleOp.DEFINED: "not_defined",
+    RuleOp.NOT_DEFINED: "defined",
+}
+
+
+@dataclass
+class CompiledWorkflow:
+    """The CIB elements of one workflow; ``to_xml()`` is its deterministic fragment."""
+
+    workflow: str
+    resources: list[etree._Element] = field(default_factory=list)
+    constraints: list[etree._Element] = field(default_factory=list)
+    tags: list[etree._Element] = field(default_factory=list)
+
+    def fragment(self) -> etree._Element:
+        config = etree.Element("configuration")
+        for section, items in (
+            ("resources", self.resources),
+            ("constraints", self.constraints),
+            ("tags", self.tags),
+        ):
+            holder = etree.SubElement(config, section)
+            holder.extend(deepcopy(e) for e in items)
+        return config
+
+    def to_xml(self) -> bytes:
+        return etree.tostring(self.fragment(), pretty_print=True, encoding="utf-8")
+
+    def ids(self) -> set[str]:
+        return {str(i) for e in (*self.resources, *self.constraints, *self.tags) for i in _ids(e)}
+
+    def resource_ids(self) -> list[str]:
+        return [str(e.get("id")) for e in self.resources]
+
+
+def _ids(element: etree._Element) -> list[str]:
+    """Every id at or below ``element``."""
+    return [str(e.get("id")) for e in element.iter() if isinstance(e.tag, str) and e.get("id")]
+
+
+def _sub(parent: etree._Element, tag: str, **attrs: str) -> etree._Element:
+    return etree.SubElement(parent, tag, attrs)
+
+
+def _nvpairs(
+    parent: etree._Element, tag: str, set_id: str, pairs: Iterable[tuple[str, str]]
+) -> None:
+    pairs = list(pairs)
+    if not pairs:
+        return
+    holder = _sub(parent, tag, id=set_id)
+    for name, value in pairs:
+        _sub(holder, "nvpair", id=f"{set_id}.{name}", name=name, value=value)
+
+
+def _ops(
+    prim: etree._Element,
+    rid: str,
+    timeout_ms: int,
+    interval_ms: int,
+    on_fail: str | None,
+    stop_on_fail: str | None,
+) -> None:
+    ops = _sub(prim, "operations")
+    timeout = to_pacemaker(timeout_ms)
+    fail = {"on-fail": on_fail} if on_fail else {}
+    _sub(ops, "op", id=f"{rid}.start", name="start", interval="0s", timeout=timeout, **fail)
+    stop_fail = {"on-fail": stop_on_fail} if stop_on_fail else {}
+    _sub(ops, "op", id=f"{rid}.stop", name="stop", interval="0s", timeout=timeout, **stop_fail)
+    if interval_ms:
+        interval = to_pacemaker(interval_ms)
+        _sub(
+            ops,
+            "op",
+            id=f"{rid}.monitor-{interval}",
+            name="monitor",
+            interval=interval,
+            timeout=timeout,
+            **fail,
+        )
+
+
+def _root(wf: Workflow) -> etree._Element:
+    rid = root_id(wf.name)
+    prim = etree.Element(
+        "primitive", {"id": rid, "class": "ocf", "provider": PROVIDER, "type": ROOT_AGENT}
+    )
+    params = [(PARAM_WORKFLOW, wf.name)]
+    if wf.description:
+        params.append(("description", wf.description))
+    _nvpairs(prim, "instance_attributes", f"{rid}.params", params)
+    _nvpairs(
+        prim, "meta_attributes", f"{rid}.meta", [(FAILURE_POLICY_META, str(wf.failure_policy))]
+    )
+    _ops(prim, rid, DEFAULT_TIMEOUT_MS, DEFAULT_INTERVAL_MS, None, "block")
+    return prim
+
+
+def _step(wf: Workflow, step: Step, submission: str) -> etree._Element:
+    sid = step_id(wf.name, step.name)
+    agent = step.agent
+    prim = etree.Element(
+        "primitive",
+        {"id": sid, "class": agent.standard, "provider": agent.provider, "type": agent.type},
+    )
+    params = list(step.params.items())
+    if agent.is_haflow:
+        params += [
+            (PARAM_WORKFLOW, wf.name),
+            (PARAM_STEP, step.name),
+            (PARAM_SUBMISSION, submission),
+        ]
+    _nvpairs(prim, "instance_attributes", f"{sid}.params", params)
+    _nvpairs(
+        prim,
+        "meta_attributes",
+        f"{sid}.meta",
+        [
+            # retries on one node before moving on; then the alert acts on the policy
+            ("migration-threshold", str(step.retries + 1)),
+            # failures are never forgotten: otherwise retries would never run out
+            ("failure-timeout", "0"),
+            (FAILURE_POLICY_META, str(step.failure_policy)),
+        ],
+    )
+    hold = step.failure_policy == FailurePolicy.HOLD
+    # a failed undo of an external effect is not fixed by fencing the node: block
+    # instead; foreign agents manage node-local things and keep Pacemaker's default
+    stop_on_fail = "block" if agent.is_haflow or hold else None
+    _ops(prim, sid, step.timeout_ms, step.interval_ms, "block" if hold else "restart", stop_on_fail)
+    return prim
+
+
+def _set(parent: etree._Element, set_id: str, ids: list[str], sequential: bool) -> None:
+    rset = _sub(parent, "resource_set", id=set_id, sequential="true" if sequential else "false")
+    for rid in ids:
+        _sub(rset, "resource_ref", id=rid)
+
+
+def _order(cid: str, first: list[str], then: list[str]) -> etree._Element:
+    """``then`` starts after all of ``first`` (stops before them: symmetrical)."""
+    if len(first) == 1 and len(then) == 1:
+        return etree.Element(
+            "rsc_order",
+            {
+                "id": cid,
+                "kind": "Mandatory",
+                "first": first[0],
+                "then": then[0],
+                "symmetrical": "true",
+            },
+        )
+    order = etree.Element("rsc_order", {"id": cid, "kind": "Mandatory", "symmetrical": "true"})
+    _set(order, f"{cid}.0", first, sequential=len(first) == 1)
+    _set(order, f"{cid}.1", then, sequential=len(then) == 1)
+    return order
+
+
+def _orders(wf: Workflow, order: list[str]) -> list[etree._Element]:
+    """One constraint per distinct dependency set: steps sharing ``after`` share it."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name in order:
+        # steps with no dependency run after the root
+        deps = tuple(sorted(set(wf.steps[name].after))) or ()
+        groups.setdefault(deps, []).append(name)
+    result = []
+    base = root_id(wf.name)
+    for deps, names in groups.items():
+        first = [step_id(wf.name, d) for d in deps] if deps else [base]
+        then = [step_id(wf.name, n) for n in names]
+        result.append(_order(f"{base}.order.{names[0]}", first, then))
+    return result
+
+
+def _colocations(wf: Workflow) -> list[etree._Element]:
+    base = root_id(wf.name)
+    result = []
+    done: set[tuple[str, str]] = set()
+    for step in wf.steps.values():
+        for other in step.with_:
+            result.append(
+                etree.Element(
+                    "rsc_colocation",
+                    {
+                        "id": f"{base}.with.{step.name}.{other}",
+                        "rsc": step_id(wf.name, step.name),
+                        "with-rsc": step_id(wf.name, other),
+                        "score": INFINITY,
+                    },
+                )
+            )
+        for other in step.apart:
+            pair = (min(step.name, other), max(step.name, other))
+            if pair in done:
+                continue  # "a apart b" and "b apart a" say the same
+            done.add(pair)
+            result.append(
+                etree.Element(
+                    "rsc_colocation",
+                    {
+                        "id": f"{base}.apart.{step.name}.{other}",
+                        "rsc": step_id(wf.name, step.name),
+                        "with-rsc": step_id(wf.name, other),
+                        "score": f"-{INFINITY}",
+                    },
+                )
+            )
+    return result
+
+
+def _location(wf: Workflow, step: Step) -> etree._Element | None:
+    if not (step.nodes or step.avoid or step.rules):
+        return None
+    cid = f"{root_id(wf.name)}.place.{step.name}"
+    loc = etree.Element("rsc_location", {"id": cid, "rsc": step_id(wf.name, step.name)})
+
+    def rule(kind: str, boolean_op: str, exprs: list[dict[str, str]]) -> None:
+        rid = f"{cid}.{kind}"
+        r = _sub(loc, "rule", id=rid, score=f"-{INFINITY}", **{"boolean-op": boolean_op})
+        for i, attrs in enumerate(exprs):
+            _sub(r, "expression", id=f"{rid}.{i}", **attrs)
+
+    # each rule bans the nodes it matches
+    if step.nodes:
+        rule(
+            "nodes",
+            "and",
+            [{"attribute": "#uname", "operation": "ne", "value": n} for n in step.nodes],
+        )
+    if step.avoid:
+        rule(
+            "avoid",
+            "or",
+            [{"attribute": "#uname", "operation": "eq", "value": n} for n in step.avoid],
+        )
+    if step.rules:
+        exprs = []
+        for r in step.rules:
+            attrs = {"attribute": r.attribute, "operation": _NEGATE[r.op]}
+            if r.value is not None:
+                attrs["value"] = r.value
+                attrs["type"] = r.type
+            exprs.append(attrs)
+        rule("rules", "or", exprs)
+    return loc
+
+
+def _no_discovery(wf: Workflow, ids: list[str]) -> etree._Element:
+    """haflow steps are never probed: their "running here" is a node-local marker."""
+    cid = f"{root_id(wf.name)}.discovery"
+    loc = etree.Element("rsc_location", {"id": cid, "resource-discovery": "never"})
+    _set(loc, f"{cid}.set", ids, sequential=False)
+    rule = _sub(loc, "rule", id=f"{cid}.rule", score="0")
+    _sub(rule, "expression", id=f"{cid}.rule.0", attribute="#uname", operation="defined")
+    return loc
+
+
+def compile_workflow(wf: Workflow, submission: str = DEFAULT_SUBMISSION) -> CompiledWorkflow:
+    """The CIB elements of a validated workflow."""
+    out = CompiledWorkflow(wf.name)
+    order = topological_order({n: s.after for n, s in wf.steps.items()})
+    out.resources.append(_root(wf))
+    out.resources += [_step(wf, wf.steps[n], submission) for n in order]
+    out.constraints += _orders(wf, order)
+    out.constraints += _colocations(wf)
+    out.constraints += [c for n in order if (c := _location(wf, wf.steps[n])) is not None]
+    undiscovered = [root_id(wf.name)] + [
+        step_id(wf.name, n) for n in order if wf.steps[n].agent.is_haflow
+    ]
+    out.constraints.append(_no_discovery(wf, undiscovered))
+    tag = etree.Element("tag", id=tag_id(wf.name))
+    for rid in out.resource_ids():
+        _sub(tag, "obj_ref", id=rid)
+    out.tags.append(tag)
+    return out
+
+
+def merge_into(cib: etree._Element, compiled: CompiledWorkflow) -> etree._Element:
+    """A copy of ``cib`` with the workflow added; raises HaflowError on any id collision."""
+    new = deepcopy(cib)
+    taken = set(_ids(new))
+    clash = sorted(compiled.ids() & taken)
+    if clash:
+        shown = ", ".join(clash[:5]) + (" ..." if len(clash) > 5 else "")
+        raise HaflowError(
+            Report(
+                "id-collision",
+                f"the CIB already has ids of workflow '{compiled.workflow}': {shown}",
+                details={"ids": clash},
+            ),
+            exit_code=ExitCode.CONFLICT,
+        )
+    config = new.find("configuration")
+    if config is None:
+        raise HaflowError(Report("bad-cib", "the CIB has no <configuration>"))
+    for section, items in (
+        ("resources", compiled.resources),
+        ("constraints", compiled.constraints),
+        ("tags", compiled.tags),
+    ):
+        holder = config.find(section)
+        if holder is None:
+            holder = etree.SubElement(config, section)
+        holder.extend(deepcopy(e) for e in items)
+    return new

@@ -1,0 +1,69 @@
+"""Dependency graph helpers: cycles and a deterministic topological order."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+
+
+def find_cycles(after: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """Each dependency cycle once, as ``[a, b, ..., a]`` (a depends on b ...), in file order.
+
+    ``after`` maps each step to the steps it runs after; unknown names are ignored.
+    """
+    white, grey, black = 0, 1, 2
+    color = dict.fromkeys(after, white)
+    cycles: list[list[str]] = []
+    seen: set[frozenset[str]] = set()
+    for start in after:
+        if color[start] != white:
+            continue
+        # iterative DFS: a 5,000-step chain must not hit Python's recursion limit
+        stack: list[tuple[str, int]] = [(start, 0)]
+        path: list[str] = [start]
+        color[start] = grey
+        while stack:
+            node, index = stack[-1]
+            deps = [d for d in after[node] if d in after]
+            if index < len(deps):
+                stack[-1] = (node, index + 1)
+                dep = deps[index]
+                if color[dep] == grey:
+                    cycle = [*path[path.index(dep) :], dep]
+                    key = frozenset(cycle)
+                    if key not in seen:
+                        seen.add(key)
+                        cycles.append(cycle)
+                elif color[dep] == white:
+                    color[dep] = grey
+                    stack.append((dep, 0))
+                    path.append(dep)
+            else:
+                color[node] = black
+                stack.pop()
+                path.pop()
+    return cycles
+
+
+def topological_order(after: Mapping[str, Sequence[str]]) -> list[str]:
+    """Steps with every dependency before its dependents; ties keep file order (Kahn's)."""
+    index = {name: i for i, name in enumerate(after)}
+    waiting = {name: len({d for d in deps if d in after}) for name, deps in after.items()}
+    dependents: dict[str, list[str]] = {name: [] for name in after}
+    for name, deps in after.items():
+        for dep in {d for d in deps if d in after}:
+            dependents[dep].append(name)
+    ready = [index[n] for n, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    names = list(after)
+    order: list[str] = []
+    while ready:
+        name = names[heapq.heappop(ready)]
+        order.append(name)
+        for nxt in dependents[name]:
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                heapq.heappush(ready, index[nxt])
+    if len(order) != len(names):
+        raise ValueError("dependency cycle")
+    return order

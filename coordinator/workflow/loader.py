@@ -1,0 +1,67 @@
+"""Load a workflow file: YAML -> JSON Schema -> typed model -> semantic checks.
+
+Raises :class:`HaflowError` (exit code INVALID) carrying every error found.
+Schema errors stop the pipeline (the semantic checks need well-typed data);
+YAML-level problems that leave a usable document (duplicate keys) do not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.reports import HaflowError, Report, Severity
+from haflow.coordinator.workflow import schema, semantic
+from haflow.coordinator.workflow.build import build_workflow
+from haflow.coordinator.workflow.metadata import agent_info
+from haflow.coordinator.workflow.model import Workflow
+from haflow.coordinator.workflow.semantic import MetaLookup
+from haflow.coordinator.workflow.yamlsrc import parse
+
+
+def _errors(reports: list[Report]) -> list[Report]:
+    return [r for r in reports if r.severity == Severity.ERROR]
+
+
+def check_text(
+    text: str, filename: str = "<string>", meta: MetaLookup = agent_info
+) -> tuple[Workflow | None, list[Report]]:
+    """The workflow (None when it could not be built) and every report, warnings included."""
+    source, reports = parse(text, filename)
+    if source.data is None:
+        return None, reports
+    schema_reports = schema.check(source)
+    if schema_reports:
+        return None, sorted(reports + schema_reports, key=lambda r: (r.line or 0, r.column or 0))
+    wf = build_workflow(source)
+    reports += semantic.check(wf, meta, source.quoted)
+    return wf, sorted(reports, key=lambda r: (r.line or 0, r.column or 0))
+
+
+def loads(text: str, filename: str = "<string>", meta: MetaLookup = agent_info) -> Workflow:
+    """A validated workflow from YAML text; raises HaflowError with every error."""
+    wf, reports = check_text(text, filename, meta)
+    errors = _errors(reports)
+    if errors or wf is None:
+        raise HaflowError(*(errors or reports), exit_code=ExitCode.INVALID)
+    return wf
+
+
+def read(path: str | Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise HaflowError(
+            Report("unreadable", f"cannot read workflow file: {err.strerror}", file=str(path)),
+            exit_code=ExitCode.NOT_FOUND if isinstance(err, FileNotFoundError) else ExitCode.ERROR,
+        ) from err
+    except UnicodeDecodeError as err:
+        raise HaflowError(
+            Report("unreadable", f"not UTF-8 text: {err.reason}", file=str(path)),
+            exit_code=ExitCode.INVALID,
+        ) from err
+
+
+def load(path: str | Path, meta: MetaLookup = agent_info) -> Workflow:
+    """A validated workflow from a file; raises HaflowError with every error."""
+    return loads(read(path), str(path), meta)

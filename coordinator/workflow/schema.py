@@ -1,0 +1,112 @@
+"""Check parsed workflow data against the JSON Schema shipped with the package."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from haflow.coordinator.reports import Report
+from haflow.coordinator.workflow.yamlsrc import Source
+
+SCHEMA_FILE = "workflow.schema.json"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The workflow JSON Schema (also what editors can use for completion)."""
+    text = resources.files("haflow.coordinator.workflow").joinpath(SCHEMA_FILE).read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(schema())
+
+
+def _leaves(err: ValidationError) -> list[ValidationError]:
+    """For oneOf/anyOf, the innermost errors say more than "is not valid under any"."""
+    if err.context and err.validator not in ("oneOf", "anyOf"):
+        return [e for sub in err.context for e in _leaves(sub)]
+    return [err]
+
+
+def _report(err: ValidationError, source: Source, extra_key: str = "") -> Report:
+    path = tuple(err.absolute_path)
+    rule: dict[str, Any] = err.schema if isinstance(err.schema, dict) else {}
+    instance: Any = err.instance
+    details: dict[str, Any] = {}
+    step = str(path[1]) if len(path) >= 2 and path[0] == "steps" else None
+    field_name = ".".join(str(p) for p in path) or "the workflow"
+    if "propertyNames" in err.schema_path:
+        # the error is about a key (a parameter name): point at the key
+        where = source.key_loc((*path, instance))
+        code, message = "bad-key", f"{field_name}: {instance!r} is not a valid name here"
+        details = {"key": instance}
+    elif err.validator == "additionalProperties":
+        # name the unknown key and point at it, not at the mapping holding it
+        known = set(rule.get("properties", {}))
+        key = extra_key
+        where = source.key_loc((*path, key))
+        hint = f" (known: {', '.join(sorted(known))})" if known else ""
+        code, message = "unknown-key", f"unknown key '{key}' in {field_name}{hint}"
+        details = {"key": key}
+    elif err.validator == "required":
+        where = source.value_loc(path)
+        code, message = "missing-key", f"{field_name}: {err.message}"
+    elif err.validator in ("type", "oneOf", "anyOf"):
+        where = source.value_loc(path)
+        wanted = rule.get("description") or _describe(rule.get("type", "?"))
+        code, message = "wrong-type", f"{field_name}: expected {wanted}, got {instance!r}"
+    else:
+        where = source.value_loc(path)
+        code, message = "invalid-value", f"{field_name}: {err.message}"
+        details = {"rule": str(err.validator)}
+    return Report(
+        code,
+        message,
+        file=source.filename,
+        line=where.line,
+        column=where.column,
+        step=step,
+        details=details,
+    )
+
+
+def _reports(err: ValidationError, source: Source) -> list[Report]:
+    if err.validator == "additionalProperties":
+        # one report per unknown key, each pointing at its key
+        rule: dict[str, Any] = err.schema if isinstance(err.schema, dict) else {}
+        known = set(rule.get("properties", {}))
+        instance: dict[str, Any] = err.instance if isinstance(err.instance, dict) else {}
+        return [_report(err, source, k) for k in instance if k not in known]
+    return [_report(err, source)]
+
+
+def _describe(wanted: Any) -> str:
+    if isinstance(wanted, list):
+        return " or ".join(str(w) for w in wanted)
+    if wanted == "object":
+        return "a mapping"
+    if wanted == "array":
+        return "a list"
+    return str(wanted)
+
+
+def check(source: Source) -> list[Report]:
+    """Every schema violation, in file order, one report per place."""
+    reports: list[Report] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in _validator().iter_errors(source.data):
+        for leaf in _leaves(err):
+            for report in _reports(leaf, source):
+                key = (report.code, report.line, report.column)
+                if key not in seen:
+                    seen.add(key)
+                    reports.append(report)
+    return sorted(reports, key=lambda r: (r.line or 0, r.column or 0))

@@ -1,0 +1,263 @@
+"""Checks beyond the schema: names, the dependency graph, output references,
+agents and their parameters, and placement that no cluster could satisfy.
+
+Each check returns reports and never stops the others: a user fixing a file
+sees every problem in one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
+
+from haflow.agents.naming import (
+    PARAM_STEP,
+    PARAM_SUBMISSION,
+    PARAM_WORKFLOW,
+    ROOT_STEP,
+    valid_name,
+)
+from haflow.agents.outputs import LOOSE_REFERENCE_RE, references
+from haflow.coordinator.reports import Report, Severity
+from haflow.coordinator.workflow.build import UNPARSED_AGENT
+from haflow.coordinator.workflow.graph import find_cycles
+from haflow.coordinator.workflow.metadata import AgentInfo, agent_info
+from haflow.coordinator.workflow.model import AgentSpec, Loc, RuleOp, Step, Workflow
+
+FRAMEWORK_PARAMS = (PARAM_WORKFLOW, PARAM_STEP, PARAM_SUBMISSION)
+ROOT_AGENT = "workflow"  # ocf:haflow:workflow is the root's agent, not a step's
+NAME_RULE = "a letter, then up to 47 letters, digits, '_' or '-'"
+
+MetaLookup = Callable[[AgentSpec], AgentInfo]
+
+
+class _Out:
+    """Collects reports for one workflow file."""
+
+    def __init__(self, wf: Workflow) -> None:
+        self.wf = wf
+        self.reports: list[Report] = []
+        self.quoted: set[tuple[Any, ...]] = set()
+
+    def add(
+        self,
+        code: str,
+        message: str,
+        loc: Loc,
+        step: str | None = None,
+        severity: Severity = Severity.ERROR,
+        **details: Any,
+    ) -> None:
+        self.reports.append(
+            Report(
+                code,
+                message,
+                severity=severity,
+                file=self.wf.source,
+                line=loc.line,
+                column=loc.column,
+                step=step,
+                details=details,
+            )
+        )
+
+
+def check(
+    wf: Workflow, meta: MetaLookup = agent_info, quoted: Collection[tuple[Any, ...]] = ()
+) -> list[Report]:
+    """Every semantic problem of ``wf``; ``quoted`` (paths of quoted scalars) sharpens columns."""
+    out = _Out(wf)
+    out.quoted = set(quoted)
+    _names(out)
+    _step_refs(out)
+    _cycles(out)
+    for step in wf.steps.values():
+        _agent_and_params(out, step, meta)
+        _output_refs(out, step)
+        _rules(out, step)
+    _placement(out)
+    return sorted(out.reports, key=lambda r: (r.line or 0, r.column or 0, r.code))
+
+
+def _names(out: _Out) -> None:
+    wf = out.wf
+    if not valid_name(wf.name):
+        out.add(
+            "bad-name",
+            f"workflow name '{wf.name}' is not valid: {NAME_RULE}",
+            wf.locs.get("name", wf.loc),
+        )
+    for step in wf.steps.values():
+        if step.name == ROOT_STEP:
+            out.add(
+                "reserved-name",
+                f"'{ROOT_STEP}' is reserved for the workflow's root resource",
+                step.loc,
+                step.name,
+            )
+        elif not valid_name(step.name):
+            out.add(
+                "bad-name",
+                f"step name '{step.name}' is not valid: {NAME_RULE}",
+                step.loc,
+                step.name,
+            )
+
+
+def _step_refs(out: _Out) -> None:
+    """after/with/apart name steps of this workflow, other than the step itself."""
+    for step in out.wf.steps.values():
+        for key, names in (("after", step.after), ("with", step.with_), ("apart", step.apart)):
+            for i, name in enumerate(names):
+                loc = step.where(f"{key}.{i}")
+                if name == step.name:
+                    out.add("self-reference", f"'{key}' names the step itself", loc, step.name)
+                elif name not in out.wf.steps:
+                    out.add(
+                        "unknown-step",
+                        f"'{key}' names unknown step '{name}'" + _suggest(name, out.wf.steps),
+                        loc,
+                        step.name,
+                        target=name,
+                    )
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _cycles(out: _Out) -> None:
+    after = {name: [d for d in s.after if d != name] for name, s in out.wf.steps.items()}
+    for cycle in find_cycles(after):
+        first = out.wf.steps[cycle[0]]
+        # the cycle runs against the arrows: a after b after ... after a
+        text = " -> ".join(reversed(cycle)) + " (each runs before the next)"
+        loc = first.where(f"after.{first.after.index(cycle[1])}")
+        out.add("cycle", f"dependency cycle: {text}", loc, first.name, cycle=list(reversed(cycle)))
+
+
+def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
+    agent_loc = step.where("agent")
+    if step.agent == UNPARSED_AGENT:
+        out.add(
+            "bad-agent", "agent must be exec, http, test or ocf:PROVIDER:TYPE", agent_loc, step.name
+        )
+        return
+    if step.agent.is_haflow and step.agent.type == ROOT_AGENT:
+        out.add(
+            "bad-agent",
+            f"'{step.agent}' is the workflow's root agent, not a step's",
+            agent_loc,
+            step.name,
+        )
+        return
+    if step.agent.is_haflow:
+        for param in FRAMEWORK_PARAMS:
+            if param in step.params:
+                out.add(
+                    "reserved-param",
+                    f"parameter '{param}' is set by haflow itself",
+                    step.key_where(f"params.{param}"),
+                    step.name,
+                    param=param,
+                )
+    info = meta(step.agent)
+    if info.error and info.checked:
+        out.add("unknown-agent", f"agent '{step.agent}': {info.error}", agent_loc, step.name)
+        return
+    if not info.checked:
+        out.add(
+            "unchecked-params",
+            f"parameters of '{step.agent}' not checked: {info.error}",
+            agent_loc,
+            step.name,
+            severity=Severity.WARNING,
+        )
+        return
+    given = set(step.params)
+    for param in step.params:
+        if param not in info.params and not (step.agent.is_haflow and param in FRAMEWORK_PARAMS):
+            known = ", ".join(sorted(info.params)) or "none"
+            out.add(
+                "unknown-param",
+                f"agent '{step.agent}' has no parameter '{param}' (known: {known})",
+                step.key_where(f"params.{param}"),
+                step.name,
+                param=param,
+            )
+    framework = set(FRAMEWORK_PARAMS) if step.agent.is_haflow else set()
+    for param in sorted(info.required - given - framework):
+        out.add(
+            "missing-param",
+            f"agent '{step.agent}' requires parameter '{param}'",
+            step.where("params") if step.params else agent_loc,
+            step.name,
+            param=param,
+        )
+
+
+def _output_refs(out: _Out, step: Step) -> None:
+    """``${steps.S.KEY}`` must name a step this one (transitively) runs after."""
+    deps: set[str] | None = None  # computed on first use: most params reference nothing
+    for param, value in step.params.items():
+        if "${" not in value:
+            continue
+        loc = step.where(f"params.{param}")
+        if ("steps", step.name, "params", param) in out.quoted:
+            loc = Loc(loc.line, loc.column + 1)  # the text starts after the quote
+        parsed: list[tuple[int, int]] = []
+        for target, key, offset in references(value):
+            end = value.index("}", offset) + 1
+            parsed.append((offset, end))
+            ref = value[offset:end]
+            where = Loc(loc.line, loc.column + offset) if "\n" not in value[:offset] else loc
+            if target not in out.wf.steps:
+                out.add(
+                    "reference-unknown-step",
+                    f"{ref} names unknown step '{target}'",
+                    where,
+                    step.name,
+                    target=target,
+                    key=key,
+                )
+                continue
+            if deps is None:
+                deps = out.wf.dependencies(step.name)
+            if target not in deps:
+                out.add(
+                    "reference-not-dependency",
+                    f"{ref}: '{step.name}' does not run after '{target}' (add it to 'after')",
+                    where,
+                    step.name,
+                    target=target,
+                    key=key,
+                )
+        for match in LOOSE_REFERENCE_RE.finditer(value):
+            if not any(start <= match.start() < end for start, end in parsed):
+                out.add(
+                    "bad-reference",
+                    f"'{match.group(0)}' is not a reference: write "
+                    "${steps.STEP.KEY}, or $${ for a literal ${",
+                    Loc(loc.line, loc.column + match.start()),
+                    step.name,
+                )
+
+
+def _rules(out: _Out, step: Step) -> None:
+    for rule in step.rules:
+        unary = rule.op in (RuleOp.DEFINED, RuleOp.NOT_DEFINED)
+        if unary and rule.value is not None:
+            out.add("bad-rule", f"rule op '{rule.op}' takes no value", rule.loc, step.name)
+        elif not unary and rule.value is None:
+            out.add("bad-rule", f"rule op '{rule.op}' needs a value", rule.loc, step.name)
+
+
+def _placement(out: _Out) -> None:
+    from haflow.coordinator.workflow.placement import impossible_placement
+
+    for code, message, step, key in impossible_placement(out.wf):
+        s = out.wf.steps[step]
+        out.add(code, message, s.where(key), step)

@@ -1,0 +1,70 @@
+"""``haflow validate FILE...`` and ``haflow compile FILE [-o OUT]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.output import emit
+from haflow.coordinator.reports import HaflowError, Report, Severity
+
+
+def register(sub: Any) -> None:
+    from haflow.coordinator.cli import add_output_option
+
+    validate = sub.add_parser("validate", help="check workflow files; print every problem")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="workflow YAML file")
+    add_output_option(validate)
+    validate.set_defaults(handler=cmd_validate)
+
+    compile_ = sub.add_parser("compile", help="print the CIB XML a workflow compiles to")
+    compile_.add_argument("file", metavar="FILE", help="workflow YAML file")
+    compile_.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    compile_.add_argument(
+        "--submission", default=None, help="submission id set on every step (default: a constant)"
+    )
+    compile_.set_defaults(handler=cmd_compile)
+
+
+def _validate_file(path: str) -> list[Report]:
+    from haflow.coordinator.workflow.loader import check_text, read
+
+    try:
+        return check_text(read(path), path)[1]
+    except HaflowError as err:
+        return list(err.reports)
+
+
+def _text(result: dict[str, Any]) -> str:
+    lines = [str(Report(**{**r, "severity": Severity(r["severity"])})) for r in result["reports"]]
+    for name, ok in result["files"].items():
+        lines.append(f"{name}: {'ok' if ok else 'invalid'}")
+    return "\n".join(lines)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    reports: list[Report] = []
+    files: dict[str, bool] = {}
+    for path in args.files:
+        found = _validate_file(path)
+        reports += found
+        files[path] = not any(r.severity == Severity.ERROR for r in found)
+    emit({"files": files, "reports": [r.to_dict() for r in reports]}, args.output_as, _text)
+    return int(ExitCode.OK if all(files.values()) else ExitCode.INVALID)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from haflow.coordinator.workflow.compiler import DEFAULT_SUBMISSION, compile_workflow
+    from haflow.coordinator.workflow.loader import load
+
+    wf = load(args.file)
+    xml = compile_workflow(wf, args.submission or DEFAULT_SUBMISSION).to_xml()
+    if args.output:
+        Path(args.output).write_bytes(xml)
+    else:
+        sys.stdout.buffer.write(xml)
+        sys.stdout.flush()
+    return int(ExitCode.OK)
