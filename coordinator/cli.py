@@ -19,6 +19,7 @@ from haflow.coordinator.reports import HaflowError
 # modules that contribute subcommands; each has register(subparsers)
 COMMAND_MODULES = (
     "haflow.lab.cli",
+    "haflow.coordinator.cluster_cli",
     "haflow.coordinator.workflow_cli",
 )
 

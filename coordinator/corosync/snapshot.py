@@ -95,6 +95,21 @@ def snapshot() -> dict[str, Any]:
         }  # fmt: skip
 
 
+def quorum_view() -> dict[str, Any]:
+    """Just what a quorum check needs: quorate, votes, and the partition's members."""
+    with Cmap() as cmap, VoteQuorum() as vq:
+        info = vq.info()
+        _, nodes = vq.current()
+        names = nodelist(cmap)
+        return {
+            "quorate": info.quorate, "expected_votes": info.expected_votes,
+            "total_votes": info.total_votes, "quorum": info.quorum,
+            "local_nodeid": info.node_id, "ring_id": str(nodes.ring_id),
+            "members": [{"nodeid": n, "name": names.get(n, {}).get("name", str(n))}
+                        for n in nodes.members],
+        }  # fmt: skip
+
+
 def quorum_event(event: QuorumEvent) -> dict[str, Any]:
     return {"type": "quorum", "quorate": event.quorate, "ring_id": str(event.ring_id),
             "members": list(event.members)}
@@ -132,12 +147,13 @@ def stream(timeout: float | None, out: Any = sys.stdout) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", action="store_true", help="stream change events")
+    parser.add_argument("--quorum", action="store_true", help="only the quorum view")
     parser.add_argument("--timeout", type=float, default=None)
     args = parser.parse_args(argv)
     try:
         if args.events:
             return stream(args.timeout)
-        json.dump(snapshot(), sys.stdout)
+        json.dump(quorum_view() if args.quorum else snapshot(), sys.stdout)
         sys.stdout.write("\n")
     except HaflowError as err:
         # the caller (outside the node) turns this back into a HaflowError

@@ -1,0 +1,39 @@
+"""Refuse to write without quorum: a partition without it must not change the CIB.
+
+``submit``, ``abort``, ``retry`` and ``remove`` call :func:`require_quorum`
+before writing. Pacemaker would refuse to act on a minority partition's
+changes anyway; refusing up front tells the user why, naming who is in the
+partition, instead of a write that silently never takes effect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from haflow.coordinator.env import Env
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.reports import error
+
+
+def quorum_state(env: Env) -> dict[str, Any]:
+    """Quorate?, votes and the partition's members, from Corosync on ``env``'s node."""
+    from haflow.coordinator.corosync.remote import collect
+
+    return collect(env, "--quorum")
+
+
+def require_quorum(env: Env, action: str = "write to the cluster") -> dict[str, Any]:
+    """Return the quorum state, or raise NO_QUORUM naming the partition's members."""
+    state = quorum_state(env)
+    if not state["quorate"]:
+        names = ", ".join(m["name"] for m in state["members"]) or "none"
+        raise error(
+            "NO_QUORUM",
+            f"refusing to {action}: the partition of {env.description} has no quorum "
+            f"(members: {names}; {state['total_votes']} of {state['expected_votes']} expected "
+            f"votes, {state['quorum']} needed)",
+            ExitCode.NO_QUORUM,
+            details={"members": [m["name"] for m in state["members"]],
+                     "total_votes": state["total_votes"], "quorum": state["quorum"]},
+        )  # fmt: skip
+    return state
