@@ -135,10 +135,24 @@ def _ops(
         )
 
 
+def root_clone_id(workflow: str) -> str:
+    """The clone holding the root: below ``WF.root.`` so no step's id can equal it."""
+    return f"{root_id(workflow)}.clone"
+
+
 def _root(wf: Workflow) -> etree._Element:
+    """The root, cloned on every node.
+
+    A primitive root moves when its node is lost, and a mandatory order makes
+    every step restart after it (measured with crm_simulate: a 4-step workflow
+    restarted all 4). A clone instance lost with its node changes nothing for
+    steps on the other nodes; aborting still stops every step in reverse order
+    (``target-role=Stopped`` on the clone or on the primitive inside it).
+    """
     rid = root_id(wf.name)
-    prim = etree.Element(
-        "primitive", {"id": rid, "class": "ocf", "provider": PROVIDER, "type": ROOT_AGENT}
+    clone = etree.Element("clone", id=root_clone_id(wf.name))
+    prim = etree.SubElement(
+        clone, "primitive", {"id": rid, "class": "ocf", "provider": PROVIDER, "type": ROOT_AGENT}
     )
     params = [(PARAM_WORKFLOW, wf.name)]
     if wf.description:
@@ -148,7 +162,7 @@ def _root(wf: Workflow) -> etree._Element:
         prim, "meta_attributes", f"{rid}.meta", [(FAILURE_POLICY_META, str(wf.failure_policy))]
     )
     _ops(prim, rid, DEFAULT_TIMEOUT_MS, DEFAULT_INTERVAL_MS, None, "block")
-    return prim
+    return clone
 
 
 def _step(wf: Workflow, step: Step, submission: str) -> etree._Element:
@@ -175,6 +189,9 @@ def _step(wf: Workflow, step: Step, submission: str) -> etree._Element:
             ("migration-threshold", str(step.retries + 1)),
             # failures are never forgotten: otherwise retries would never run out
             ("failure-timeout", "0"),
+            # a step stays where it runs: without this a joining node "rebalances"
+            # steps, each move a stop and a start (measured with crm_simulate)
+            ("resource-stickiness", INFINITY),
             (FAILURE_POLICY_META, str(step.failure_policy)),
         ],
     )
@@ -221,7 +238,7 @@ def _orders(wf: Workflow, order: list[str]) -> list[etree._Element]:
     result = []
     base = root_id(wf.name)
     for deps, names in groups.items():
-        first = [step_id(wf.name, d) for d in deps] if deps else [base]
+        first = [step_id(wf.name, d) for d in deps] if deps else [root_clone_id(wf.name)]
         then = [step_id(wf.name, n) for n in names]
         result.append(_order(f"{base}.order.{names[0]}", first, then))
     return result
@@ -319,7 +336,7 @@ def compile_workflow(wf: Workflow, submission: str = DEFAULT_SUBMISSION) -> Comp
     out.constraints += _orders(wf, order)
     out.constraints += _colocations(wf)
     out.constraints += [c for n in order if (c := _location(wf, wf.steps[n])) is not None]
-    undiscovered = [root_id(wf.name)] + [
+    undiscovered = [root_clone_id(wf.name)] + [
         step_id(wf.name, n) for n in order if wf.steps[n].agent.is_haflow
     ]
     out.constraints.append(_no_discovery(wf, undiscovered))
