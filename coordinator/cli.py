@@ -19,8 +19,10 @@ from haflow.coordinator.reports import HaflowError
 # modules that contribute subcommands; each has register(subparsers)
 COMMAND_MODULES = (
     "haflow.lab.cli",
-    "haflow.coordinator.cluster_cli",
+    "haflow.agents.cli",
     "haflow.coordinator.workflow_cli",
+    "haflow.coordinator.cluster_cli",
+    "haflow.coordinator.plan_cli",
 )
 
 

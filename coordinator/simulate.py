@@ -34,10 +34,11 @@ class Action:
     key: str  # operation_key, e.g. ``W.a_start_0``
     task: str  # start, stop, monitor, stonith, running, ...
     kind: str  # rsc_op, pseudo_event or crm_event
-    resource: str | None = None
+    resource: str | None = None  # as configured (a clone's primitive: W.root)
     node: str | None = None
     interval_ms: int = 0
     inputs: tuple[int, ...] = ()  # ids of the actions this one waits for
+    instance: str | None = None  # a clone instance's long id (W.root:0), else = resource
 
     @property
     def is_probe(self) -> bool:
@@ -133,6 +134,20 @@ class Simulation:
     dot: str
     seconds: float  # wall time of crm_simulate itself
     output: etree._Element | None = None  # the resulting CIB, with simulate=True
+    # with simulate=True: (resource, task, node, interval_ms) of every action run; a
+    # failure (op_fail) aborts the transition, so this can be less than the graph
+    executed: set[tuple[str, str, str, int]] | None = None
+
+    def ran(self, action: Action) -> bool:
+        """Whether the simulated transition ran ``action`` (True without that record)."""
+        if self.executed is None or action.kind == "pseudo_event":
+            return True
+        if action.task == "stonith":
+            return ("", "stonith", action.node or "", 0) in self.executed
+        # crm_simulate names a clone instance by its long id for some actions and by the
+        # primitive's id for others (stops): accept either
+        return any((name, action.task, action.node or "", action.interval_ms) in self.executed
+                   for name in {action.instance or "", action.resource or ""})
 
 
 def parse_graph(xml: bytes | str) -> TransitionGraph:
@@ -155,13 +170,15 @@ def _action(element: etree._Element, inputs: tuple[int, ...]) -> Action:
     primitive = element.find("primitive")
     attributes = element.find("attributes")
     interval = attributes.get("CRM_meta_interval", "0") if attributes is not None else "0"
-    resource = None
+    resource = instance = None
     if primitive is not None:
         # long-id is the clone instance (W.x:0); id is what the configuration names
         resource = primitive.get("id")
+        instance = primitive.get("long-id", resource)
     return Action(id=int(element.get("id", "-1")), key=element.get("operation_key", ""),
                   task=element.get("operation", ""), kind=str(element.tag), resource=resource,
-                  node=element.get("on_node"), interval_ms=int(interval), inputs=inputs)
+                  node=element.get("on_node"), interval_ms=int(interval), inputs=inputs,
+                  instance=instance)
 
 
 def run(cib: etree._Element, *, simulate: bool = True, node_up: Iterable[str] = (),
@@ -181,9 +198,12 @@ def run(cib: etree._Element, *, simulate: bool = True, node_up: Iterable[str] = 
         paths = {name: folder / f"{name}" for name in ("in.xml", "graph.xml", "graph.dot",
                                                       "out.xml")}
         paths["in.xml"].write_bytes(etree.tostring(cib))
-        argv = ["crm_simulate", "--simulate" if simulate else "--run", "--quiet",
+        argv = ["crm_simulate", "--simulate" if simulate else "--run",
                 "--xml-file", str(paths["in.xml"]), "--save-graph", str(paths["graph.xml"]),
                 "--save-dotfile", str(paths["graph.dot"])]
+        # the XML report lists what the simulated transition ran; --run prints no such list
+        report = folder / "report.xml"
+        argv += ["--output-as=xml", f"--output-to={report}"] if simulate else ["--quiet"]
         if keep_output:
             argv += ["--save-output", str(paths["out.xml"])]
         argv += _repeat("--node-up", node_up) + _repeat("--node-down", node_down)
@@ -202,7 +222,21 @@ def run(cib: etree._Element, *, simulate: bool = True, node_up: Iterable[str] = 
         output = None
         if keep_output and paths["out.xml"].exists():
             output = etree.parse(str(paths["out.xml"])).getroot()
-    return Simulation(graph=graph, dot=dot, seconds=seconds, output=output)
+        executed = parse_executed(report.read_bytes()) if simulate and report.exists() else None
+    return Simulation(graph=graph, dot=dot, seconds=seconds, output=output, executed=executed)
+
+
+def parse_executed(xml: bytes) -> set[tuple[str, str, str, int]]:
+    """The actions crm_simulate's XML report says the simulated transition ran."""
+    root = etree.fromstring(xml)
+    done: set[tuple[str, str, str, int]] = set()
+    for element in root.iterfind("transition/*"):
+        if element.tag == "rsc_action":
+            done.add((element.get("resource", ""), element.get("op", ""),
+                      element.get("node", ""), int(element.get("interval", "0"))))
+        elif element.tag == "fencing_action":
+            done.add(("", "stonith", element.get("target", ""), 0))
+    return done
 
 
 def _repeat(option: str, values: Iterable[str]) -> list[str]:
@@ -244,3 +278,35 @@ def starts_respect(graph: TransitionGraph, dependencies: dict[str, Sequence[str]
                     if dep_start.id not in waits_for:
                         problems.append(f"{step} may start before {dep}")
     return problems
+
+
+def skeleton(node_count: int, *, online: bool = True, stonith: bool = False,
+             env: Env | None = None) -> etree._Element:
+    """A CIB with ``node_count`` nodes (``node1``...) and no resources, for offline runs.
+
+    Starts from ``cibadmin --empty`` so the feature set and schema are this
+    Pacemaker's own (crm_simulate refuses a newer feature set). ``online``
+    writes node states as a running cluster has them: every node a member, no
+    resource probed yet.
+    """
+    result = (env or Env()).run(["cibadmin", "--empty"])
+    if result.returncode != 0:
+        raise error("SIMULATE_FAILED", f"cibadmin --empty failed: {result.stderr.strip()}")
+    cib = etree.fromstring(result.stdout.encode())
+    cib.set("have-quorum", "1")
+    cib.set("dc-uuid", "1")
+    crm_config, nodes, status = (cib.find(path) for path in (
+        "configuration/crm_config", "configuration/nodes", "status"))
+    assert crm_config is not None and nodes is not None and status is not None
+    props = etree.SubElement(crm_config, "cluster_property_set", id="cib-bootstrap-options")
+    etree.SubElement(props, "nvpair", id="cib-bootstrap-options-stonith-enabled",
+                     name="stonith-enabled", value="true" if stonith else "false")
+    for number in range(1, node_count + 1):
+        etree.SubElement(nodes, "node", id=str(number), uname=f"node{number}")
+        if online:
+            state = etree.SubElement(status, "node_state", id=str(number),
+                                     uname=f"node{number}", in_ccm="true", crmd="online",
+                                     join="member", expected="member")
+            lrm = etree.SubElement(state, "lrm", id=str(number))
+            etree.SubElement(lrm, "lrm_resources")
+    return cib

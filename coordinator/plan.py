@@ -1,0 +1,311 @@
+"""``haflow plan``: what Pacemaker will do with a workflow, asked of Pacemaker itself.
+
+The workflow is compiled and merged into a shadow copy of a CIB (the live one,
+read only, or a file), and the scheduler runs offline (:mod:`simulate`). The
+plan is the transition graph reduced to the workflow's steps: which step
+starts on which node, in which waves, in which order. What-ifs simulate on
+from the state after the workflow has started: a node lost, or a step that
+fails, followed through its failure policy.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from haflow.agents import naming
+from haflow.coordinator import simulate
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.reports import error
+from haflow.coordinator.simulate import Action, Simulation, TransitionGraph
+from haflow.coordinator.workflow.model import FailurePolicy, Workflow
+
+# a step that fails everywhere is tried on each node once: bound the rounds
+MAX_FAIL_ROUNDS = 64
+PLAN_SUBMISSION = "plan"
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    step: str  # the step name ("root" for the workflow's root), or "" for fencing
+    resource: str
+    task: str
+    node: str | None
+    wave: int  # 1-based
+    order: int  # 1-based position in a valid execution order (numbered across phases)
+    fails: bool = False  # the what-if makes this action fail
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "resource": self.resource, "task": self.task,
+                "node": self.node, "wave": self.wave, "order": self.order, "fails": self.fails}
+
+    def __str__(self) -> str:
+        where = f" on {self.node}" if self.node else ""
+        what = self.step or self.resource
+        return f"{self.task} {what}{where}" + (" -> FAILS" if self.fails else "")
+
+
+@dataclass
+class Phase:
+    """One transition of the scheduler, reduced to the workflow's actions."""
+
+    title: str
+    actions: list[PlannedAction]
+    edges: list[tuple[int, int]]  # (order of the input, order of the action waiting for it)
+    seconds: float
+    other_actions: int = 0  # actions on resources outside the workflow (probes excluded)
+    aborted: int = 0  # actions not run: they wait for one that fails
+
+    def waves(self) -> list[list[PlannedAction]]:
+        grouped: dict[int, list[PlannedAction]] = {}
+        for action in self.actions:
+            grouped.setdefault(action.wave, []).append(action)
+        return [grouped[k] for k in sorted(grouped)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "seconds": round(self.seconds, 4),
+                "other_actions": self.other_actions, "aborted": self.aborted,
+                "waves": [[a.to_dict() for a in wave] for wave in self.waves()],
+                "edges": [list(e) for e in self.edges]}
+
+
+@dataclass
+class Plan:
+    workflow: str
+    scenario: str
+    nodes: list[str]
+    phases: list[Phase] = field(default_factory=list)
+    # step -> {"state": running|stopped|failed, "nodes": [...]} after the last phase
+    placement: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"workflow": self.workflow, "scenario": self.scenario, "nodes": self.nodes,
+                "placement": self.placement, "notes": self.notes,
+                "phases": [p.to_dict() for p in self.phases]}
+
+
+def make_plan(workflow: Workflow, cib: etree._Element, *, node_down: str | None = None,
+              fail: str | None = None) -> Plan:
+    """Plan ``workflow`` against ``cib`` (not modified), with at most one what-if."""
+    from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
+
+    if fail is not None and fail not in workflow.steps:
+        raise error("UNKNOWN_STEP", f"--fail {fail}: workflow {workflow.name} has no such step "
+                    f"(steps: {', '.join(workflow.steps)})", ExitCode.NOT_FOUND, step=fail)
+    nodes = simulate.node_names(cib)
+    if node_down is not None and node_down not in nodes:
+        raise error("UNKNOWN_NODE", f"--node-down {node_down}: the CIB has no such node "
+                    f"(nodes: {', '.join(nodes) or 'none'})", ExitCode.NOT_FOUND)
+    compiled = compile_workflow(workflow, submission=PLAN_SUBMISSION)
+    shadow = merge_into(copy.deepcopy(cib), compiled)
+    scenario = ("submit" if node_down is None and fail is None else
+                f"node {node_down} lost" if node_down else f"step {fail} fails")
+    plan = Plan(workflow=workflow.name, scenario=scenario, nodes=nodes)
+    mine = _selector(workflow.name)
+    if fail is not None:
+        _plan_failure(plan, workflow, shadow, fail, mine)
+        return plan
+    first = simulate.run(shadow, keep_output=node_down is not None)
+    plan.phases.append(reduce(first, "start the workflow", mine))
+    if node_down is not None:
+        assert first.output is not None
+        # a crash, not a clean leave: the node's resources are lost and it is fenced
+        state = simulate.run(first.output, node_fail=[node_down])
+        plan.phases.append(reduce(state, f"recovery after {node_down} is lost", mine,
+                                  first_order=_next_order(plan)))
+    plan.placement = _placement(plan, workflow)
+    return plan
+
+
+def _plan_failure(plan: Plan, workflow: Workflow, shadow: etree._Element, step: str,
+                  mine: Callable[[Action], bool]) -> None:
+    """The step's start fails wherever it is tried; follow the scheduler until it settles."""
+    rid = naming.step_id(workflow.name, step)
+    every_node = [f"{rid}_start_0@{node}=1" for node in plan.nodes]
+    title = f"start the workflow; {step} fails"
+    state = simulate.run(shadow, op_fail=every_node, keep_output=True)
+    plan.phases.append(reduce(state, title, mine, failing=rid))
+    # each node gets retries + 1 attempts: bound the rounds by that, plus slack
+    rounds = (workflow.steps[step].retries + 1) * len(plan.nodes) + 2
+    for attempt in range(1, min(rounds, MAX_FAIL_ROUNDS) + 1):
+        assert state.output is not None
+        state = simulate.run(state.output, op_fail=every_node, keep_output=True)
+        phase = reduce(state, f"reaction {attempt} to the failure of {step}", mine,
+                       failing=rid, first_order=_next_order(plan))
+        if not phase.actions:
+            break
+        plan.phases.append(phase)
+    policy = workflow.steps[step].failure_policy
+    if policy == FailurePolicy.ROLLBACK:
+        assert state.output is not None
+        rollback = _stop_root(state.output, workflow.name)
+        final = simulate.run(rollback)
+        plan.phases.append(reduce(final, "rollback: the root is stopped, every step is "
+                                  "undone in reverse order", mine,
+                                  first_order=_next_order(plan)))
+        plan.notes.append(f"policy rollback: once {step} has no node left to retry on, "
+                          f"{naming.root_id(workflow.name)} gets target-role=Stopped")
+    else:
+        plan.notes.append(f"policy {policy.value}: {step} stays failed, the steps after it "
+                          "wait, the rest stays in place for a human")
+    plan.placement = _placement(plan, workflow)
+
+
+def _next_order(plan: Plan) -> int:
+    return 1 + sum(len(p.actions) for p in plan.phases)
+
+
+def _stop_root(cib: etree._Element, workflow: str) -> etree._Element:
+    """A copy of ``cib`` with the workflow's root at target-role=Stopped (abort/rollback)."""
+    shadow = copy.deepcopy(cib)
+    root_id = naming.root_id(workflow)
+    primitive = shadow.find(f"configuration/resources//primitive[@id='{root_id}']")
+    if primitive is None:
+        raise error("PLAN_NO_ROOT", f"the compiled workflow has no root resource {root_id}")
+    meta = primitive.find("meta_attributes")
+    if meta is None:
+        meta = etree.SubElement(primitive, "meta_attributes", id=f"{root_id}-meta")
+        # the schema wants meta_attributes before operations
+        primitive.remove(meta)
+        primitive.insert(0, meta)
+    for nv in meta.iterfind("nvpair[@name='target-role']"):
+        meta.remove(nv)
+    etree.SubElement(meta, "nvpair", id=f"{root_id}-meta-target-role-plan",
+                     name="target-role", value="Stopped")
+    return shadow
+
+
+def _selector(workflow: str) -> Callable[[Action], bool]:
+    def mine(action: Action) -> bool:
+        if action.task == "stonith" and action.kind != "pseudo_event":
+            return True  # fencing is part of any recovery
+        split = naming.split_step_id(action.resource or "")
+        return action.changes_state and split is not None and split[0] == workflow
+    return mine
+
+
+def reduce(sim: Simulation, title: str, mine: Callable[[Action], bool], *,
+           failing: str | None = None, first_order: int = 1) -> Phase:
+    """The workflow's state changes of one transition, in waves, with their direct edges.
+
+    ``failing``: the resource whose starts fail. Pacemaker aborts the
+    transition at a failure: what it did not get to run is not shown (counted
+    as ``aborted``) and is scheduled again in the next phase.
+    """
+    graph = sim.graph
+    failed = {a.id for a in graph.actions.values()
+              if failing is not None and a.resource == failing and a.task == "start"}
+    # not run: what the simulated transition did not get to (it aborts at a failure)
+    dropped = {a.id for a in graph.actions.values() if not sim.ran(a)}
+    waves = graph.waves(lambda a: mine(a) and a.id not in dropped)
+    numbered: dict[int, PlannedAction] = {}
+    order = first_order - 1
+    for index, wave in enumerate(waves, start=1):
+        for action in wave:
+            order += 1
+            split = naming.split_step_id(action.resource or "")
+            numbered[action.id] = PlannedAction(
+                step=split[1] if split else "", resource=action.resource or action.key,
+                task=action.task, node=action.node, wave=index, order=order,
+                fails=action.id in failed)
+    edges = sorted({(numbered[src].order, numbered[dst].order)
+                    for dst, srcs in _nearest_inputs(graph, set(numbered)).items()
+                    for src in srcs})
+    others = sum(1 for a in graph.actions.values()
+                 if a.changes_state and a.id not in numbered and a.id not in dropped)
+    aborted = sum(1 for a in graph.actions.values() if mine(a) and a.id in dropped)
+    return Phase(title=title, actions=list(numbered.values()), edges=edges,
+                 seconds=sim.seconds, other_actions=others, aborted=aborted)
+
+
+def _nearest_inputs(graph: TransitionGraph, shown: set[int]) -> dict[int, set[int]]:
+    """For each shown action, the shown actions it waits for with only hidden ones between."""
+    through: dict[int, set[int]] = {}  # hidden action -> shown actions behind it
+    for action in graph.topological():
+        behind: set[int] = set()
+        for p in action.inputs:
+            if p in shown:
+                behind.add(p)
+            elif p in through:
+                behind |= through[p]
+        through[action.id] = behind
+    return {a: through[a] for a in shown}
+
+
+def _placement(plan: Plan, workflow: Workflow) -> dict[str, dict[str, Any]]:
+    """Each step's state and nodes after the last phase (the root is a clone: several)."""
+    steps = [naming.ROOT_STEP, *workflow.steps]
+    running: dict[str, list[str]] = {s: [] for s in steps}
+    failed: dict[str, list[str]] = {s: [] for s in steps}
+    for phase in plan.phases:
+        for action in sorted(phase.actions, key=lambda a: a.order):
+            if action.step not in running or action.node is None:
+                continue
+            for table in (running, failed):
+                if action.node in table[action.step]:
+                    table[action.step].remove(action.node)
+            if action.task in ("start", "migrate_from"):
+                (failed if action.fails else running)[action.step].append(action.node)
+    return {s: {"state": "running" if running[s] else "failed" if failed[s] else "stopped",
+                "nodes": sorted(running[s] or failed[s])} for s in steps}
+
+
+# -- rendering -------------------------------------------------------------------------
+
+
+def to_text(plan: Plan) -> str:
+    lines = [f"Plan for workflow {plan.workflow} ({plan.scenario}) on "
+             f"{len(plan.nodes)} node(s): {', '.join(plan.nodes)}"]
+    for phase in plan.phases:
+        lines.append(f"\n{phase.title} (scheduled in {phase.seconds:.2f} s):")
+        if not phase.actions:
+            lines.append("  nothing to do")
+        for number, wave in enumerate(phase.waves(), start=1):
+            for index, action in enumerate(wave):
+                head = f"wave {number}:" if index == 0 else ""
+                lines.append(f"  {head:<9}{action.order:>4}. {action}")
+        if phase.aborted:
+            lines.append(f"  ({phase.aborted} action(s) not run: the failure aborts the "
+                         "transition)")
+        if phase.other_actions:
+            lines.append(f"  (and {phase.other_actions} action(s) on other resources)")
+    lines.append("\nat the end:")
+    for step, place in plan.placement.items():
+        nodes = f" on {', '.join(place['nodes'])}" if place["nodes"] else ""
+        lines.append(f"  {step}: {place['state']}{nodes}")
+    lines.extend(f"\nnote: {note}" for note in plan.notes)
+    return "\n".join(lines)
+
+
+COLORS = {"start": "darkgreen", "stop": "firebrick", "stonith": "purple"}
+
+
+def to_dot(plan: Plan) -> str:
+    """A Graphviz picture: one box per action labelled with its node, edges = waits-for."""
+    out = [f'digraph "{_dot_escape(plan.workflow)}" {{', "  rankdir=TB;",
+           '  node [shape=box, style=rounded, fontname="sans-serif"];']
+    for p_index, phase in enumerate(plan.phases):
+        out.append(f"  subgraph cluster_{p_index} {{")
+        out.append(f'    label="{_dot_escape(phase.title)}";')
+        for w_index, wave in enumerate(phase.waves(), start=1):
+            names = " ".join(f"p{p_index}_{a.order}" for a in wave)
+            out.append(f"    {{ rank=same; {names} }}  // wave {w_index}")
+            for a in wave:
+                label = f"{a.step or a.resource}\\n{a.task} on {a.node or '-'}"
+                color = COLORS.get(a.task, "black")
+                out.append(f'    p{p_index}_{a.order} [label="{_dot_escape(label)}", '
+                           f"color={color}];")
+        for src, dst in phase.edges:
+            out.append(f"    p{p_index}_{src} -> p{p_index}_{dst};")
+        out.append("  }")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _dot_escape(text: str) -> str:
+    return text.replace('"', '\\"')

@@ -1,0 +1,86 @@
+"""``haflow plan`` and ``haflow export``: look before applying, or apply with pcs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from haflow.coordinator import env as envmod
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.output import emit
+from haflow.coordinator.reports import error
+
+
+def register(sub: Any) -> None:
+    plan = sub.add_parser(
+        "plan", help="show what Pacemaker will do with a workflow (changes nothing)",
+        description="Compile FILE, merge it into a shadow copy of the live CIB (or --cib FILE) "
+        "and run Pacemaker's scheduler offline: which step starts on which node, in which "
+        "waves, in which order. Nothing is written to the cluster.")
+    plan.add_argument("file", metavar="FILE", help="the workflow file")
+    plan.add_argument("--cib", metavar="CIBFILE", default=None,
+                      help="plan against this CIB file instead of the live CIB")
+    what_if = plan.add_mutually_exclusive_group()
+    what_if.add_argument("--node-down", metavar="NODE", default=None,
+                         help="what-if: NODE is lost while the workflow runs")
+    what_if.add_argument("--fail", metavar="STEP", default=None,
+                         help="what-if: STEP fails wherever it starts (its failure policy)")
+    plan.add_argument("--output-as", choices=("text", "json", "dot"), default="text",
+                      help="output format (default: text)")
+    envmod.add_cluster_options(plan)
+    plan.set_defaults(handler=run_plan)
+
+    export = sub.add_parser(
+        "export", help="write a workflow as commands of another tool",
+        description="Write the commands that create FILE's compiled configuration.")
+    export.add_argument("--pcs", action="store_true", required=True,
+                        help="as a pcs shell script (pcs -f, then one cib-push)")
+    export.add_argument("file", metavar="FILE", help="the workflow file")
+    export.add_argument("-o", "--output", metavar="SCRIPT", default=None,
+                        help="write the script here (default: stdout)")
+    export.add_argument("--submission", default=None,
+                        help="submission id to compile with (default: the compiler's)")
+    export.set_defaults(handler=run_export, output_as="text")
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from lxml import etree
+
+    from haflow.coordinator import livecib, plan
+    from haflow.coordinator.workflow.loader import load
+
+    workflow = load(args.file)
+    if args.cib:
+        try:
+            cib = etree.parse(args.cib).getroot()
+        except (OSError, etree.XMLSyntaxError) as exc:
+            raise error("CIB_UNREADABLE", f"--cib {args.cib}: {exc}", ExitCode.INVALID,
+                        file=args.cib) from exc
+    else:
+        cib = livecib.query(envmod.from_args(args))
+    result = plan.make_plan(workflow, cib, node_down=args.node_down, fail=args.fail)
+    if args.output_as == "dot":
+        sys.stdout.write(plan.to_dot(result))
+    else:
+        emit(result.to_dict(), args.output_as, lambda _: plan.to_text(result))
+    return ExitCode.OK
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from haflow.coordinator import pcs_export
+    from haflow.coordinator.workflow.compiler import compile_workflow
+    from haflow.coordinator.workflow.loader import load
+
+    workflow = load(args.file)
+    compiled = (compile_workflow(workflow) if args.submission is None
+                else compile_workflow(workflow, submission=args.submission))
+    text = pcs_export.script(compiled.resources, compiled.constraints, compiled.tags,
+                             title=f"workflow {workflow.name} from {args.file}")
+    if args.output:
+        Path(args.output).write_text(text)
+        Path(args.output).chmod(0o755)
+    else:
+        sys.stdout.write(text)
+    return ExitCode.OK
