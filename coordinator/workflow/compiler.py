@@ -57,6 +57,8 @@ _NEGATE = {
     RuleOp.NOT_DEFINED: "defined",
 }
 
+_NEEDS_ATTRIBUTE = (RuleOp.EQ, RuleOp.LT, RuleOp.LTE, RuleOp.GT, RuleOp.GTE)
+
 
 @dataclass
 class CompiledWorkflow:
@@ -306,13 +308,18 @@ def _location(wf: Workflow, step: Step) -> etree._Element | None:
             [{"attribute": "#uname", "operation": "eq", "value": n} for n in step.avoid],
         )
     if step.rules:
-        exprs = []
+        exprs: list[dict[str, str]] = []
         for r in step.rules:
             attrs = {"attribute": r.attribute, "operation": _NEGATE[r.op]}
             if r.value is not None:
                 attrs["value"] = r.value
                 attrs["type"] = r.type
             exprs.append(attrs)
+            # a comparison is false on a node without the attribute: ban those too
+            # ("ne" holds there, and so does the negation of "defined")
+            missing = {"attribute": r.attribute, "operation": "not_defined"}
+            if r.op in _NEEDS_ATTRIBUTE and missing not in exprs:
+                exprs.append(missing)
         rule("rules", "or", exprs)
     return loc
 

@@ -1,0 +1,119 @@
+"""What Pacemaker's own scheduler does with the compiled encoding (crm_simulate, offline).
+
+These pin the reasons behind the encoding's choices: abort stops every step
+in reverse order, losing a node that runs a root instance restarts nothing
+else, a joining node moves nothing, haflow steps are never probed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+
+from haflow.coordinator import simulate
+from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
+from haflow.coordinator.workflow.loader import loads
+from tests.workflow.cibtools import require
+
+pytestmark = pytest.mark.tier0
+
+WORKFLOW = """
+name: wf
+steps:
+  a: {agent: test}
+  b: {agent: test, after: [a]}
+  c: {agent: test, after: [b]}
+  d: {agent: test, after: [a], apart: [b]}
+  ip: {agent: "ocf:heartbeat:Dummy", after: [a]}
+"""
+AFTER = {"a": [], "b": ["a"], "c": ["b"], "d": ["a"], "ip": ["a"]}
+
+
+def _started(nodes: int = 3) -> etree._Element:
+    require("crm_simulate")
+    cib = merge_into(simulate.skeleton(nodes), compile_workflow(loads(WORKFLOW)))
+    sim = simulate.run(cib, keep_output=True)
+    assert sim.output is not None
+    return sim.output
+
+
+def _changes(graph: simulate.TransitionGraph) -> list[tuple[str, str | None]]:
+    return sorted(
+        (a.task, a.resource) for a in graph.actions.values() if a.changes_state and a.resource
+    )
+
+
+def _running_on(cib: etree._Element, resource: str) -> str:
+    for state in cib.iterfind("status/node_state"):
+        ops = state.xpath(f"lrm/lrm_resources/lrm_resource[@id='{resource}']/lrm_rsc_op")
+        if any(op.get("operation") == "start" and op.get("rc-code") == "0" for op in ops):
+            return str(state.get("uname"))
+    raise AssertionError(f"{resource} runs nowhere")
+
+
+def test_abort_stops_every_step_in_reverse_order() -> None:
+    cib = _started()
+    root = cib.find(".//primitive[@id='wf.root']")
+    assert root is not None
+    meta = root.find("meta_attributes")
+    assert meta is not None
+    etree.SubElement(
+        meta, "nvpair", id="wf.root.meta.target-role", name="target-role", value="Stopped"
+    )
+    graph = simulate.run(cib).graph
+    stops = {a.resource: a for a in graph.actions.values() if a.task == "stop" and a.resource}
+    assert set(stops) == {"wf.root", "wf.a", "wf.b", "wf.c", "wf.d", "wf.ip"}
+    for step, deps in AFTER.items():
+        for dep in deps or ["root"]:
+            # the dependent's stop comes before (is an ancestor of) its dependency's stop
+            for dep_stop in (
+                a for a in graph.actions.values() if a.task == "stop" and a.resource == f"wf.{dep}"
+            ):
+                assert stops[f"wf.{step}"].id in graph.ancestors(dep_stop.id), (step, dep)
+
+
+def test_losing_a_node_restarts_only_what_ran_there_and_its_dependents() -> None:
+    cib = _started()
+    node_of = {s: _running_on(cib, f"wf.{s}") for s in AFTER}
+    for lost in sorted(set(node_of.values())):
+        graph = simulate.run(cib, node_fail=[lost]).graph
+        started = {r for task, r in _changes(graph) if task == "start" and r != "wf.root"}
+        # what ran there, and (transitively) what runs after it; never the rest
+        affected = {s for s, n in node_of.items() if n == lost}
+        grew = True
+        while grew:
+            more = {s for s, deps in AFTER.items() if affected & set(deps)}
+            grew = not more <= affected
+            affected |= more
+        assert started <= {f"wf.{s}" for s in affected}, (lost, started, affected)
+
+
+def test_a_joining_node_moves_nothing() -> None:
+    require("crm_simulate")
+    cib = merge_into(simulate.skeleton(4), compile_workflow(loads(WORKFLOW)))
+    status = cib.find("status")
+    assert status is not None
+    node4 = status.find("node_state[@id='4']")
+    assert node4 is not None
+    status.remove(node4)
+    sim = simulate.run(cib, keep_output=True)
+    assert sim.output is not None
+    graph = simulate.run(sim.output, node_up=["node4"]).graph
+    changes = _changes(graph)
+    assert all(r == "wf.root" for _, r in changes), changes
+
+
+def test_haflow_steps_are_never_probed_foreign_ones_are() -> None:
+    require("crm_simulate")
+    cib = merge_into(simulate.skeleton(3), compile_workflow(loads(WORKFLOW)))
+    graph = simulate.run(cib, simulate=False).graph
+    probed = {a.resource for a in graph.actions.values() if a.is_probe}
+    assert probed == {"wf.ip"}
+
+
+def test_start_order_respects_dependencies() -> None:
+    require("crm_simulate")
+    cib = merge_into(simulate.skeleton(3), compile_workflow(loads(WORKFLOW)))
+    graph = simulate.run(cib, simulate=False).graph
+    deps = {f"wf.{s}": [f"wf.{d}" for d in ds] + ["wf.root"] for s, ds in AFTER.items()}
+    assert simulate.starts_respect(graph, deps) == []
