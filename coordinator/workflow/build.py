@@ -27,8 +27,9 @@ _LIST_FIELDS = {
     "nodes": "nodes",
     "avoid": "avoid",
 }
-# an agent that does not parse still gets a spec, so later checks can name it
-UNPARSED_AGENT = AgentSpec("?", "?", "?")
+# an agent that does not parse still gets a spec (standard "?", the text as its
+# type), so later checks can name it
+UNPARSED = "?"
 
 
 def param_text(value: Any) -> str:
@@ -69,7 +70,7 @@ def build_step(
     )
     return Step(
         name=name,
-        agent=AgentSpec.parse(data["agent"]) or UNPARSED_AGENT,
+        agent=AgentSpec.parse(data["agent"]) or AgentSpec(UNPARSED, UNPARSED, data["agent"]),
         params={k: param_text(v) for k, v in data.get("params", {}).items()},
         rules=rules,
         timeout_ms=parse_ms(data["timeout"]) if "timeout" in data else DEFAULT_TIMEOUT_MS,

@@ -61,7 +61,8 @@ def _report(err: ValidationError, source: Source, extra_key: str = "") -> Report
         code, message = "missing-key", f"{field_name}: {err.message}"
     elif err.validator in ("type", "oneOf", "anyOf"):
         where = source.value_loc(path)
-        wanted = rule.get("description") or _describe(rule.get("type", "?"))
+        # a oneOf (durations) has no single type: its description says what fits
+        wanted = _describe(rule["type"]) if "type" in rule else rule.get("description", "?")
         code, message = "wrong-type", f"{field_name}: expected {wanted}, got {instance!r}"
     else:
         where = source.value_loc(path)

@@ -19,10 +19,10 @@ from haflow.agents.naming import (
 )
 from haflow.agents.outputs import LOOSE_REFERENCE_RE, references
 from haflow.coordinator.reports import Report, Severity
-from haflow.coordinator.workflow.build import UNPARSED_AGENT
+from haflow.coordinator.workflow.build import UNPARSED
 from haflow.coordinator.workflow.graph import find_cycles
 from haflow.coordinator.workflow.metadata import AgentInfo, agent_info
-from haflow.coordinator.workflow.model import AgentSpec, Loc, RuleOp, Step, Workflow
+from haflow.coordinator.workflow.model import HAFLOW_AGENTS, AgentSpec, Loc, RuleOp, Step, Workflow
 
 FRAMEWORK_PARAMS = (PARAM_WORKFLOW, PARAM_STEP, PARAM_SUBMISSION)
 ROOT_AGENT = "workflow"  # ocf:haflow:workflow is the root's agent, not a step's
@@ -141,10 +141,25 @@ def _cycles(out: _Out) -> None:
 
 def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
     agent_loc = step.where("agent")
-    if step.agent == UNPARSED_AGENT:
-        out.add(
-            "bad-agent", "agent must be exec, http, test or ocf:PROVIDER:TYPE", agent_loc, step.name
-        )
+    if step.agent.standard == UNPARSED:
+        text = step.agent.type
+        if ":" not in text:
+            known = ", ".join(HAFLOW_AGENTS)
+            out.add(
+                "unknown-agent",
+                f"no haflow agent named '{text}' (known: {known}; "
+                "others are written ocf:PROVIDER:TYPE)",
+                agent_loc,
+                step.name,
+            )
+        else:
+            out.add(
+                "bad-agent",
+                f"agent '{text}': write exec, http, test or "
+                "ocf:PROVIDER:TYPE (only OCF agents can be steps)",
+                agent_loc,
+                step.name,
+            )
         return
     if step.agent.is_haflow and step.agent.type == ROOT_AGENT:
         out.add(
