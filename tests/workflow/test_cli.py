@@ -1,0 +1,61 @@
+"""``haflow validate`` and ``haflow compile`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from haflow.coordinator.cli import main
+from haflow.coordinator.workflow.compiler import compile_workflow
+from haflow.coordinator.workflow.loader import load
+
+pytestmark = pytest.mark.tier0
+
+ROOT = Path(__file__).parents[2]
+GOLDEN = Path(__file__).parent / "golden"
+INVALID = Path(__file__).parent / "invalid"
+EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.yaml"))
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(GOLDEN / "diamond.yaml"), str(GOLDEN / "linear.yaml")]) == 0
+    assert capsys.readouterr().out.count(": ok") == 2
+
+
+def test_validate_reports_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    path = INVALID / "many-errors.yaml"
+    assert main(["validate", str(path)]) == 3
+    out = capsys.readouterr().out
+    assert f"{path}:5:13: error: step 'a':" in out
+    assert "[self-reference]" in out
+
+
+def test_validate_reports_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    good, bad = GOLDEN / "single.yaml", INVALID / "cycle-three.yaml"
+    assert main(["validate", "--output-as", "json", str(good), str(bad)]) == 3
+    data = json.loads(capsys.readouterr().out)
+    assert data["files"] == {str(good): True, str(bad): False}
+    assert [(r["code"], r["line"], r["column"]) for r in data["reports"]] == [("cycle", 6, 20)]
+
+
+def test_validate_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["validate", str(tmp_path / "nope.yaml")]) == 3
+    assert "[unreadable]" in capsys.readouterr().out
+
+
+def test_compile_writes_the_golden_bytes(tmp_path: Path) -> None:
+    out = tmp_path / "out.xml"
+    assert main(["compile", str(GOLDEN / "diamond.yaml"), "-o", str(out)]) == 0
+    assert out.read_bytes() == (GOLDEN / "diamond.xml").read_bytes()
+
+
+def test_compile_invalid_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", str(INVALID / "cycle-two.yaml")]) == 3
+    assert "[cycle]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_documented_examples_are_valid(path: Path) -> None:
+    compile_workflow(load(path))
