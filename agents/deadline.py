@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found,unused-ignore]
 import time
-from types import FrameType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
 
 
 class ActionTimeout(Exception):

@@ -12,26 +12,37 @@ The format is line-based (no json: it is on the monitor's path).
 
 from __future__ import annotations
 
-import os
+import posix  # not os: this is read on every monitor
 
 DEFAULT_DIR = "/run/haflow/active"
 
 
 def directory() -> str:
-    return os.environ.get("HAFLOW_RUN_DIR") or DEFAULT_DIR
+    return (posix.environ.get(b"HAFLOW_RUN_DIR") or DEFAULT_DIR.encode()).decode()
 
 
 def _path(instance: str) -> str:
     # instance ids are XML ids plus an optional ":N"; nothing to escape but "/"
-    return os.path.join(directory(), instance.replace("/", "_"))
+    return directory().rstrip("/") + "/" + instance.replace("/", "_")
 
 
+# by hand, not the unicode_escape codec: importing that codec costs more than this
 def _enc(text: str) -> str:
-    return text.encode("unicode_escape").decode("ascii")
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
 def _dec(text: str) -> str:
-    return text.encode("ascii").decode("unicode_escape")
+    out, i = [], 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            out.append({"t": "\t", "n": "\n"}.get(nxt, nxt))
+            i += 2
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
 
 
 class Marker:
@@ -73,6 +84,8 @@ def read(instance: str) -> Marker | None:
 
 def write(instance: str, marker: Marker) -> None:
     """Atomically (rename), so a crash never leaves half a marker."""
+    import os
+
     path = _path(instance)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -82,7 +95,8 @@ def write(instance: str, marker: Marker) -> None:
 
 
 def remove(instance: str) -> None:
-    try:
-        os.unlink(_path(instance))
+    # not contextlib.suppress: an import this path avoids
+    try:  # noqa: SIM105
+        posix.unlink(_path(instance))
     except FileNotFoundError:
         pass

@@ -55,7 +55,8 @@ def generate(agent: type[Agent]) -> str:
     out += "  <version>1.1</version>\n"
     out += _text("longdesc", agent.longdesc, "  ")
     out += _text("shortdesc", agent.shortdesc, "  ")
-    out += "  <parameters>\n" + "".join(_parameter(p) for p in agent.all_params()) + "  </parameters>\n"
+    out += "  <parameters>\n" + "".join(_parameter(p) for p in agent.all_params())
+    out += "  </parameters>\n"
     out += "  <actions>\n"
     for action in agent.advertised_actions():
         attrs = f"name={quoteattr(action.name)} timeout=\"{action.timeout}s\""

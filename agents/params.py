@@ -6,7 +6,9 @@ monitor's path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 STRING = "string"
 INTEGER = "integer"
@@ -66,7 +68,8 @@ class Param:
         return raw
 
 
-def parse(declared: tuple[Param, ...], raw: Mapping[str, str]) -> tuple[dict[str, Value], list[str]]:
+def parse(declared: tuple[Param, ...],
+          raw: Mapping[str, str]) -> tuple[dict[str, Value], list[str]]:
     """Typed values for every declared parameter, and every problem found (not only the first).
 
     ``raw`` maps parameter names to their strings (``OCF_RESKEY_`` prefix

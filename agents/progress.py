@@ -9,6 +9,7 @@ its timeout fires. Transient attributes vanish when the node leaves.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -71,8 +72,6 @@ class Heartbeat:
 
     def _attrd(self, args: list[str]) -> None:
         # best effort: outside a cluster (tests, ocf-tester) there is no attrd
-        try:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             subprocess.run(["attrd_updater", "-n", self.name, *args], capture_output=True,
                            timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            pass

@@ -24,7 +24,8 @@ def agent_class(name: str) -> type[Agent]:
     try:
         target = AGENTS[name]
     except KeyError:
-        raise KeyError(f"no haflow agent named {name!r} (known: {', '.join(sorted(AGENTS))})")
+        known = ", ".join(sorted(AGENTS))
+        raise KeyError(f"no haflow agent named {name!r} (known: {known})") from None
     module, _, cls = target.partition(":")
     found: type[Agent] = getattr(importlib.import_module(module), cls)
     return found

@@ -120,7 +120,8 @@ class StepAgent(Agent):
         try:
             found = cibio.read_outputs(sorted(set(ids.values())))
         except cibio.CibUnavailable as exc:
-            raise OcfError(ocfcodes.ERR_GENERIC, f"cannot read outputs of earlier steps: {exc}")
+            raise OcfError(ocfcodes.ERR_GENERIC,
+                           f"cannot read outputs of earlier steps: {exc}") from None
         values = dict(self.values)
         resolved: dict[str, str] = {}
         for name, value in self.values.items():
@@ -156,8 +157,9 @@ class StepAgent(Agent):
                 self.log("INFO", f"adopting the existing effect of {ctx.key}")
             else:
                 outputs = self._do(ctx)
-        marker.write(self.instance, marker.Marker(ctx.key, resolved, outputs))
+        # outputs first: a step is only "running here" once what it made is recorded
         self._store_outputs(outputs)
+        marker.write(self.instance, marker.Marker(ctx.key, resolved, outputs))
         return ocfcodes.SUCCESS
 
     def _do(self, ctx: StepContext) -> Outputs:
@@ -193,7 +195,8 @@ class StepAgent(Agent):
             return {}
 
     def _store_outputs(self, outputs: Outputs) -> None:
-        if not outputs:
+        # a resource made by hand (no workflow) keeps its outputs in its marker only
+        if not outputs or not self.workflow:
             return
         from haflow.agents import cibio
 

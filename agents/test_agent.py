@@ -14,7 +14,7 @@ file by hand also makes a drift.
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
 import time
 
@@ -22,6 +22,10 @@ from haflow.agents import ocfcodes
 from haflow.agents.framework import OcfError, run
 from haflow.agents.params import BOOLEAN, INTEGER, Param
 from haflow.agents.step import Outputs, StepAgent, StepContext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DEFAULT_STATE_DIR = "/var/lib/haflow-test"
 
@@ -55,17 +59,21 @@ class TestAgent(StepAgent):
               longdesc="Stored as output 'value' next to the generated output 'id'; may "
               "reference outputs of earlier steps.", default="", reloadable=True),
     )
-    timeouts = {**StepAgent.timeouts, "start": 60, "stop": 60}
+    timeouts: Mapping[str, int] = {**StepAgent.timeouts, "start": 60, "stop": 60}
 
     # ---- the effect on disk ---------------------------------------------------------------
 
     def _dir(self, *parts: str) -> str:
-        return os.path.join(str(self.values.get("state_dir") or DEFAULT_STATE_DIR), *parts)
+        # plain joins, not os.path: check runs on every monitor, and os is slow to import
+        base = str(self.values.get("state_dir") or DEFAULT_STATE_DIR).rstrip("/")
+        return "/".join((base, *parts))
 
     def _effect_path(self, key: str) -> str:
         return self._dir("effects", key.replace("/", "__"))
 
     def record(self, ctx: StepContext, event: str, detail: str = "") -> None:
+        import os
+
         line = "\t".join((f"{time.time():.3f}", self.node, self.resource, ctx.key, event,
                           " ".join(detail.split())))
         os.makedirs(self._dir(), exist_ok=True)
@@ -76,6 +84,8 @@ class TestAgent(StepAgent):
             os.close(fd)
 
     def _attempt(self, key: str) -> int:
+        import os
+
         path = self._dir("attempts", key.replace("/", "__"))
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -105,7 +115,7 @@ class TestAgent(StepAgent):
         for second in range(duration):
             ctx.progress(100 * second // duration, f"working, {duration - second} s to go")
             time.sleep(1)
-        outputs = {"id": f"test-{os.getpid()}-{int(time.time() * 1000)}"}
+        outputs = {"id": f"test-{posix.getpid()}-{int(time.time() * 1000)}"}
         if self.values.get("output"):
             outputs["value"] = str(self.values["output"])
         fail_start = int(self.values.get("fail_start") or 0)
@@ -120,6 +130,8 @@ class TestAgent(StepAgent):
         return outputs
 
     def _write_effect(self, ctx: StepContext, outputs: Outputs, partial: bool) -> None:
+        import os
+
         path = self._effect_path(ctx.key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         lines = [f"node={self.node}", f"created={time.time():.3f}",
@@ -142,7 +154,7 @@ class TestAgent(StepAgent):
             return False
         drift_after = int(self.values.get("drift_after") or 0)
         if drift_after and time.time() - float(effect.get("created", "0")) > drift_after:
-            os.unlink(self._effect_path(ctx.key))
+            posix.unlink(self._effect_path(ctx.key))
             self.record(ctx, "drift", f"effect gone after {drift_after} s")
             return False
         if ctx.action == "start":
@@ -150,6 +162,8 @@ class TestAgent(StepAgent):
         return {k[7:]: v for k, v in effect.items() if k.startswith("output.")}
 
     def undo(self, ctx: StepContext) -> None:
+        import os
+
         if self.values.get("fail_undo"):
             self.record(ctx, "undo-failed", "failing on purpose")
             raise OcfError(ocfcodes.ERR_GENERIC, "undo failing on purpose (fail_undo=true)")

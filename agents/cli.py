@@ -1,0 +1,52 @@
+"""``haflow agents install|uninstall|list``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from haflow.coordinator.exitcodes import ExitCode
+
+
+def register(sub: Any) -> None:
+    from haflow.coordinator.cli import add_output_option
+
+    parser = sub.add_parser("agents", help="install haflow's OCF agents on this node",
+                            description="Manage haflow's OCF resource agents (ocf:haflow:*).")
+    actions = parser.add_subparsers(dest="agents_command", metavar="ACTION", required=True)
+    for name, text in (("install", "install or refresh the agents (idempotent)"),
+                       ("uninstall", "remove the agents installed by haflow"),
+                       ("list", "list haflow's agents and whether they are installed")):
+        action = actions.add_parser(name, help=text, description=text)
+        action.add_argument("--ocf-root", default=None,
+                            help="OCF root (default: $OCF_ROOT or /usr/lib/ocf)")
+        if name == "install":
+            action.add_argument("--python", default=None,
+                                help="interpreter for the launchers (default: this one)")
+        add_output_option(action)
+        action.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from haflow.agents import install
+    from haflow.coordinator.output import emit
+    from haflow.coordinator.reports import error
+
+    try:
+        if args.agents_command == "install":
+            placed = install.install(args.ocf_root, args.python)
+        elif args.agents_command == "uninstall":
+            placed = install.uninstall(args.ocf_root)
+        else:
+            placed = install.listing(args.ocf_root)
+    except PermissionError as exc:
+        raise error("PERMISSION_DENIED", f"cannot write {exc.filename}: permission denied "
+                    "(run as root, or pass --ocf-root)", ExitCode.ERROR) from exc
+
+    def text(rows: list[dict[str, str]]) -> str:
+        return "\n".join(f"{r['state']:<10} {r['name']:<13} {r['path']}" for r in rows)
+
+    emit([asdict(p) for p in placed], args.output_as, text)
+    return int(ExitCode.OK)

@@ -1,0 +1,140 @@
+"""Place haflow's agents where Pacemaker and pcs find them: ``$OCF_ROOT/resource.d/haflow/``.
+
+Each agent is a small launcher that starts the interpreter haflow is
+installed in, isolated and without site-packages (``-IS``: faster, and
+immune to the environment), with an explicit path to a private tree under
+``$OCF_ROOT/lib/haflow`` whose ``haflow/agents`` is a link to the installed
+package. That works for normal and editable installs alike, and the agents
+need nothing outside the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from haflow.agents.naming import PROVIDER
+from haflow.agents.registry import AGENTS
+
+DEFAULT_OCF_ROOT = "/usr/lib/ocf"
+MARK = "# written by `haflow agents install`"
+
+LAUNCHER = """#!{python} -IS
+{mark}; do not edit: re-run it instead
+import sys
+sys.path.insert(0, {libdir!r})
+from {module} import main
+sys.exit(main())
+"""
+ALERT_AGENT_NAME = "alert_haflow"
+
+
+@dataclass(frozen=True)
+class Placed:
+    name: str
+    path: str
+    state: str  # installed, updated, unchanged, removed, absent
+
+
+def ocf_root(given: str | None = None) -> Path:
+    return Path(given or os.environ.get("OCF_ROOT") or DEFAULT_OCF_ROOT)
+
+
+def agent_dir(root: Path) -> Path:
+    return root / "resource.d" / PROVIDER
+
+
+def lib_dir(root: Path) -> Path:
+    return root / "lib" / PROVIDER
+
+
+def _write(path: Path, text: str, mode: int) -> str:
+    if path.exists() and path.read_text() == text and (path.stat().st_mode & 0o777) == mode:
+        return "unchanged"
+    state = "updated" if path.exists() else "installed"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.chmod(mode)
+    tmp.replace(path)  # atomic: a monitor running now sees the old or the new launcher
+    return state
+
+
+def _link(link: Path, target: Path) -> str:
+    if link.is_symlink() and Path(os.readlink(link)) == target:
+        return "unchanged"
+    state = "updated" if link.is_symlink() or link.exists() else "installed"
+    tmp = link.with_name(link.name + ".tmp")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(target, target_is_directory=True)
+    tmp.replace(link)
+    return state
+
+
+def install(root_dir: str | None = None, python: str | None = None) -> list[Placed]:
+    """Install (or refresh) every agent; idempotent."""
+    import haflow.agents
+
+    root = ocf_root(root_dir)
+    python = python or sys.executable
+    lib = lib_dir(root)
+    (lib / "haflow").mkdir(parents=True, exist_ok=True)
+    placed = [Placed("runtime", str(lib), _write(
+        lib / "haflow" / "__init__.py", f'"""haflow agents runtime"""\n{MARK}\n', 0o644))]
+    package = Path(haflow.agents.__file__).resolve().parent
+    placed.append(Placed("runtime-link", str(lib / "haflow" / "agents"),
+                         _link(lib / "haflow" / "agents", package)))
+    target = agent_dir(root)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, spec in sorted(AGENTS.items()):
+        module = spec.partition(":")[0]
+        text = LAUNCHER.format(python=python, mark=MARK, libdir=str(lib), module=module)
+        path = target / name
+        placed.append(Placed(name, str(path), _write(path, text, 0o755)))
+    return placed
+
+
+def _ours(path: Path) -> bool:
+    try:
+        return MARK in path.read_text(errors="replace")[:400]
+    except OSError:
+        return False
+
+
+def uninstall(root_dir: str | None = None) -> list[Placed]:
+    """Remove what install placed (only files it wrote)."""
+    root = ocf_root(root_dir)
+    removed = []
+    for name in sorted(AGENTS):
+        path = agent_dir(root) / name
+        if path.exists() and _ours(path):
+            path.unlink()
+            removed.append(Placed(name, str(path), "removed"))
+        else:
+            removed.append(Placed(name, str(path), "absent"))
+    lib = lib_dir(root)
+    link = lib / "haflow" / "agents"
+    if link.is_symlink():
+        link.unlink()
+    init = lib / "haflow" / "__init__.py"
+    if init.exists() and _ours(init):
+        init.unlink()
+    for directory in (lib / "haflow" / "__pycache__", lib / "haflow", lib, agent_dir(root)):
+        if directory.is_dir():
+            for leftover in directory.glob("*.pyc"):
+                leftover.unlink()
+            with contextlib.suppress(OSError):  # someone else's files: leave them
+                directory.rmdir()
+    return removed
+
+
+def listing(root_dir: str | None = None) -> list[Placed]:
+    root = ocf_root(root_dir)
+    out = []
+    for name in sorted(AGENTS):
+        path = agent_dir(root) / name
+        out.append(Placed(name, str(path), "installed" if _ours(path) else "absent"))
+    return out
