@@ -24,6 +24,14 @@ from pathlib import Path
 
 import pytest
 
+from haflow.agents.http_agent import (
+    fill,
+    parse_headers,
+    parse_path,
+    parse_statuses,
+    pick,
+    split_http,
+)
 from tests.agents.agentrun import AgentResult, Sandbox, cibadmin
 
 pytestmark = pytest.mark.tier0
@@ -56,15 +64,18 @@ class Rest:
         self.objects: dict[str, dict[str, object]] = {}
         self.by_key: dict[str, str] = {}  # idempotency key -> path of the object it made
         self.requests: list[Recorded] = []
-        self.forced: dict[str, list[tuple[int, bytes]]] = {}
+        self.forced: dict[str, list[tuple[int, bytes, bool]]] = {}
         self.location = True  # send a Location header on create
         self.delay = 0.0
         self.counter = 0
         self.base = ""
 
-    def force(self, method: str, status: int, body: bytes = b"") -> None:
-        """The next ``method`` request answers ``status`` and does nothing else."""
-        self.forced.setdefault(method, []).append((status, body))
+    def force(self, method: str, status: int, body: bytes = b"", close: bool = False) -> None:
+        """The next ``method`` request answers ``status`` and does nothing else.
+
+        ``close``: no Content-Length, the answer ends when the connection closes.
+        """
+        self.forced.setdefault(method, []).append((status, body, close))
 
     def count(self, method: str, prefix: str = "/") -> int:
         return sum(1 for r in self.requests if r.method == method and r.path.startswith(prefix))
@@ -104,6 +115,13 @@ class Handler(BaseHTTPRequestHandler):
             delay = rest.delay
         if delay:
             time.sleep(delay)
+        if answer and answer[2]:
+            self.send_response(answer[0])
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(answer[1])
+            self.close_connection = True
+            return
         if answer:
             self._answer(answer[0], answer[1])
             return
@@ -537,20 +555,71 @@ def test_meta_data(box: Sandbox) -> None:
     assert required == {"url"}
 
 
-def test_monitor_imports_no_json(rest: Rest, box: Sandbox) -> None:
-    # the monitor's path stays lean: json is only parsed when outputs are picked (ssl comes
-    # with http.client whatever the URL, so it is not checked here)
-    params = step_params(rest)
+def test_monitor_stays_lean(rest: Rest, box: Sandbox) -> None:
+    # a monitor of an http:// URL needs only a status: no http.client (email, ssl), no json
+    params = step_params(rest, headers="Authorization: Bearer t0ken")
     assert run(box, "start", params).rc == 0
     env = box.env(STEP, params, RECURRING)
     code = ("import sys, runpy; sys.argv = ['x', 'monitor']\n"
             "try:\n    runpy.run_module('haflow.agents.http_agent', run_name='__main__')\n"
             "except SystemExit as e:\n    assert e.code == 0, e.code\n"
-            "print('json' in sys.modules)")
+            "print(sorted(m for m in ('json', 'ssl', 'http.client', 'email') "
+            "if m in sys.modules))")
+    before = rest.count("GET")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=60, cwd="/")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "[]"
+    assert rest.count("GET") == before + 1
+    get = rest.requests[-1]
+    assert get.headers["Authorization"] == "Bearer t0ken"
+    assert get.headers["Connection"] == "close"
+
+
+def test_monitor_reads_answers_without_content_length(rest: Rest, box: Sandbox) -> None:
+    params = step_params(rest)
+    assert run(box, "start", params).rc == 0
+    rest.force("GET", 200, b"", close=True)  # HTTP/1.0 style: the body ends at EOF
+    assert run(box, "monitor", params, RECURRING).rc == 0
+    rest.force("GET", 404, b"", close=True)
+    assert run(box, "monitor", params, RECURRING).rc == 1
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("http://h/x", ("h", 80, "h", "/x")),
+    ("http://h:8080", ("h", 8080, "h:8080", "/")),
+    ("http://u:p@h:81/a?b=c#frag", ("h", 81, "h:81", "/a?b=c")),
+    ("http://h?q=1", ("h", 80, "h", "/?q=1")),
+    ("http://[::1]:9/x", ("::1", 9, "[::1]:9", "/x")),
+])
+def test_split_http(url: str, expected: tuple[str, int, str, str]) -> None:
+    assert split_http(url) == expected
+
+
+@pytest.mark.parametrize("url", ["http://", "http://h:x/", "http://h:99999/", "http://:80/"])
+def test_split_http_rejects(url: str) -> None:
+    with pytest.raises(ValueError):
+        split_http(url)
+
+
+def test_small_parsers() -> None:
+    assert parse_path("$.a.b[0].c") == ["a", "b", 0, "c"]
+    assert parse_path("a.b.0") == ["a", "b", 0]
+    for bad in ("", "$", "$.", "a..b", "$[x]", "$.a[", "$x"):
+        with pytest.raises(ValueError):
+            parse_path(bad)
+    assert pick({"a": [{"b": 1}]}, parse_path("a[0].b")) == 1
+    with pytest.raises(KeyError):
+        pick({"a": []}, parse_path("a[0]"))
+    assert parse_statuses("200, 201 204") == {200, 201, 204}
+    for bad in ("", "abc", "99", "600", "²00"):
+        with pytest.raises(ValueError):
+            parse_statuses(bad)
+    assert fill("http://h/items/{id}?z={url}", {"id": "a b/c", "url": "http://x/1"}) == \
+        "http://h/items/a%20b%2Fc?z=http://x/1"
+    assert fill("http://h/{missing}", {}) is None
+    assert fill("http://h/{not a name}", {}) == "http://h/{not a name}"
+    assert parse_headers("A: 1\n# c\n\nB:two: three") == [("A", "1"), ("B", "two: three")]
 
 
 # ---- TLS -----------------------------------------------------------------------------------------
