@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")"
 
 DEBIAN_PACKAGES="pacemaker corosync pcs crmsh resource-agents fence-agents
-  pacemaker-cli-utils iproute2 util-linux python3 python3-venv python3-dev gcc
+  pacemaker-cli-utils iproute2 util-linux python3 python3-venv python3-dev gcc libxml2-utils
   libcorosync-common-dev libcmap-dev libquorum-dev libvotequorum-dev libcpg-dev
   libcfg-dev openssl shellcheck vagrant"
 VENV=${HAFLOW_VENV:-.venv}
@@ -31,7 +31,8 @@ install_debian_packages() {
 }
 
 install_haflow() {
-    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+    # Debian's own interpreter: what cluster nodes have, and readable by every user
+    [ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -e '.[test]'
 }

@@ -513,8 +513,10 @@ class HttpAgent(StepAgent):
         data = b""
         try:
             error: OSError = OSError(f"no address for {host}")
+            # an ASCII name as bytes: a str makes getaddrinfo import the idna codec (and re)
+            name: str | bytes = host.encode("ascii") if host.isascii() else host
             for family, kind, proto, _, address in _socket.getaddrinfo(
-                    host, port, 0, _socket.SOCK_STREAM):
+                    name, port, 0, _socket.SOCK_STREAM):
                 sock = _socket.socket(family, kind, proto)
                 try:
                     sock.settimeout(timeout)

@@ -5,11 +5,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
-from haflow.agents.params import BOOLEAN
+from haflow.agents.params import BOOLEAN, SELECT
 
 if TYPE_CHECKING:
     from haflow.agents.framework import Agent
     from haflow.agents.params import Param
+
+
+# OCF 1.1 adds attributes to the OCF 1.0 DTD (ra-api-1.dtd, what ocf-tester checks
+# against); the internal subset declares them, the standard way to extend a DTD.
+# Declarations in the internal subset come first and so take precedence: the
+# action name becomes free text, since OCF 1.1 adds reload-agent to the list.
+DOCTYPE = """<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd" [
+<!ATTLIST parameter unique-group CDATA #IMPLIED reloadable (1|0) "0">
+<!ATTLIST action name CDATA #REQUIRED>
+]>
+"""
 
 
 def _text(tag: str, text: str, indent: str) -> str:
@@ -39,7 +50,7 @@ def _parameter(param: Param) -> str:
         if param.replaced_with:
             out += f"        <replaced-with name={quoteattr(param.replaced_with)}/>\n"
         out += "      </deprecated>\n"
-    if param.choices:
+    if param.type == SELECT:
         out += f'      <content type="select"{_default(param)}>\n'
         out += "".join(f"        <option value={quoteattr(c)}/>\n" for c in param.choices)
         out += "      </content>\n"
@@ -50,7 +61,7 @@ def _parameter(param: Param) -> str:
 
 def generate(agent: type[Agent]) -> str:
     out = '<?xml version="1.0"?>\n'
-    out += '<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">\n'
+    out += DOCTYPE
     out += f"<resource-agent name={quoteattr(agent.name)} version={quoteattr(agent.version)}>\n"
     out += "  <version>1.1</version>\n"
     out += _text("longdesc", agent.longdesc, "  ")

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 
 KEY_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
 KEY_RE = re.compile(rf"^{KEY_PATTERN}$")
-# ${steps.STEP.KEY}; group 1: the escaping "$", 2: step, 3: key
-REFERENCE_RE = re.compile(r"(\$?)\$\{steps\.([A-Za-z][A-Za-z0-9_-]*)\.(" + KEY_PATTERN + r")\}")
+# "$${" (an escaped "${"), or ${steps.STEP.KEY} with groups 1: step, 2: key
+TOKEN_RE = re.compile(r"\$\$\{|\$\{steps\.([A-Za-z][A-Za-z0-9_-]*)\.(" + KEY_PATTERN + r")\}")
 # anything that looks like a reference but does not parse, for the validator's message
 LOOSE_REFERENCE_RE = re.compile(r"(?<!\$)\$\{[^}]*\}?")
 
@@ -24,27 +24,27 @@ MAX_OUTPUT_BYTES = 4096  # per value: outputs are small; the CIB is not a blob s
 
 def references(value: str) -> Iterator[tuple[str, str, int]]:
     """(step, key, offset) for every unescaped reference in ``value``."""
-    for match in REFERENCE_RE.finditer(value):
-        if not match.group(1):
-            yield match.group(2), match.group(3), match.start()
+    for match in TOKEN_RE.finditer(value):
+        if match.group(1):
+            yield match.group(1), match.group(2), match.start()
 
 
 def resolve(value: str, lookup: Callable[[str, str], str | None]) -> str:
-    """``value`` with references replaced by ``lookup(step, key)``.
+    """``value`` with references replaced by ``lookup(step, key)`` and ``$${`` by ``${``.
 
     Raises KeyError(step, key) when an output is missing (the step it comes
     from has not produced it).
     """
 
     def substitute(match: re.Match[str]) -> str:
-        if match.group(1):
-            return match.group(0)[1:]  # $${...} -> literal ${...}
-        found = lookup(match.group(2), match.group(3))
+        if not match.group(1):
+            return "${"
+        found = lookup(match.group(1), match.group(2))
         if found is None:
-            raise KeyError((match.group(2), match.group(3)))
+            raise KeyError((match.group(1), match.group(2)))
         return found
 
-    return REFERENCE_RE.sub(substitute, value)
+    return TOKEN_RE.sub(substitute, value)
 
 
 def parse_output_lines(text: str) -> dict[str, str]:

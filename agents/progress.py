@@ -68,7 +68,7 @@ class Heartbeat:
             self._attrd(["-U", format_value(self.percent, self.message)])
             self._changed.wait(self.interval)
             self._changed.clear()
-            time.sleep(0.5)  # at most two updates a second, however chatty the agent
+            self._stop.wait(0.5)  # at most two updates a second, however chatty the agent
 
     def _attrd(self, args: list[str]) -> None:
         # best effort: outside a cluster (tests, ocf-tester) there is no attrd

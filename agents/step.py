@@ -109,19 +109,22 @@ class StepAgent(Agent):
 
         wanted = {(s, k) for v in self.values.values() if isinstance(v, str)
                   for s, k, _ in refs.references(v)}
-        if not wanted:
+        if not wanted and not any(isinstance(v, str) and "$${" in v
+                                  for v in self.values.values()):
             return dict(self.values), {}
-        if not self.workflow:
+        if wanted and not self.workflow:
             raise OcfError(ocfcodes.ERR_CONFIGURED,
                            "output references need the 'workflow' parameter")
-        from haflow.agents import cibio
-
         ids = {s: step_id(self.workflow, s) for s, _ in wanted}
-        try:
-            found = cibio.read_outputs(sorted(set(ids.values())))
-        except cibio.CibUnavailable as exc:
-            raise OcfError(ocfcodes.ERR_GENERIC,
-                           f"cannot read outputs of earlier steps: {exc}") from None
+        found: dict[str, dict[str, str]] = {}
+        if ids:
+            from haflow.agents import cibio
+
+            try:
+                found = cibio.read_outputs(sorted(set(ids.values())))
+            except cibio.CibUnavailable as exc:
+                raise OcfError(ocfcodes.ERR_GENERIC,
+                               f"cannot read outputs of earlier steps: {exc}") from None
         values = dict(self.values)
         resolved: dict[str, str] = {}
         for name, value in self.values.items():

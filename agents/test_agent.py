@@ -107,20 +107,20 @@ class TestAgent(StepAgent):
 
     def do(self, ctx: StepContext) -> Outputs | None:
         attempt = self._attempt(ctx.key)
-        if self.values.get("hang"):
+        if ctx.params.get("hang"):
             self.record(ctx, "do", "hanging on purpose")
             while True:
                 time.sleep(1)
-        duration = int(self.values.get("duration") or 0)
+        duration = int(ctx.params.get("duration") or 0)
         for second in range(duration):
             ctx.progress(100 * second // duration, f"working, {duration - second} s to go")
             time.sleep(1)
         outputs = {"id": f"test-{posix.getpid()}-{int(time.time() * 1000)}"}
-        if self.values.get("output"):
-            outputs["value"] = str(self.values["output"])
-        fail_start = int(self.values.get("fail_start") or 0)
+        if ctx.params.get("output"):
+            outputs["value"] = str(ctx.params["output"])
+        fail_start = int(ctx.params.get("fail_start") or 0)
         if attempt <= fail_start:
-            if self.values.get("partial"):
+            if ctx.params.get("partial"):
                 self._write_effect(ctx, outputs, partial=True)
             self.record(ctx, "do-failed", f"attempt {attempt} of {fail_start} failing on purpose")
             raise OcfError(ocfcodes.ERR_GENERIC,
@@ -152,7 +152,7 @@ class TestAgent(StepAgent):
         effect = self._read_effect(ctx.key)
         if effect is None or effect.get("partial") == "1":
             return False
-        drift_after = int(self.values.get("drift_after") or 0)
+        drift_after = int(ctx.params.get("drift_after") or 0)
         if drift_after and time.time() - float(effect.get("created", "0")) > drift_after:
             posix.unlink(self._effect_path(ctx.key))
             self.record(ctx, "drift", f"effect gone after {drift_after} s")
@@ -164,10 +164,10 @@ class TestAgent(StepAgent):
     def undo(self, ctx: StepContext) -> None:
         import os
 
-        if self.values.get("fail_undo"):
+        if ctx.params.get("fail_undo"):
             self.record(ctx, "undo-failed", "failing on purpose")
             raise OcfError(ocfcodes.ERR_GENERIC, "undo failing on purpose (fail_undo=true)")
-        for _ in range(int(self.values.get("undo_duration") or 0)):
+        for _ in range(int(ctx.params.get("undo_duration") or 0)):
             time.sleep(1)
         try:
             os.unlink(self._effect_path(ctx.key))

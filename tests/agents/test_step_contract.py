@@ -1,0 +1,209 @@
+"""The step contract, with the test and exec agents run as Pacemaker runs them.
+
+A Sandbox is one node's view (its markers) with a CIB in a file; forgetting
+the markers is what a reboot or fencing does to a node, so the next start is
+a survivor's start after a failover.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from haflow.agents import ocfcodes
+from tests.agents import records
+from tests.agents.agentrun import Sandbox
+
+pytestmark = pytest.mark.tier0
+
+TEST = "haflow.agents.test_agent"
+EXEC = "haflow.agents.exec_agent"
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Sandbox:
+    sandbox = Sandbox(tmp_path / "node")
+    sandbox.add_primitive("wf.root", "workflow")
+    sandbox.add_primitive("wf.a", "test")
+    sandbox.add_primitive("wf.b", "test")
+    return sandbox
+
+
+def params(state: Path, step: str = "a", **extra: str) -> dict[str, str]:
+    return {"workflow": "wf", "step": step, "submission": "s1", "state_dir": str(state),
+            **extra}
+
+
+def test_start_is_done_once_and_adopted_after_failover(box: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "monitor", params(state), "wf.a").rc == ocfcodes.NOT_RUNNING
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    assert box.run(TEST, "monitor", params(state), "wf.a").rc == 0
+    made = box.outputs("wf.a")
+    assert made["id"].startswith("test-")
+    box.forget_markers()  # the node is fenced; a survivor probes, then starts
+    assert box.run(TEST, "monitor", params(state), "wf.a").rc == ocfcodes.NOT_RUNNING
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    assert records.events(state) == ["do", "adopt"]
+    assert records.effects(state) == ["wf__a__s1"]
+    assert box.outputs("wf.a") == made  # the adopted effect keeps its outputs
+
+
+def test_a_move_keeps_the_effect_an_abort_undoes_it(box: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    assert box.run(TEST, "stop", params(state), "wf.a").rc == 0  # standby, shutdown, move
+    assert box.run(TEST, "monitor", params(state), "wf.a").rc == ocfcodes.NOT_RUNNING
+    assert records.effects(state) == ["wf__a__s1"]
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    box.set_target_role("wf.root", "Stopped")  # haflow abort
+    assert box.run(TEST, "stop", params(state), "wf.a").rc == 0
+    assert box.run(TEST, "stop", params(state), "wf.a").rc == 0  # stop of a stopped step
+    assert records.events(state) == ["do", "adopt", "undo", "undo-noop"]
+    assert records.effects(state) == []
+    assert box.outputs("wf.a") == {}
+
+
+def test_removing_a_step_undoes_it(box: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    box.remove_primitive("wf.a")
+    assert box.run(TEST, "stop", params(state), "wf.a").rc == 0
+    assert records.events(state) == ["do", "undo"]
+
+
+def test_own_target_role_stopped_undoes(box: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    box.set_target_role("wf.a", "Stopped")
+    assert box.run(TEST, "stop", params(state), "wf.a").rc == 0
+    assert records.events(state) == ["do", "undo"]
+
+
+def test_failed_start_undoes_its_partial_effect_under_rollback(box: Sandbox,
+                                                               tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    failing = params(state, fail_start="1", partial="true")
+    result = box.run(TEST, "start", failing, "wf.a")
+    assert result.rc == ocfcodes.ERR_GENERIC
+    assert "failing on purpose" in (result.exit_reason or "")
+    assert records.events(state) == ["do-failed", "undo"]
+    assert records.effects(state) == []
+    assert box.run(TEST, "start", failing, "wf.a").rc == 0  # the retry succeeds
+    assert records.effects(state) == ["wf__a__s1"]
+
+
+def test_failed_start_keeps_its_partial_effect_under_hold(box: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    result = box.run(TEST, "start", params(state, fail_start="1", partial="true"), "wf.a",
+                     meta={"haflow_failure_policy": "hold"})
+    assert result.rc == ocfcodes.ERR_GENERIC
+    assert records.events(state) == ["do-failed"]
+    assert records.effects(state) == ["wf__a__s1"]  # left for the admin to inspect
+
+
+def test_drift_fails_the_monitor_and_a_restart_repairs_it(box: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    (state / "effects" / "wf__a__s1").unlink()  # someone deleted the VM behind our back
+    result = box.run(TEST, "monitor", params(state), "wf.a", meta={"interval": "10000"})
+    assert result.rc == ocfcodes.ERR_GENERIC
+    assert "drift" in (result.exit_reason or "")
+    assert box.run(TEST, "stop", params(state), "wf.a").rc == 0  # recovery: a move
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    assert records.events(state) == ["do", "do"]
+    assert records.effects(state) == ["wf__a__s1"]
+
+
+def test_a_probe_that_finds_our_marker_but_no_effect_says_not_running(box: Sandbox,
+                                                                      tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    (state / "effects" / "wf__a__s1").unlink()
+    assert box.run(TEST, "monitor", params(state), "wf.a").rc == ocfcodes.NOT_RUNNING
+
+
+def test_outputs_flow_into_later_steps(box: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state, output="hello"), "wf.a").rc == 0
+    made = box.outputs("wf.a")
+    assert made["value"] == "hello"
+    later = params(state, step="b", output="from a: ${steps.a.id}/${steps.a.value} $${x}")
+    assert box.run(TEST, "start", later, "wf.b").rc == 0
+    assert box.outputs("wf.b")["value"] == f"from a: {made['id']}/hello ${{x}}"
+
+
+def test_a_missing_output_fails_the_start_naming_it(box: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    later = params(state, step="b", output="${steps.a.nope}")
+    result = box.run(TEST, "start", later, "wf.b")
+    assert result.rc == ocfcodes.ERR_GENERIC
+    assert result.exit_reason == ("parameter 'output' needs output 'nope' of step 'a', "
+                                  "which that step has not produced")
+
+
+def test_migration_hands_over_without_undo(box: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    target = Sandbox(tmp_path / "other")  # another node, the same CIB
+    target.cib_file = box.cib_file
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    assert box.run(TEST, "migrate_to", params(state), "wf.a").rc == 0
+    assert target.run(TEST, "migrate_from", params(state), "wf.a").rc == 0
+    assert box.run(TEST, "monitor", params(state), "wf.a").rc == ocfcodes.NOT_RUNNING
+    assert target.run(TEST, "monitor", params(state), "wf.a").rc == 0
+    assert records.events(state) == ["do"]
+
+
+def exec_params(tmp_path: Path, **extra: str) -> dict[str, str]:
+    effect = tmp_path / "effect"
+    return {"workflow": "wf", "step": "a", "submission": "s1",
+            "do": f"echo 'haflow-progress: 50 halfway'; echo \"$HAFLOW_KEY\" > {effect}; "
+                  "echo \"vm=$HAFLOW_KEY\" >> \"$HAFLOW_OUTPUTS\"",
+            "check": f"test -e {effect}",
+            "undo": f"rm -f {effect}", **extra}
+
+
+def test_exec_does_checks_and_undoes(box: Sandbox, tmp_path: Path) -> None:
+    effect = tmp_path / "effect"
+    p = exec_params(tmp_path)
+    assert box.run(EXEC, "start", p, "wf.a").rc == 0
+    assert effect.read_text() == "wf/a/s1\n"
+    assert box.outputs("wf.a") == {"vm": "wf/a/s1"}
+    assert box.run(EXEC, "monitor", p, "wf.a").rc == 0
+    effect.unlink()
+    assert box.run(EXEC, "monitor", p, "wf.a", meta={"interval": "5000"}).rc == 1
+    box.set_target_role("wf.root", "Stopped")
+    effect.write_text("x")
+    assert box.run(EXEC, "stop", p, "wf.a").rc == 0
+    assert not effect.exists()
+
+
+def test_exec_check_with_an_odd_status_is_an_error(box: Sandbox, tmp_path: Path) -> None:
+    p = exec_params(tmp_path, check="echo cannot tell >&2; exit 2")
+    result = box.run(EXEC, "start", p, "wf.a")
+    assert result.rc == ocfcodes.ERR_GENERIC
+    assert result.exit_reason == ("check command exited 2 (expected 0: present or 1: absent): "
+                                  "cannot tell")
+
+
+def test_exec_bad_outputs_are_an_error(box: Sandbox, tmp_path: Path) -> None:
+    p = exec_params(tmp_path, do="echo 'not an output' > \"$HAFLOW_OUTPUTS\"", check="exit 1")
+    result = box.run(EXEC, "start", p, "wf.a")
+    assert result.rc == ocfcodes.ERR_GENERIC
+    assert "do command wrote bad outputs (line 1: expected KEY=VALUE" in (result.exit_reason or "")
+
+
+def test_exec_env_and_workdir(box: Sandbox, tmp_path: Path) -> None:
+    out = tmp_path / "seen"
+    p = exec_params(tmp_path, do=f"echo \"$GREETING $(pwd)\" > {out}", check="exit 1",
+                    env="GREETING=hello world\n", workdir=str(tmp_path))
+    assert box.run(EXEC, "start", p, "wf.a").rc == 0
+    assert out.read_text() == f"hello world {tmp_path}\n"
+
+
+def test_an_escaped_dollar_brace_is_literal_without_references(box: Sandbox,
+                                                              tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state, output="cost: $${price}"), "wf.a").rc == 0
+    assert box.outputs("wf.a")["value"] == "cost: ${price}"
