@@ -39,6 +39,13 @@ def decode(ffi: Any, type_code: int, data: Any, length: int) -> Value:
     return raw
 
 
+def notify_value(ffi: Any, value: Any) -> Value | None:
+    """A tracked value, None where there is none (the old value of an add, new of a delete)."""
+    if value.data == ffi.NULL or int(value.type) not in TYPES:
+        return None
+    return decode(ffi, value.type, value.data, value.len)
+
+
 @dataclass(frozen=True)
 class CmapEvent:
     """A tracked key changed: ``event`` is add, delete or modify."""
@@ -63,8 +70,7 @@ def _register() -> None:
         if not isinstance(obj, Cmap):
             return
         kind = next((n for bit, n in EVENTS.items() if event & bit), str(event))
-        new_v = decode(ffi, new.type, new.data, new.len) if new.data != ffi.NULL else None
-        old_v = decode(ffi, old.type, old.data, old.len) if old.data != ffi.NULL else None
+        new_v, old_v = notify_value(ffi, new), notify_value(ffi, old)
         fn = obj._tracks.get(int(track))
         obj._deliver(fn, CmapEvent(kind, ffi.string(key).decode(), new_v, old_v))
 
@@ -127,6 +133,9 @@ class Cmap(Handle):
                 yield ffi.string(name).decode()
         finally:
             lib.cmap_iter_finalize(self.handle, it[0])
+
+    def __iter__(self) -> Iterator[str]:
+        return self.keys()
 
     def items(self, prefix: str = "") -> Iterator[tuple[str, Value]]:
         """``(key, value)`` for every key under ``prefix`` (keys deleted meanwhile skipped)."""
