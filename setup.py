@@ -51,6 +51,8 @@ setup(
         "lxml>=4.9",
         "cffi>=1.15",
         "ruamel.yaml>=0.17",
+        # libyaml-based parser for ruamel: 5,000-step workflows parse ~10x faster
+        "ruamel.yaml.clib>=0.2.7; platform_python_implementation == 'CPython'",
         "jsonschema>=4.0",
     ],
     extras_require={

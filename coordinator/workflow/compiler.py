@@ -70,18 +70,39 @@ class CompiledWorkflow:
     tags: list[etree._Element] = field(default_factory=list)
 
     def fragment(self) -> etree._Element:
+        """``<configuration>`` holding copies of the elements."""
         config = etree.Element("configuration")
-        for section, items in (
-            ("resources", self.resources),
-            ("constraints", self.constraints),
-            ("tags", self.tags),
-        ):
-            holder = etree.SubElement(config, section)
-            holder.extend(deepcopy(e) for e in items)
+        for section, items in self._sections():
+            etree.SubElement(config, section).extend(deepcopy(e) for e in items)
         return config
 
     def to_xml(self) -> bytes:
-        return etree.tostring(self.fragment(), pretty_print=True, encoding="utf-8")
+        """The fragment as indented UTF-8 text: same workflow, same bytes."""
+        config = etree.Element("configuration")
+        moved: list[etree._Element] = []
+        try:
+            for section, items in self._sections():
+                holder = etree.SubElement(config, section)
+                for element in items:
+                    if element.getparent() is None:
+                        holder.append(element)  # borrowed, not copied: 5,000 primitives
+                        moved.append(element)
+                    else:
+                        holder.append(deepcopy(element))
+            return etree.tostring(config, pretty_print=True, encoding="utf-8")
+        finally:
+            for element in moved:
+                parent = element.getparent()
+                if parent is not None:
+                    parent.remove(element)
+                element.tail = None
+
+    def _sections(self) -> list[tuple[str, list[etree._Element]]]:
+        return [
+            ("resources", self.resources),
+            ("constraints", self.constraints),
+            ("tags", self.tags),
+        ]
 
     def ids(self) -> set[str]:
         return {str(i) for e in (*self.resources, *self.constraints, *self.tags) for i in _ids(e)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from haflow.agents.naming import PROVIDER
 
@@ -24,9 +25,9 @@ DEFAULT_RETRIES = 2
 HAFLOW_AGENTS = ("exec", "http", "test")
 
 
-@dataclass(frozen=True, order=True)
-class Loc:
-    """1-based line and column in the workflow file."""
+class Loc(NamedTuple):
+    """1-based line and column in the workflow file (a tuple: 5,000-step files make
+    tens of thousands of these)."""
 
     line: int
     column: int
