@@ -84,6 +84,13 @@ def install_fence_agent(target: Path = FENCE_AGENT_PATH) -> bool:
     return True
 
 
+def install_agents() -> None:
+    """haflow's OCF agents, as on a real node: the nodes share the host's /usr/lib/ocf."""
+    from haflow.agents import install
+
+    install.install()
+
+
 def write_shadow(layout: LabLayout, password: str) -> None:
     """A copy of /etc/shadow where only hacluster's password differs, bound over the
     nodes' /etc/shadow: pcsd authenticates against it and the host's stays untouched."""
@@ -206,12 +213,14 @@ def up(layout: LabLayout, node_count: int = 3, token_ms: int = 1000,
     }, indent=2) + "\n")  # fmt: skip
     try:
         install_fence_agent()
+        install_agents()
         write_lab_files(layout, nodes)
         create_network(layout, nodes)
         for node in nodes:
             power.power_on(layout, node)
         wait_for_pcsd(layout, nodes, timeout)
         form_cluster(layout, nodes, token_ms)
+        wait_for_membership(layout, nodes[0], nodes, timeout)
         view = wait_until(layout, nodes[0], lambda v: ready(v, nodes), timeout,
                           watch=nodes)
     except BaseException:
@@ -233,6 +242,44 @@ def ready(view: ClusterView, nodes: Sequence[str]) -> bool:
         and set(nodes) <= set(view.online)
         and view.roles.get(FENCE_DEVICE) == "Started"
     )
+
+
+def wait_for_membership(layout: LabLayout, node: str, nodes: Sequence[str],
+                        timeout: float) -> None:
+    """Wait until Corosync on ``node`` has all ``nodes`` as members, with quorum.
+
+    Asked through haflow's Corosync bindings run inside the node (Corosync's IPC
+    is per namespace); crm_mon then only has to show the DC and the fence
+    device. Without the bindings (installed without the -dev packages) crm_mon
+    alone decides, as before.
+    """
+    from haflow.coordinator.corosync.remote import collect
+    from haflow.coordinator.env import Env
+    from haflow.coordinator.reports import HaflowError
+
+    env = Env(prefix=tuple(node_command(layout, node, [])),
+              description=f"{node} of lab {layout.name}")
+    deadline = time.monotonic() + timeout
+    last = "corosync never answered"
+    while True:
+        for watched in nodes:
+            if not power.is_on(layout, watched):
+                raise errors.operation_failed("booting the lab", boot_failure(layout, watched))
+        try:
+            state = collect(env, "--quorum", timeout=15)
+        except HaflowError as err:
+            if err.reports[0].code == "COROSYNC_BINDINGS_MISSING":
+                return
+            last = err.reports[0].message
+        else:
+            members = {m["name"] for m in state["members"]}
+            if state["quorate"] and set(nodes) <= members:
+                return
+            last = (f"corosync on {node}: members {','.join(sorted(members))}, "
+                    f"quorate={state['quorate']}")
+        if time.monotonic() >= deadline:
+            raise errors.not_ready(layout.name, timeout, last)
+        time.sleep(0.25)
 
 
 def boot_failure(layout: LabLayout, node: str) -> str:

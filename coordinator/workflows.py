@@ -1,0 +1,213 @@
+"""Workflows on a live cluster: submit, abort, retry, remove — each one atomic CIB change.
+
+Every write goes through :mod:`haflow.coordinator.livecib` (one versionless
+patch: all of it or nothing, and nobody else's concurrent change is lost),
+and refuses without quorum, naming the partition's members.
+
+A workflow's elements are found by id: the tag is the workflow's name, and
+every resource and constraint id starts with ``NAME.`` (names never contain
+a dot, so no other workflow's id can match).
+"""
+
+from __future__ import annotations
+
+import secrets
+from copy import deepcopy
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from haflow.agents.naming import root_id
+from haflow.coordinator import livecib
+from haflow.coordinator.env import Env
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.quorum_guard import require_quorum
+from haflow.coordinator.reports import error
+from haflow.coordinator.workflow.compiler import compile_workflow, merge_into, root_clone_id
+from haflow.coordinator.workflow.model import Workflow
+
+SECTIONS = ("resources", "constraints", "tags")
+SUBMISSION_PARAM_XPATH = "instance_attributes/nvpair[@name='submission']"
+
+
+def owned_by(element_id: str, workflow: str) -> bool:
+    return element_id == workflow or element_id.startswith(f"{workflow}.")
+
+
+def elements_of(cib: etree._Element, workflow: str) -> list[etree._Element]:
+    """The workflow's top-level resources, constraints and tag in ``cib``."""
+    found = []
+    for section in SECTIONS:
+        holder = cib.find(f"configuration/{section}")
+        if holder is not None:
+            found += [e for e in holder if owned_by(e.get("id", ""), workflow)]
+    return found
+
+
+def names(cib: etree._Element) -> list[str]:
+    """Every workflow in the CIB: resources of agent ocf:haflow:workflow."""
+    roots = cib.xpath("configuration/resources//primitive[@class='ocf' and "
+                      "@provider='haflow' and @type='workflow']")
+    return sorted({r.get("id", "").rsplit(".", 1)[0] for r in roots})
+
+
+def require_workflow(cib: etree._Element, workflow: str) -> list[etree._Element]:
+    found = elements_of(cib, workflow)
+    if not found:
+        known = ", ".join(names(cib)) or "none"
+        raise error("WORKFLOW_NOT_FOUND", f"no workflow named '{workflow}' in the cluster "
+                    f"(workflows: {known})", ExitCode.NOT_FOUND)
+    return found
+
+
+def submission_of(cib: etree._Element, workflow: str) -> str | None:
+    """The submission id the workflow's steps carry (None if it has no haflow step)."""
+    for element in elements_of(cib, workflow):
+        for nvpair in element.iter("nvpair"):
+            if nvpair.get("name") == "submission" and \
+                    nvpair.getparent().tag == "instance_attributes":  # type: ignore[union-attr]
+                return nvpair.get("value")
+    return None
+
+
+def without(cib: etree._Element, workflow: str) -> etree._Element:
+    """A copy of ``cib`` with nothing of ``workflow`` left in its configuration."""
+    new = deepcopy(cib)
+    for element in elements_of(new, workflow):
+        element.getparent().remove(element)  # type: ignore[union-attr]
+    return new
+
+
+@dataclass
+class Submitted:
+    workflow: str
+    submission: str
+    replaced: bool
+    changed: bool
+    resources: list[str] = field(default_factory=list)
+
+
+def submit(env: Env, wf: Workflow, replace: bool = False) -> Submitted:
+    """Apply ``wf`` as one atomic CIB change (all of it, or nothing).
+
+    A name in use is refused unless ``replace``; a replacement keeps the
+    submission id, so unchanged steps keep their idempotency keys and are
+    neither restarted nor redone.
+    """
+    require_quorum(env, f"submit workflow '{wf.name}'")
+    old = livecib.query(env)
+    present = elements_of(old, wf.name)
+    if present and not replace:
+        raise error("WORKFLOW_EXISTS", f"a workflow named '{wf.name}' is already in the "
+                    "cluster; use --replace to change it, or remove it first",
+                    ExitCode.CONFLICT)
+    submission = (submission_of(old, wf.name) if present else None) or new_submission_id()
+    compiled = compile_workflow(wf, submission=submission)
+    new = merge_into(without(old, wf.name), compiled)
+    what = f"{'replacing' if present else 'submitting'} workflow '{wf.name}'"
+    changed = livecib.push(env, old, new, what)
+    return Submitted(wf.name, submission, bool(present), changed, compiled.resource_ids())
+
+
+def new_submission_id() -> str:
+    return secrets.token_hex(4)
+
+
+def _root_target_role(cib: etree._Element, workflow: str) -> str | None:
+    for rid in (root_clone_id(workflow), root_id(workflow)):
+        nodes = cib.xpath(f"configuration/resources//*[@id='{rid}']/meta_attributes/"
+                          "nvpair[@name='target-role']")
+        if nodes:
+            return str(nodes[0].get("value"))
+    return None
+
+
+def set_root_role(env: Env, workflow: str, role: str, what: str) -> bool:
+    """Set target-role on the root clone (the whole workflow follows); True if changed."""
+    old = livecib.query(env)
+    require_workflow(old, workflow)
+    new = deepcopy(old)
+    clone = new.xpath(f"configuration/resources/clone[@id='{root_clone_id(workflow)}']")
+    if not clone:
+        raise error("WORKFLOW_DAMAGED", f"workflow '{workflow}' has no root "
+                    f"({root_clone_id(workflow)}); was it changed by hand?", ExitCode.ERROR)
+    meta = clone[0].find("meta_attributes")
+    if meta is None:
+        meta = etree.SubElement(clone[0], "meta_attributes",
+                                id=f"{root_clone_id(workflow)}.meta")
+    for nvpair in meta.findall("nvpair[@name='target-role']"):
+        meta.remove(nvpair)
+    etree.SubElement(meta, "nvpair", id=f"{meta.get('id')}.target-role", name="target-role",
+                     value=role)
+    # a target-role on the primitive inside would override ours: drop it
+    for nvpair in clone[0].xpath("primitive/meta_attributes/nvpair[@name='target-role']"):
+        nvpair.getparent().remove(nvpair)
+    return livecib.push(env, old, new, what)
+
+
+def is_aborted(cib: etree._Element, workflow: str) -> bool:
+    return (_root_target_role(cib, workflow) or "").lower() == "stopped"
+
+
+def abort(env: Env, workflow: str) -> bool:
+    """Stop the root: Pacemaker undoes every step, in reverse dependency order."""
+    require_quorum(env, f"abort workflow '{workflow}'")
+    cib = livecib.query(env)
+    require_workflow(cib, workflow)
+    if is_aborted(cib, workflow):
+        raise error("ALREADY_ABORTED", f"workflow '{workflow}' is already aborted (being "
+                    "undone, or undone); 'haflow retry' runs it again, 'haflow remove' "
+                    "deletes it", ExitCode.CONFLICT)
+    return set_root_role(env, workflow, "Stopped", f"aborting workflow '{workflow}'")
+
+
+def retry(env: Env, workflow: str, step: str | None = None) -> list[str]:
+    """Clear failures (of one step, or all) so the steps run again; un-abort the root.
+
+    Returns the resources whose failures were cleared.
+    """
+    from haflow.agents.naming import step_id
+
+    require_quorum(env, f"retry workflow '{workflow}'")
+    cib = livecib.query(env)
+    found = require_workflow(cib, workflow)
+    ids = [e.get("id", "") for e in found if e.tag in ("primitive", "clone")]
+    if step is not None:
+        wanted = step_id(workflow, step)
+        if wanted not in ids:
+            steps = ", ".join(i.split(".", 1)[1] for i in ids if i != root_clone_id(workflow))
+            raise error("STEP_NOT_FOUND", f"workflow '{workflow}' has no step '{step}' "
+                        f"(steps: {steps})", ExitCode.NOT_FOUND)
+        ids = [wanted]
+    if is_aborted(cib, workflow):
+        set_root_role(env, workflow, "Started", f"restarting workflow '{workflow}'")
+    for rid in ids:
+        result = env.run(["crm_resource", "--cleanup", "--resource", rid])
+        if result.returncode != 0:
+            raise error("CLEANUP_FAILED", f"clearing failures of {rid} failed: "
+                        f"{result.stderr.strip()}", ExitCode.ERROR)
+    return ids
+
+
+def remove(env: Env, workflow: str, active: list[str], force: bool = False,
+           leftovers: list[str] | None = None) -> None:
+    """Delete the workflow in one change, once nothing of it runs.
+
+    ``active`` are its resources still running somewhere (from crm_mon);
+    ``leftovers`` the steps whose effect may remain (failed or blocked
+    without an undo). Without ``force`` both must be empty; with it, only
+    ``active`` — and the caller tells the admin about the leftovers.
+    """
+    require_quorum(env, f"remove workflow '{workflow}'")
+    old = livecib.query(env)
+    require_workflow(old, workflow)
+    if active:
+        raise error("WORKFLOW_RUNNING", f"workflow '{workflow}' still runs ({', '.join(active)})"
+                    "; abort it and wait until it is undone, then remove it",
+                    ExitCode.CONFLICT)
+    if leftovers and not force:
+        raise error("EFFECTS_REMAIN", f"workflow '{workflow}' has steps that failed without "
+                    f"being undone, their effects may remain: {', '.join(leftovers)}; "
+                    "clean them up (or 'haflow retry' then 'haflow abort'), or remove with "
+                    "--force", ExitCode.CONFLICT)
+    livecib.push(env, old, without(old, workflow), f"removing workflow '{workflow}'")
