@@ -63,25 +63,38 @@ def command(prefix: str, args: Sequence[str]) -> str:
     return " ".join([prefix, *(shlex.quote(a) for a in args)])
 
 
+def _attrs(element: etree._Element) -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in element.attrib.items()]
+
+
 def nvpairs(element: etree._Element, block: str) -> list[str]:
     """``name=value`` of every nvpair in ``element``'s ``block`` sets (rules: see fallback)."""
     return [f"{nv.get('name')}={nv.get('value', '')}"
             for nv in element.iterfind(f"{block}/nvpair")]
 
 
-def resource_commands(primitive: etree._Element) -> list[str]:
+def resource_commands(element: etree._Element) -> list[str]:
+    clone: list[str] = []
+    primitive = element
+    if element.tag == "clone" and len(element.findall("primitive")) == 1 and \
+            len(element) == len(element.findall("primitive")) + len(
+                element.findall("meta_attributes")) and not _needs_fallback(element):
+        # a clone of one primitive: pcs creates both at once; clone meta = clone options
+        primitive = element.find("primitive")  # type: ignore[assignment]
+        clone = ["clone", str(element.get("id")), *nvpairs(element, "meta_attributes")]
     if primitive.tag != "primitive" or _needs_fallback(primitive):
-        return fallback("resources", primitive, "pcs resource create cannot express it")
+        return fallback("resources", element, "pcs resource create cannot express it")
     agent = ":".join(p for p in (primitive.get("class"), primitive.get("provider"),
                                  primitive.get("type")) if p)
     args = [str(primitive.get("id")), agent, *nvpairs(primitive, "instance_attributes")]
     ops = list(primitive.iterfind("operations/op"))
     for op in ops:
         args += ["op", str(op.get("name"))]
-        args += [f"{k}={v}" for k, v in op.attrib.items() if k not in OP_SKIP]
+        args += [f"{k}={v}" for k, v in _attrs(op) if k not in OP_SKIP]
     meta = nvpairs(primitive, "meta_attributes")
     if meta:
         args += ["meta", *meta]
+    args += clone
     # --force: pcs checks the agent's meta-data on this node; haflow's agents may be
     # installed only where they run. --no-default-ops: only the ops haflow compiled.
     lines = [command(f"{PCS} resource create", args) + " --no-default-ops --force"]
@@ -105,7 +118,7 @@ def _needs_fallback(primitive: etree._Element) -> bool:
 def constraint_commands(element: etree._Element) -> list[str]:
     tag = element.tag
     sets = element.findall("resource_set")
-    options = [f"{k}={v}" for k, v in element.attrib.items() if k not in CONSTRAINT_SKIP]
+    options = [f"{k}={v}" for k, v in _attrs(element) if k not in CONSTRAINT_SKIP]
     cid = f"id={element.get('id')}"
     if tag == "rsc_order" and not sets:
         first, then = element.get("first"), element.get("then")
@@ -118,7 +131,7 @@ def constraint_commands(element: etree._Element) -> list[str]:
         args = []
         for rset in sets:
             args += ["set", *(r.get("id", "") for r in rset.iterfind("resource_ref"))]
-            args += [f"{k}={v}" for k, v in rset.attrib.items() if k != "id"]
+            args += [f"{k}={v}" for k, v in _attrs(rset) if k != "id"]
         args += ["setoptions", cid, *options]
         kind = "order" if tag == "rsc_order" else "colocation"
         return [command(f"{PCS} constraint {kind}", args)]
@@ -135,7 +148,7 @@ def constraint_commands(element: etree._Element) -> list[str]:
             and not len(element)):
         args = [str(element.get("id")), str(element.get("rsc")), str(element.get("node")),
                 element.get("score", "INFINITY")]
-        args += [f"{k}={v}" for k, v in element.attrib.items()
+        args += [f"{k}={v}" for k, v in _attrs(element)
                  if k not in ("id", "rsc", "node", "score")]
         return [command(f"{PCS} constraint location add", args)]
     return fallback("constraints", element, f"pcs has no command for this {tag}")

@@ -8,7 +8,7 @@ what Pacemaker does. So the normal form keeps every id that names something
 (primitives, constraints, tags: what other objects and admins refer to) and drops
 the ids of sub-elements; durations become milliseconds; defaults are filled in;
 empty containers are dropped; nvpairs and ops are sorted (order carries no meaning
-there), while the order of resource sets and of their members is kept (it does).
+there, nor between a clone's meta attributes and its primitive), while the order of resource sets and of their members is kept (it does).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ FACTOR = {None: 1000, "s": 1000, "sec": 1000, "ms": 1, "msec": 1, "m": 60_000, "
           "h": 3_600_000, "hr": 3_600_000}
 DURATION_ATTRS = {"interval", "timeout", "start-delay", "interval-origin"}
 DEFAULTS = {"rsc_order": {"first-action": "start", "then-action": "start"}}
-UNORDERED = {"nvpair", "op", "obj_ref", "expression"}
+# where the order of children means something (sets in sequence, members of a set)
+ORDERED = {"rsc_order", "rsc_colocation", "rsc_location", "rsc_ticket", "resource_set", "group"}
 
 
 def ms(value: str) -> str:
@@ -43,7 +44,7 @@ def normal(element: etree._Element) -> Any:
     children = [normal(c) for c in element if isinstance(c.tag, str)]
     children = [c for c in children if not (c[0] in ("operations", "meta_attributes",
                                                      "instance_attributes") and not c[2])]
-    if any(c[0] in UNORDERED for c in children):
+    if element.tag not in ORDERED:
         children.sort()
     return (str(element.tag), tuple(sorted(attrs.items())), tuple(children))
 

@@ -21,11 +21,16 @@ pytestmark = pytest.mark.tier0
 
 FRAGMENT = """<fragment>
 <resources>
-  <primitive id="W.root" class="ocf" provider="pacemaker" type="Dummy">
-    <meta_attributes id="W.root-meta">
-      <nvpair id="W.root-meta-tr" name="target-role" value="Started"/>
+  <clone id="W.root.clone">
+    <meta_attributes id="W.root.clone-meta">
+      <nvpair id="W.root.clone-meta-il" name="interleave" value="true"/>
     </meta_attributes>
-  </primitive>
+    <primitive id="W.root" class="ocf" provider="pacemaker" type="Dummy">
+      <meta_attributes id="W.root-meta">
+        <nvpair id="W.root-meta-tr" name="target-role" value="Started"/>
+      </meta_attributes>
+    </primitive>
+  </clone>
   <primitive id="W.a" class="ocf" provider="pacemaker" type="Dummy">
     <instance_attributes id="W.a-params">
       <nvpair id="W.a-params-fake" name="fake" value="it's &quot;quoted&quot; $HOME"/>
@@ -42,7 +47,7 @@ FRAGMENT = """<fragment>
 </resources>
 <constraints>
   <rsc_order id="W.order" kind="Mandatory">
-    <resource_set id="W.order-0"><resource_ref id="W.root"/></resource_set>
+    <resource_set id="W.order-0"><resource_ref id="W.root.clone"/></resource_set>
     <resource_set id="W.order-1" sequential="false">
       <resource_ref id="W.a"/><resource_ref id="W.b"/>
     </resource_set>
@@ -57,7 +62,7 @@ FRAGMENT = """<fragment>
     </rule>
   </rsc_location>
 </constraints>
-<tags><tag id="W"><obj_ref id="W.root"/><obj_ref id="W.a"/><obj_ref id="W.b"/></tag></tags>
+<tags><tag id="W"><obj_ref id="W.root.clone"/><obj_ref id="W.a"/><obj_ref id="W.b"/></tag></tags>
 </fragment>"""
 
 

@@ -1,0 +1,116 @@
+"""On a real cluster: a plan changes nothing; the pcs script configures what haflow applies."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from haflow.coordinator import cli, env, livecib, pcs_export
+from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
+from haflow.coordinator.workflow.loader import load
+from haflow.lab import control
+from haflow.lab.layout import LabLayout
+from tests.plan.cibnorm import snapshot
+
+pytestmark = pytest.mark.tier1
+
+# foreign agents: pcs and the cluster need no haflow agent installed on the node
+WORKFLOW = """name: {name}
+description: a diamond of Dummy steps
+steps:
+  a:
+    agent: ocf:pacemaker:Dummy
+  b:
+    agent: ocf:pacemaker:Dummy
+    after: [a]
+    retries: 1
+  c:
+    agent: ocf:pacemaker:Dummy
+    after: [a]
+    failure_policy: hold
+  d:
+    agent: ocf:pacemaker:Dummy
+    after: [b, c]
+    params:
+      fake: "it's $HOME"
+"""
+
+
+def workflow_file(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(WORKFLOW.format(name=name))
+    return path
+
+
+def lab_env(layout: LabLayout) -> env.Env:
+    return env.for_lab(layout.name, None, str(layout.root))
+
+
+def without(cib: etree._Element, workflow: str) -> etree._Element:
+    """``cib`` with every element of ``workflow`` (and every reference to it) removed."""
+    new = copy.deepcopy(cib)
+    for section in ("resources", "constraints", "tags"):
+        holder = new.find(f"configuration/{section}")
+        for element in [] if holder is None else list(holder):
+            text = etree.tostring(element, encoding="unicode")
+            if f'"{workflow}.' in text or element.get("id") == workflow:
+                holder.remove(element)  # type: ignore[union-attr]
+    return new
+
+
+@pytest.fixture
+def clean(lab1: LabLayout) -> Iterator[LabLayout]:
+    yield lab1
+    where = lab_env(lab1)
+    for name in ("plannow", "viahaflow"):
+        current = livecib.query(where)
+        livecib.push(where, current, without(current, name), "test cleanup")
+
+
+def versions(cib: etree._Element) -> tuple[str | None, ...]:
+    return tuple(cib.get(k) for k in ("admin_epoch", "epoch", "num_updates"))
+
+
+def test_plan_against_the_live_cib_changes_nothing(clean: LabLayout, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    where = lab_env(clean)
+    before = livecib.query(where)
+    path = workflow_file(tmp_path, "plannow")
+    for extra in ([], ["--fail", "b"], ["--node-down", control.nodes_of(clean)[0]]):
+        argv = ["plan", str(path), "--lab", clean.name, "--lab-root", str(clean.root),
+                "--output-as", "json", *extra]
+        assert cli.main(argv) == 0
+        plan = json.loads(capsys.readouterr().out)
+        starts = {a["step"] for p in plan["phases"] for w in p["waves"] for a in w
+                  if a["task"] == "start"}
+        assert {"a", "b", "c"} <= starts
+    after = livecib.query(where)
+    assert versions(after) == versions(before)
+    assert etree.tostring(after.find("configuration")) == etree.tostring(
+        before.find("configuration"))
+
+
+def test_the_pcs_script_configures_what_haflow_applies(clean: LabLayout,
+                                                       tmp_path: Path) -> None:
+    where = lab_env(clean)
+    node = control.nodes_of(clean)[0]
+    name = "viahaflow"
+    compiled = compile_workflow(load(workflow_file(tmp_path, name)))
+    old = livecib.query(where)
+    assert livecib.push(where, old, merge_into(old, compiled), "apply with haflow")
+    by_haflow = snapshot(livecib.query(where), name)
+    assert len(by_haflow["resources"]) == 5  # root clone + 4 steps
+    current = livecib.query(where)
+    livecib.push(where, current, without(current, name), "remove")
+    assert snapshot(livecib.query(where), name)["resources"] == []
+
+    script = pcs_export.script(compiled.resources, compiled.constraints, compiled.tags, name)
+    # the node's own pcs, against the live cluster (sh -s: the script's live mode)
+    result = control.run_on(clean, node, ["sh", "-s"], timeout=180, input=script)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert snapshot(livecib.query(where), name) == by_haflow
