@@ -251,16 +251,44 @@ def _order(cid: str, first: list[str], then: list[str]) -> etree._Element:
     return order
 
 
+def _chain(cid: str, ids: list[str]) -> etree._Element:
+    """Each of ``ids`` after the one before it: one sequential set, not a constraint per edge."""
+    if len(ids) == 2:
+        return _order(cid, ids[:1], ids[1:])
+    order = etree.Element("rsc_order", {"id": cid, "kind": "Mandatory", "symmetrical": "true"})
+    _set(order, f"{cid}.0", ids, sequential=True)
+    return order
+
+
 def _orders(wf: Workflow, order: list[str]) -> list[etree._Element]:
-    """One constraint per distinct dependency set: steps sharing ``after`` share it."""
+    """As few ordering constraints as the graph allows.
+
+    Steps with the same dependencies share one constraint (two resource sets:
+    all of ``after``, then all of them). A group of one step after one step is
+    a plain edge; runs of such edges (a -> b -> c, the common case) become one
+    sequential resource set instead of a constraint per edge.
+    """
     groups: dict[tuple[str, ...], list[str]] = {}
     for name in order:
         # steps with no dependency run after the root
-        deps = tuple(sorted(set(wf.steps[name].after))) or ()
-        groups.setdefault(deps, []).append(name)
-    result = []
+        groups.setdefault(tuple(sorted(set(wf.steps[name].after))), []).append(name)
+    # single edges between steps: each step has at most one in and one out
+    edge_to = {
+        deps[0]: names[0] for deps, names in groups.items() if len(deps) == 1 and len(names) == 1
+    }
+    edge_from = {then: first for first, then in edge_to.items()}
     base = root_id(wf.name)
+    result = []
     for deps, names in groups.items():
+        if len(deps) == 1 and len(names) == 1:
+            if deps[0] in edge_from:
+                continue  # inside a chain that starts earlier
+            chain = [deps[0]]
+            while chain[-1] in edge_to:
+                chain.append(edge_to[chain[-1]])
+            ids = [step_id(wf.name, n) for n in chain]
+            result.append(_chain(f"{base}.order.{chain[1]}", ids))
+            continue
         first = [step_id(wf.name, d) for d in deps] if deps else [root_clone_id(wf.name)]
         then = [step_id(wf.name, n) for n in names]
         result.append(_order(f"{base}.order.{names[0]}", first, then))

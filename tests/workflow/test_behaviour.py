@@ -7,15 +7,19 @@ else, a joining node moves nothing, haflow steps are never probed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from lxml import etree
 
 from haflow.coordinator import simulate
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
-from haflow.coordinator.workflow.loader import loads
+from haflow.coordinator.workflow.loader import load, loads
 from tests.workflow.cibtools import require
 
 pytestmark = pytest.mark.tier0
+
+GOLDEN = Path(__file__).parent / "golden"
 
 WORKFLOW = """
 name: wf
@@ -117,3 +121,33 @@ def test_start_order_respects_dependencies() -> None:
     graph = simulate.run(cib, simulate=False).graph
     deps = {f"wf.{s}": [f"wf.{d}" for d in ds] + ["wf.root"] for s, ds in AFTER.items()}
     assert simulate.starts_respect(graph, deps) == []
+
+
+@pytest.mark.parametrize("name", ["linear", "chains", "diamond", "fanout-fanin", "pinned"])
+def test_golden_start_and_abort_orders(name: str) -> None:
+    """Starts follow ``after`` (root first); abort stops dependents before dependencies."""
+    require("crm_simulate")
+    wf = load(GOLDEN / f"{name}.yaml")
+    cib = merge_into(simulate.skeleton(3), compile_workflow(wf))
+    deps = {
+        f"{wf.name}.{s.name}": [f"{wf.name}.{d}" for d in s.after] + [f"{wf.name}.root"]
+        for s in wf.steps.values()
+    }
+    sim = simulate.run(cib, keep_output=True)
+    assert simulate.starts_respect(sim.graph, deps) == []
+    assert sim.output is not None
+    root = sim.output.find(f".//primitive[@id='{wf.name}.root']")
+    assert root is not None
+    meta = root.find("meta_attributes")
+    assert meta is not None
+    etree.SubElement(meta, "nvpair", id="tr", name="target-role", value="Stopped")
+    graph = simulate.run(sim.output).graph
+    stops = {a.resource: a.id for a in graph.actions.values() if a.task == "stop"}
+    assert set(deps) <= set(stops)
+    for step, before in deps.items():
+        for dep in before:
+            # every instance of the dependency stops after the dependent
+            dep_stops = [
+                a for a in graph.actions.values() if a.task == "stop" and a.resource == dep
+            ]
+            assert all(stops[step] in graph.ancestors(a.id) for a in dep_stops), (step, dep)
