@@ -11,7 +11,8 @@ yet) with many 10-step workflows:
   resource discovery.
 
 Both use the same agent (haflow's ``test`` agent: a haflow step, so the
-compiler limits its discovery; crm_simulate never runs agents) and the same DAG. Goal: haflow >= 10x faster, 1,000 x 32 under 1 s.
+compiler limits its discovery; crm_simulate never runs agents) and the same
+DAG. Goal: haflow >= 10x faster, 1,000 x 32 under 1 s.
 
     python bench/schedule.py [--nodes 32] [--steps 1000 5000] [--skip-naive-above 5000]
 """

@@ -7,8 +7,9 @@ pcs names sub-elements itself (``W.a-instance_attributes``, ``W.a-monitor-interv
 what Pacemaker does. So the normal form keeps every id that names something
 (primitives, constraints, tags: what other objects and admins refer to) and drops
 the ids of sub-elements; durations become milliseconds; defaults are filled in;
-empty containers are dropped; nvpairs and ops are sorted (order carries no meaning
-there, nor between a clone's meta attributes and its primitive), while the order of resource sets and of their members is kept (it does).
+empty containers are dropped; children are sorted where their order carries no
+meaning (nvpairs, ops, a clone's meta attributes and primitive), while the order
+of resource sets and of their members is kept (it does).
 """
 
 from __future__ import annotations
