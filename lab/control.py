@@ -84,6 +84,13 @@ def install_fence_agent(target: Path = FENCE_AGENT_PATH) -> bool:
     return True
 
 
+def install_agents() -> None:
+    """haflow's OCF agents, as on a real node: the nodes share the host's /usr/lib/ocf."""
+    from haflow.agents import install
+
+    install.install()
+
+
 def write_shadow(layout: LabLayout, password: str) -> None:
     """A copy of /etc/shadow where only hacluster's password differs, bound over the
     nodes' /etc/shadow: pcsd authenticates against it and the host's stays untouched."""
@@ -206,6 +213,7 @@ def up(layout: LabLayout, node_count: int = 3, token_ms: int = 1000,
     }, indent=2) + "\n")  # fmt: skip
     try:
         install_fence_agent()
+        install_agents()
         write_lab_files(layout, nodes)
         create_network(layout, nodes)
         for node in nodes:
