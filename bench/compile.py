@@ -1,0 +1,83 @@
+"""bench/compile: haflow's own time (validate + compile) beside the scheduler's on the result.
+
+For workflows of 50, 500 and 5,000 steps (one workflow each, haflow's ``test``
+agent, a layered DAG of width 10), measures from the YAML text:
+
+- validate: YAML -> schema -> model -> semantic checks (the loader);
+- compile: the workflow -> CIB elements, merged into a cluster skeleton;
+
+and beside it ``crm_simulate`` scheduling that CIB with the nodes coming up.
+Goal: haflow's time stays under 10% of the scheduler's on the same CIB.
+
+    python bench/compile.py [--steps 50 500 5000] [--nodes 32] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from haflow.coordinator import simulate
+from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
+from haflow.coordinator.workflow.loader import loads
+
+WIDTH = 10
+T = TypeVar("T")
+
+
+def workflow_text(steps: int, agent: str = "test") -> str:
+    """One workflow of ``steps`` steps: layers of WIDTH, each step after one or two above."""
+    lines = [f"name: bench{steps}", "description: bench/compile", "steps:"]
+    for i in range(steps):
+        after = [f"s{i - WIDTH}"] if i >= WIDTH else []
+        if i >= WIDTH + 1 and i % WIDTH:
+            after.append(f"s{i - WIDTH - 1}")
+        lines += [f"  s{i}:", f"    agent: {agent}"]
+        if after:
+            lines.append(f"    after: [{', '.join(after)}]")
+    return "\n".join(lines) + "\n"
+
+
+def timed(fn: Callable[[], T], runs: int) -> tuple[T, float]:
+    """The result of the last run and the median wall time over ``runs``."""
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    assert result is not None
+    return result, statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, nargs="+", default=[50, 500, 5000])
+    parser.add_argument("--nodes", type=int, default=32)
+    parser.add_argument("--runs", type=int, default=3, help="runs of haflow's part (median)")
+    args = parser.parse_args(argv)
+    base = simulate.skeleton(args.nodes, online=False)
+    nodes = simulate.node_names(base)
+    print(f"haflow validate+compile vs crm_simulate --run ({args.nodes} nodes coming up); "
+          "goal: haflow < 10% of the scheduler")
+    print(f"{'steps':>6} {'validate s':>10} {'compile s':>9} {'us/step':>8} "
+          f"{'scheduler s':>11} {'haflow %':>8}")
+    failed = False
+    for steps in args.steps:
+        text = workflow_text(steps)
+        workflow, validate = timed(lambda: loads(text, f"bench{steps}.yaml"), args.runs)
+        cib, compile_ = timed(lambda: merge_into(base, compile_workflow(workflow)), args.runs)
+        scheduler = simulate.run(cib, simulate=False, node_up=nodes).seconds
+        ours = validate + compile_
+        share = 100 * ours / scheduler
+        failed |= share >= 10
+        print(f"{steps:>6} {validate:10.3f} {compile_:9.3f} {1e6 * ours / steps:8.0f} "
+              f"{scheduler:11.2f} {share:7.1f}%", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
