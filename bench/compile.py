@@ -19,11 +19,15 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
+
+from lxml import etree
 
 from haflow.coordinator import simulate
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import loads
+from haflow.coordinator.workflow.model import Workflow
 
 WIDTH = 10
 T = TypeVar("T")
@@ -40,6 +44,10 @@ def workflow_text(steps: int, agent: str = "test") -> str:
         if after:
             lines.append(f"    after: [{', '.join(after)}]")
     return "\n".join(lines) + "\n"
+
+
+def compile_and_merge(base: etree._Element, workflow: Workflow) -> etree._Element:
+    return merge_into(base, compile_workflow(workflow))
 
 
 def timed(fn: Callable[[], T], runs: int) -> tuple[T, float]:
@@ -68,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for steps in args.steps:
         text = workflow_text(steps)
-        workflow, validate = timed(lambda: loads(text, f"bench{steps}.yaml"), args.runs)
-        cib, compile_ = timed(lambda: merge_into(base, compile_workflow(workflow)), args.runs)
+        workflow, validate = timed(partial(loads, text, f"bench{steps}.yaml"), args.runs)
+        cib, compile_ = timed(partial(compile_and_merge, base, workflow), args.runs)
         scheduler = simulate.run(cib, simulate=False, node_up=nodes).seconds
         ours = validate + compile_
         share = 100 * ours / scheduler
