@@ -301,6 +301,8 @@ def _colocations(wf: Workflow) -> list[etree._Element]:
     done: set[tuple[str, str]] = set()
     for step in wf.steps.values():
         for other in step.with_:
+            if step.name in wf.steps[other].with_ and other < step.name:
+                continue  # "a with b" and "b with a": one constraint (written for the first)
             result.append(
                 etree.Element(
                     "rsc_colocation",

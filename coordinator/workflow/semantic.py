@@ -22,7 +22,15 @@ from haflow.coordinator.reports import Report, Severity
 from haflow.coordinator.workflow.build import UNPARSED
 from haflow.coordinator.workflow.graph import find_cycles
 from haflow.coordinator.workflow.metadata import AgentInfo, agent_info
-from haflow.coordinator.workflow.model import HAFLOW_AGENTS, AgentSpec, Loc, RuleOp, Step, Workflow
+from haflow.coordinator.workflow.model import (
+    HAFLOW_AGENTS,
+    AgentSpec,
+    FailurePolicy,
+    Loc,
+    RuleOp,
+    Step,
+    Workflow,
+)
 
 FRAMEWORK_PARAMS = (PARAM_WORKFLOW, PARAM_STEP, PARAM_SUBMISSION)
 ROOT_AGENT = "workflow"  # ocf:haflow:workflow is the root's agent, not a step's
@@ -75,6 +83,7 @@ def check(
         _agent_and_params(out, step, meta)
         _output_refs(out, step)
         _rules(out, step)
+        _timing(out, step)
     _placement(out)
     return sorted(out.reports, key=lambda r: (r.line or 0, r.column or 0, r.code))
 
@@ -259,6 +268,26 @@ def _output_refs(out: _Out, step: Step) -> None:
                     Loc(loc.line, loc.column + match.start()),
                     step.name,
                 )
+
+
+def _timing(out: _Out, step: Step) -> None:
+    if step.timeout_ms < 1000:
+        out.add("bad-duration", "timeout must be at least 1s", step.where("timeout"), step.name)
+    if 0 < step.interval_ms < 1000:
+        out.add(
+            "bad-duration",
+            "interval must be 0 (no monitor) or at least 1s",
+            step.where("interval"),
+            step.name,
+        )
+    if step.failure_policy == FailurePolicy.HOLD and "retries" in step.locs:
+        out.add(
+            "retries-ignored",
+            "under failure_policy hold the first failure blocks the step: 'retries' has no effect",
+            step.where("retries"),
+            step.name,
+            severity=Severity.WARNING,
+        )
 
 
 def _rules(out: _Out, step: Step) -> None:

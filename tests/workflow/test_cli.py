@@ -59,3 +59,15 @@ def test_compile_invalid_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_documented_examples_are_valid(path: Path) -> None:
     compile_workflow(load(path))
+
+
+def test_warnings_do_not_fail_validation(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "hold.yaml"
+    path.write_text("name: h\nfailure_policy: hold\nsteps:\n  a: {agent: test, retries: 3}\n")
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}:4:29: warning: step 'a':" in out
+    assert "[retries-ignored]" in out
+    load(path)  # warnings do not make load() fail either
