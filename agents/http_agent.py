@@ -4,7 +4,7 @@
 (``Idempotency-Key: <the step's key>``), so a retried create is deduplicated
 by servers that honour it. The response's status must be one of
 ``expected_status``; outputs are picked from its JSON body by ``outputs``
-lines ``NAME=PATH``.
+items ``NAME=PATH`` (separated by newlines, spaces or ``;``).
 
 Paths are a tiny subset of JSONPath: an optional ``$``, then names separated
 by ``.`` and list indexes as ``[N]`` (or ``.N``): ``$.id``, ``data.id``,
@@ -115,23 +115,24 @@ def parse_path(text: str) -> list[PathPart]:
 
 
 def parse_outputs(text: str) -> dict[str, list[PathPart]]:
-    """``NAME=PATH`` lines (blank lines and ``#`` comments ignored); ValueError naming the line."""
+    """``NAME=PATH`` items; ValueError naming the bad one.
+
+    Items are separated by newlines, spaces or ``;`` (pcs and ocf-tester make
+    newlines in a parameter awkward); ``#`` starts a comment to the end of a line.
+    """
     result: dict[str, list[PathPart]] = {}
     for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        name, sep, path = stripped.partition("=")
-        name = name.strip()
-        if not sep or not _is_key(name):
-            raise ValueError(f"line {number}: expected NAME=PATH, got {line[:60]!r}")
-        if name == URL_OUTPUT:
-            raise ValueError(f"line {number}: output '{URL_OUTPUT}' is reserved for the "
-                             "resource URL")
-        try:
-            result[name] = parse_path(path)
-        except ValueError as exc:
-            raise ValueError(f"line {number}: {exc}") from None
+        for item in line.split("#", 1)[0].replace(";", " ").split():
+            name, sep, path = item.partition("=")
+            if not sep or not _is_key(name):
+                raise ValueError(f"line {number}: expected NAME=PATH, got {item[:60]!r}")
+            if name == URL_OUTPUT:
+                raise ValueError(f"line {number}: output '{URL_OUTPUT}' is reserved for the "
+                                 "resource URL")
+            try:
+                result[name] = parse_path(path)
+            except ValueError as exc:
+                raise ValueError(f"line {number}: {exc}") from None
     return result
 
 
@@ -265,9 +266,10 @@ class HttpAgent(StepAgent):
               default="Idempotency-Key",
               longdesc="Name of the header sent with the create, whose value is the step's "
               "idempotency key (workflow/step/submission); empty: not sent."),
-        Param("outputs", shortdesc="Outputs picked from the JSON response (NAME=PATH lines)",
+        Param("outputs", shortdesc="Outputs picked from the JSON response (NAME=PATH items)",
               default="",
-              longdesc="One NAME=PATH per line; PATH is $.a.b[0] or a.b.0 into the JSON body "
+              longdesc="NAME=PATH items separated by newlines, spaces or ';' (e.g. "
+              "'id=$.id ip=$.data.ip'); PATH is $.a.b[0] or a.b.0 into the JSON body "
               "of the create response (refreshed from the check's response). Strings are "
               "stored as is, other values as JSON. 'url' is reserved for the resource URL."),
         Param("ca_file", shortdesc="CA certificates (PEM) to verify the server with",

@@ -27,6 +27,7 @@ import pytest
 from haflow.agents.http_agent import (
     fill,
     parse_headers,
+    parse_outputs,
     parse_path,
     parse_statuses,
     pick,
@@ -252,7 +253,7 @@ def box(tmp_path: Path) -> Sandbox:
 def step_params(rest: Rest, **extra: str) -> dict[str, str]:
     params = {"workflow": "wf", "step": "step", "submission": "s1",
               "url": rest.url("/items"), "body": '{"name": "vm1"}',
-              "outputs": "id=$.id\nip=data.ip\nready=$.data.ready\nfirst_tag=$.tags[0]"}
+              "outputs": "id=$.id\nip=data.ip\nready=$.data.ready first_tag=$.tags[0]"}
     params.update(extra)
     return params
 
@@ -620,6 +621,12 @@ def test_small_parsers() -> None:
     assert fill("http://h/{missing}", {}) is None
     assert fill("http://h/{not a name}", {}) == "http://h/{not a name}"
     assert parse_headers("A: 1\n# c\n\nB:two: three") == [("A", "1"), ("B", "two: three")]
+    # outputs: newlines, spaces or ";" between items (newlines are awkward in pcs)
+    assert parse_outputs("id=$.id ip=data.ip;n=$.a[1]  # comment\n\nz=z") == {
+        "id": ["id"], "ip": ["data", "ip"], "n": ["a", 1], "z": ["z"]}
+    for bad in ("id", "id = $.id", "1x=$.a", "url=$.self", "a=$."):
+        with pytest.raises(ValueError):
+            parse_outputs(bad)
 
 
 # ---- TLS -----------------------------------------------------------------------------------------
