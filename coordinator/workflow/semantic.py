@@ -20,7 +20,7 @@ from haflow.agents.naming import (
 from haflow.agents.outputs import LOOSE_REFERENCE_RE, references
 from haflow.coordinator.reports import Report, Severity
 from haflow.coordinator.workflow.build import UNPARSED
-from haflow.coordinator.workflow.graph import find_cycles
+from haflow.coordinator.workflow.graph import Ancestors, find_cycles
 from haflow.coordinator.workflow.metadata import AgentInfo, agent_info
 from haflow.coordinator.workflow.model import (
     HAFLOW_AGENTS,
@@ -46,6 +46,12 @@ class _Out:
         self.wf = wf
         self.reports: list[Report] = []
         self.quoted: set[tuple[Any, ...]] = set()
+        self._ancestors: Ancestors | None = None
+
+    def runs_after(self, step: str, other: str) -> bool:
+        if self._ancestors is None:  # built on first use: most workflows reference nothing
+            self._ancestors = Ancestors({n: s.after for n, s in self.wf.steps.items()})
+        return self._ancestors(step, other)
 
     def add(
         self,
@@ -225,7 +231,6 @@ def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
 
 def _output_refs(out: _Out, step: Step) -> None:
     """``${steps.S.KEY}`` must name a step this one (transitively) runs after."""
-    deps: set[str] | None = None  # computed on first use: most params reference nothing
     for param, value in step.params.items():
         if "${" not in value:
             continue
@@ -248,9 +253,7 @@ def _output_refs(out: _Out, step: Step) -> None:
                     key=key,
                 )
                 continue
-            if deps is None:
-                deps = out.wf.dependencies(step.name)
-            if target not in deps:
+            if not out.runs_after(step.name, target):
                 out.add(
                     "reference-not-dependency",
                     f"{ref}: '{step.name}' does not run after '{target}' (add it to 'after')",
