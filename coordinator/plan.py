@@ -59,6 +59,7 @@ class Phase:
     seconds: float
     other_actions: int = 0  # actions on resources outside the workflow (probes excluded)
     aborted: int = 0  # actions not run: they wait for one that fails
+    lost: list[str] = field(default_factory=list)  # nodes lost as this phase begins
 
     def waves(self) -> list[list[PlannedAction]]:
         grouped: dict[int, list[PlannedAction]] = {}
@@ -68,7 +69,7 @@ class Phase:
 
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "seconds": round(self.seconds, 4),
-                "other_actions": self.other_actions, "aborted": self.aborted,
+                "other_actions": self.other_actions, "aborted": self.aborted, "lost": self.lost,
                 "waves": [[a.to_dict() for a in wave] for wave in self.waves()],
                 "edges": [list(e) for e in self.edges]}
 
@@ -116,8 +117,10 @@ def make_plan(workflow: Workflow, cib: etree._Element, *, node_down: str | None 
         assert first.output is not None
         # a crash, not a clean leave: the node's resources are lost and it is fenced
         state = simulate.run(first.output, node_fail=[node_down])
-        plan.phases.append(reduce(state, f"recovery after {node_down} is lost", mine,
-                                  first_order=_next_order(plan)))
+        recovery = reduce(state, f"recovery after {node_down} is lost", mine,
+                          first_order=_next_order(plan))
+        recovery.lost = [node_down]
+        plan.phases.append(recovery)
     plan.placement = _placement(plan, workflow)
     return plan
 
@@ -243,6 +246,9 @@ def _placement(plan: Plan, workflow: Workflow) -> dict[str, dict[str, Any]]:
     running: dict[str, list[str]] = {s: [] for s in steps}
     failed: dict[str, list[str]] = {s: [] for s in steps}
     for phase in plan.phases:
+        for table in (running, failed):  # what ran on a lost node is gone (no stop action)
+            for nodes in table.values():
+                nodes[:] = [n for n in nodes if n not in phase.lost]
         for action in sorted(phase.actions, key=lambda a: a.order):
             if action.step not in running or action.node is None:
                 continue
