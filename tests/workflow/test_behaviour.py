@@ -7,6 +7,8 @@ else, a joining node moves nothing, haflow steps are never probed.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,29 @@ def test_golden_start_and_abort_orders(name: str) -> None:
                 a for a in graph.actions.values() if a.task == "stop" and a.resource == dep
             ]
             assert all(stops[step] in graph.ancestors(a.id) for a in dep_stops), (step, dep)
+
+
+def test_crm_mon_resource_workflow_shows_exactly_its_steps(tmp_path: Path) -> None:
+    require("crm_mon")
+    cib = simulate.skeleton(3)
+    for name in ("diamond", "linear"):
+        cib = merge_into(cib, compile_workflow(load(GOLDEN / f"{name}.yaml")))
+    sim = simulate.run(cib, keep_output=True)
+    assert sim.output is not None
+    path = tmp_path / "cib.xml"
+    path.write_bytes(etree.tostring(sim.output))
+    result = subprocess.run(
+        ["crm_mon", "-1", "--resource=diamond", "--output-as=xml"],
+        env={**os.environ, "CIB_file": str(path)},
+        capture_output=True,
+        check=True,
+    )
+    shown = {e.get("id") for e in etree.fromstring(result.stdout).iter("resource", "clone")}
+    assert shown == {
+        "diamond.root.clone",
+        "diamond.root",
+        "diamond.network",
+        "diamond.volume",
+        "diamond.image",
+        "diamond.vm",
+    }
