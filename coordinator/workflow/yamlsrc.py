@@ -45,6 +45,7 @@ class Source:
 
 
 _STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _loc(node: Node) -> Loc:
@@ -78,9 +79,31 @@ class _Builder:
             return str(node.value)  # a date is not a thing workflows have: keep the text
         return self.yaml.constructor.construct_object(node, deep=True)
 
-    def _mapping(self, node: MappingNode, path: Path) -> dict[Any, Any]:
+    def _merged(self, node: MappingNode, path: Path) -> dict[Any, Any]:
+        """What ``<<: *defaults`` brings in (earlier mappings win), for step templates."""
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not (isinstance(key_node, ScalarNode) and _tag(key_node) == _MERGE):
+                continue
+            sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            for source in sources:
+                if not isinstance(source, MappingNode):
+                    self.reports.append(
+                        self._report(
+                            "yaml-merge", "'<<' takes a mapping or a list of mappings", key_node
+                        )
+                    )
+                    continue
+                for key, value in self._mapping(source, path).items():
+                    result.setdefault(key, value)
+        return result
+
+    def _mapping(self, node: MappingNode, path: Path) -> dict[Any, Any]:
+        result: dict[Any, Any] = self._merged(node, path)
+        explicit: set[Any] = set()
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and _tag(key_node) == _MERGE:
+                continue
             if not isinstance(key_node, ScalarNode):
                 self.reports.append(
                     self._report("yaml-key", "a key must be a plain scalar", key_node)
@@ -90,7 +113,7 @@ class _Builder:
                 key = key_node.value
             else:
                 key = str(self.yaml.constructor.construct_object(key_node, deep=True))
-            if key in result:
+            if key in explicit:
                 first = self.source.keys[(*path, key)]
                 self.reports.append(
                     self._report(
@@ -101,6 +124,7 @@ class _Builder:
                     )
                 )
                 continue
+            explicit.add(key)
             self.source.keys[(*path, key)] = _loc(key_node)
             result[key] = self.build(value_node, (*path, key))
         return result
