@@ -44,7 +44,18 @@ class Source:
         return self.keys.get(path) or self.value_loc(path)
 
 
+# far above any real workflow (5,000 steps are ~50,000 values); aliases can expand
+# a small file exponentially ("billion laughs")
+MAX_VALUES = 400_000
 _STR = "tag:yaml.org,2002:str"
+
+
+class _TooLarge(Exception):
+    def __init__(self, node: Node) -> None:
+        super().__init__("too many values")
+        self.node = node
+
+
 _MERGE = "tag:yaml.org,2002:merge"
 
 
@@ -62,8 +73,13 @@ class _Builder:
         self.yaml = yaml
         self.source = Source(data=None, filename=filename)
         self.reports: list[Report] = []
+        self.budget = MAX_VALUES
 
     def build(self, node: Node, path: Path) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            # aliases can expand exponentially ("billion laughs"): stop, do not hang
+            raise _TooLarge(node)
         self.source.values[path] = _loc(node)
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
@@ -160,5 +176,13 @@ def parse(text: str, filename: str) -> tuple[Source, list[Report]]:
             Report("empty", "the file holds no workflow", file=filename, line=1, column=1)
         ]
     builder = _Builder(yaml, filename)
-    builder.source.data = builder.build(root, ())
+    try:
+        builder.source.data = builder.build(root, ())
+    except _TooLarge as err:
+        report = builder._report(
+            "yaml-too-large",
+            f"more than {MAX_VALUES:,} values once aliases are expanded",
+            err.node,
+        )
+        return Source(None, filename), [report]
     return builder.source, builder.reports
