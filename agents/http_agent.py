@@ -26,6 +26,9 @@ other status is an error. Start adopts an object whose URL it already knows
 (from this node's marker, or the outputs in the CIB after a failover)
 instead of creating a second one. ``undo`` DELETEs the undo URL: a status in
 ``undo_status`` or 404/410 (already gone) is success, so undo is idempotent.
+An undo that knows nothing of the object (no marker, no outputs) DELETEs
+``undo_url`` when it has no placeholders, or ``url`` for a PUT (a PUT step
+owns its URL); otherwise there is nothing it can name, and it says so.
 
 Module imports stay minimal (this is on the monitor's path): http.client,
 ssl and json are imported only by the methods that use them.
@@ -356,11 +359,7 @@ class HttpAgent(StepAgent):
                            f"expected {self._param(ctx, 'expected_status')}"
                            f"{_snippet(response.body)}")
         outputs = self._pick(ctx, response, strict=True, what=f"{method} {url}")
-        if not location:
-            if "id" in outputs:
-                location = url.rstrip("/") + "/" + _quote(outputs["id"])
-            elif method == "PUT":
-                location = url
+        location = location or self._resource_url(ctx, outputs)
         if location:
             outputs[URL_OUTPUT] = location
         ctx.outputs.update(outputs)
@@ -376,7 +375,10 @@ class HttpAgent(StepAgent):
 
     def check(self, ctx: StepContext) -> bool | Outputs:
         known = self._known_outputs(ctx)
-        url = self._target(ctx, "check_url", known)
+        # knowing nothing of an object (not even a static check_url), do not guess: for a
+        # PUT, the next start re-applies it (idempotent) rather than adopting what is there
+        url = self._target(ctx, "check_url", known) if known or self._param(
+            ctx, "check_url") else None
         if not url:
             # nothing created yet that we know of; the create's idempotency key covers a
             # create whose answer was lost
@@ -397,6 +399,9 @@ class HttpAgent(StepAgent):
             return True  # the monitor needs only yes/no: skip the JSON parsing
         refreshed = dict(known)
         refreshed.update(self._pick(ctx, response, strict=False, what=f"GET {url}"))
+        resource = self._resource_url(ctx, refreshed)
+        if resource:  # adopted without knowing it (a static check_url): undo needs it
+            refreshed[URL_OUTPUT] = resource
         return refreshed or True
 
     def undo(self, ctx: StepContext) -> None:
@@ -432,8 +437,8 @@ class HttpAgent(StepAgent):
         """What we know about the object: ctx's outputs, else this node's marker, else the CIB."""
         if ctx.outputs:
             return ctx.outputs
-        if ctx.action != "start":
-            return {}
+        if ctx.action not in ("start", "migrate_from"):
+            return {}  # monitor: the marker's outputs are in ctx; never a CIB query there
         from haflow.agents import marker
 
         found = marker.read(self.instance)
@@ -445,10 +450,21 @@ class HttpAgent(StepAgent):
     def _target(self, ctx: StepContext, name: str, outputs: Outputs) -> str | None:
         """The URL ``check_url``/``undo_url`` names (template filled), else the resource URL."""
         template = self._param(ctx, name)
-        url = fill(template, outputs) if template else outputs.get(URL_OUTPUT)
+        url = fill(template, outputs) if template else self._resource_url(ctx, outputs)
         if url:
             self._check_scheme(name if template else "url", url)
         return url or None
+
+    def _resource_url(self, ctx: StepContext, outputs: Outputs) -> str | None:
+        """Output ``url`` (set by do), else the rule do follows: url/ID, or url for a PUT."""
+        if outputs.get(URL_OUTPUT):
+            return outputs[URL_OUTPUT]
+        url = self._param(ctx, "url")
+        if "id" in outputs:
+            return url.rstrip("/") + "/" + _quote(outputs["id"])
+        if self._param(ctx, "method").upper() == "PUT":
+            return url
+        return None
 
     def _location(self, url: str, response: Response) -> str | None:
         location = response.headers.get("location")

@@ -498,6 +498,36 @@ def test_put_creates_at_the_url(rest: Rest, box: Sandbox) -> None:
     assert rest.objects == {}
 
 
+def forget_everything(box: Sandbox) -> None:
+    """No marker on this node and no outputs in the CIB: the agent knows nothing."""
+    box.forget_markers()
+    cibadmin(box.cib_file, "-D", "-X", f'<meta_attributes id="{STEP}-haflow-outputs"/>')
+
+
+def test_put_undo_knowing_nothing_deletes_the_url(rest: Rest, box: Sandbox) -> None:
+    params = step_params(rest, method="put", url=rest.url("/things/web"), outputs="")
+    assert run(box, "start", params).rc == 0
+    forget_everything(box)
+    assert run(box, "start", params).rc == 0  # knowing nothing, a PUT is re-applied
+    assert rest.count("PUT") == 2 and len(rest.objects) == 1
+    forget_everything(box)
+    box.set_target_role("wf.root", "Stopped")
+    result = run(box, "stop", params)
+    assert result.rc == 0, result
+    assert [r.path for r in rest.requests if r.method == "DELETE"] == ["/things/web"]
+    assert rest.objects == {}
+
+
+def test_static_check_url_adopts_and_learns_the_object_url(rest: Rest, box: Sandbox) -> None:
+    params = step_params(rest, check_url=rest.url("/items/1"))
+    assert run(box, "start", params).rc == 0
+    forget_everything(box)
+    result = run(box, "start", params)
+    assert result.rc == 0, result
+    assert rest.count("POST") == 1
+    assert box.outputs(STEP)["url"] == rest.url("/items/1")  # for the undo
+
+
 def test_headers_and_references_to_earlier_outputs(rest: Rest, box: Sandbox) -> None:
     box.add_primitive("wf.net", "http")
     cibadmin(box.cib_file, "--modify", "--scope", "resources", "-X",
@@ -660,3 +690,39 @@ def test_https_client_certificate(box: Sandbox, certs: dict[str, tuple[Path, Pat
                                                client_key=str(key)))
         assert result.rc == 0, result
         assert rest.count("POST") == 1
+
+
+# ---- ocf-tester ----------------------------------------------------------------------------------
+
+
+def nobody_can_run_python() -> bool:
+    """ocf-tester runs meta-data as ``nobody``; an interpreter under /root is out of its reach."""
+    done = subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c", f"{sys.executable} -c pass"],
+                          capture_output=True, timeout=60)
+    return done.returncode == 0
+
+
+def test_ocf_tester(rest: Rest, box: Sandbox, tmp_path: Path) -> None:
+    if shutil.which("ocf-tester") is None:
+        pytest.skip("ocf-tester (resource-agents) is not installed")
+    from haflow.agents import install
+
+    root = tmp_path / "ocf"
+    install.install(str(root))
+    params = step_params(rest, outputs="id=$.id ip=data.ip")
+    argv = ["ocf-tester", "-n", STEP]
+    for name, value in params.items():
+        argv += ["-o", f"{name}={value}"]
+    env = box.env(STEP, {})
+    env["OCF_ROOT"] = str(root)
+    done = subprocess.run([*argv, str(root / "resource.d" / "haflow" / "http")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    failures = [line for line in done.stdout.splitlines() if line.startswith("* rc=")]
+    if not nobody_can_run_python():
+        failures = [line for line in failures if "too restrictive permissions" not in line]
+    else:
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert failures == [], done.stdout + done.stderr
+    # its starts adopt, its stops are moves (the root is not stopped): one object, kept
+    assert rest.count("POST") == 1 and rest.count("DELETE") == 0
+    assert len(rest.objects) == 1
