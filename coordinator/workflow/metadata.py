@@ -65,10 +65,12 @@ def _haflow_info(spec: AgentSpec) -> AgentInfo:
         return AgentInfo(str(spec), error=f"no haflow agent named '{spec.type}' (known: {known})")
     try:
         xml = registry.meta_data(spec.type)
-    except (ImportError, AttributeError) as err:
-        # the agent is registered but its code is not importable here: the name
-        # is right, its parameters cannot be checked
-        return AgentInfo(str(spec), checked=False, error=f"meta-data unavailable: {err}")
+    except Exception as err:  # an agent's bug must not crash validation
+        # the agent is registered but its code cannot answer here: the name is
+        # right, its parameters cannot be checked (a warning, not an error)
+        return AgentInfo(
+            str(spec), checked=False, error=f"meta-data unavailable: {type(err).__name__}: {err}"
+        )
     return parse_meta_data(str(spec), xml)
 
 
