@@ -78,10 +78,15 @@ def naive_cib(base: etree._Element, flows: list[Workflow]) -> etree._Element:
     return cib
 
 
-def schedule(cib: etree._Element, nodes: list[str], runs: int) -> float:
-    """Median crm_simulate time (scheduler only, --run) with every node coming up."""
-    times = [simulate.run(cib, simulate=False, node_up=nodes).seconds for _ in range(runs)]
-    return statistics.median(times)
+def schedule(cib: etree._Element, nodes: list[str], runs: int) -> tuple[float, float]:
+    """Median crm_simulate (wall, CPU) seconds, scheduler only (--run), all nodes coming up.
+
+    CPU time is what the scheduler itself costs; wall time also counts waiting
+    for a core when the machine is busy, so the goals are judged on CPU time.
+    """
+    sims = [simulate.run(cib, simulate=False, node_up=nodes) for _ in range(runs)]
+    return (statistics.median(s.seconds for s in sims),
+            statistics.median(s.cpu_seconds for s in sims))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,22 +102,24 @@ def main(argv: list[str] | None = None) -> int:
     nodes = simulate.node_names(base)
     print(f"scheduler: crm_simulate --run, {args.nodes} nodes coming up, "
           f"{STEPS_PER_WORKFLOW}-step workflows of {STEP_AGENT}")
-    print(f"{'steps':>6} {'nodes':>5} {'haflow s':>9} {'naive s':>9} {'ratio':>7}  goal")
+    print("times in seconds: CPU (wall); ratio = naive CPU / haflow CPU")
+    print(f"{'steps':>6} {'nodes':>5} {'haflow':>15} {'naive':>15} {'ratio':>7}  goal")
     failed = False
     for steps in args.steps:
         flows = workflows(max(1, steps // STEPS_PER_WORKFLOW))
-        fast = schedule(haflow_cib(base, flows), nodes, args.runs)
+        wall, cpu = schedule(haflow_cib(base, flows), nodes, args.runs)
+        fast = f"{cpu:6.2f} ({wall:6.2f})"
         if steps <= args.skip_naive_above:
-            slow = schedule(naive_cib(base, flows), nodes, 1)
-            ratio = slow / fast
-            naive_text, ratio_text = f"{slow:9.2f}", f"{ratio:6.1f}x"
+            slow_wall, slow_cpu = schedule(naive_cib(base, flows), nodes, 1)
+            ratio = slow_cpu / cpu
+            naive_text, ratio_text = f"{slow_cpu:6.2f} ({slow_wall:6.2f})", f"{ratio:6.1f}x"
             failed |= ratio < 10
         else:
-            naive_text, ratio_text = f"{'skipped':>9}", f"{'-':>7}"
+            naive_text, ratio_text = f"{'skipped':>15}", f"{'-':>7}"
         goal = "ratio >= 10x" + (", < 1 s" if steps == 1000 else "")
-        if steps == 1000 and fast >= 1.0:
+        if steps == 1000 and cpu >= 1.0:
             failed = True
-        print(f"{steps:>6} {args.nodes:>5} {fast:9.2f} {naive_text} {ratio_text}  {goal}",
+        print(f"{steps:>6} {args.nodes:>5} {fast} {naive_text} {ratio_text}  {goal}",
               flush=True)
     return 1 if failed else 0
 

@@ -9,6 +9,7 @@ order follow. Nothing here prints and nothing touches a cluster.
 
 from __future__ import annotations
 
+import resource
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -133,6 +134,7 @@ class Simulation:
     graph: TransitionGraph
     dot: str
     seconds: float  # wall time of crm_simulate itself
+    cpu_seconds: float = 0.0  # its user + system CPU time: steadier on a busy machine
     output: etree._Element | None = None  # the resulting CIB, with simulate=True
     # with simulate=True: (resource, task, node, interval_ms) of every action run; a
     # failure (op_fail) aborts the transition, so this can be less than the graph
@@ -212,9 +214,11 @@ def run(cib: etree._Element, *, simulate: bool = True, node_up: Iterable[str] = 
         # crm_simulate keeps its working shadow copy under TMPDIR: keep it in ours
         scoped = Env(prefix=runner.prefix, description=runner.description,
                      extra_env={**runner.extra_env, "TMPDIR": tmp})
+        cpu_before = _children_cpu()
         started = time.perf_counter()
         result = scoped.run(argv, timeout=timeout)
         seconds = time.perf_counter() - started
+        cpu = _children_cpu() - cpu_before
         if result.returncode != 0 or not paths["graph.xml"].exists():
             raise simulate_error(result.returncode, result.stderr)
         graph = parse_graph(paths["graph.xml"].read_bytes())
@@ -223,7 +227,13 @@ def run(cib: etree._Element, *, simulate: bool = True, node_up: Iterable[str] = 
         if keep_output and paths["out.xml"].exists():
             output = etree.parse(str(paths["out.xml"])).getroot()
         executed = parse_executed(report.read_bytes()) if simulate and report.exists() else None
-    return Simulation(graph=graph, dot=dot, seconds=seconds, output=output, executed=executed)
+    return Simulation(graph=graph, dot=dot, seconds=seconds, output=output, executed=executed,
+                      cpu_seconds=cpu)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def parse_executed(xml: bytes) -> set[tuple[str, str, str, int]]:
