@@ -33,7 +33,6 @@ from haflow.coordinator.reports import HaflowError, Report
 from haflow.coordinator.workflow.durations import to_pacemaker
 from haflow.coordinator.workflow.graph import topological_order
 from haflow.coordinator.workflow.model import (
-    DEFAULT_INTERVAL_MS,
     DEFAULT_TIMEOUT_MS,
     FailurePolicy,
     RuleOp,
@@ -184,7 +183,9 @@ def _root(wf: Workflow) -> etree._Element:
     _nvpairs(
         prim, "meta_attributes", f"{rid}.meta", [(FAILURE_POLICY_META, str(wf.failure_policy))]
     )
-    _ops(prim, rid, DEFAULT_TIMEOUT_MS, DEFAULT_INTERVAL_MS, None, "block")
+    # no recurring monitor: the root has no effect to watch, and a clone on every
+    # node would cost one monitor per node per workflow
+    _ops(prim, rid, DEFAULT_TIMEOUT_MS, 0, None, "block")
     return clone
 
 
