@@ -30,6 +30,13 @@ An undo that knows nothing of the object (no marker, no outputs) DELETEs
 ``undo_url`` when it has no placeholders, or ``url`` for a PUT (a PUT step
 owns its URL); otherwise there is nothing it can name, and it says so.
 
+The idempotency key is the step's (workflow/step/submission), so a create
+whose answer was lost is deduplicated by the service when the start is
+retried. When start finds the object it knew deleted behind its back
+(drift), it creates anew with a key derived from the gone object's URL, so
+a service that replays answers to a repeated key cannot hand back the
+deleted object. No redirects are followed and no proxies are used.
+
 Module imports stay minimal (this is on the monitor's path): http.client,
 ssl and json are imported only by the methods that use them.
 """
@@ -293,6 +300,8 @@ class HttpAgent(StepAgent):
     )
     # Mapping (immutable to ruff), not ClassVar: typing is not imported on the monitor path
     timeouts: Mapping[str, int] = {**StepAgent.timeouts, "start": 60, "stop": 60}
+    # the URL of an object this start found gone (drift), whose create it must not replay
+    _gone: str | None = None
 
     # ---- validation -----------------------------------------------------------------------
 
@@ -347,7 +356,7 @@ class HttpAgent(StepAgent):
             headers["Content-Type"] = self._param(ctx, "content_type")
         key_header = self._param(ctx, "idempotency_header")
         if key_header:
-            headers[key_header] = ctx.key
+            headers[key_header] = self._create_key(ctx)
         ctx.progress(None, f"{method} {url}")
         response = self.request(ctx, method, url, body, headers)
         # record where the object is as soon as we know, so a failure below can still be undone
@@ -390,6 +399,8 @@ class HttpAgent(StepAgent):
         if response.status in GONE:
             self.log("INFO" if ctx.action == "start" else "WARNING",
                      f"GET {url} answered {response.status}: the object is gone")
+            if ctx.action == "start":
+                self._gone = url
             return False
         if response.status not in parse_statuses(self._param(ctx, "check_status")):
             raise OcfError(ocfcodes.ERR_GENERIC, f"GET {url} answered {response.status}, "
@@ -423,6 +434,22 @@ class HttpAgent(StepAgent):
         self.log("INFO", f"DELETE {url}: {response.status}")
 
     # ---- helpers ----------------------------------------------------------------------------
+
+    def _create_key(self, ctx: StepContext) -> str:
+        """The idempotency key of this create: the step's, or a new one after a drift.
+
+        A service that honours the key replays the first answer to a retry; after
+        the object was deleted behind our back that answer names the deleted
+        object. A redo derives its key from the gone object's URL: still stable
+        if the redo itself is retried (the CIB keeps that URL until a redo succeeds).
+        """
+        if not self._gone:
+            return ctx.key
+        import hashlib
+
+        digest = hashlib.sha256(self._gone.encode()).hexdigest()[:16]
+        self.log("INFO", f"{self._gone} is gone: creating anew, with key {ctx.key}+{digest}")
+        return f"{ctx.key}+{digest}"
 
     def _param(self, ctx: StepContext, name: str) -> str:
         value = ctx.params.get(name)
@@ -614,6 +641,8 @@ class HttpAgent(StepAgent):
         except (OSError, http.client.HTTPException) as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             raise OcfError(ocfcodes.ERR_GENERIC, f"{method} {url} failed: {reason}") from None
+        except ValueError as exc:  # http.client refusing a header or URL: configuration
+            raise OcfError(ocfcodes.ERR_CONFIGURED, f"{method} {url}: {exc}") from None
         finally:
             connection.close()
 

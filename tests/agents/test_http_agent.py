@@ -64,6 +64,8 @@ class Rest:
         self.lock = threading.Lock()
         self.objects: dict[str, dict[str, object]] = {}
         self.by_key: dict[str, str] = {}  # idempotency key -> path of the object it made
+        self.first_answer: dict[str, dict[str, object]] = {}  # key -> what its create said
+        self.replay = False  # answer a repeated key even when its object is gone
         self.requests: list[Recorded] = []
         self.forced: dict[str, list[tuple[int, bytes, bool]]] = {}
         self.location = True  # send a Location header on create
@@ -136,9 +138,12 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(405)
             return
         key = self.headers.get("Idempotency-Key")
-        if key and rest.by_key.get(key) in rest.objects:
-            path = rest.by_key[key]  # a retried create: the same object, not a second one
-            self._answer(200, rest.objects[path], {"Location": path} if rest.location else {})
+        if key and key in rest.by_key and (rest.replay or rest.by_key[key] in rest.objects):
+            # a retried create: the first answer again, not a second object (with replay,
+            # even when that object has been deleted since, as some services do)
+            path = rest.by_key[key]
+            self._answer(200, rest.first_answer[key],
+                         {"Location": path} if rest.location else {})
             return
         rest.counter += 1
         path = f"/items/{rest.counter}"
@@ -148,6 +153,7 @@ class Handler(BaseHTTPRequestHandler):
                               "tags": ["a", "b"]}
         if key:
             rest.by_key[key] = path
+            rest.first_answer[key] = dict(rest.objects[path])
         self._answer(201, rest.objects[path], {"Location": path} if rest.location else {})
 
     def _put(self, rest: Rest, body: bytes) -> None:
@@ -329,6 +335,37 @@ def test_monitor_not_running_running_and_drift(rest: Rest, box: Sandbox) -> None
     # a probe finding our marker without the effect: not running here, marker dropped
     assert run(box, "monitor", params).rc == 7
     assert not box.marker(STEP).exists()
+
+
+@pytest.mark.parametrize("replay", [False, True])
+def test_drift_is_repaired_by_a_new_create(rest: Rest, box: Sandbox, replay: bool) -> None:
+    # Pacemaker's recovery: the failed monitor, a stop (a move: no undo), a start
+    rest.replay = replay
+    params = step_params(rest)
+    assert run(box, "start", params).rc == 0
+    del rest.objects["/items/1"]
+    assert run(box, "monitor", params, RECURRING).rc == 1
+    assert run(box, "stop", params).rc == 0
+    result = run(box, "start", params)
+    assert result.rc == 0, result
+    assert list(rest.objects) == ["/items/2"]
+    assert box.outputs(STEP)["url"] == rest.url("/items/2")
+    keys = [r.headers["Idempotency-Key"] for r in rest.requests if r.method == "POST"]
+    assert keys[0] == KEY and keys[1].startswith(KEY + "+") and len(keys) == 2
+    assert run(box, "monitor", params, RECURRING).rc == 0
+    # a redo whose answer was lost (the CIB still names the gone object) is retried
+    # with the same key: the service answers with the object the redo made
+    box.forget_markers()
+    cibadmin(box.cib_file, "--modify", "--scope", "resources", "-X",
+             f'<primitive id="{STEP}"><meta_attributes id="{STEP}-haflow-outputs">'
+             f'<nvpair id="{STEP}-haflow-outputs-url" name="haflow-output-url" '
+             f'value="{rest.url("/items/1")}"/></meta_attributes></primitive>')
+    assert box.outputs(STEP)["url"] == rest.url("/items/1")
+    assert run(box, "start", params).rc == 0
+    keys = [r.headers["Idempotency-Key"] for r in rest.requests if r.method == "POST"]
+    assert len(keys) == 3 and keys[2] == keys[1]
+    assert list(rest.objects) == ["/items/2"]
+    assert box.outputs(STEP)["url"] == rest.url("/items/2")
 
 
 def test_monitor_fails_on_an_unexpected_check_status(rest: Rest, box: Sandbox) -> None:
