@@ -151,7 +151,49 @@ def constraint_commands(element: etree._Element) -> list[str]:
         args += [f"{k}={v}" for k, v in _attrs(element)
                  if k not in ("id", "rsc", "node", "score")]
         return [command(f"{PCS} constraint location add", args)]
+    if tag == "rsc_location" and not sets and element.get("rsc"):
+        command_line = location_rule_command(element)
+        if command_line:
+            return [command_line]
     return fallback("constraints", element, f"pcs has no command for this {tag}")
+
+
+RULE_OPS = {"eq", "ne", "lt", "gt", "lte", "gte"}
+
+
+def location_rule_command(element: etree._Element) -> str | None:
+    """``pcs constraint location RSC rule ...`` for one rule of plain expressions, else None."""
+    rules = element.findall("rule")
+    if len(rules) != 1 or len(element) != 1 or set(element.attrib) - {
+            "id", "rsc", "resource-discovery", "role"}:
+        return None
+    rule = rules[0]
+    if set(rule.attrib) - {"id", "score", "boolean-op"} or not len(rule):
+        return None
+    terms: list[list[str]] = []
+    for expression in rule:
+        attrs = _attrs(expression)
+        keys = {k for k, _ in attrs}
+        attribute, op = expression.get("attribute", ""), expression.get("operation", "")
+        if expression.tag != "expression" or keys - {"id", "attribute", "operation", "value",
+                                                     "type"}:
+            return None
+        if op in ("defined", "not_defined") and "value" not in keys:
+            terms.append([op, attribute])
+        elif op in RULE_OPS and "value" in keys:
+            kind = [str(expression.get("type"))] if "type" in keys else []
+            terms.append([attribute, op, *kind, expression.get("value", "")])
+        else:
+            return None
+    joiner = rule.get("boolean-op", "and")
+    args = [str(element.get("rsc")), "rule", f"constraint-id={element.get('id')}",
+            f"id={rule.get('id')}"]
+    args += [f"{k}={v}" for k, v in _attrs(element) if k in ("resource-discovery", "role")]
+    if rule.get("score") is not None:
+        args.append(f"score={rule.get('score')}")
+    for index, term in enumerate(terms):
+        args += ([joiner] if index else []) + term
+    return command(f"{PCS} constraint location", args)
 
 
 PCS_SET_OPTIONS = {"action", "require-all", "role", "sequential", "id"}

@@ -3,7 +3,8 @@
 pcs and haflow write the same configuration with different incidental details:
 pcs names sub-elements itself (``W.a-instance_attributes``, ``W.a-monitor-interval-10s``,
 ``W-set_set``), writes Pacemaker's defaults out (``first-action="start"``,
-``interval="0s"``), and may leave an empty ``<operations/>``. None of that changes
+``interval="0s"``), leaves out a rule's ``boolean-op`` when it has one
+expression, and may leave an empty ``<operations/>``. None of that changes
 what Pacemaker does. So the normal form keeps every id that names something
 (primitives, constraints, tags: what other objects and admins refer to) and drops
 the ids of sub-elements; durations become milliseconds; defaults are filled in;
@@ -42,6 +43,8 @@ def normal(element: etree._Element) -> Any:
         if key == "id" and element.tag not in NAMED:
             continue
         attrs[key] = ms(value) if key in DURATION_ATTRS else value
+    if element.tag == "rule" and (len(element) < 2 or attrs.get("boolean-op") == "and"):
+        attrs.pop("boolean-op", None)  # "and" is the default; one expression has no op
     children = [normal(c) for c in element if isinstance(c.tag, str)]
     children = [c for c in children if not (c[0] in ("operations", "meta_attributes",
                                                      "instance_attributes") and not c[2])]

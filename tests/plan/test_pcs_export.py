@@ -55,6 +55,13 @@ FRAGMENT = """<fragment>
   <rsc_order id="W.b-after-a" first="W.a" then="W.b"/>
   <rsc_colocation id="W.b-with-a" rsc="W.b" with-rsc="W.a" score="INFINITY"/>
   <rsc_location id="W.a-on-node1" rsc="W.a" node="node1" score="100"/>
+  <rsc_location id="W.b-place" rsc="W.b">
+    <rule id="W.b-place-rule" score="-INFINITY" boolean-op="or">
+      <expression id="W.b-place-0" attribute="disk" operation="ne" value="ssd" type="string"/>
+      <expression id="W.b-place-1" attribute="disk" operation="not_defined"/>
+      <expression id="W.b-place-2" attribute="#uname" operation="eq" value="node3"/>
+    </rule>
+  </rsc_location>
   <rsc_location id="W.discovery" resource-discovery="never">
     <resource_set id="W.discovery-set"><resource_ref id="W.b"/></resource_set>
     <rule id="W.discovery-rule" score="0">
@@ -97,7 +104,7 @@ def test_the_pcs_script_makes_the_same_configuration(tmp_path: Path) -> None:
                                ("resources", "constraints", "tags")), title="W")
     base = simulate.skeleton(1)
     expected = snapshot(direct(base, fragment), "W")
-    assert [len(expected[s]) for s in ("resources", "constraints", "tags")] == [3, 5, 1]
+    assert [len(expected[s]) for s in ("resources", "constraints", "tags")] == [3, 6, 1]
     assert snapshot(through_pcs(base, text, tmp_path), "W") == expected
 
 
@@ -110,3 +117,41 @@ def test_the_script_quotes_values_and_pushes_one_diff() -> None:
     assert text.count("resource create") == 3
     # W.b and the root have no monitor: pcs would add one, the script deletes it
     assert 'resource op delete W.b monitor' in text
+
+
+PLACED = """name: placed
+steps:
+  a:
+    agent: ocf:pacemaker:Dummy
+    nodes: [node1, node2]
+  b:
+    agent: ocf:pacemaker:Dummy
+    after: [a]
+    with: [a]
+    avoid: [node3]
+  c:
+    agent: test
+    apart: [a]
+    rules:
+      - attribute: disk
+        op: eq
+        value: ssd
+  d:
+    agent: ocf:pacemaker:Dummy
+    after: [b, c]
+    failure_policy: hold
+    interval: 0
+"""
+
+
+def test_a_compiled_workflow_round_trips_through_pcs(tmp_path: Path) -> None:
+    from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
+    from haflow.coordinator.workflow.loader import loads
+
+    compiled = compile_workflow(loads(PLACED, "placed.yaml"))
+    text = pcs_export.script(compiled.resources, compiled.constraints, compiled.tags, "placed")
+    base = simulate.skeleton(3)
+    expected = snapshot(merge_into(base, compiled), "placed")
+    assert snapshot(through_pcs(base, text, tmp_path), "placed") == expected
+    # everything but the discovery constraint (a rule over a resource set) is a pcs command
+    assert text.count("cibadmin --create") == 1
