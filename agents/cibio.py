@@ -92,6 +92,16 @@ def undo_meant(resource: str, workflow: str | None) -> tuple[bool, str]:
     return False, "Pacemaker is moving or recovering the step; the effect stays for the next start"
 
 
+def meta_attribute(resource: str, name: str) -> str | None:
+    """A meta attribute of ``resource`` (None when the resource or attribute is absent)."""
+    found = query(xpath=f"//primitive[@id={quoteattr(resource)}]/meta_attributes/"
+                  f"nvpair[@name={quoteattr(name)}]")
+    if found is None:
+        return None
+    nvpair = found if found.tag == "nvpair" else found.find(".//nvpair")
+    return None if nvpair is None else nvpair.get("value")
+
+
 def read_outputs(resources: list[str]) -> dict[str, dict[str, str]]:
     """Outputs of each of ``resources`` (resource id -> key -> value), in one query."""
     if not resources:

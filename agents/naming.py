@@ -23,6 +23,8 @@ PARAM_WORKFLOW = "workflow"
 PARAM_STEP = "step"
 PARAM_SUBMISSION = "submission"
 
+# the step's failure policy (rollback or hold), a meta attribute of its primitive
+FAILURE_POLICY_META = "haflow-failure-policy"
 # step outputs are meta attributes of the step's primitive, under this prefix
 OUTPUT_META_PREFIX = "haflow-output-"
 # transient node attributes a running action publishes (value: see agents/progress.py)

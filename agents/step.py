@@ -20,7 +20,13 @@ from __future__ import annotations
 
 from haflow.agents import deadline, marker, ocfcodes
 from haflow.agents.framework import Agent, OcfError
-from haflow.agents.naming import PARAM_STEP, PARAM_SUBMISSION, PARAM_WORKFLOW, step_id
+from haflow.agents.naming import (
+    FAILURE_POLICY_META,
+    PARAM_STEP,
+    PARAM_SUBMISSION,
+    PARAM_WORKFLOW,
+    step_id,
+)
 from haflow.agents.params import Param, Value
 
 Outputs = dict[str, str]
@@ -183,9 +189,21 @@ class StepAgent(Agent):
             self.log("ERROR", f"undoing the partial effect of {ctx.key} failed: {exc}")
 
     def _rolls_back(self) -> bool:
-        # the compiler records the policy as a meta attribute; Pacemaker hands
-        # meta attributes to the agent as CRM_meta_*
-        return self.meta.get("haflow_failure_policy", "rollback") != "hold"
+        """Whether the step's failure policy is rollback (read only when a start fails).
+
+        The compiler records the policy as meta attribute haflow-failure-policy,
+        which Pacemaker does not pass to agents: read it from the CIB, and fall
+        back on the op's on-fail (block for hold) if the CIB cannot be read.
+        """
+        from haflow.agents import cibio
+
+        try:
+            policy = cibio.meta_attribute(self.resource, FAILURE_POLICY_META)
+        except cibio.CibUnavailable:
+            policy = None
+        if policy is None:
+            return self.meta.get("on_fail") != "block"
+        return policy != "hold"
 
     def _stored_outputs(self) -> Outputs:
         if not self.workflow:

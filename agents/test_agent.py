@@ -43,6 +43,9 @@ class TestAgent(StepAgent):
               default=DEFAULT_STATE_DIR),
         Param("duration", INTEGER, shortdesc="Seconds a start takes",
               longdesc="How long do takes, reporting progress every second.", default=0),
+        Param("linger", INTEGER, shortdesc="Seconds a start waits after making its effect",
+              longdesc="After the effect exists, the start waits this long before it returns: "
+              "a crash then leaves an effect a survivor must adopt.", default=0),
         Param("undo_duration", INTEGER, shortdesc="Seconds an undo takes", default=0),
         Param("fail_start", INTEGER, shortdesc="Fail the first N starts",
               longdesc="The first N attempts of do (per idempotency key) fail.", default=0),
@@ -99,7 +102,7 @@ class TestAgent(StepAgent):
 
     def validate(self) -> list[str]:
         problems = []
-        for name in ("duration", "undo_duration", "fail_start", "drift_after"):
+        for name in ("duration", "linger", "undo_duration", "fail_start", "drift_after"):
             value = self.values.get(name)
             if isinstance(value, int) and value < 0:
                 problems.append(f"parameter '{name}' must not be negative (got {value})")
@@ -127,6 +130,9 @@ class TestAgent(StepAgent):
                            f"failing on purpose (attempt {attempt}, fail_start={fail_start})")
         self._write_effect(ctx, outputs, partial=False)
         self.record(ctx, "do", f"attempt {attempt} id={outputs['id']}")
+        for _ in range(int(ctx.params.get("linger") or 0)):
+            ctx.progress(100, "done, lingering")
+            time.sleep(1)
         return outputs
 
     def _write_effect(self, ctx: StepContext, outputs: Outputs, partial: bool) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from haflow.agents.naming import (
+    FAILURE_POLICY_META,
     PARAM_STEP,
     PARAM_SUBMISSION,
     PARAM_WORKFLOW,
@@ -42,7 +43,6 @@ from haflow.coordinator.workflow.model import (
 
 DEFAULT_SUBMISSION = "1"
 ROOT_AGENT = "workflow"
-FAILURE_POLICY_META = "haflow-failure-policy"
 INFINITY = "INFINITY"
 # a node must NOT run the step when the negation of one of its rules holds
 _NEGATE = {

@@ -109,10 +109,13 @@ class Sandbox:
 
     def set_target_role(self, rid: str, role: str) -> None:
         """What ``pcs resource disable`` does: abort/rollback of a workflow's root."""
+        self.set_meta(rid, "target-role", role)
+
+    def set_meta(self, rid: str, name: str, value: str) -> None:
         set_id = f"{rid}-meta_attributes"
         xml = (f"<primitive id={quoteattr(rid)}><meta_attributes id={quoteattr(set_id)}>"
-               f"<nvpair id={quoteattr(set_id + '-target-role')} name=\"target-role\" "
-               f"value={quoteattr(role)}/></meta_attributes></primitive>")
+               f"<nvpair id={quoteattr(f'{set_id}-{name}')} name={quoteattr(name)} "
+               f"value={quoteattr(value)}/></meta_attributes></primitive>")
         cibadmin(self.cib_file, "--modify", "--scope", "resources", "-X", xml)
 
     def remove_primitive(self, rid: str) -> None:

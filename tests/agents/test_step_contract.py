@@ -96,8 +96,8 @@ def test_failed_start_undoes_its_partial_effect_under_rollback(box: Sandbox,
 
 def test_failed_start_keeps_its_partial_effect_under_hold(box: Sandbox, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    result = box.run(TEST, "start", params(state, fail_start="1", partial="true"), "wf.a",
-                     meta={"haflow_failure_policy": "hold"})
+    box.set_meta("wf.a", "haflow-failure-policy", "hold")
+    result = box.run(TEST, "start", params(state, fail_start="1", partial="true"), "wf.a")
     assert result.rc == ocfcodes.ERR_GENERIC
     assert records.events(state) == ["do-failed"]
     assert records.effects(state) == ["wf__a__s1"]  # left for the admin to inspect

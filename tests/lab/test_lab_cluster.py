@@ -6,7 +6,6 @@ Every test leaves the shared lab healthy (all nodes online) for the next one.
 from __future__ import annotations
 
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from haflow.lab import control, netns, power
 from haflow.lab.layout import LabLayout, node_address
-from tests.labtools import wait_healthy
+from tests.labtools import last_fenced, restore, wait_healthy
 
 pytestmark = pytest.mark.tier2
 
@@ -24,16 +23,6 @@ def run(layout: LabLayout, node: str, *argv: str, timeout: float = 60) -> str:
     assert result.returncode == 0, f"{argv} on {node}: {result.stderr}{result.stdout}"
     return result.stdout
 
-
-def last_fenced(layout: LabLayout, observer: str, target: str) -> str:
-    """When ``target`` was last fenced, as ``observer``'s fencer knows it ("" if never).
-
-    ``--last`` rather than ``--history``: the history may keep an older event for a target.
-    """
-    argv = ["stonith_admin", "--last", target, "--output-as=xml"]
-    out = control.run_on(layout, observer, argv).stdout
-    element = ET.fromstring(out).find("last-fenced")  # absent (exit 74) when never fenced
-    return "" if element is None else element.get("when", "")
 
 
 def eventually(predicate: Callable[[], bool], timeout: float = 30) -> bool:
@@ -49,11 +38,7 @@ def eventually(predicate: Callable[[], bool], timeout: float = 30) -> bool:
 def healthy(lab3: LabLayout) -> Iterator[LabLayout]:
     wait_healthy(lab3)
     yield lab3
-    for node in control.nodes_of(lab3):
-        if not power.is_on(lab3, node):
-            power.power_on(lab3, node)
-    control.heal(lab3)
-    wait_healthy(lab3)
+    restore(lab3)
 
 
 def test_three_nodes_come_up_online_with_a_dc_and_fencing(healthy: LabLayout) -> None:

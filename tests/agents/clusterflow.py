@@ -1,0 +1,103 @@
+"""Driving workflows of the test agent on a lab cluster, for tests."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from haflow.coordinator import env as envs
+from haflow.coordinator import workflows
+from haflow.coordinator.env import Env
+from haflow.coordinator.workflow.loader import loads
+from haflow.lab import control
+from haflow.lab.layout import LabLayout
+from haflow.lab.view import ClusterView
+
+T = TypeVar("T")
+
+
+def lab_env(layout: LabLayout, node: str | None = None) -> Env:
+    return envs.for_lab(layout.name, node, str(layout.root))
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 90.0,
+             every: float = 0.5) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def view(layout: LabLayout, node: str | None = None) -> ClusterView:
+    nodes = [node] if node else control.nodes_of(layout)
+    for name in nodes:
+        seen = control.cluster_view(layout, name)
+        if seen is not None:
+            return seen
+    raise AssertionError(f"no node of lab {layout.name} answers crm_mon")
+
+
+def placement(layout: LabLayout, workflow: str, steps: list[str],
+              node: str | None = None) -> dict[str, list[str]]:
+    """Step -> the nodes it has started on (a start still running does not count)."""
+    seen = view(layout, node)
+    return {s: seen.resources.get(f"{workflow}.{s}", [])
+            if seen.roles.get(f"{workflow}.{s}") == "Started" else [] for s in steps}
+
+
+def wait_started(layout: LabLayout, workflow: str, steps: list[str], timeout: float = 90.0,
+                 node: str | None = None) -> dict[str, str]:
+    """Wait until every step is active on exactly one node; step -> node."""
+    def probe() -> dict[str, str] | None:
+        where = placement(layout, workflow, steps, node)
+        if all(len(nodes) == 1 for nodes in where.values()):
+            return {s: nodes[0] for s, nodes in where.items()}
+        return None
+
+    return wait_for(f"{workflow}: {', '.join(steps)} started", probe, timeout)
+
+
+def wait_stopped(layout: LabLayout, workflow: str, steps: list[str],
+                 timeout: float = 90.0) -> None:
+    def probe() -> bool:
+        seen = view(layout)
+        ids = [f"{workflow}.{s}" for s in steps]
+        return all(not seen.resources.get(rid) for rid in ids)
+
+    wait_for(f"{workflow}: {', '.join(steps)} stopped", probe, timeout)
+
+
+def workflow_yaml(name: str, state: Path, steps: dict[str, dict[str, Any]],
+                  **doc: Any) -> str:
+    """A workflow of test-agent steps (JSON, which is YAML): ``steps`` maps a step to
+    its keys (``after``, ``params``, ...); ``state_dir`` and a 2 s monitor are added."""
+    body: dict[str, Any] = {}
+    for step, keys in steps.items():
+        params = {"state_dir": str(state), **keys.get("params", {})}
+        body[step] = {"agent": "test", "interval": "2s", **keys, "params": params}
+    return json.dumps({"name": name, **doc, "steps": body}, indent=2) + "\n"
+
+
+@contextmanager
+def submitted(layout: LabLayout, text: str, steps: list[str]) -> Iterator[str]:
+    """Submit a workflow; abort, wait until undone and remove it afterwards, always."""
+    wf = loads(text, "test.yaml")
+    workflows.submit(lab_env(layout), wf)
+    try:
+        yield wf.name
+    finally:
+        env = lab_env(layout)
+        cib = workflows.livecib.query(env)
+        if workflows.elements_of(cib, wf.name):
+            if not workflows.is_aborted(cib, wf.name):
+                workflows.abort(env, wf.name)
+            wait_stopped(layout, wf.name, steps, timeout=120)
+            workflows.remove(env, wf.name, active=[])

@@ -1,0 +1,125 @@
+"""haflow's agents as real Pacemaker resources on the 3-node lab (tier2).
+
+The test agent's records (who did what, where) and its effect files are the
+evidence: a step's effect exists exactly once, moves never undo, an abort
+undoes each step exactly once, in reverse order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from haflow.lab import control
+from haflow.lab.layout import LabLayout
+from tests.agents import records
+from tests.agents.clusterflow import (
+    lab_env,
+    submitted,
+    wait_for,
+    wait_started,
+    wait_stopped,
+    workflow_yaml,
+)
+from tests.labtools import last_fenced, restore, wait_fenced
+
+pytestmark = pytest.mark.tier2
+
+
+def undos(state: Path) -> list[records.Record]:
+    return [r for r in records.read(state) if r.event.startswith("undo")]
+
+
+def test_started_monitored_drift_repaired_then_aborted_in_reverse_order(
+        lab3: LabLayout, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    steps = ["a", "b", "c"]
+    text = workflow_yaml("chain", state, {"a": {}, "b": {"after": ["a"]},
+                                              "c": {"after": ["b"]}})
+    with submitted(lab3, text, steps) as name:
+        wait_started(lab3, name, steps)
+        assert sorted(records.effects(state)) == [f"chain__{s}__" + records.read(state)[0]
+                                                  .key.rsplit("/", 1)[1] for s in steps]
+        # someone deletes a's effect: the next monitor (every 2 s) sees it, Pacemaker redoes it
+        effect = next((state / "effects").glob("chain__a__*"))
+        effect.unlink()
+        wait_for("a redone", lambda: effect.exists(), timeout=60)
+        wait_started(lab3, name, steps)
+        assert [r.event for r in records.read(state) if r.resource == "chain.a"] == ["do", "do"]
+        assert undos(state) == []
+        # abort: one undo per step, in reverse dependency order
+        from haflow.coordinator import workflows
+
+        workflows.abort(lab_env(lab3), name)
+        wait_stopped(lab3, name, steps)
+        order = [r.resource for r in undos(state)]
+        assert order == ["chain.c", "chain.b", "chain.a"], order
+        assert [r.event for r in undos(state)] == ["undo"] * 3
+        assert records.effects(state) == []
+
+
+def test_crash_mid_start_is_adopted_and_outputs_survive(lab3: LabLayout,
+                                                        tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    steps = ["make", "use"]
+    text = workflow_yaml("crashy", state, {
+        "make": {"params": {"linger": 30}},
+        "use": {"after": ["make"], "params": {"output": "made ${steps.make.id}"}},
+    })
+    with submitted(lab3, text, steps) as name:
+        first = wait_for("make's effect", lambda: [r for r in records.read(state)
+                                                   if r.event == "do"], timeout=60)[0]
+        observer = next(n for n in control.nodes_of(lab3) if n != first.node)
+        fenced_before = last_fenced(lab3, observer, first.node)
+        control.crash(lab3, first.node)  # mid-start: the effect exists, start has not returned
+        try:
+            where = wait_started(lab3, name, steps, timeout=120, node=observer)
+            assert where["make"] != first.node
+            events = [(r.resource, r.event) for r in records.read(state)]
+            assert events.count(("crashy.make", "do")) == 1
+            assert ("crashy.make", "adopt") in events
+            assert len([e for e in records.effects(state) if "make" in e]) == 1
+            # the output made on the crashed node reached the later step through the CIB
+            made_id = first.detail.split("id=")[1]
+            used = next(r for r in records.read(state) if r.resource == "crashy.use"
+                        and r.event == "do")
+            assert used.node != first.node
+            effect = next((state / "effects").glob("crashy__use__*")).read_text()
+            assert f"output.value=made {made_id}" in effect
+        finally:
+            wait_fenced(lab3, observer, first.node, fenced_before)
+            restore(lab3)
+
+
+def test_standby_moves_steps_with_zero_undos(lab3: LabLayout, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    steps = ["p", "q", "r"]
+    text = workflow_yaml("moving", state, {s: {} for s in steps})
+    with submitted(lab3, text, steps) as name:
+        where = wait_started(lab3, name, steps)
+        busy = where["p"]
+        env = lab_env(lab3, next(n for n in control.nodes_of(lab3) if n != busy))
+        assert env.run(["pcs", "node", "standby", busy]).returncode == 0
+        try:
+            moved = wait_for("steps off the standby node", lambda: (
+                w := wait_started(lab3, name, steps)) and busy not in w.values() and w)
+            assert moved["p"] != busy
+            assert undos(state) == []
+            assert len(records.effects(state)) == 3
+            assert [r.event for r in records.read(state) if r.resource == "moving.p"] == \
+                ["do", "adopt"]
+        finally:
+            assert env.run(["pcs", "node", "unstandby", busy]).returncode == 0
+
+
+def test_exec_runs_with_the_step_contract_environment(lab3: LabLayout, tmp_path: Path) -> None:
+    seen = tmp_path / "env.txt"
+    text = (f"name: envcheck\nfailure_policy: hold\nsteps:\n  show:\n    agent: exec\n"
+            f"    params:\n      do: env > {seen}\n")
+    with submitted(lab3, text, ["show"]) as name:
+        wait_started(lab3, name, ["show"])
+        lines = seen.read_text().splitlines()
+        # hold compiles to on-fail=block, what the agent falls back on without the CIB
+        assert "OCF_RESKEY_CRM_meta_on_fail=block" in lines
+        assert any(line.startswith("HAFLOW_KEY=envcheck/show/") for line in lines)
