@@ -27,7 +27,15 @@ from haflow.coordinator.workflow.compiler import compile_workflow, merge_into, r
 from haflow.coordinator.workflow.model import Workflow
 
 SECTIONS = ("resources", "constraints", "tags")
+ALERT_ID = "haflow-alert"
 SUBMISSION_PARAM_XPATH = "instance_attributes/nvpair[@name='submission']"
+
+
+def xpath(element: etree._Element, expr: str) -> list[etree._Element]:
+    """``element.xpath(expr)`` for expressions that select elements (typed for mypy)."""
+    found = element.xpath(expr)
+    assert isinstance(found, list)
+    return [e for e in found if isinstance(e, etree._Element)]
 
 
 def owned_by(element_id: str, workflow: str) -> bool:
@@ -46,7 +54,7 @@ def elements_of(cib: etree._Element, workflow: str) -> list[etree._Element]:
 
 def names(cib: etree._Element) -> list[str]:
     """Every workflow in the CIB: resources of agent ocf:haflow:workflow."""
-    roots = cib.xpath("configuration/resources//primitive[@class='ocf' and "
+    roots = xpath(cib, "configuration/resources//primitive[@class='ocf' and "
                       "@provider='haflow' and @type='workflow']")
     return sorted({r.get("id", "").rsplit(".", 1)[0] for r in roots})
 
@@ -104,9 +112,70 @@ def submit(env: Env, wf: Workflow, replace: bool = False) -> Submitted:
     submission = (submission_of(old, wf.name) if present else None) or new_submission_id()
     compiled = compile_workflow(wf, submission=submission)
     new = merge_into(without(old, wf.name), compiled)
+    _keep_runtime_sets(old, new, wf.name, compiled.ids())
+    # the alert that rolls back and records history rides in the same patch
+    with_alert(new)
     what = f"{'replacing' if present else 'submitting'} workflow '{wf.name}'"
     changed = livecib.push(env, old, new, what)
     return Submitted(wf.name, submission, bool(present), changed, compiled.resource_ids())
+
+
+def _keep_runtime_sets(old: etree._Element, new: etree._Element, workflow: str,
+                       compiled_ids: set[str]) -> None:
+    """A replacement keeps what the cluster wrote at run time: step outputs (later
+    steps read them) and the history, both meta attribute sets the compiler never makes."""
+    resources = new.find("configuration/resources")
+    if resources is None:
+        return
+    for element in elements_of(old, workflow):
+        for prim in element.iter("primitive"):
+            target = xpath(resources, f".//primitive[@id='{prim.get('id')}']")
+            if not target:
+                continue
+            for meta in prim.findall("meta_attributes"):
+                if meta.get("id") not in compiled_ids:
+                    target[0].append(deepcopy(meta))
+
+
+def alert_element(path: str | None = None) -> etree._Element:
+    """haflow's ``<alert>`` (from cib_templates/alerts.xml), for the installed agent."""
+    from haflow.agents import install
+    from haflow.cib_templates import render
+
+    where = path or str(install.alert_path(install.ocf_root()))
+    return etree.fromstring(render("alerts.xml", alert_id=ALERT_ID, path=where).encode())
+
+
+def with_alert(cib: etree._Element, path: str | None = None) -> bool:
+    """Add (or repair) haflow's alert in ``cib``'s configuration; True if it changed."""
+    config = cib.find("configuration")
+    assert config is not None
+    alerts = config.find("alerts")
+    wanted = alert_element(path)
+    if alerts is None:
+        # the schema orders the sections: alerts come after constraints, before tags
+        alerts = etree.Element("alerts")
+        after = config.find("constraints")
+        if after is not None:
+            after.addnext(alerts)
+        else:
+            config.append(alerts)
+    existing = alerts.find(f"alert[@id='{ALERT_ID}']")
+    if existing is not None:
+        if existing.get("path") == wanted.get("path"):
+            return False
+        alerts.remove(existing)
+    alerts.append(wanted)
+    return True
+
+
+def configure_alert(env: Env, path: str | None = None) -> bool:
+    """Install haflow's alert in the live CIB (one patch); True if it changed."""
+    old = livecib.query(env)
+    new = deepcopy(old)
+    if not with_alert(new, path):
+        return False
+    return livecib.push(env, old, new, "configuring haflow's alert agent")
 
 
 def new_submission_id() -> str:
@@ -115,7 +184,7 @@ def new_submission_id() -> str:
 
 def _root_target_role(cib: etree._Element, workflow: str) -> str | None:
     for rid in (root_clone_id(workflow), root_id(workflow)):
-        nodes = cib.xpath(f"configuration/resources//*[@id='{rid}']/meta_attributes/"
+        nodes = xpath(cib, f"configuration/resources//*[@id='{rid}']/meta_attributes/"
                           "nvpair[@name='target-role']")
         if nodes:
             return str(nodes[0].get("value"))
@@ -127,7 +196,7 @@ def set_root_role(env: Env, workflow: str, role: str, what: str) -> bool:
     old = livecib.query(env)
     require_workflow(old, workflow)
     new = deepcopy(old)
-    clone = new.xpath(f"configuration/resources/clone[@id='{root_clone_id(workflow)}']")
+    clone = xpath(new, f"configuration/resources/clone[@id='{root_clone_id(workflow)}']")
     if not clone:
         raise error("WORKFLOW_DAMAGED", f"workflow '{workflow}' has no root "
                     f"({root_clone_id(workflow)}); was it changed by hand?", ExitCode.ERROR)
@@ -140,8 +209,8 @@ def set_root_role(env: Env, workflow: str, role: str, what: str) -> bool:
     etree.SubElement(meta, "nvpair", id=f"{meta.get('id')}.target-role", name="target-role",
                      value=role)
     # a target-role on the primitive inside would override ours: drop it
-    for nvpair in clone[0].xpath("primitive/meta_attributes/nvpair[@name='target-role']"):
-        nvpair.getparent().remove(nvpair)
+    for nvpair in xpath(clone[0], "primitive/meta_attributes/nvpair[@name='target-role']"):
+        nvpair.getparent().remove(nvpair)  # type: ignore[union-attr]
     return livecib.push(env, old, new, what)
 
 

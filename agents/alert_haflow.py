@@ -1,0 +1,229 @@
+"""Pacemaker alert agent: records what haflow steps did, and rolls back failed workflows.
+
+Pacemaker runs it (as ``hacluster``) for every resource operation and fencing
+event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
+
+1. History: each event of a haflow step (start, stop, failed monitor, ...) is
+   stored in the CIB as a meta attribute ``haflow-event-*`` of the workflow's
+   root primitive, in the set ``WF.root.history``. The CIB is replicated to
+   every node, so the history survives the loss of any node (including the
+   node whose lrm history the DC erases when it is fenced); meta attributes
+   are not part of an operation's digest, so writing them restarts nothing.
+   Fencing events are not copied: Pacemaker keeps and replicates its own
+   fencing history (``stonith_admin --history``), which ``haflow history``
+   reads.
+2. Failure policy ``rollback`` with no haflow process alive: when a step whose
+   primitive says ``haflow-failure-policy=rollback`` fails and can no longer
+   run on any online node (its fail count reached migration-threshold
+   everywhere; a failed start counts as INFINITY), the workflow's root clone
+   gets ``target-role=Stopped``: Pacemaker undoes every step in reverse order.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from xml.sax.saxutils import quoteattr
+
+from haflow.agents.naming import split_step_id
+
+POLICY_META = "haflow-failure-policy"
+EVENT_PREFIX = "haflow-event-"
+HISTORY_SET_SUFFIX = ".history"
+INFINITY = 1_000_000
+FAILCOUNT_WAIT = 15.0  # seconds to wait for the fail count of a failure to be written
+CIB_NO_SUCH_OBJECT = 105
+
+
+def root_id(workflow: str) -> str:
+    return f"{workflow}.root"
+
+
+def history_set_id(workflow: str) -> str:
+    return root_id(workflow) + HISTORY_SET_SUFFIX
+
+
+def _run(argv: list[str], timeout: float = 20.0) -> subprocess.CompletedProcess[str] | None:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def _query(xpath: str | None = None) -> ET.Element | None:
+    result = _run(["cibadmin", "--query", *(["--xpath", xpath] if xpath else [])])
+    if result is None or result.returncode != 0:
+        return None
+    try:
+        return ET.fromstring(result.stdout)
+    except ET.ParseError:
+        return None
+
+
+def _int(text: str | None) -> int:
+    if not text:
+        return 0
+    if text.upper().lstrip("+") == "INFINITY":
+        return INFINITY
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+# ---- the event ----------------------------------------------------------------------------
+
+
+class Event:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.kind = env.get("CRM_alert_kind", "")
+        self.rsc = env.get("CRM_alert_rsc", "")
+        self.task = env.get("CRM_alert_task", "")
+        self.interval = _int(env.get("CRM_alert_interval"))
+        self.rc = _int(env.get("CRM_alert_rc"))
+        self.target_rc = _int(env.get("CRM_alert_target_rc"))
+        self.status = _int(env.get("CRM_alert_status"))
+        self.node = env.get("CRM_alert_node", "") or os.uname().nodename
+        self.desc = " ".join(env.get("CRM_alert_desc", "").split())
+        stamp = env.get("CRM_alert_timestamp_epoch")
+        usec = env.get("CRM_alert_timestamp_usec", "0")
+        self.time = float(f"{stamp}.{usec.zfill(6)}") if stamp else time.time()
+        self.exec_time = env.get("CRM_alert_exec_time", "")
+
+    @property
+    def failed(self) -> bool:
+        return self.status != 0 or self.rc != self.target_rc
+
+    @property
+    def label(self) -> str:
+        if self.task == "monitor":
+            return f"monitor-{self.interval // 1000}s" if self.interval else "probe"
+        return self.task
+
+    def worth_recording(self) -> bool:
+        # a successful recurring monitor or probe says nothing new; a failure always does
+        return self.failed or self.task not in ("monitor", "notify")
+
+
+def event_value(event: Event, what: str | None = None) -> str:
+    """``EPOCH NODE TASK RC STATUS TEXT``: one line, parsed by coordinator/history.py."""
+    outcome = what or ("failed" if event.failed else "ok")
+    text = event.desc or outcome
+    return (f"{event.time:.6f} {event.node or '-'} {event.label} {event.rc} {event.status} "
+            f"{outcome} {text}")
+
+
+def record(workflow: str, step: str, value: str, stamp: float, node: str) -> bool:
+    """Add one event to the workflow's history in the CIB (a merge: nothing else changes)."""
+    set_id = history_set_id(workflow)
+    suffix = f"{stamp:.6f}".replace(".", "-") + f"-{node}-{step}"
+    pair_id = f"{set_id}.{suffix}"
+    xml = (f"<primitive id={quoteattr(root_id(workflow))}><meta_attributes "
+           f"id={quoteattr(set_id)}><nvpair id={quoteattr(pair_id)} "
+           f"name={quoteattr(EVENT_PREFIX + suffix)} value={quoteattr(step + ' ' + value)}/>"
+           "</meta_attributes></primitive>")
+    result = _run(["cibadmin", "--modify", "--scope", "resources", "--xml-text", xml])
+    return result is not None and result.returncode == 0
+
+
+# ---- rollback -----------------------------------------------------------------------------
+
+
+def _meta(element: ET.Element) -> dict[str, str]:
+    return {n.get("name", ""): n.get("value", "")
+            for n in element.findall("./meta_attributes/nvpair")}
+
+
+def cannot_run_anywhere(cib: ET.Element, rsc: str, failed_node: str) -> bool | None:
+    """True when the resource's fail count reached migration-threshold on every online
+    node; None while the failure's own fail count is not written yet."""
+    prim = cib.find(f"./configuration/resources/primitive[@id={quoteattr(rsc)}]")
+    if prim is None:
+        return False
+    threshold = _int(_meta(prim).get("migration-threshold")) or INFINITY
+    prefix = f"fail-count-{rsc}#"
+    counts: dict[str, int] = {}
+    online = []
+    for state in cib.findall("./status/node_state"):
+        node = state.get("uname", "")
+        if state.get("crmd") == "online" and state.get("in_ccm") not in ("false", None):
+            online.append(node)
+        counts[node] = sum(_int(n.get("value"))
+                           for n in state.findall("./transient_attributes/"
+                                                  "instance_attributes/nvpair")
+                           if n.get("name", "").startswith(prefix))
+    if not counts.get(failed_node):
+        return None
+    return all(counts.get(node, 0) >= threshold for node in online)
+
+
+def root_stopped(cib: ET.Element, workflow: str) -> bool:
+    for element in cib.iter():
+        if element.get("id") in (root_id(workflow), root_id(workflow) + ".clone") and \
+                _meta(element).get("target-role", "").lower() == "stopped":
+            return True
+    return False
+
+
+def maybe_roll_back(event: Event, workflow: str, step: str) -> str | None:
+    """Stop the workflow's root if ``event`` is a failure for good under policy rollback."""
+    deadline = time.monotonic() + FAILCOUNT_WAIT
+    while True:
+        cib = _query()
+        if cib is None:
+            return None
+        prim = cib.find(f"./configuration/resources/primitive[@id={quoteattr(event.rsc)}]")
+        if prim is None or _meta(prim).get(POLICY_META, "rollback") != "rollback":
+            return None
+        if root_stopped(cib, workflow):
+            return None  # already rolling back
+        verdict = cannot_run_anywhere(cib, event.rsc, event.node)
+        if verdict is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if not verdict:
+        return None
+    result = _run(["crm_resource", "--resource", root_id(workflow) + ".clone", "--meta",
+                   "--set-parameter", "target-role", "--parameter-value", "Stopped"])
+    if result is None or result.returncode != 0:
+        return None
+    return (f"step {step} failed on every node it may run on: rolling workflow {workflow} "
+            "back")
+
+
+def handle(env: Mapping[str, str]) -> int:
+    event = Event(env)
+    if event.kind != "resource":
+        return 0  # fencing history is Pacemaker's own (stonith_admin --history)
+    found = split_step_id(event.rsc)
+    if found is None:
+        return 0
+    workflow, step = found
+    if step == "root" and not event.failed:
+        return 0
+    if event.worth_recording():
+        record(workflow, step, event_value(event), event.time, event.node)
+    if event.failed and step != "root" and event.task in ("start", "monitor", "promote"):
+        if event.task == "monitor" and not event.interval:
+            return 0  # a probe finding something is not a failure of the step
+        why = maybe_roll_back(event, workflow, step)
+        if why:
+            record(workflow, step, f"{time.time():.6f} {event.node} rollback 0 0 rollback {why}",
+                   time.time(), event.node)
+    return 0
+
+
+def main() -> int:
+    try:
+        return handle(os.environ)
+    except Exception as exc:  # an alert agent must never hurt the cluster: log and go
+        sys.stderr.write(f"alert_haflow: {exc!r}\n")
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""``haflow history WORKFLOW``: what ran where and when, with results, and fencing.
+
+Where the history lives, and why there:
+
+- Step events are written by haflow's alert agent (agents/alert_haflow.py)
+  into the CIB, as meta attributes ``haflow-event-*`` of the workflow's root
+  primitive (set ``WF.root.history``). The CIB is replicated by Corosync to
+  every node, so the history survives the loss of any single node. Pacemaker's
+  own operation history in the status section does not: it keeps only the
+  last operation and last failure per resource and node, and the DC erases a
+  node's part when that node is fenced or leaves. A file on each node would
+  need every node up to be complete, and there is no shared storage.
+- Fencing events come from Pacemaker's fencing history (``stonith_admin
+  --history '*'``), which the fencers replicate among themselves; haflow
+  shows those whose target ran a step of the workflow.
+
+The history goes with the workflow when it is removed.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lxml import etree
+
+from haflow.agents.naming import root_id
+from haflow.coordinator.env import Env
+
+EVENT_PREFIX = "haflow-event-"
+
+
+@dataclass
+class Event:
+    time: float
+    node: str
+    step: str  # a step name, "root", or "(fencing)"
+    task: str  # start, stop, monitor-30s, probe, rollback, or a fencing action
+    rc: int
+    status: int
+    outcome: str  # ok, failed, rollback, or the fencing result
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_value(value: str) -> Event | None:
+    """``STEP EPOCH NODE TASK RC STATUS OUTCOME TEXT`` (alert_haflow.record) -> Event."""
+    parts = value.split(" ", 7)
+    if len(parts) < 7:
+        return None
+    try:
+        return Event(float(parts[1]), parts[2], parts[0], parts[3], int(parts[4]),
+                     int(parts[5]), parts[6], parts[7] if len(parts) > 7 else "")
+    except ValueError:
+        return None
+
+
+def step_events(cib: etree._Element, workflow: str) -> list[Event]:
+    """The alert agent's records for ``workflow``, oldest first."""
+    from haflow.coordinator.workflows import xpath
+
+    found = xpath(cib, f"configuration/resources//primitive[@id='{root_id(workflow)}']"
+                      "/meta_attributes/nvpair[starts-with(@name, 'haflow-event-')]")
+    events = [e for n in found if (e := parse_value(n.get("value", ""))) is not None]
+    return sorted(events, key=lambda e: e.time)
+
+
+def _fence_time(text: str) -> float | None:
+    # stonith_admin prints e.g. "2026-11-26 05:52:27Z" (UTC); older ones a ctime string
+    for fmt in ("%Y-%m-%d %H:%M:%SZ", "%Y-%m-%d %H:%M:%S", "%a %b %d %H:%M:%S %Y"):
+        try:
+            return float(calendar.timegm(time.strptime(text.strip(), fmt)))
+        except ValueError:
+            continue
+    return None
+
+
+def fencing_events(history: etree._Element, nodes: set[str]) -> list[Event]:
+    """Fencing actions against ``nodes`` from ``stonith_admin --history --output-as=xml``."""
+    out = []
+    for event in history.iter("fence_event"):
+        target = event.get("target", "")
+        if target not in nodes:
+            continue
+        stamp = _fence_time(event.get("completed") or event.get("completed-time") or "")
+        status = event.get("status", "")
+        by = event.get("delegate") or event.get("origin") or "?"
+        text = f"{event.get('action', 'fence')} of {target} by {by} for " \
+            f"{event.get('client', '?')}: {status}"
+        if event.get("exit-reason"):
+            text += f" ({event.get('exit-reason')})"
+        out.append(Event(stamp or 0.0, target, "(fencing)", event.get("action", "fence"),
+                         0 if status == "success" else 1, 0, status or "unknown", text))
+    return out
+
+
+def history(cib: etree._Element, fence_xml: etree._Element | None,
+            workflow: str) -> list[Event]:
+    """Step events and fencing of the nodes that carried steps, in time order."""
+    events = step_events(cib, workflow)
+    if fence_xml is not None:
+        events += fencing_events(fence_xml, {e.node for e in events})
+    return sorted(events, key=lambda e: e.time)
+
+
+def read_fencing(env: Env) -> etree._Element | None:
+    result = env.run(["stonith_admin", "--history", "*", "--output-as=xml"])
+    if not result.stdout.strip():
+        return None
+    try:
+        return etree.fromstring(result.stdout.encode())
+    except etree.XMLSyntaxError:
+        return None
+
+
+def render(events: list[Event]) -> str:
+    lines = []
+    for e in events:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.time))
+        mark = "!!" if e.outcome not in ("ok", "success") else "  "
+        what = e.outcome.upper() if mark == "!!" else e.outcome
+        lines.append(f"{mark} {stamp}Z  {e.node:<10} {e.step:<16} {e.task:<12} {what:<8} "
+                     f"{e.text if e.text != e.outcome else ''}".rstrip())
+    return "\n".join(lines) if lines else "no events recorded (yet)"

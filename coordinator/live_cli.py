@@ -1,0 +1,425 @@
+"""Workflows on a live cluster: ``haflow submit|list|status|wait|abort|retry|remove|history``.
+
+Every command takes ``--lab NAME`` (run against a lab node) and
+``--output-as text|json`` (status also ``xml``). A workflow that is fine
+prints compactly; a problem gets its own line in capitals, with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from haflow.coordinator.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from haflow.coordinator.env import Env
+    from haflow.coordinator.status import StepStatus, WorkflowStatus
+
+POLL = 1.0  # seconds between two looks at the cluster (wait, --watch)
+FAILED_GRACE = 20.0  # a failed rollback workflow gets this long for the alert to act
+
+
+def register(sub: Any) -> None:
+    from haflow.coordinator.env import add_cluster_options
+
+    def command(name: str, text: str, handler: Any, formats: tuple[str, ...] = ("text", "json")
+                ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text)
+        add_cluster_options(parser)
+        parser.add_argument("--output-as", choices=formats, default="text",
+                            help="output format (default: text)")
+        parser.set_defaults(handler=handler)
+        return parser
+
+    p = command("submit", "apply a workflow to the cluster as one atomic change", cmd_submit)
+    p.add_argument("file", metavar="FILE", help="workflow YAML file")
+    p.add_argument("--replace", action="store_true",
+                   help="change the workflow of that name (one diff; unchanged steps stay)")
+    p.add_argument("--wait", action="store_true", help="then wait until it is done (as wait)")
+    p.add_argument("--timeout", type=float, default=None, help="with --wait: seconds")
+
+    command("list", "every workflow in the cluster, one line each", cmd_list)
+
+    p = command("status", "state of each workflow and step", cmd_status, ("text", "json", "xml"))
+    p.add_argument("workflow", nargs="?", metavar="WORKFLOW", help="only this workflow")
+    p.add_argument("--watch", action="store_true", help="refresh until interrupted")
+    p.add_argument("--interval", type=float, default=2.0, help="--watch refresh, seconds")
+
+    p = command("wait", "wait until a workflow is done, failed or rolled back", cmd_wait)
+    p.add_argument("workflow", metavar="WORKFLOW")
+    p.add_argument("--timeout", type=float, default=None, help="give up after S seconds")
+
+    p = command("abort", "stop a workflow: each step is undone, in reverse order", cmd_abort)
+    p.add_argument("workflow", metavar="WORKFLOW")
+
+    p = command("retry", "clear failures so the steps run again", cmd_retry)
+    p.add_argument("workflow", metavar="WORKFLOW")
+    p.add_argument("step", nargs="?", metavar="STEP", help="only this step")
+
+    p = command("remove", "delete an undone workflow from the cluster (one change)", cmd_remove)
+    p.add_argument("workflow", metavar="WORKFLOW")
+    p.add_argument("--force", action="store_true",
+                   help="also when steps failed without being undone (says which effects remain)")
+
+    p = command("history", "what ran where and when, with results, and fencing", cmd_history)
+    p.add_argument("workflow", metavar="WORKFLOW")
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+
+def _env(args: argparse.Namespace) -> Env:
+    from haflow.coordinator.env import from_args
+
+    return from_args(args)
+
+
+def _statuses(env: Env, workflow: str | None = None) -> list[WorkflowStatus]:
+    from haflow.coordinator import status, workflows
+
+    cib, mon = status.read_live(env)
+    if workflow is not None:
+        workflows.require_workflow(cib, workflow)
+        return [status.workflow_status(cib, mon, workflow)]
+    return status.all_status(cib, mon)
+
+
+def _clock(epoch: float | None) -> str:
+    return time.strftime("%H:%M:%SZ", time.gmtime(epoch)) if epoch else "?"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "?"
+    if value < 60:
+        return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
+    return f"{int(value // 60)}m{int(value % 60):02d}s"
+
+
+def _fail_counts(step: StepStatus) -> str:
+    from haflow.coordinator.status import INFINITY
+
+    def show(n: int) -> str:
+        return "INFINITY" if n >= INFINITY else str(n)
+
+    counts = ", ".join(f"{show(c)} on {n}" for n, c in sorted(step.fail_count.items()))
+    return f"fail count {counts or '0'} (migration-threshold {show(step.migration_threshold)})"
+
+
+def step_line(step: StepStatus, width: int) -> str:
+    from haflow.coordinator.status import StepState
+
+    state = step.state.value.upper() if step.problem else step.state.value
+    if step.stuck:
+        state = "STUCK"
+    head = f"  {state:<9} {step.name:<{width}}"
+    if step.state == StepState.DONE:
+        outs = " ".join(f"{k}={v}" for k, v in sorted(step.outputs.items()))
+        text = f"{head} on {step.node}, {_clock(step.started)}, took {_seconds(step.duration)}"
+        return text + (f"  {outs}" if outs else "")
+    if step.state == StepState.WAITING:
+        if step.waiting_on:
+            return f"{head} on {', '.join(step.waiting_on)}"
+        return f"{head} to be scheduled"
+    if step.state in (StepState.STARTING, StepState.UNDOING):
+        where = f" on {step.node}" if step.node else ""
+        pct = f" {step.progress}%" if step.progress is not None else ""
+        msg = f" {step.message}" if step.message else ""
+        beat = (f" (heartbeat {_seconds(step.heartbeat_age)} ago)"
+                if step.heartbeat_age is not None else "")
+        text = f"{head}{where}{pct}{msg}{beat}"
+        if step.stuck:
+            text += " -- no heartbeat for 3 intervals: the action looks stuck"
+        if step.note:
+            text += f" [{step.note}]"
+        return text
+    if step.state == StepState.UNDONE:
+        return head
+    # failed, blocked: the reason, impossible to miss
+    parts = [head]
+    if step.failure is not None:
+        f = step.failure
+        reason = f": {f.exit_reason}" if f.exit_reason else ""
+        parts.append(f" {f.operation} failed on {f.node} at {_clock(f.time)} "
+                     f"(rc {f.rc}, {f.rc_text}){reason};")
+    parts.append(f" {_fail_counts(step)}")
+    if step.note:
+        parts.append(f"; {step.note}")
+    return "".join(parts)
+
+
+def render_workflow(wf: WorkflowStatus) -> str:
+    from haflow.coordinator.status import WorkflowState
+
+    counts = wf.counts
+    total = len(wf.steps)
+    fine = wf.state in (WorkflowState.RUNNING, WorkflowState.DONE, WorkflowState.ROLLED_BACK,
+                        WorkflowState.ROLLING_BACK)
+    state = wf.state.value if fine and not wf.problems else wf.state.value.upper()
+    summary = (f"{counts.get('undone', 0)}/{total} undone" if wf.aborted
+               else f"{counts.get('done', 0)}/{total} done")
+    lines = [f"{wf.name}: {state}, {summary} (policy {wf.policy})"]
+    width = max((len(s.name) for s in wf.steps), default=4)
+    for step in wf.steps:
+        lines.append(step_line(step, width))
+    for step in wf.problems:
+        lines.append(f"!! {wf.name}: step {step.name} is {step.state.value.upper()}"
+                     + (f": {step.failure.exit_reason}" if step.failure and
+                        step.failure.exit_reason else "")
+                     + _advice(wf, step))
+    if wf.state == WorkflowState.FAILED and wf.policy == "rollback" and not wf.aborted:
+        lines.append(f"!! {wf.name}: rollback pending (the alert agent stops the root); "
+                     f"'haflow abort {wf.name}' does it by hand")
+    return "\n".join(lines)
+
+
+def _advice(wf: WorkflowStatus, step: StepStatus) -> str:
+    from haflow.coordinator.status import StepState
+
+    if step.state == StepState.BLOCKED:
+        return (f" -- fix the cause, then 'haflow retry {wf.name} {step.name}' "
+                f"or 'haflow abort {wf.name}'")
+    if step.state == StepState.FAILED:
+        return f" -- 'haflow retry {wf.name} {step.name}' runs it again"
+    return ""
+
+
+def list_line(wf: WorkflowStatus) -> str:
+    total = len(wf.steps)
+    counts = wf.counts
+    done = (f"{counts.get('undone', 0)}/{total} undone" if wf.aborted
+            else f"{counts.get('done', 0)}/{total} done")
+    problems = "; ".join(f"{s.name} {'STUCK' if s.stuck else s.state.value.upper()}"
+                         for s in wf.problems)
+    state = wf.state.value if not problems else wf.state.value.upper()
+    return f"{wf.name:<24} {state:<13} {done:<12} {problems}".rstrip()
+
+
+def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:
+    from haflow.coordinator.output import emit
+
+    emit(data, args.output_as, text)
+
+
+# ---- commands -----------------------------------------------------------------------------
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from haflow.coordinator import workflows
+    from haflow.coordinator.workflow.loader import load
+
+    wf = load(args.file)
+    env = _env(args)
+    result = workflows.submit(env, wf, replace=args.replace)
+    data = {"workflow": result.workflow, "submission": result.submission,
+            "replaced": result.replaced, "changed": result.changed,
+            "resources": result.resources}
+
+    def text(d: dict[str, Any]) -> str:
+        verb = "replaced" if d["replaced"] else "submitted"
+        if d["replaced"] and not d["changed"]:
+            return f"{d['workflow']}: unchanged (submission {d['submission']})"
+        return (f"{verb} {d['workflow']} (submission {d['submission']}): "
+                f"{len(d['resources']) - 1} steps")
+
+    if args.wait and args.output_as == "text":
+        _emit(args, data, text)
+    if args.wait:
+        return _wait(env, wf.name, args.timeout, args.output_as)
+    _emit(args, data, text)
+    return int(ExitCode.OK)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    found = _statuses(_env(args))
+    rows = [{"name": w.name, "state": w.state.value, "counts": w.counts,
+             "steps": len(w.steps), "problems": [s.name for s in w.problems]} for w in found]
+    _emit(args, rows, lambda _: "\n".join(list_line(w) for w in found) or "no workflows")
+    return int(ExitCode.OK)
+
+
+def _show_status(args: argparse.Namespace, env: Env) -> list[WorkflowStatus]:
+    from lxml import etree
+
+    from haflow.coordinator.status import to_xml
+
+    found = _statuses(env, args.workflow)
+    if args.output_as == "xml":
+        sys.stdout.write(etree.tostring(to_xml(found), pretty_print=True,
+                                        encoding="unicode"))
+        sys.stdout.flush()
+    else:
+        data = [w.to_dict() for w in found] if args.workflow is None else found[0].to_dict()
+        _emit(args, data, lambda _: "\n\n".join(render_workflow(w) for w in found)
+              or "no workflows")
+    return found
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    env = _env(args)
+    found = _show_status(args, env)
+    if not args.watch:
+        return int(ExitCode.FAILED if any(w.problems for w in found) else ExitCode.OK)
+    tty = sys.stdout.isatty()
+    while True:
+        time.sleep(args.interval)
+        if tty and args.output_as == "text":
+            sys.stdout.write("\033[H\033[J")  # clear: a refreshing view, not a scroll
+        _show_status(args, env)
+
+
+def _outcome(wf: WorkflowStatus, failed_since: float | None) -> ExitCode | None:
+    from haflow.coordinator.status import WorkflowState
+
+    if wf.state == WorkflowState.DONE:
+        return ExitCode.OK
+    if wf.state == WorkflowState.ROLLED_BACK:
+        return ExitCode.ROLLED_BACK
+    if wf.state in (WorkflowState.HELD, WorkflowState.BLOCKED):
+        return ExitCode.FAILED
+    # under rollback the alert agent stops the root in a moment: wait for the rollback
+    if wf.state == WorkflowState.FAILED and (
+            wf.policy != "rollback" or (failed_since is not None and
+                                        time.monotonic() - failed_since > FAILED_GRACE)):
+        return ExitCode.FAILED
+    return None
+
+
+def _wait(env: Env, workflow: str, timeout: float | None, fmt: str) -> int:
+    from haflow.coordinator.status import WorkflowState
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    bar = _Bar(workflow) if sys.stdout.isatty() and fmt == "text" else None
+    last = None
+    failed_since: float | None = None
+    try:
+        while True:
+            wf = _statuses(env, workflow)[0]
+            if wf.state == WorkflowState.FAILED:
+                failed_since = failed_since or time.monotonic()
+            else:
+                failed_since = None
+            outcome = _outcome(wf, failed_since)
+            if bar is not None:
+                bar.update(wf)
+            elif fmt == "text":
+                line = list_line(wf)
+                if line != last:
+                    print(f"{_clock(time.time())} {line}", flush=True)
+                    last = line
+            if outcome is None and deadline is not None and time.monotonic() > deadline:
+                outcome = ExitCode.TIMEOUT
+            if outcome is not None:
+                break
+            time.sleep(POLL)
+    finally:
+        if bar is not None:
+            bar.close()
+    if fmt == "json":
+        _emit_json({**wf.to_dict(), "outcome": outcome.name.lower()})
+    else:
+        tail = "timed out" if outcome == ExitCode.TIMEOUT else wf.state.value
+        print(render_workflow(wf) if (wf.problems or outcome != ExitCode.OK)
+              else f"{workflow}: {tail}", flush=True)
+        if outcome == ExitCode.TIMEOUT:
+            print(f"{workflow}: timed out after {timeout:.0f}s, still {wf.state.value}",
+                  flush=True)
+    return int(outcome)
+
+
+def _emit_json(data: Any) -> None:
+    from haflow.coordinator.output import emit
+
+    emit(data, "json", str)
+
+
+class _Bar:
+    """A progress bar on a terminal (rich): steps done, or undone during a rollback."""
+
+    def __init__(self, workflow: str) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 TextColumn("{task.completed}/{task.total}"),
+                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn())
+        self.progress.start()
+        self.task = self.progress.add_task(workflow, total=1, detail="")
+        self.workflow = workflow
+
+    def update(self, wf: WorkflowStatus) -> None:
+        counts = wf.counts
+        completed = counts.get("undone", 0) if wf.aborted else counts.get("done", 0)
+        running = [s for s in wf.steps if s.state.value in ("starting", "undoing")]
+        detail = wf.state.value
+        if running:
+            s = running[0]
+            detail += f": {s.name}" + (f" {s.progress}%" if s.progress is not None else "")
+        if wf.problems:
+            detail += " -- " + ", ".join(f"{s.name} {s.state.value.upper()}"
+                                          for s in wf.problems)
+        self.progress.update(self.task, total=max(1, len(wf.steps)), completed=completed,
+                             detail=detail)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    return _wait(_env(args), args.workflow, args.timeout, args.output_as)
+
+
+def cmd_abort(args: argparse.Namespace) -> int:
+    from haflow.coordinator import workflows
+
+    workflows.abort(_env(args), args.workflow)
+    _emit(args, {"workflow": args.workflow, "aborted": True},
+          lambda d: f"aborting {d['workflow']}: Pacemaker undoes each step in reverse order "
+          f"('haflow wait {d['workflow']}' to follow)")
+    return int(ExitCode.OK)
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from haflow.coordinator import workflows
+
+    cleared = workflows.retry(_env(args), args.workflow, args.step)
+    _emit(args, {"workflow": args.workflow, "cleared": cleared},
+          lambda d: f"{d['workflow']}: failures cleared on {', '.join(d['cleared'])}; "
+          "the steps run again")
+    return int(ExitCode.OK)
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from haflow.coordinator import status, workflows
+    from haflow.coordinator.status import StepState
+
+    env = _env(args)
+    cib, mon = status.read_live(env)
+    workflows.require_workflow(cib, args.workflow)
+    wf = status.workflow_status(cib, mon, args.workflow)
+    parsed = status.parse_mon(mon)
+    ids = [s.resource for s in wf.steps if s.state != StepState.BLOCKED]
+    ids.append(f"{args.workflow}.root")
+    active = [i for i in ids if parsed.resources.get(i) and parsed.resources[i].active]
+    leftovers = [f"{s.name} ({s.state.value}{' on ' + s.node if s.node else ''})"
+                 for s in wf.steps if s.state == StepState.BLOCKED
+                 or (s.state == StepState.FAILED and not wf.aborted)]
+    workflows.remove(env, args.workflow, active, force=args.force, leftovers=leftovers)
+    _emit(args, {"workflow": args.workflow, "removed": True, "effects_remain": leftovers},
+          lambda d: f"removed {d['workflow']}" + (
+              f"; effects that may remain (not undone): {', '.join(d['effects_remain'])}"
+              if d["effects_remain"] else "; nothing of it remains"))
+    return int(ExitCode.OK)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from haflow.coordinator import history, livecib, workflows
+
+    env = _env(args)
+    cib = livecib.query(env)
+    workflows.require_workflow(cib, args.workflow)
+    events = history.history(cib, history.read_fencing(env), args.workflow)
+    _emit(args, [e.to_dict() for e in events], lambda _: history.render(events))
+    return int(ExitCode.OK)
