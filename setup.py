@@ -54,6 +54,8 @@ setup(
         # libyaml-based parser for ruamel: 5,000-step workflows parse ~10x faster
         "ruamel.yaml.clib>=0.2.7; platform_python_implementation == 'CPython'",
         "jsonschema>=4.0",
+        # haflow wait: a progress bar on a terminal
+        "rich>=13.0",
     ],
     extras_require={
         "test": [

@@ -30,6 +30,7 @@ from {module} import main
 sys.exit(main())
 """
 ALERT_AGENT_NAME = "alert_haflow"
+SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,18 @@ def _link(link: Path, target: Path) -> str:
     return state
 
 
+def alert_path(root: Path) -> Path:
+    """Where the alert agent's launcher lives (``path`` of haflow's ``<alert>``)."""
+    return lib_dir(root) / ALERT_AGENT_NAME
+
+
+def alert_python(fallback: str) -> str:
+    system = Path(SYSTEM_PYTHON)
+    if system.exists() and system.stat().st_mode & 0o001:
+        return SYSTEM_PYTHON
+    return fallback
+
+
 def install(root_dir: str | None = None, python: str | None = None) -> list[Placed]:
     """Install (or refresh) every agent; idempotent."""
     import haflow.agents
@@ -94,6 +107,13 @@ def install(root_dir: str | None = None, python: str | None = None) -> list[Plac
         text = LAUNCHER.format(python=python, mark=MARK, libdir=str(lib), module=module)
         path = target / name
         placed.append(Placed(name, str(path), _write(path, text, 0o755)))
+    # Pacemaker runs alert agents as hacluster, who may not be able to run the
+    # interpreter haflow is installed in (e.g. under /root); the alert agent is
+    # stdlib only, so the system's python3 does
+    text = LAUNCHER.format(python=alert_python(python), mark=MARK, libdir=str(lib),
+                           module=f"haflow.agents.{ALERT_AGENT_NAME}")
+    placed.append(Placed(ALERT_AGENT_NAME, str(alert_path(root)),
+                         _write(alert_path(root), text, 0o755)))
     return placed
 
 
@@ -116,6 +136,10 @@ def uninstall(root_dir: str | None = None) -> list[Placed]:
         else:
             removed.append(Placed(name, str(path), "absent"))
     lib = lib_dir(root)
+    alert = alert_path(root)
+    if alert.exists() and _ours(alert):
+        alert.unlink()
+        removed.append(Placed(ALERT_AGENT_NAME, str(alert), "removed"))
     link = lib / "haflow" / "agents"
     if link.is_symlink():
         link.unlink()

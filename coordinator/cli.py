@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "haflow.coordinator.workflow_cli",
     "haflow.coordinator.cluster_cli",
     "haflow.coordinator.plan_cli",
+    "haflow.coordinator.live_cli",
 )
 
 
