@@ -41,9 +41,10 @@ def handle(args: argparse.Namespace) -> int:
             placed = install.uninstall(args.ocf_root)
         else:
             placed = install.listing(args.ocf_root)
-    except PermissionError as exc:
-        raise error("PERMISSION_DENIED", f"cannot write {exc.filename}: permission denied "
-                    "(run as root, or pass --ocf-root)", ExitCode.ERROR) from exc
+    except OSError as exc:
+        hint = " (run as root, or pass --ocf-root)" if isinstance(exc, PermissionError) else ""
+        raise error("CANNOT_WRITE", f"cannot write {exc.filename}: {exc.strerror}{hint}",
+                    ExitCode.ERROR) from exc
 
     def text(rows: list[dict[str, str]]) -> str:
         return "\n".join(f"{r['state']:<10} {r['name']:<13} {r['path']}" for r in rows)

@@ -153,3 +153,34 @@ class Sandbox:
     def run(self, module: str, action: str, params: Mapping[str, str], resource: str,
             meta: Mapping[str, str] | None = None, timeout: float = 60.0) -> AgentResult:
         return run_agent(module, action, self.env(resource, params, meta), timeout=timeout)
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def installed_for_everyone(root: Path) -> Path:
+    """haflow's agents installed under ``root`` (made world-readable) with Debian's python3.
+
+    ocf-tester runs meta-data as ``nobody``; pytest's temporary directories
+    and an interpreter under /root are out of its reach, so the OCF root goes
+    where everyone can read it, and the launchers use the system interpreter
+    (the agents need only the standard library).
+    """
+    from haflow.agents import install
+
+    install.install(str(root), SYSTEM_PYTHON)
+    for folder in (root, *root.parents):
+        if folder == Path("/"):
+            break
+        folder.chmod(folder.stat().st_mode | 0o005)
+    return root / "resource.d" / "haflow"
+
+
+def ocf_tester(agent: Path, resource: str, params: Mapping[str, str],
+               env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """resource-agents' ocf-tester on ``agent`` with ``params`` as its -o options."""
+    argv = ["ocf-tester", "-n", resource]
+    for name, value in params.items():
+        argv += ["-o", f"{name}={value}"]
+    return subprocess.run([*argv, str(agent)], env=dict(env), capture_output=True, text=True,
+                          timeout=300)

@@ -33,7 +33,7 @@ from haflow.agents.http_agent import (
     pick,
     split_http,
 )
-from tests.agents.agentrun import AgentResult, Sandbox, cibadmin
+from tests.agents.agentrun import AgentResult, Sandbox, cibadmin, ocf_tester
 
 pytestmark = pytest.mark.tier0
 
@@ -732,34 +732,10 @@ def test_https_client_certificate(box: Sandbox, certs: dict[str, tuple[Path, Pat
 # ---- ocf-tester ----------------------------------------------------------------------------------
 
 
-def nobody_can_run_python() -> bool:
-    """ocf-tester runs meta-data as ``nobody``; an interpreter under /root is out of its reach."""
-    done = subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c", f"{sys.executable} -c pass"],
-                          capture_output=True, timeout=60)
-    return done.returncode == 0
-
-
-def test_ocf_tester(rest: Rest, box: Sandbox, tmp_path: Path) -> None:
-    if shutil.which("ocf-tester") is None:
-        pytest.skip("ocf-tester (resource-agents) is not installed")
-    from haflow.agents import install
-
-    root = tmp_path / "ocf"
-    install.install(str(root))
+def test_ocf_tester(rest: Rest, box: Sandbox, everyone_root: Path) -> None:
     params = step_params(rest, outputs="id=$.id ip=data.ip")
-    argv = ["ocf-tester", "-n", STEP]
-    for name, value in params.items():
-        argv += ["-o", f"{name}={value}"]
-    env = box.env(STEP, {})
-    env["OCF_ROOT"] = str(root)
-    done = subprocess.run([*argv, str(root / "resource.d" / "haflow" / "http")], env=env,
-                          capture_output=True, text=True, timeout=300)
-    failures = [line for line in done.stdout.splitlines() if line.startswith("* rc=")]
-    if not nobody_can_run_python():
-        failures = [line for line in failures if "too restrictive permissions" not in line]
-    else:
-        assert done.returncode == 0, done.stdout + done.stderr
-    assert failures == [], done.stdout + done.stderr
+    done = ocf_tester(everyone_root / "http", STEP, params, box.env(STEP, {}))
+    assert done.returncode == 0, done.stdout + done.stderr
     # its starts adopt, its stops are moves (the root is not stopped): one object, kept
     assert rest.count("POST") == 1 and rest.count("DELETE") == 0
     assert len(rest.objects) == 1

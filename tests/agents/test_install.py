@@ -1,0 +1,96 @@
+"""``haflow agents install|uninstall|list``, ocf-tester on every agent, pcs on a lab node."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from haflow.agents.registry import AGENTS
+from haflow.lab import control
+from haflow.lab.layout import LabLayout
+from tests.agents.agentrun import Sandbox, ocf_tester
+
+
+def haflow(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "haflow.coordinator.cli", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def states(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    assert result.returncode == 0, result.stderr
+    return {row["name"]: row["state"] for row in json.loads(result.stdout)}
+
+
+@pytest.mark.tier0
+def test_install_is_idempotent_and_uninstall_removes_only_ours(tmp_path: Path) -> None:
+    root = str(tmp_path / "ocf")
+    first = states(haflow("agents", "install", "--ocf-root", root, "--output-as", "json"))
+    assert set(AGENTS) <= set(first) and set(first.values()) == {"installed"}
+    again = states(haflow("agents", "install", "--ocf-root", root, "--output-as", "json"))
+    assert set(again.values()) == {"unchanged"}
+    launcher = tmp_path / "ocf/resource.d/haflow/exec"
+    assert stat.S_IMODE(launcher.stat().st_mode) == 0o755
+    assert launcher.read_text().startswith(f"#!{sys.executable} -IS\n")
+    listed = states(haflow("agents", "list", "--ocf-root", root, "--output-as", "json"))
+    assert set(listed.values()) == {"installed"}
+    someone_elses = tmp_path / "ocf/resource.d/haflow/theirs"
+    someone_elses.write_text("#!/bin/sh\n")
+    gone = states(haflow("agents", "uninstall", "--ocf-root", root, "--output-as", "json"))
+    assert {gone[name] for name in AGENTS} == {"removed"}
+    assert someone_elses.exists()
+    assert sorted(os.listdir(tmp_path / "ocf/resource.d/haflow")) == ["theirs"]
+    assert not (tmp_path / "ocf/lib/haflow/haflow").exists()
+
+
+@pytest.mark.tier0
+def test_install_where_it_cannot_write_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    failed = haflow("agents", "install", "--ocf-root", str(tmp_path / "file"))
+    assert failed.returncode == 1
+    assert failed.stderr.startswith(f"haflow: error: cannot write {tmp_path}/file/")
+    assert "Not a directory" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+@pytest.mark.tier0
+@pytest.mark.parametrize("name, params", [
+    ("test", {"state_dir": "{tmp}/state", "duration": "1", "output": "x"}),
+    ("exec", {"do": "touch {tmp}/made", "check": "test -e {tmp}/made",
+              "undo": "rm -f {tmp}/made"}),
+    ("workflow", {"workflow": "wf", "description": "a workflow"}),
+])
+def test_ocf_tester_passes(name: str, params: dict[str, str], everyone_root: Path,
+                           tmp_path: Path) -> None:
+    tmp_path.chmod(0o777)  # ocf-tester's meta-data run as nobody must reach nothing here,
+    box = Sandbox(tmp_path / "node")  # but the agent (run as root) writes its state here
+    filled = {k: v.format(tmp=tmp_path) for k, v in params.items()}
+    done = ocf_tester(everyone_root / name, f"t.{name}", filled, box.env(f"t.{name}", {}))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "passed all tests" in done.stdout
+
+
+@pytest.mark.tier1
+def test_pcs_describes_and_creates_haflow_agents(lab1: LabLayout, tmp_path: Path) -> None:
+    def pcs(*args: str) -> subprocess.CompletedProcess[str]:
+        return control.run_on(lab1, "node1", ["pcs", *args], timeout=120)
+
+    described = pcs("resource", "describe", "ocf:haflow:exec")
+    assert described.returncode == 0, described.stderr
+    assert "Workflow step made of shell commands" in described.stdout
+    assert "do (required)" in described.stdout
+    state = tmp_path / "state"
+    created = pcs("resource", "create", "hand.made", "ocf:haflow:test", f"state_dir={state}",
+                  "--wait=60")
+    try:
+        assert created.returncode == 0, created.stderr + created.stdout
+        shown = pcs("resource", "status", "hand.made")
+        assert "Started" in shown.stdout, shown.stdout
+        assert (state / "records.log").read_text().count("\tdo\t") == 1
+    finally:
+        pcs("resource", "delete", "hand.made", "--wait=60")
