@@ -11,4 +11,7 @@ pcs cluster start --all --wait
 pcs cluster enable --all
 pcs property set stonith-watchdog-timeout=10s
 pcs property set stonith-enabled=true
+# haflow's step "retries" count failed starts (migration-threshold); by default
+# one failed start would ban the node for good
+pcs property set start-failure-is-fatal=false
 pcs status

@@ -8,6 +8,4 @@ apt-get install -y -q python3-venv python3-dev gcc libcorosync-common-dev libcma
 /opt/haflow/bin/pip install -q /haflow
 ln -sf /opt/haflow/bin/haflow /usr/local/bin/haflow
 # the agents framework registers ocf:haflow:* under /usr/lib/ocf/resource.d/haflow
-if haflow agents --help >/dev/null 2>&1; then
-    haflow agents install
-fi
+haflow agents install
