@@ -123,3 +123,32 @@ def test_exec_runs_with_the_step_contract_environment(lab3: LabLayout, tmp_path:
         # hold compiles to on-fail=block, what the agent falls back on without the CIB
         assert "OCF_RESKEY_CRM_meta_on_fail=block" in lines
         assert any(line.startswith("HAFLOW_KEY=envcheck/show/") for line in lines)
+
+
+def test_a_long_start_publishes_progress_then_clears_it(lab3: LabLayout, tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from haflow.agents.progress import parse_value
+
+    state = tmp_path / "state"
+    text = workflow_yaml("slow", state, {"s": {"params": {"duration": 12}}})
+    xpath = "//transient_attributes//nvpair[@name='haflow-hb-slow.s']"
+
+    def heartbeat() -> str | None:
+        found = control.run_on(lab3, "node1", ["cibadmin", "--query", "--xpath", xpath])
+        return found.stdout if found.returncode == 0 else None
+
+    def progress() -> str | None:
+        seen = heartbeat()
+        return seen if seen and parse_value(ET.fromstring(seen).get("value", ""))[1] else None
+
+    with submitted(lab3, text, ["s"]) as name:
+        first = wait_for("progress", progress, timeout=30)
+        stamp, percent, message = parse_value(ET.fromstring(first).get("value", ""))
+        assert percent is not None and 0 < percent < 100
+        assert "to go" in message
+        later = wait_for("a newer heartbeat", lambda: (h := heartbeat()) and h != first and h,
+                         timeout=15)
+        assert parse_value(ET.fromstring(later).get("value", ""))[0] >= stamp
+        wait_started(lab3, name, ["s"])
+        wait_for("the heartbeat cleared", lambda: heartbeat() is None, timeout=15)
