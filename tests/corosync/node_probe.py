@@ -24,7 +24,9 @@ from haflow.coordinator.corosync import (
     CpgConfchg,
     CpgMessage,
     Quorum,
+    VoteNodelistEvent,
     VoteQuorum,
+    VoteQuorumEvent,
 )
 from haflow.coordinator.corosync.snapshot import quorum_view
 
@@ -156,6 +158,50 @@ def errors() -> Any:
     return out
 
 
+def partition_events(group: str, nodes: int, timeout: float) -> Any:
+    """VoteQuorum and cpg callbacks until stdin closes: prints "ready" once tracking with
+    ``nodes`` cpg members, then (at the end) every event seen after that."""
+    import select
+
+    events: list[dict[str, Any]] = []
+    cpg_members = 0
+
+    def on_quorum(e: VoteQuorumEvent) -> None:
+        events.append({"type": "quorum", "quorate": e.quorate,
+                       "nodes": {str(k): v for k, v in e.nodes.items()}})
+
+    def on_nodelist(e: VoteNodelistEvent) -> None:
+        events.append({"type": "nodelist", "members": list(e.members)})
+
+    def on_cpg(e: Any) -> None:
+        nonlocal cpg_members
+        if isinstance(e, CpgConfchg):
+            cpg_members = len(e.members)
+            events.append({"type": "cpg", "members": [a.nodeid for a in e.members],
+                           "left": [[a.nodeid, a.reason] for a in e.left],
+                           "joined": [[a.nodeid, a.reason] for a in e.joined]})
+
+    with VoteQuorum(on_quorum=on_quorum, on_nodelist=on_nodelist) as vq, \
+            Cpg(on_event=on_cpg) as cpg:
+        vq.track(current=True)
+        cpg.join(group)
+        handles = {vq.fileno(): vq, cpg.fileno(): cpg}
+        deadline = time.monotonic() + timeout
+        ready = False
+        while time.monotonic() < deadline:
+            if not ready and cpg_members >= nodes and len(events) >= 2:
+                ready = True
+                events.clear()  # from here on: only what changes
+                print("ready", flush=True)
+            rlist, _, _ = select.select([*handles, sys.stdin], [], [], 0.5)
+            if sys.stdin in rlist and not sys.stdin.read(1):
+                break
+            for fd in rlist:
+                if fd in handles:
+                    handles[fd].dispatch()
+    return events
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("command")
@@ -166,6 +212,7 @@ def main() -> int:
     parser.add_argument("--leave", action="store_true")
     parser.add_argument("--cycles", type=int, default=10000)
     parser.add_argument("--timeout", type=float, default=30)
+    parser.add_argument("--group-size", type=int, default=2)
     args = parser.parse_args()
     result: Any
     if args.command == "cmap-dump":
@@ -178,6 +225,8 @@ def main() -> int:
         result = cpg_order(args.group, args.count, args.nodes, args.leave, args.timeout)
     elif args.command == "leak":
         result = leak(args.cycles)
+    elif args.command == "partition-events":
+        result = partition_events(args.group, args.group_size, args.timeout)
     elif args.command == "errors":
         result = errors()
     else:
