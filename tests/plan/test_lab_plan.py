@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,10 +77,25 @@ def versions(cib: etree._Element) -> tuple[str | None, ...]:
     return tuple(cib.get(k) for k in ("admin_epoch", "epoch", "num_updates"))
 
 
+def settled(where: env.Env, quiet: float = 3.0, timeout: float = 90.0) -> etree._Element:
+    """The CIB once the cluster is idle: num_updates also counts the cluster's own status
+    writes (a probe result, a fence device starting), which are not the plan's doing."""
+    where.run(["crm_resource", "--wait", "--timeout", f"{int(timeout)}s"], timeout=timeout + 5)
+    deadline = time.monotonic() + timeout
+    last = livecib.query(where)
+    stable_since = time.monotonic()
+    while time.monotonic() - stable_since < quiet and time.monotonic() < deadline:
+        time.sleep(0.5)
+        current = livecib.query(where)
+        if versions(current) != versions(last):
+            last, stable_since = current, time.monotonic()
+    return last
+
+
 def test_plan_against_the_live_cib_changes_nothing(clean: LabLayout, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     where = lab_env(clean)
-    before = livecib.query(where)
+    before = settled(where)
     path = workflow_file(tmp_path, "plannow")
     for extra in ([], ["--fail", "b"], ["--node-down", control.nodes_of(clean)[0]]):
         argv = ["plan", str(path), "--lab", clean.name, "--lab-root", str(clean.root),
