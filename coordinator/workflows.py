@@ -23,7 +23,12 @@ from haflow.coordinator.env import Env
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.quorum_guard import require_quorum
 from haflow.coordinator.reports import error
-from haflow.coordinator.workflow.compiler import compile_workflow, merge_into, root_clone_id
+from haflow.coordinator.workflow.compiler import (
+    CompiledWorkflow,
+    compile_workflow,
+    merge_into,
+    root_clone_id,
+)
 from haflow.coordinator.workflow.model import Workflow
 
 SECTIONS = ("resources", "constraints", "tags")
@@ -111,13 +116,29 @@ def submit(env: Env, wf: Workflow, replace: bool = False) -> Submitted:
                     ExitCode.CONFLICT)
     submission = (submission_of(old, wf.name) if present else None) or new_submission_id()
     compiled = compile_workflow(wf, submission=submission)
-    new = merge_into(without(old, wf.name), compiled)
+    new = _merge(without(old, wf.name), compiled)
     _keep_runtime_sets(old, new, wf.name, compiled.ids())
     # the alert that rolls back and records history rides in the same patch
     with_alert(new)
     what = f"{'replacing' if present else 'submitting'} workflow '{wf.name}'"
     changed = livecib.push(env, old, new, what)
     return Submitted(wf.name, submission, bool(present), changed, compiled.resource_ids())
+
+
+def _merge(cib: etree._Element, compiled: CompiledWorkflow) -> etree._Element:
+    """merge_into on the configuration only: the status section names resources that
+    ran (``lrm_resource id=WF.STEP``), which are no id collision for a replacement."""
+    status = cib.find("status")
+    if status is not None:
+        cib.remove(status)
+    try:
+        merged = merge_into(cib, compiled)
+    finally:
+        if status is not None:
+            cib.append(status)
+    if status is not None:
+        merged.append(deepcopy(status))
+    return merged
 
 
 def _keep_runtime_sets(old: etree._Element, new: etree._Element, workflow: str,

@@ -1,0 +1,75 @@
+"""Workflows on the 3-node lab with real fencing: rollback across nodes, a crashed node."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from haflow.coordinator.exitcodes import ExitCode
+from haflow.lab import control
+from tests.agents import records
+from tests.labtools import wait_healthy
+from tests.live.conftest import Live, ensure_alive
+
+pytestmark = pytest.mark.tier2
+
+
+def test_rollback_across_nodes_undoes_each_step_where_it_ran_in_reverse(live3: Live) -> None:
+    path = live3.workflow("t2spread", {
+        "a": {"nodes": ["node1"]},
+        "b": {"after": ["a"], "nodes": ["node2"]},
+        "c": {"after": ["b"], "nodes": ["node3"]},
+        # fails on every node it tries: then the alert agent rolls everything back
+        "d": {"after": ["c"], "params": {"fail_start": 99}},
+    })
+    assert live3.submit(path).returncode == 0
+    waited = live3.run("wait", "t2spread", "--timeout", "180")
+    assert waited.returncode == ExitCode.ROLLED_BACK, waited.stdout + waited.stderr
+    got = records.read(live3.state_dir)
+    done = {r.resource: r.node for r in got if r.event == "do"}
+    assert done == {"t2spread.a": "node1", "t2spread.b": "node2", "t2spread.c": "node3"}
+    undone = [(r.resource, r.node) for r in got if r.event == "undo"]
+    assert undone == [("t2spread.c", "node3"), ("t2spread.b", "node2"),
+                      ("t2spread.a", "node1")]
+    failed_on = {r.node for r in got if r.resource == "t2spread.d" and r.event == "do-failed"}
+    assert failed_on == {"node1", "node2", "node3"}, "d must have been tried everywhere"
+    assert records.effects(live3.state_dir) == []
+    d = live3.status("t2spread")["steps"][3]
+    assert d["failure"]["exit_reason"] and set(d["fail_count"]) == {"node1", "node2", "node3"}
+
+
+def test_a_crashed_node_is_fenced_its_steps_recover_and_history_keeps_it(live3: Live) -> None:
+    path = live3.workflow("t2crash", {
+        "a": {"nodes": ["node2", "node3"]},
+        "b": {"after": ["a"], "with": ["a"], "params": {"duration": 25}},
+    })
+    assert live3.submit(path).returncode == 0
+    deadline = time.monotonic() + 90
+    while True:
+        data = live3.status("t2crash")
+        b = data["steps"][1]
+        if b["state"] == "starting" and b["progress"] is not None:
+            break
+        assert time.monotonic() < deadline, data
+        time.sleep(0.5)
+    victim = b["node"]
+    survivor = "node3" if victim == "node2" else "node2"
+    try:
+        control.crash(live3.layout, victim)
+        waited = live3.run("wait", "t2crash", "--timeout", "240", "--node", "node1")
+        assert waited.returncode == ExitCode.OK, waited.stdout + waited.stderr
+        data = live3.status("t2crash")
+        assert {s["node"] for s in data["steps"]} == {survivor}
+        # a's effect was adopted on the survivor, not made twice
+        assert records.events(live3.state_dir, "t2crash.a").count("do") == 1
+        assert "adopt" in records.events(live3.state_dir, "t2crash.a")
+        events = live3.json("history", "t2crash", "--node", "node1")
+        fenced = [e for e in events if e["step"] == "(fencing)"]
+        assert fenced and fenced[0]["node"] == victim and fenced[0]["outcome"] == "success"
+        # what ran on the crashed node is still in the history (the CIB has it)
+        assert any(e["node"] == victim and e["step"] == "a" and e["task"] == "start"
+                   for e in events)
+    finally:
+        ensure_alive(live3.layout)
+        wait_healthy(live3.layout)

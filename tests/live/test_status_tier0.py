@@ -1,0 +1,210 @@
+"""Status, history and the alert agent as pure functions, on crm_mon/CIB XML recorded from a lab.
+
+The files in data/ were recorded by the tier1 tests (HAFLOW_RECORD_STATUS=DIR)
+on a real 1-node lab; times in them are fixed, so "now" is passed in.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from haflow.agents import alert_haflow
+from haflow.coordinator import history, status, workflows
+from haflow.coordinator.live_cli import list_line, render_workflow
+from haflow.coordinator.status import StepState, WorkflowState
+from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
+from haflow.coordinator.workflow.loader import loads
+
+pytestmark = pytest.mark.tier0
+DATA = Path(__file__).with_name("data")
+
+
+def recorded(name: str) -> tuple[etree._Element, etree._Element]:
+    cib = etree.parse(str(DATA / f"{name}.cib.xml")).getroot()
+    mon = etree.parse(str(DATA / f"{name}.mon.xml")).getroot()
+    return cib, mon
+
+
+def newest(cib: etree._Element) -> float:
+    """A 'now' just after the recording: the newest last-rc-change in it."""
+    return max(float(op.get("last-rc-change", "0")) for op in cib.iter("lrm_rsc_op")) + 1
+
+
+def only(name: str, workflow: str) -> status.WorkflowStatus:
+    cib, mon = recorded(name)
+    return status.workflow_status(cib, mon, workflow, now=newest(cib))
+
+
+def test_done_workflow_has_nodes_times_durations_and_outputs() -> None:
+    wf = only("done", "t1done")
+    assert wf.state == WorkflowState.DONE and not wf.problems
+    a, b = wf.steps
+    assert a.state == b.state == StepState.DONE
+    assert a.node == "node1" and a.started and a.duration is not None and a.duration >= 0
+    assert b.outputs["value"] == "got-" + a.outputs["id"]
+    text = render_workflow(wf)
+    assert text.startswith("t1done: done, 2/2 done") and "!!" not in text
+
+
+def test_starting_step_shows_progress_and_its_waiting_dependent() -> None:
+    cib, mon = recorded("starting")
+    wf = status.workflow_status(cib, mon, "t1slow", now=newest(cib) + 1)
+    a, b = wf.steps
+    assert a.state == StepState.STARTING and a.progress is not None and not a.stuck
+    assert b.state == StepState.WAITING and b.waiting_on == ["a"]
+    assert wf.state == WorkflowState.RUNNING
+
+
+def test_a_heartbeat_older_than_three_intervals_is_stuck() -> None:
+    cib, mon = recorded("starting")
+    beat = next(n for n in cib.iter("nvpair") if n.get("name", "").startswith("haflow-hb-"))
+    stamp = int(str(beat.get("value")).split()[0])
+    wf = status.workflow_status(cib, mon, "t1slow", now=stamp + 16)
+    a = wf.steps[0]
+    assert a.stuck and a.problem and a.heartbeat_age == pytest.approx(16)
+    assert "STUCK" in render_workflow(wf) and "STUCK" in list_line(wf)
+    assert not status.workflow_status(cib, mon, "t1slow", now=stamp + 14).steps[0].stuck
+
+
+def test_held_workflow_shows_the_blocked_step_and_its_reason() -> None:
+    wf = only("held", "t1hold")
+    assert wf.state == WorkflowState.HELD
+    a, b = wf.steps
+    assert a.state == StepState.DONE and b.state == StepState.BLOCKED
+    assert b.failure is not None and b.failure.operation == "start"
+    assert "failing on purpose" in b.failure.exit_reason
+    text = render_workflow(wf)
+    assert "HELD" in text and "BLOCKED" in text and "failing on purpose" in text
+
+
+def test_rolled_back_after_an_abort_and_automatically() -> None:
+    wf = only("rolled-back", "t1chain")
+    assert wf.state == WorkflowState.ROLLED_BACK and wf.aborted
+    assert {s.state for s in wf.steps} == {StepState.UNDONE}
+    auto = only("auto-rolled-back", "t1auto")
+    assert auto.state == WorkflowState.ROLLED_BACK
+    failed = auto.steps[1]
+    assert failed.failure is not None and failed.fail_count
+    assert failed.retry_on == []  # INFINITY on the only node
+
+
+def test_json_and_xml_renderings_agree() -> None:
+    wf = only("held", "t1hold")
+    data = wf.to_dict()
+    xml = status.to_xml([wf])
+    assert data["state"] == xml.find("workflow").get("state") == "held"
+    step = xml.find("workflow/step[@name='b']")
+    assert step is not None and step.get("state") == "blocked"
+    assert step.find("failure").get("operation") == "start"
+
+
+WORKFLOW = """
+name: deps
+steps:
+  a: {agent: test}
+  b: {agent: test, after: [a]}
+  c: {agent: test, after: [b]}
+  d: {agent: test, after: [a]}
+  e: {agent: test, after: [c, d]}
+  f: {agent: test, after: [c, d]}
+"""
+
+
+def test_dependencies_come_back_from_the_compiled_order_constraints() -> None:
+    wf = loads(WORKFLOW, "deps.yaml")
+    compiled = compile_workflow(wf)
+    cib = etree.fromstring(b"<cib><configuration><resources/><constraints/><tags/>"
+                           b"</configuration><status/></cib>")
+    cib = merge_into(cib, compiled)
+    deps = status.dependencies(cib, "deps")
+    expected = {name: {f"deps.{d}" for d in step.after} for name, step in wf.steps.items()}
+    for name, after in expected.items():
+        got = deps.get(f"deps.{name}", set()) - {"deps.root.clone"}
+        assert got == after, name
+    # nothing runs: every step waits, on exactly its own dependencies
+    mon = etree.fromstring(b"<pacemaker-result><nodes/><resources/></pacemaker-result>")
+    steps = {s.name: s for s in status.workflow_status(cib, mon, "deps", now=0).steps}
+    assert steps["e"].waiting_on == ["c", "d"] and steps["a"].waiting_on == ["root"]
+
+
+def test_history_events_parse_and_render() -> None:
+    value = "b 1795672345.5 node1 start 1 0 failed failing on purpose (attempt 1)"
+    event = history.parse_value(value)
+    assert event is not None and event.step == "b" and event.rc == 1
+    assert event.text == "failing on purpose (attempt 1)"
+    assert history.parse_value("garbage") is None
+    fence = etree.fromstring(
+        b'<pacemaker-result><fence_history><fence_event action="reboot" target="node2" '
+        b'delegate="node1" client="pacemaker-controld.1" origin="node1" status="success" '
+        b'completed="2026-11-26 05:52:27Z"/><fence_event action="reboot" target="node9" '
+        b'status="success" completed="2026-11-26 05:52:27Z"/></fence_history>'
+        b'</pacemaker-result>')
+    fenced = history.fencing_events(fence, {"node2"})
+    assert len(fenced) == 1 and fenced[0].node == "node2" and fenced[0].time > 0
+    text = history.render([event, *fenced])
+    assert "FAILED" in text and "reboot of node2" in text
+
+
+# ---- the alert agent, against a CIB file (CIB_file: Pacemaker's tools work offline) --------
+
+
+@pytest.fixture
+def cib_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    if shutil.which("cibadmin") is None:
+        pytest.fail("cibadmin is missing: install pacemaker-cli-utils")
+    path = tmp_path / "cib.xml"
+    shutil.copy(DATA / "done.cib.xml", path)
+    monkeypatch.setenv("CIB_file", str(path))
+    return path
+
+
+def alert_env(**values: str) -> dict[str, str]:
+    base = {"CRM_alert_kind": "resource", "CRM_alert_rc": "0", "CRM_alert_target_rc": "0",
+            "CRM_alert_status": "0", "CRM_alert_node": "node1", "CRM_alert_interval": "0",
+            "CRM_alert_timestamp_epoch": "1795672400", "CRM_alert_timestamp_usec": "123"}
+    return {**os.environ, **base, **values}
+
+
+def test_the_alert_agent_records_events_in_the_cib(cib_file: Path) -> None:
+    assert alert_haflow.handle(alert_env(CRM_alert_rsc="t1done.a", CRM_alert_task="start",
+                                         CRM_alert_desc="ok")) == 0
+    # a successful recurring monitor is not worth a CIB write
+    alert_haflow.handle(alert_env(CRM_alert_rsc="t1done.a", CRM_alert_task="monitor",
+                                  CRM_alert_interval="30000"))
+    alert_haflow.handle(alert_env(CRM_alert_rsc="lab-fence", CRM_alert_task="start"))
+    cib = etree.parse(str(cib_file)).getroot()
+    events = [e for e in history.step_events(cib, "t1done") if e.time == 1795672400.000123]
+    assert [(e.step, e.task, e.outcome) for e in events] == [("a", "start", "ok")]
+
+
+def test_the_alert_agent_rolls_back_only_a_failure_for_good(cib_file: Path) -> None:
+    cib = etree.parse(str(cib_file)).getroot()
+    assert alert_haflow.cannot_run_anywhere(
+        _as_et(cib), "t1done.b", "node1") is None  # no fail count yet: wait for it
+    assert not workflows.is_aborted(cib, "t1done")
+    subprocess.run(["crm_attribute", "--node", "node1", "--lifetime", "reboot", "--name",
+                    "fail-count-t1done.b#start_0", "--update", "INFINITY"], check=True)
+    alert_haflow.FAILCOUNT_WAIT = 1.0
+    alert_haflow.handle(alert_env(CRM_alert_rsc="t1done.b", CRM_alert_task="start",
+                                  CRM_alert_rc="1", CRM_alert_desc="error"))
+    cib = etree.parse(str(cib_file)).getroot()
+    assert workflows.is_aborted(cib, "t1done")
+    assert any(e.task == "rollback" for e in history.step_events(cib, "t1done"))
+
+
+def test_the_alert_agent_leaves_a_hold_workflow_alone(cib_file: Path) -> None:
+    shutil.copy(DATA / "held.cib.xml", cib_file)
+    alert_haflow.FAILCOUNT_WAIT = 1.0
+    alert_haflow.handle(alert_env(CRM_alert_rsc="t1hold.b", CRM_alert_task="start",
+                                  CRM_alert_rc="1"))
+    assert not workflows.is_aborted(etree.parse(str(cib_file)).getroot(), "t1hold")
+
+
+def _as_et(cib: etree._Element) -> alert_haflow.ET.Element:
+    return alert_haflow.ET.fromstring(etree.tostring(cib))
