@@ -143,6 +143,12 @@ def _plan_failure(plan: Plan, workflow: Workflow, shadow: etree._Element, step: 
         if not phase.actions:
             break
         plan.phases.append(phase)
+    attempts: dict[str, int] = {}
+    for failed in (a for p in plan.phases for a in p.actions if a.fails and a.node):
+        attempts[str(failed.node)] = attempts.get(str(failed.node), 0) + 1
+    tried = ", ".join(f"{node} x{count}" for node, count in attempts.items())
+    plan.notes.append(f"{step} was tried {sum(attempts.values())} time(s): {tried or 'never'} "
+                      f"(retries: {workflow.steps[step].retries} per node)")
     policy = workflow.steps[step].failure_policy
     if policy == FailurePolicy.ROLLBACK:
         assert state.output is not None
