@@ -138,9 +138,33 @@ def _meta(element: ET.Element) -> dict[str, str]:
             for n in element.findall("./meta_attributes/nvpair")}
 
 
+def _uname_test(expr: ET.Element, node: str) -> bool | None:
+    if expr.get("attribute") != "#uname":
+        return None  # other node attributes: not evaluated here
+    op, value = expr.get("operation"), expr.get("value")
+    return {"eq": node == value, "ne": node != value}.get(op or "")
+
+
+def banned(cib: ET.Element, rsc: str, node: str) -> bool:
+    """Whether a -INFINITY location rule on node names (a step's ``nodes``/``avoid``)
+    keeps ``rsc`` off ``node``; rules on other attributes are not evaluated (not banned)."""
+    for loc in cib.findall("./configuration/constraints/rsc_location"):
+        if loc.get("rsc") != rsc:
+            continue
+        for rule in loc.findall("./rule"):
+            if rule.get("score") not in ("-INFINITY", "-infinity"):
+                continue
+            tests = [_uname_test(e, node) for e in rule.findall("./expression")]
+            if not tests or any(t is None for t in tests):
+                continue
+            if (all(tests) if rule.get("boolean-op", "and") == "and" else any(tests)):
+                return True
+    return False
+
+
 def cannot_run_anywhere(cib: ET.Element, rsc: str, failed_node: str) -> bool | None:
     """True when the resource's fail count reached migration-threshold on every online
-    node; None while the failure's own fail count is not written yet."""
+    node it may run on; None while the failure's own fail count is not written yet."""
     prim = cib.find(f"./configuration/resources/primitive[@id={quoteattr(rsc)}]")
     if prim is None:
         return False
@@ -158,7 +182,8 @@ def cannot_run_anywhere(cib: ET.Element, rsc: str, failed_node: str) -> bool | N
                            if n.get("name", "").startswith(prefix))
     if not counts.get(failed_node):
         return None
-    return all(counts.get(node, 0) >= threshold for node in online)
+    return all(counts.get(node, 0) >= threshold for node in online
+               if not banned(cib, rsc, node))
 
 
 def root_stopped(cib: ET.Element, workflow: str) -> bool:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
+# the alert agent's placement check (ElementTree API: lxml elements have it too)
+from haflow.agents.alert_haflow import banned
 from haflow.agents.naming import HEARTBEAT_ATTR_PREFIX, OUTPUT_META_PREFIX, root_id
 from haflow.agents.progress import DEFAULT_INTERVAL, parse_value
 from haflow.coordinator.workflow.compiler import root_clone_id
@@ -357,7 +359,7 @@ def _status(cib: etree._Element, mon: Mon, nodes: dict[str, NodeStatus], workflo
         for nvpair in prim.iterfind("instance_attributes/nvpair"):
             if nvpair.get("name") == "submission":
                 submission = nvpair.get("value")
-        step = _step(prim, workflow, mon, nodes, aborted, now, interval)
+        step = _step(cib, prim, mon, nodes, aborted, now, interval)
         steps.append(step)
         by_id[step.resource] = step
     # waiting: on which dependencies (ones not done yet)
@@ -395,8 +397,9 @@ def _ordered(steps: list[StepStatus], deps: dict[str, set[str]],
     return out
 
 
-def _step(prim: etree._Element, workflow: str, mon: Mon, nodes: dict[str, NodeStatus],
-          aborted: bool, now: float, interval: float) -> StepStatus:
+def _step(cib: etree._Element, prim: etree._Element, mon: Mon,
+          nodes: dict[str, NodeStatus], aborted: bool, now: float,
+          interval: float) -> StepStatus:
     rid = prim.get("id", "")
     meta = _meta(prim)
     policy = meta.get(FAILURE_POLICY_META, "rollback")
@@ -418,7 +421,8 @@ def _step(prim: etree._Element, workflow: str, mon: Mon, nodes: dict[str, NodeSt
     step = StepStatus(rid.split(".", 1)[1], rid, _agent(prim), StepState.WAITING, policy,
                       node=node, outputs=outputs, failure=failure, fail_count=counts,
                       migration_threshold=threshold)
-    step.retry_on = [n for n in mon.online if counts.get(n, 0) < threshold]
+    step.retry_on = [n for n in mon.online if counts.get(n, 0) < threshold
+                     and not banned(cast(Any, cib), rid, n)]
     undoing = aborted or self_stopped
     blocked = res.blocked or not res.managed
     if blocked:

@@ -288,3 +288,50 @@ def test_a_killed_submit_leaves_all_or_nothing(live1: Live) -> None:
             live1.submitted.append("t1kill")
             live1.cleanup()
     assert outcomes, "no outcome observed"
+
+
+def test_remove_force_says_which_effects_remain(live1: Live) -> None:
+    path = live1.workflow("t1left", {"a": {"params": {"fail_start": 99, "partial": "true"}},
+                                     "c": {}}, policy="hold")
+    assert live1.submit(path).returncode == 0
+    live1.wait_state("t1left", ("held",))
+    assert live1.run("abort", "t1left").returncode == 0
+    data = live1.wait_state("t1left", ("blocked",))
+    assert {s["name"]: s["state"] for s in data["steps"]} == {"a": "blocked", "c": "undone"}
+    before = live1.configuration()
+    refused = live1.run("remove", "t1left")
+    assert refused.returncode == ExitCode.CONFLICT and "EFFECTS_REMAIN" in refused.stderr
+    assert live1.configuration() == before
+    try:
+        forced = live1.run("remove", "t1left", "--force")
+        assert forced.returncode == 0, forced.stderr
+        assert "effects that may remain" in forced.stdout and "a (blocked" in forced.stdout
+        assert len(records.effects(live1.state_dir)) == 1  # a's partial effect, as said
+    finally:
+        # the orphaned, blocked resource stays in Pacemaker's status until cleaned up
+        live1.env.run(["crm_resource", "--cleanup", "--resource", "t1left.a"])
+
+
+def test_wait_draws_a_progress_bar_on_a_terminal(live1: Live) -> None:
+    import os
+    import pty
+
+    path = live1.workflow("t1bar", {"a": {"params": {"duration": 3}}, "b": {"after": ["a"]}})
+    assert live1.submit(path).returncode == 0
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(live1.argv("wait", "t1bar", "--timeout", "90"), stdout=secondary,
+                            stderr=secondary)
+    os.close(secondary)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:
+            break  # the child closed the terminal
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=120) == ExitCode.OK
+    os.close(primary)
+    text = out.decode(errors="replace")
+    assert "t1bar" in text and "2/2" in text and "\x1b[" in text  # drawn, not printed

@@ -208,3 +208,15 @@ def test_the_alert_agent_leaves_a_hold_workflow_alone(cib_file: Path) -> None:
 
 def _as_et(cib: etree._Element) -> alert_haflow.ET.Element:
     return alert_haflow.ET.fromstring(etree.tostring(cib))
+
+
+def test_placement_rules_on_node_names_count_for_where_a_step_may_run() -> None:
+    wf = loads("name: pin\nsteps:\n  a: {agent: test, nodes: [node2, node3]}\n"
+               "  b: {agent: test, avoid: [node1]}\n  c: {agent: test}\n", "pin.yaml")
+    cib = etree.fromstring(b"<cib><configuration><resources/><constraints/><tags/>"
+                           b"</configuration><status/></cib>")
+    cib = _as_et(merge_into(cib, compile_workflow(wf)))
+    allowed = {step: [n for n in ("node1", "node2", "node3", "node4")
+                      if not alert_haflow.banned(cib, f"pin.{step}", n)] for step in "abc"}
+    assert allowed == {"a": ["node2", "node3"], "b": ["node2", "node3", "node4"],
+                       "c": ["node1", "node2", "node3", "node4"]}
