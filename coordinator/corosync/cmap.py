@@ -10,7 +10,12 @@ from typing import Any
 
 from haflow.coordinator.corosync import _ffi
 from haflow.coordinator.corosync.base import Handle, lookup
-from haflow.coordinator.corosync.errors import CS_ERR_INVALID_PARAM, CorosyncError, check
+from haflow.coordinator.corosync.errors import (
+    CS_ERR_INVALID_PARAM,
+    CorosyncError,
+    check,
+    cs_name,
+)
 
 Value = int | float | str | bytes
 
@@ -103,8 +108,7 @@ class Cmap(Handle):
             buf = ffi.new("char[]", length[0])
             rc = lib.cmap_get(self.handle, ckey, buf, length, ctype)
         if rc != 1:
-            raise CorosyncError("cmap_get", rc, f"cmap_get({key!r}) failed: "
-                                f"{CorosyncError('cmap_get', rc).cs_error}")
+            raise CorosyncError("cmap_get", rc, f"cmap_get({key!r}) failed: {cs_name(rc)}")
         return TYPES.get(int(ctype[0]), ("binary", ""))[0], decode(ffi, ctype[0], buf, length[0])
 
     def get(self, key: str, default: Value | None = None) -> Value | None:

@@ -79,8 +79,7 @@ def check(call: str, rc: int) -> None:
 
 
 def check_init(call: str, rc: int) -> None:
-    """As check(), but a failed connect means corosync is not there."""
-    if rc in (CS_ERR_LIBRARY, CS_ERR_NOT_EXIST) or (rc != CS_OK and call.endswith("initialize")
-                                                   and rc == CS_ERR_TRY_AGAIN):
+    """As check(), but a connect that nobody answers (CS_ERR_LIBRARY) means no corosync."""
+    if rc == CS_ERR_LIBRARY:
         raise CorosyncNotRunning(call, rc)
     check(call, rc)

@@ -134,7 +134,12 @@ class Quorum(Handle):
         return bool(value[0])
 
     def track(self, current: bool = True) -> None:
-        """Start callbacks on every change (and, with ``current``, once for now)."""
+        """Start callbacks on every change (and, with ``current``, once for now).
+
+        Idempotent: corosync would add a second tracking entry for this connection.
+        """
+        if self._tracking:
+            return
         self.call("trackstart", TRACK_CHANGES | (TRACK_CURRENT if current else 0))
         self._tracking = True
 
@@ -144,10 +149,19 @@ class Quorum(Handle):
             self._tracking = False
 
     def current(self, timeout: float = 5.0) -> QuorumEvent:
-        """The partition's quorum and members now (one round trip of callbacks)."""
-        self.last_quorum = None
-        tracking = self._tracking
-        self.call("trackstart", TRACK_CURRENT | (TRACK_CHANGES if tracking else 0))
+        """The partition's quorum and members now (one round trip of callbacks).
+
+        While tracking, corosync refuses another trackstart (CS_ERR_EXIST) and keeps
+        the state up to date through the callbacks: pending ones are dispatched and
+        the latest state returned.
+        """
+        if self._tracking:
+            self.dispatch()
+            if self.last_quorum is not None:
+                return self.last_quorum
+        else:
+            self.last_quorum = None
+            self.call("trackstart", TRACK_CURRENT)
         # CS_TRACK_CURRENT alone registers no tracking: nothing to stop afterwards
         if not self.run_until(lambda: self.last_quorum is not None, timeout):
             check("quorum_dispatch", 5)  # CS_ERR_TIMEOUT
@@ -231,6 +245,9 @@ class VoteQuorum(Handle):
         return self.info().quorate
 
     def track(self, current: bool = True) -> None:
+        """As Quorum.track(): callbacks on every change; idempotent."""
+        if self._tracking:
+            return
         self.call("trackstart", 0, TRACK_CHANGES | (TRACK_CURRENT if current else 0))
         self._tracking = True
 
@@ -241,10 +258,14 @@ class VoteQuorum(Handle):
 
     def current(self, timeout: float = 5.0) -> tuple[VoteQuorumEvent, VoteNodelistEvent]:
         """Quorum, node states and ring id now (as corosync-quorumtool gets them)."""
-        self.last_quorum = None
-        self.last_nodelist = None
-        tracking = self._tracking
-        self.call("trackstart", 0, TRACK_CURRENT | (TRACK_CHANGES if tracking else 0))
+        if self._tracking:  # as Quorum.current(): the callbacks keep the state current
+            self.dispatch()
+            if self.last_quorum is not None and self.last_nodelist is not None:
+                return self.last_quorum, self.last_nodelist
+        else:
+            self.last_quorum = None
+            self.last_nodelist = None
+            self.call("trackstart", 0, TRACK_CURRENT)
         # CS_TRACK_CURRENT alone registers no tracking: nothing to stop afterwards
         done = self.run_until(
             lambda: self.last_quorum is not None and self.last_nodelist is not None, timeout)

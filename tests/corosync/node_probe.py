@@ -202,6 +202,28 @@ def partition_events(group: str, nodes: int, timeout: float) -> Any:
     return events
 
 
+def tracking() -> Any:
+    """Tracking twice is harmless; current() while tracking answers and keeps tracking."""
+    seen: list[str] = []
+    with Quorum(on_quorum=lambda e: seen.append("q"), on_membership=lambda e: seen.append("m")) \
+            as q, VoteQuorum(on_quorum=lambda e: seen.append("vq")) as vq:
+        q.track()
+        q.track()
+        vq.track()
+        vq.track()
+        q.run_until(lambda: "q" in seen, 5)
+        vq.run_until(lambda: "vq" in seen, 5)
+        current = q.current()
+        vq_quorum, vq_nodes = vq.current()
+        q.untrack()
+        vq.untrack()
+        with Cmap() as cmap:  # corosync is still fine
+            token = cmap.get("runtime.config.totem.token")
+    return {"members": list(current.members), "vq_members": list(vq_nodes.members),
+            "quorate": current.quorate and vq_quorum.quorate, "token": token,
+            "seen": sorted(set(seen))}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("command")
@@ -227,6 +249,8 @@ def main() -> int:
         result = leak(args.cycles)
     elif args.command == "partition-events":
         result = partition_events(args.group, args.group_size, args.timeout)
+    elif args.command == "tracking":
+        result = tracking()
     elif args.command == "errors":
         result = errors()
     else:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import queue
 import re
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from haflow.lab import control
 from haflow.lab.layout import LabLayout
@@ -59,3 +63,58 @@ def cmapctl(layout: LabLayout, node: str) -> dict[str, tuple[str, str]]:
         if match:
             out[match[1]] = (CMAPCTL_TYPES.get(match[2], match[2]), match[3])
     return out
+
+
+class Lines:
+    """A child's stdout lines, read by a thread so the test can wait with a timeout."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        assert proc.stdout is not None
+        self.reader = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self.reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.put(line)
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"not seen within {timeout} s; saw {self.seen}") from None
+            self.seen.append(line)
+            if predicate(line):
+                return line
+
+    def stop(self) -> str:
+        """Close stdin (the child's signal to finish), return what is left to read."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # our own child, by its handle
+            self.proc.wait()
+        self.reader.join(timeout=10)  # everything it printed is queued
+        rest = []
+        while not self.lines.empty():
+            rest.append(self.lines.get())
+        return "".join(rest)
+
+
+def start(argv: list[str]) -> Lines:
+    return Lines(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True))
+
+
+def event(line: str, **match: Any) -> bool:
+    if not line.startswith("{\""):  # an error is printed as indented JSON: fail on it
+        assert not line.startswith("{"), "watch failed"
+        return False
+    data = json.loads(line)
+    return all(data.get(k) == v for k, v in match.items())

@@ -21,7 +21,7 @@ from haflow.coordinator import quorum_guard
 from haflow.coordinator.env import for_lab
 from haflow.lab import control
 from haflow.lab.layout import LabLayout
-from tests.corosync.probe import cmapctl, probe, probe_argv, quorumtool, tool
+from tests.corosync.probe import cmapctl, event, probe, probe_argv, quorumtool, start, tool
 from tests.labtools import wait_healthy
 
 pytestmark = pytest.mark.tier2
@@ -97,6 +97,14 @@ def test_cmap_tracking_sees_another_process_add_modify_delete(lab: LabLayout) ->
                       ["delete", "haflow.test.probe", None, "two"]]
 
 
+def test_tracking_is_idempotent_and_current_works_while_tracking(lab: LabLayout) -> None:
+    out = probe(lab, "node3", "tracking")
+    assert out["quorate"] is True
+    assert sorted(out["members"]) == sorted(out["vq_members"]) == [1, 2, 3]
+    assert out["token"] > 0
+    assert out["seen"] == ["m", "q", "vq"]
+
+
 def test_errors_name_cs_err_codes_and_callback_errors_surface(lab: LabLayout) -> None:
     out = probe(lab, "node2", "errors")
     assert out["missing_key"] == ["CS_ERR_NOT_EXIST", "CS_ERR_NOT_EXIST"]
@@ -170,8 +178,27 @@ def test_watch_streams_initial_membership_and_quorum(lab: LabLayout) -> None:
     assert all(sorted(e["members"]) == [1, 2, 3] for e in events)
 
 
-def test_bindings_are_fast_enough_to_call_from_every_command(lab: LabLayout) -> None:
-    """Not a benchmark (bench/corosync.py is): ten nodes asking at once all get answers."""
+def test_watch_streams_resource_changes(lab: LabLayout) -> None:
+    rid = f"cs-watch-{time.monotonic_ns() % 100000}"
+    watcher = start([sys.executable, "-m", "haflow.coordinator.cli", "watch", "--lab", lab.name,
+                     "--lab-root", str(lab.root), "--timeout", "120", "--interval", "0.5",
+                     "--output-as", "json"])  # fmt: skip
+    try:
+        watcher.wait_for(lambda ln: event(ln, type="quorum", quorate=True), 60)
+        tool(lab, "node1", "pcs", "resource", "create", rid, "ocf:pacemaker:Dummy")
+        started = json.loads(watcher.wait_for(
+            lambda ln: event(ln, type="resource", id=rid, role="Started"), 60))
+        assert len(started["nodes"]) == 1
+        tool(lab, "node1", "pcs", "resource", "delete", rid, "--force")
+        watcher.wait_for(lambda ln: event(ln, type="resource", id=rid, role=None), 60)
+    finally:
+        control.run_on(lab, "node1", ["pcs", "resource", "delete", rid, "--force"])
+        watcher.stop()
+
+
+def test_concurrent_queries_on_every_node(lab: LabLayout) -> None:
+    """Two bindings processes per node at once all get the same, quorate answer."""
     with ThreadPoolExecutor(3) as pool:
         views = list(pool.map(lambda n: probe(lab, n, "quorum"), control.nodes_of(lab) * 2))
     assert all(v["quorate"] for v in views)
+    assert len({v["ring_id"] for v in views}) == 1

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import queue
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import IO, Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,7 +16,7 @@ from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import HaflowError
 from haflow.lab import control, power
 from haflow.lab.layout import LabLayout
-from tests.corosync.probe import probe_argv
+from tests.corosync.probe import event, probe_argv, start
 from tests.labtools import wait_healthy
 
 pytestmark = pytest.mark.tier2
@@ -55,63 +52,10 @@ def stonith(layout: LabLayout, enabled: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-class Lines:
-    """A child's stdout lines, read by a thread so the test can wait with a timeout."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        assert proc.stdout is not None
-        threading.Thread(target=self._read, args=(proc.stdout,), daemon=True).start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.lines.put(line)
-
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"not seen within {timeout} s; saw {self.seen}") from None
-            self.seen.append(line)
-            if predicate(line):
-                return line
-
-    def stop(self) -> str:
-        """Close stdin (the child's signal to finish), return what is left to read."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()  # our own child, by its handle
-            self.proc.wait()
-        rest = []
-        while not self.lines.empty():
-            rest.append(self.lines.get())
-        return "".join(rest)
-
-
-def start(argv: list[str]) -> Lines:
-    return Lines(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True))
-
-
 def watch_argv(layout: LabLayout, node: str) -> list[str]:
     return [sys.executable, "-m", "haflow.coordinator.cli", "watch", "--lab", layout.name,
             "--lab-root", str(layout.root), "--node", node, "--timeout", "180",
             "--interval", "0.5", "--output-as", "json"]
-
-
-def event(line: str, **match: Any) -> bool:
-    if not line.startswith("{\""):  # an error is printed as indented JSON: fail on it
-        assert not line.startswith("{"), "watch failed"
-        return False
-    data = json.loads(line)
-    return all(data.get(k) == v for k, v in match.items())
 
 
 def test_partition_changes_quorum_and_fires_callbacks_on_both_sides(plab: LabLayout) -> None:
