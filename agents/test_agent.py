@@ -163,8 +163,8 @@ class TestAgent(StepAgent):
             posix.unlink(self._effect_path(ctx.key))
             self.record(ctx, "drift", f"effect gone after {drift_after} s")
             return False
-        if ctx.action == "start":
-            self.record(ctx, "adopt", f"made on {effect.get('node')}")
+        if ctx.action in ("start", "migrate_from"):  # a failover, or a hand-over
+            self.record(ctx, "adopt", f"made on {effect.get('node')}, by {ctx.action}")
         return {k[7:]: v for k, v in effect.items() if k.startswith("output.")}
 
     def undo(self, ctx: StepContext) -> None:

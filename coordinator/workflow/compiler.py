@@ -204,21 +204,21 @@ def _step(wf: Workflow, step: Step, submission: str) -> etree._Element:
             (PARAM_SUBMISSION, submission),
         ]
     _nvpairs(prim, "instance_attributes", f"{sid}.params", params)
-    _nvpairs(
-        prim,
-        "meta_attributes",
-        f"{sid}.meta",
-        [
-            # retries on one node before moving on; then the alert acts on the policy
-            ("migration-threshold", str(step.retries + 1)),
-            # failures are never forgotten: otherwise retries would never run out
-            ("failure-timeout", "0"),
-            # a step stays where it runs: without this a joining node "rebalances"
-            # steps, each move a stop and a start (measured with crm_simulate)
-            ("resource-stickiness", INFINITY),
-            (FAILURE_POLICY_META, str(step.failure_policy)),
-        ],
-    )
+    meta = [
+        # retries on one node before moving on; then the alert acts on the policy
+        ("migration-threshold", str(step.retries + 1)),
+        # failures are never forgotten: otherwise retries would never run out
+        ("failure-timeout", "0"),
+        # a step stays where it runs: without this a joining node "rebalances"
+        # steps, each move a stop and a start (measured with crm_simulate)
+        ("resource-stickiness", INFINITY),
+        (FAILURE_POLICY_META, str(step.failure_policy)),
+    ]
+    if agent.is_haflow:
+        # a planned move (standby, a ban) is a hand-over: migrate_to releases the
+        # effect, migrate_from adopts it; no stop, no start
+        meta.append(("allow-migrate", "true"))
+    _nvpairs(prim, "meta_attributes", f"{sid}.meta", meta)
     hold = step.failure_policy == FailurePolicy.HOLD
     # a failed undo of an external effect is not fixed by fencing the node: block
     # instead; foreign agents manage node-local things and keep Pacemaker's default

@@ -107,8 +107,9 @@ def test_standby_moves_steps_with_zero_undos(lab3: LabLayout, tmp_path: Path) ->
             assert moved["p"] != busy
             assert undos(state) == []
             assert len(records.effects(state)) == 3
-            assert [r.event for r in records.read(state) if r.resource == "moving.p"] == \
-                ["do", "adopt"]
+            moves = [r for r in records.read(state) if r.resource == "moving.p"]
+            assert [r.event for r in moves] == ["do", "adopt"]
+            assert moves[1].detail.endswith("by migrate_from")  # a hand-over, not stop+start
         finally:
             assert env.run(["pcs", "node", "unstandby", busy]).returncode == 0
 

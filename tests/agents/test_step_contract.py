@@ -152,7 +152,7 @@ def test_migration_hands_over_without_undo(box: Sandbox, tmp_path: Path) -> None
     assert target.run(TEST, "migrate_from", params(state), "wf.a").rc == 0
     assert box.run(TEST, "monitor", params(state), "wf.a").rc == ocfcodes.NOT_RUNNING
     assert target.run(TEST, "monitor", params(state), "wf.a").rc == 0
-    assert records.events(state) == ["do"]
+    assert records.events(state) == ["do", "adopt"]  # the hand-over adopts, no second do
 
 
 def exec_params(tmp_path: Path, **extra: str) -> dict[str, str]:
