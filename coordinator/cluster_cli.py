@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from haflow.agents.naming import split_step_id
 from haflow.coordinator.env import Env, add_cluster_options, from_args
 
 
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cluster.set_defaults(handler=cmd_cluster)
 
     watch = sub.add_parser(
-        "watch", help="stream membership, quorum and resource state changes",
+        "watch", help="stream membership, quorum, step and resource state changes",
         description="Print Corosync membership and quorum events (callbacks) and Pacemaker "
         "resource/node changes (crm_mon polled) as they happen, until Ctrl-C, --count "
         "events or --timeout.")  # fmt: skip
@@ -120,8 +121,12 @@ def resource_changes(old: dict[str, Any] | None,
         before = (old["roles"].get(rid), old["resources"].get(rid, []))
         after = (new["roles"].get(rid), new["resources"].get(rid, []))
         if before != after:
-            events.append({"type": "resource", "id": rid, "role": after[0], "nodes": after[1],
-                           "was": before[0], "was_on": before[1]})
+            change = {"type": "resource", "id": rid, "role": after[0], "nodes": after[1],
+                      "was": before[0], "was_on": before[1]}
+            step = split_step_id(rid)
+            if step:  # a workflow's step (or root): say which, in haflow's words
+                change.update(type="step", workflow=step[0], step=step[1])
+            events.append(change)
     return events
 
 
@@ -135,9 +140,11 @@ def render_event(event: dict[str, Any]) -> str:
     if kind == "membership":
         return (f"{stamp} membership: members {event['members']} joined {event['joined']} "
                 f"left {event['left']} (ring {event['ring_id']})")
-    if kind == "resource":
-        return (f"{stamp} resource {event['id']}: {event['was'] or 'absent'}"
-                f"{event['was_on'] or ''} -> {event['role'] or 'absent'}{event['nodes'] or ''}")
+    if kind in ("resource", "step"):
+        what = (f"workflow {event['workflow']} step {event['step']}" if kind == "step"
+                else f"resource {event['id']}")
+        return (f"{stamp} {what}: {event['was'] or 'absent'}{event['was_on'] or ''} -> "
+                f"{event['role'] or 'absent'}{event['nodes'] or ''}")
     if kind == "node":
         return f"{stamp} node {event['node']} is {event['state']}"
     if kind == "dc":

@@ -178,21 +178,26 @@ def test_watch_streams_initial_membership_and_quorum(lab: LabLayout) -> None:
     assert all(sorted(e["members"]) == [1, 2, 3] for e in events)
 
 
-def test_watch_streams_resource_changes(lab: LabLayout) -> None:
-    rid = f"cs-watch-{time.monotonic_ns() % 100000}"
+def test_watch_streams_step_and_resource_changes(lab: LabLayout) -> None:
+    tag = time.monotonic_ns() % 100000
+    step_rid, plain_rid = f"cswatch{tag}.probe", f"cswatch{tag}"
     watcher = start([sys.executable, "-m", "haflow.coordinator.cli", "watch", "--lab", lab.name,
                      "--lab-root", str(lab.root), "--timeout", "120", "--interval", "0.5",
                      "--output-as", "json"])  # fmt: skip
     try:
         watcher.wait_for(lambda ln: event(ln, type="quorum", quorate=True), 60)
-        tool(lab, "node1", "pcs", "resource", "create", rid, "ocf:pacemaker:Dummy")
+        for rid in (step_rid, plain_rid):
+            tool(lab, "node1", "pcs", "resource", "create", rid, "ocf:pacemaker:Dummy")
         started = json.loads(watcher.wait_for(
-            lambda ln: event(ln, type="resource", id=rid, role="Started"), 60))
+            lambda ln: event(ln, type="step", id=step_rid, role="Started"), 60))
+        assert started["workflow"] == f"cswatch{tag}" and started["step"] == "probe"
         assert len(started["nodes"]) == 1
-        tool(lab, "node1", "pcs", "resource", "delete", rid, "--force")
-        watcher.wait_for(lambda ln: event(ln, type="resource", id=rid, role=None), 60)
+        watcher.wait_for(lambda ln: event(ln, type="resource", id=plain_rid, role="Started"), 60)
+        tool(lab, "node1", "pcs", "resource", "delete", step_rid, "--force")
+        watcher.wait_for(lambda ln: event(ln, type="step", id=step_rid, role=None), 60)
     finally:
-        control.run_on(lab, "node1", ["pcs", "resource", "delete", rid, "--force"])
+        for rid in (step_rid, plain_rid):
+            control.run_on(lab, "node1", ["pcs", "resource", "delete", rid, "--force"])
         watcher.stop()
 
 
