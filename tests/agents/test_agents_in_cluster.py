@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from haflow.lab import control
+from haflow.lab import control, records
 from haflow.lab.layout import LabLayout
-from tests.agents import records
-from tests.agents.clusterflow import (
+from haflow.lab.workload import (
     lab_env,
     submitted,
     wait_for,

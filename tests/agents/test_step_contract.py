@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from haflow.agents import ocfcodes
-from tests.agents import records
+from haflow.lab import records
 from tests.agents.agentrun import Sandbox
 
 pytestmark = pytest.mark.tier0

@@ -1,4 +1,5 @@
-"""Reading the ``test`` agent's records: what ran, where, how many effects."""
+"""Reading the ``test`` agent's records: what ran, where, how many effects (the evidence
+the fault suite audits)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Driving workflows of the test agent on a lab cluster, for tests."""
+"""Workloads on a lab: workflows of the test agent, submitted, watched, cleaned up.
+
+Used by the tests, the fault scenarios and `haflow lab chaos`.
+"""
 
 from __future__ import annotations
 
