@@ -37,6 +37,7 @@ HISTORY_SET_SUFFIX = ".history"
 INFINITY = 1_000_000
 FAILCOUNT_WAIT = 15.0  # seconds to wait for the fail count of a failure to be written
 CIB_NO_SUCH_OBJECT = 105
+EXEC_CANCELLED = 1  # CRM_alert_status: Pacemaker's execution status "cancelled"
 
 
 def root_id(workflow: str) -> str:
@@ -115,6 +116,15 @@ def event_value(event: Event, what: str | None = None) -> str:
     text = event.desc or outcome
     return (f"{event.time:.6f} {event.node or '-'} {event.label} {event.rc} {event.status} "
             f"{outcome} {text}")
+
+
+def exit_reason(event: Event) -> str:
+    """The failed operation's exit reason, which the CIB has before the alert runs."""
+    op = _query(f"//node_state[@uname={quoteattr(event.node)}]//lrm_resource"
+                f"[@id={quoteattr(event.rsc)}]/lrm_rsc_op[@id="
+                f"{quoteattr(event.rsc + '_last_failure_0')}]")
+    reason = op.get("exit-reason", "") if op is not None else ""
+    return " ".join(reason.split())
 
 
 def record(workflow: str, step: str, value: str, stamp: float, node: str) -> bool:
@@ -230,6 +240,10 @@ def handle(env: Mapping[str, str]) -> int:
     workflow, step = found
     if step == "root" and not event.failed:
         return 0
+    if event.status == EXEC_CANCELLED:
+        return 0  # a recurring monitor cancelled by a stop: nothing happened to the step
+    if event.failed:
+        event.desc = exit_reason(event) or event.desc
     if event.worth_recording():
         record(workflow, step, event_value(event), event.time, event.node)
     if event.failed and step != "root" and event.task in ("start", "monitor", "promote"):

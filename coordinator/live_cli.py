@@ -137,6 +137,10 @@ def step_line(step: StepStatus, width: int) -> str:
             text += f" [{step.note}]"
         return text
     if step.state == StepState.UNDONE:
+        if step.failure is not None:  # why it was rolled back stays visible
+            f = step.failure
+            return (f"{head} (its {f.operation} failed on {f.node}"
+                    + (f": {f.exit_reason})" if f.exit_reason else ")"))
         return head
     # failed, blocked: the reason, impossible to miss
     parts = [head]

@@ -16,7 +16,7 @@ from haflow.coordinator import livecib, workflows
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import load
-from tests.agents import records
+from haflow.lab import records
 from tests.live.conftest import Live
 
 pytestmark = pytest.mark.tier1
@@ -335,3 +335,54 @@ def test_wait_draws_a_progress_bar_on_a_terminal(live1: Live) -> None:
     os.close(primary)
     text = out.decode(errors="replace")
     assert "t1bar" in text and "2/2" in text and "\x1b[" in text  # drawn, not printed
+
+
+def _agent_pids(resource: str) -> list[int]:
+    """Processes of the agent running ``resource`` (Pacemaker's child, found by its env)."""
+    import os
+
+    wanted = f"OCF_RESOURCE_INSTANCE={resource}".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if wanted in handle.read().split(b"\0"):
+                    pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+def test_undoing_shows_progress_and_a_frozen_action_is_flagged_stuck(live1: Live) -> None:
+    import os
+
+    path = live1.workflow("t1undo", {"a": {"params": {"undo_duration": 30}}})
+    assert live1.submit(path, "--wait").returncode == 0
+    assert live1.run("abort", "t1undo").returncode == 0
+    data = live1.wait_state("t1undo", ("rolling back",))
+    deadline = time.monotonic() + 60
+    while data["steps"][0]["state"] != "undoing" or data["steps"][0]["heartbeat"] is None:
+        assert time.monotonic() < deadline, data
+        time.sleep(0.5)
+        data = live1.status("t1undo")
+    live1.record("undoing")
+    a = data["steps"][0]
+    assert a["message"] == "undo" and not a["stuck"]
+    pids = _agent_pids("t1undo.a")
+    assert pids, "the undo's agent process was not found"
+    # freeze the agent (heartbeat thread included): the step must look stuck in 15 s
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 45
+        while not live1.status("t1undo")["steps"][0]["stuck"]:
+            assert time.monotonic() < deadline, "a frozen undo was never flagged stuck"
+            time.sleep(1)
+        text = live1.run("status", "t1undo")
+        assert "STUCK" in text.stdout and text.returncode == ExitCode.FAILED
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    assert live1.run("wait", "t1undo", "--timeout", "90").returncode == ExitCode.ROLLED_BACK

@@ -7,8 +7,7 @@ import time
 import pytest
 
 from haflow.coordinator.exitcodes import ExitCode
-from haflow.lab import control
-from tests.agents import records
+from haflow.lab import control, records
 from tests.labtools import wait_healthy
 from tests.live.conftest import Live, ensure_alive
 

@@ -202,8 +202,19 @@ def test_the_alert_agent_leaves_a_hold_workflow_alone(cib_file: Path) -> None:
     shutil.copy(DATA / "held.cib.xml", cib_file)
     alert_haflow.FAILCOUNT_WAIT = 1.0
     alert_haflow.handle(alert_env(CRM_alert_rsc="t1hold.b", CRM_alert_task="start",
-                                  CRM_alert_rc="1"))
-    assert not workflows.is_aborted(etree.parse(str(cib_file)).getroot(), "t1hold")
+                                  CRM_alert_rc="1", CRM_alert_desc="error"))
+    cib = etree.parse(str(cib_file)).getroot()
+    assert not workflows.is_aborted(cib, "t1hold")
+    # the event carries the failure's exit reason, read from the CIB's status section
+    recorded_failure = [e for e in history.step_events(cib, "t1hold")
+                        if e.time == 1795672400.000123]
+    assert len(recorded_failure) == 1 and "failing on purpose" in recorded_failure[0].text
+    # a monitor cancelled by a stop is no event
+    alert_haflow.handle(alert_env(CRM_alert_rsc="t1hold.a", CRM_alert_task="monitor",
+                                  CRM_alert_interval="30000", CRM_alert_status="1",
+                                  CRM_alert_timestamp_epoch="1895672500"))
+    cib = etree.parse(str(cib_file)).getroot()
+    assert not [e for e in history.step_events(cib, "t1hold") if e.time >= 1895672500]
 
 
 def _as_et(cib: etree._Element) -> alert_haflow.ET.Element:
@@ -220,3 +231,22 @@ def test_placement_rules_on_node_names_count_for_where_a_step_may_run() -> None:
                       if not alert_haflow.banned(cib, f"pin.{step}", n)] for step in "abc"}
     assert allowed == {"a": ["node2", "node3"], "b": ["node2", "node3", "node4"],
                        "c": ["node1", "node2", "node3", "node4"]}
+
+
+def test_a_failed_step_says_where_it_will_be_retried_or_that_it_will_not() -> None:
+    cib, mon = recorded("auto-rolled-back")
+    for nvpair in cib.iter("nvpair"):  # as just before the alert agent stopped the root
+        if nvpair.get("name") == "target-role":
+            nvpair.getparent().remove(nvpair)
+    now = newest(cib)
+    wf = status.workflow_status(cib, mon, "t1auto", now=now)
+    b = wf.steps[1]
+    assert b.state == StepState.FAILED and b.retry_on == []
+    assert wf.state == WorkflowState.FAILED
+    assert "will not be retried" in str(b.note) and "rollback pending" in render_workflow(wf)
+    nodes = mon.find("nodes")
+    etree.SubElement(nodes, "node", name="node2", online="true")
+    wf = status.workflow_status(cib, mon, "t1auto", now=now)
+    assert wf.steps[1].retry_on == ["node2"] and "will be retried on node2" in \
+        str(wf.steps[1].note)
+    assert wf.state == WorkflowState.RUNNING
