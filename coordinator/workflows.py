@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from haflow.agents.naming import root_id
-from haflow.coordinator import livecib
+from haflow.coordinator import livecib as livecib  # re-exported: lab/workload.py uses it
 from haflow.coordinator.env import Env
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.quorum_guard import require_quorum
