@@ -40,6 +40,12 @@ def cmap_dump() -> Any:
         return [[k, cmap.get_typed(k)[0], jsonable(cmap.get_typed(k)[1])] for k in cmap]
 
 
+def stats() -> Any:
+    """The stats map: knet link and ipc statistics, typed."""
+    with Cmap("stats") as cmap:
+        return [[k, *cmap.get_typed(k)] for k in cmap.keys("stats.")]
+
+
 def quorum() -> Any:
     with VoteQuorum() as vq, Quorum() as q, Cfg() as cfg:
         view = quorum_view()
@@ -239,6 +245,8 @@ def main() -> int:
     result: Any
     if args.command == "cmap-dump":
         result = cmap_dump()
+    elif args.command == "stats":
+        result = stats()
     elif args.command == "quorum":
         result = quorum()
     elif args.command == "cmap-track":

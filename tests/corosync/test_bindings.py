@@ -21,7 +21,16 @@ from haflow.coordinator import quorum_guard
 from haflow.coordinator.env import for_lab
 from haflow.lab import control
 from haflow.lab.layout import LabLayout
-from tests.corosync.probe import cmapctl, event, probe, probe_argv, quorumtool, start, tool
+from tests.corosync.probe import (
+    CMAPCTL_TYPES,
+    cmapctl,
+    event,
+    probe,
+    probe_argv,
+    quorumtool,
+    start,
+    tool,
+)
 from tests.labtools import wait_healthy
 
 pytestmark = pytest.mark.tier2
@@ -67,6 +76,13 @@ def test_every_cmap_key_and_type_equals_corosync_cmapctl(lab: LabLayout) -> None
             assert value == pytest.approx(float(printed), abs=1e-5), key
         elif kind != "binary":
             assert str(value) == printed, key
+
+
+def test_the_stats_map_has_the_keys_corosync_cmapctl_m_stats_lists(lab: LabLayout) -> None:
+    ours = {key: kind for key, kind, _value in probe(lab, "node1", "stats")}
+    out = tool(lab, "node1", "corosync-cmapctl", "-m", "stats", "stats.knet.")
+    theirs = {m[1]: CMAPCTL_TYPES[m[2]] for m in re.finditer(r"^(\S+) \((\w+)\) =", out, re.M)}
+    assert theirs and {k: v for k, v in ours.items() if k.startswith("stats.knet.")} == theirs
 
 
 def test_token_timings_and_links_equal_the_tools(lab: LabLayout) -> None:
