@@ -46,9 +46,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def pacemaker_view(env: Env) -> dict[str, Any] | None:
     """DC and node states from crm_mon, or None when Pacemaker does not answer."""
+    from haflow.coordinator.reports import HaflowError
     from haflow.lab.view import parse_crm_mon
 
-    result = env.run(["crm_mon", "--output-as=xml", "-1"], timeout=15)
+    try:
+        result = env.run(["crm_mon", "--output-as=xml", "-1"], timeout=15)
+    except HaflowError:  # no crm_mon here, or it hangs: Corosync's view still stands
+        return None
     if result.returncode != 0 or not result.stdout.strip():
         return None
     view = parse_crm_mon(result.stdout)
@@ -130,6 +134,10 @@ def resource_changes(old: dict[str, Any] | None,
     return events
 
 
+def placed(role: str | None, nodes: list[str]) -> str:
+    return f"{role or 'absent'}{' on ' + ','.join(nodes) if nodes else ''}"
+
+
 def render_event(event: dict[str, Any]) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(event.get("time", time.time())))
     kind = event["type"]
@@ -143,8 +151,8 @@ def render_event(event: dict[str, Any]) -> str:
     if kind in ("resource", "step"):
         what = (f"workflow {event['workflow']} step {event['step']}" if kind == "step"
                 else f"resource {event['id']}")
-        return (f"{stamp} {what}: {event['was'] or 'absent'}{event['was_on'] or ''} -> "
-                f"{event['role'] or 'absent'}{event['nodes'] or ''}")
+        return (f"{stamp} {what}: {placed(event['was'], event['was_on'])} -> "
+                f"{placed(event['role'], event['nodes'])}")
     if kind == "node":
         return f"{stamp} node {event['node']} is {event['state']}"
     if kind == "dc":
