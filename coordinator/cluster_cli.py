@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "events or --timeout.")  # fmt: skip
     add_cluster_options(watch)
     add_output_option(watch)
-    watch.add_argument("--count", type=int, default=None, help="stop after N events")
+    watch.add_argument("--count", type=int, default=None,
+                       help="stop after N events (the initial membership and quorum count)")
     watch.add_argument("--timeout", type=float, default=None, help="stop after S seconds")
     watch.add_argument("--interval", type=float, default=1.0,
                        help="crm_mon poll interval in seconds (default: 1)")
