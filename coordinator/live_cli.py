@@ -232,7 +232,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.wait and args.output_as == "text":
         _emit(args, data, text)
     if args.wait:
-        return _wait(env, wf.name, args.timeout, args.output_as)
+        return _wait(env, wf.name, args.timeout, args.output_as, {"submitted": data})
     _emit(args, data, text)
     return int(ExitCode.OK)
 
@@ -292,7 +292,8 @@ def _outcome(wf: WorkflowStatus, failed_since: float | None) -> ExitCode | None:
     return None
 
 
-def _wait(env: Env, workflow: str, timeout: float | None, fmt: str) -> int:
+def _wait(env: Env, workflow: str, timeout: float | None, fmt: str,
+          extra: dict[str, Any] | None = None) -> int:
     from haflow.coordinator.status import WorkflowState
 
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -323,7 +324,7 @@ def _wait(env: Env, workflow: str, timeout: float | None, fmt: str) -> int:
         if bar is not None:
             bar.close()
     if fmt == "json":
-        _emit_json({**wf.to_dict(), "outcome": outcome.name.lower()})
+        _emit_json({**wf.to_dict(), "outcome": outcome.name.lower(), **(extra or {})})
     else:
         tail = "timed out" if outcome == ExitCode.TIMEOUT else wf.state.value
         print(render_workflow(wf) if (wf.problems or outcome != ExitCode.OK)
