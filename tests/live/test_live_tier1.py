@@ -291,10 +291,9 @@ def test_a_killed_submit_leaves_all_or_nothing(live1: Live) -> None:
 
 
 def test_remove_force_says_which_effects_remain(live1: Live) -> None:
-    path = live1.workflow("t1left", {"a": {"params": {"fail_start": 99, "partial": "true"}},
-                                     "c": {}}, policy="hold")
-    assert live1.submit(path).returncode == 0
-    live1.wait_state("t1left", ("held",))
+    # a's undo fails: its stop is blocked (on-fail=block), its effect stays
+    path = live1.workflow("t1left", {"a": {"params": {"fail_undo": "true"}}, "c": {}})
+    assert live1.submit(path, "--wait").returncode == 0
     assert live1.run("abort", "t1left").returncode == 0
     deadline = time.monotonic() + 60
     while True:  # c's undo runs on; a stays blocked
@@ -304,7 +303,8 @@ def test_remove_force_says_which_effects_remain(live1: Live) -> None:
             break
         assert time.monotonic() < deadline, states
         time.sleep(0.5)
-    assert len(records.effects(live1.state_dir)) == 1  # a's partial effect, left for an admin
+    assert data["steps"][0]["failure"]["operation"] == "stop"
+    assert len(records.effects(live1.state_dir)) == 1  # a's effect, not undone
     before = live1.configuration()
     refused = live1.run("remove", "t1left")
     assert refused.returncode == ExitCode.CONFLICT and "EFFECTS_REMAIN" in refused.stderr
@@ -313,6 +313,7 @@ def test_remove_force_says_which_effects_remain(live1: Live) -> None:
         forced = live1.run("remove", "t1left", "--force")
         assert forced.returncode == 0, forced.stderr
         assert "effects that may remain" in forced.stdout and "a (blocked" in forced.stdout
+        assert len(records.effects(live1.state_dir)) == 1
     finally:
         # the orphaned, blocked resource stays in Pacemaker's status until cleaned up
         live1.env.run(["crm_resource", "--cleanup", "--resource", "t1left.a"])
