@@ -212,7 +212,8 @@ def maybe_roll_back(event: Event, workflow: str, step: str) -> str | None:
         if cib is None:
             return None
         prim = cib.find(f"./configuration/resources/primitive[@id={quoteattr(event.rsc)}]")
-        if prim is None or _meta(prim).get(POLICY_META, "rollback") != "rollback":
+        # no policy meta attribute: not a haflow step (a resource someone named "x.y")
+        if prim is None or _meta(prim).get(POLICY_META) != "rollback":
             return None
         if root_stopped(cib, workflow):
             return None  # already rolling back
