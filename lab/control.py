@@ -36,6 +36,7 @@ PROVISION_SCRIPT = Path(__file__).with_name("provision-node.sh")
 BOOTSTRAP_SCRIPT = Path(__file__).with_name("bootstrap-cluster.sh")
 FENCE_AGENT_SOURCE = Path(__file__).with_name("fence_haflow_lab.py")
 FENCE_AGENT_PATH = Path("/usr/sbin/fence_haflow_lab")
+NODE_KILLALL = Path(__file__).with_name("node-killall.sh")
 FENCE_DEVICE = "lab-fence"
 REQUIRED_TOOLS = ("corosync", "pacemakerd", "crm_mon", "cibadmin", "ip", "nsenter", "unshare",
                   "setsid", "stonith_admin", "pcs", "pcsd", "openssl")
@@ -121,6 +122,10 @@ def write_lab_files(layout: LabLayout, nodes: list[str]) -> None:
         lab_dir=str(layout.dir),
         fence_hosts=" ".join(nodes),
     ))
+    # a copy, executable whatever the installed package kept of its mode
+    killall = layout.dir / "killall"
+    shutil.copyfile(NODE_KILLALL, killall)
+    killall.chmod(0o755)
     for node in nodes:
         node_dir = layout.node_dir(node)
         binds = []
@@ -128,6 +133,8 @@ def write_lab_files(layout: LabLayout, nodes: list[str]) -> None:
             (node_dir / "fs" / sub).mkdir(parents=True, exist_ok=True)
             binds.append((str(node_dir / "fs" / sub), target))
         binds.append((str(layout.hosts_file), "/etc/hosts"))
+        # pcs cluster setup runs killall -9 on the cluster daemons: only this node's
+        binds.append((str(killall), "/usr/bin/killall"))
         binds.append((str(layout.shadow_file), "/etc/shadow"))
         config = {
             "name": node,

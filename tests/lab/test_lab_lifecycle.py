@@ -75,3 +75,36 @@ def test_down_after_up_was_killed_half_way(fresh_layout: LabLayout) -> None:
     assert control.exists(fresh_layout)
     control.down(fresh_layout)
     assert traces(fresh_layout, inodes) == []
+
+
+def test_pcs_cluster_kill_in_one_lab_leaves_another_alone(lab1: LabLayout,
+                                                          fresh_layout: LabLayout) -> None:
+    """pcs kills the cluster daemons with killall (cluster kill, destroy): a lab node's
+    killall only sees its own node, though the nodes share the host's process ids."""
+
+    def daemons(layout: LabLayout) -> set[tuple[int, str]]:
+        inode = power.netns_inode(layout, "node1")
+        assert inode is not None
+        found = set()
+        for pid in power.pids_in_netns(inode):
+            try:
+                comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                continue  # a short-lived process (a monitor, a pcs call) ended meanwhile
+            if comm in ("corosync", "pacemakerd") or comm.startswith("pacemaker-"):
+                found.add((pid, comm))
+        return found
+
+    before = daemons(lab1)
+    assert {"corosync", "pacemakerd"} <= {comm for _, comm in before}
+    control.up(fresh_layout, 1)
+    try:
+        killed = control.run_on(fresh_layout, "node1", ["pcs", "cluster", "kill"])
+        assert killed.returncode == 0, killed.stderr
+        time.sleep(1)
+        assert not {c for _, c in daemons(fresh_layout)} & {"corosync", "pacemakerd"}
+        assert daemons(lab1) == before, "another lab's daemons were killed"
+        view = control.cluster_view(lab1, "node1")
+        assert view is not None and view.online == ["node1"]
+    finally:
+        control.down(fresh_layout)
