@@ -12,7 +12,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
-from haflow.agents.naming import OUTPUT_META_PREFIX, root_id
+from haflow.agents.naming import EFFECT_META, OUTPUT_META_PREFIX, root_id
 
 CIB_NO_SUCH_OBJECT = 105  # cibadmin: the xpath matched nothing
 OUTPUTS_SET_SUFFIX = "-haflow-outputs"
@@ -121,31 +121,34 @@ def read_outputs(resources: list[str]) -> dict[str, dict[str, str]]:
     return result
 
 
-def outputs_xml(resource: str, outputs: dict[str, str]) -> str:
+def outputs_xml(resource: str, outputs: dict[str, str], effect: str | None = None) -> str:
     set_id = resource + OUTPUTS_SET_SUFFIX
-    pairs = "".join(
-        f"<nvpair id={quoteattr(f'{set_id}-{key}')} name={quoteattr(OUTPUT_META_PREFIX + key)} "
-        f"value={quoteattr(value)}/>" for key, value in sorted(outputs.items()))
+    pairs = [(OUTPUT_META_PREFIX + key, value) for key, value in sorted(outputs.items())]
+    if effect is not None:
+        pairs.append((EFFECT_META, effect))
+    text = "".join(f"<nvpair id={quoteattr(f'{set_id}-{name}')} name={quoteattr(name)} "
+                   f"value={quoteattr(value)}/>" for name, value in pairs)
     return (f"<primitive id={quoteattr(resource)}><meta_attributes id={quoteattr(set_id)}>"
-            f"{pairs}</meta_attributes></primitive>")
+            f"{text}</meta_attributes></primitive>")
 
 
-def write_outputs(resource: str, outputs: dict[str, str]) -> None:
-    """Store outputs as meta attributes of the step's primitive, in one CIB update.
+def write_outputs(resource: str, outputs: dict[str, str], effect: str | None = None) -> None:
+    """Store outputs (and the effect flag) as meta attributes of the step's primitive,
+    in one CIB update.
 
     Meta attributes are not part of the operation digest, so this never
     restarts the step.
     """
-    if not outputs:
+    if not outputs and effect is None:
         return
     result = _cibadmin(["--modify", "--scope", "resources", "--xml-text",
-                        outputs_xml(resource, outputs)])
+                        outputs_xml(resource, outputs, effect)])
     if result.returncode != 0:
         raise CibUnavailable(f"storing outputs of {resource} failed: {result.stderr.strip()}")
 
 
 def clear_outputs(resource: str) -> None:
-    """Forget a step's outputs (its effect was undone); absent outputs are fine."""
+    """Forget a step's outputs and effect flag (its effect was undone); absent is fine."""
     set_id = resource + OUTPUTS_SET_SUFFIX
     result = _cibadmin(["--delete", "--xml-text", f"<meta_attributes id={quoteattr(set_id)}/>"])
     if result.returncode not in (0, CIB_NO_SUCH_OBJECT):

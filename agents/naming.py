@@ -25,6 +25,9 @@ PARAM_SUBMISSION = "submission"
 
 # the step's failure policy (rollback or hold), a meta attribute of its primitive
 FAILURE_POLICY_META = "haflow-failure-policy"
+# whether a step's effect may exist ("pending" while do runs, "present" once done),
+# a meta attribute next to its outputs: a rollback undoes whatever still has it
+EFFECT_META = "haflow-effect"
 # step outputs are meta attributes of the step's primitive, under this prefix
 OUTPUT_META_PREFIX = "haflow-output-"
 # transient node attributes a running action publishes (value: see agents/progress.py)

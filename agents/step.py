@@ -165,6 +165,7 @@ class StepAgent(Agent):
                 outputs = existing if isinstance(existing, dict) else self._stored_outputs()
                 self.log("INFO", f"adopting the existing effect of {ctx.key}")
             else:
+                self._flag_effect("pending")  # from here on, a rollback must undo it
                 outputs = self._do(ctx)
         # outputs first: a step is only "running here" once what it made is recorded
         self._store_outputs(outputs)
@@ -186,7 +187,16 @@ class StepAgent(Agent):
         try:
             self.undo(ctx)
         except Exception as exc:
+            # the effect flag stays "pending": a rollback of the workflow tries again
             self.log("ERROR", f"undoing the partial effect of {ctx.key} failed: {exc}")
+            return
+        if self.workflow:
+            from haflow.agents import cibio
+
+            try:
+                cibio.clear_outputs(self.resource)
+            except cibio.CibUnavailable as exc:
+                self.log("WARNING", f"the effect flag of {self.resource} stays: {exc}")
 
     def _rolls_back(self) -> bool:
         """Whether the step's failure policy is rollback (read only when a start fails).
@@ -215,14 +225,25 @@ class StepAgent(Agent):
         except cibio.CibUnavailable:
             return {}
 
-    def _store_outputs(self, outputs: Outputs) -> None:
-        # a resource made by hand (no workflow) keeps its outputs in its marker only
-        if not outputs or not self.workflow:
+    def _flag_effect(self, state: str) -> None:
+        if not self.workflow:
             return
         from haflow.agents import cibio
 
         try:
-            cibio.write_outputs(self.resource, outputs)
+            cibio.write_outputs(self.resource, {}, effect=state)
+        except cibio.CibUnavailable as exc:
+            raise OcfError(ocfcodes.ERR_GENERIC, f"cannot record the step in the CIB before "
+                           f"doing it: {exc}") from None
+
+    def _store_outputs(self, outputs: Outputs) -> None:
+        # a resource made by hand (no workflow) keeps its outputs in its marker only
+        if not self.workflow:
+            return
+        from haflow.agents import cibio
+
+        try:
+            cibio.write_outputs(self.resource, outputs, effect="present")
         except cibio.CibUnavailable as exc:
             raise OcfError(ocfcodes.ERR_GENERIC, f"the step ran but its outputs could not be "
                            f"stored: {exc}") from None

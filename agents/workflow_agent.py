@@ -37,7 +37,13 @@ class WorkflowAgent(StepAgent):
         return None
 
     def undo(self, ctx: StepContext) -> None:
-        ctx.log(f"workflow {ctx.workflow} is stopped: every step has been undone")
+        """Every step has stopped before the root: finish any undo that was cut short."""
+        from haflow.agents.sweep import sweep
+
+        remaining = ctx.remaining()
+        swept = sweep(ctx.workflow, self.log, timeout_s=max(5.0, (remaining or 60.0) - 2.0))
+        ctx.log(f"workflow {ctx.workflow} is stopped: every step has been undone"
+                + (f" (finished the undo of {', '.join(swept)})" if swept else ""))
 
     def check(self, ctx: StepContext) -> bool | Outputs:
         return True  # nothing outside this node: the marker is the whole state

@@ -24,9 +24,9 @@ EXEC = "haflow.agents.exec_agent"
 @pytest.fixture
 def box(tmp_path: Path) -> Sandbox:
     sandbox = Sandbox(tmp_path / "node")
-    sandbox.add_primitive("wf.root", "workflow")
-    sandbox.add_primitive("wf.a", "test")
-    sandbox.add_primitive("wf.b", "test")
+    sandbox.add_primitive("wf.root", "workflow", params={"workflow": "wf"})
+    for step in ("a", "b"):  # as the compiler writes them: the sweep reads these
+        sandbox.add_primitive(f"wf.{step}", "test", params=params(tmp_path / "state", step))
     return sandbox
 
 
@@ -207,3 +207,61 @@ def test_an_escaped_dollar_brace_is_literal_without_references(box: Sandbox,
     state = tmp_path / "state"
     assert box.run(TEST, "start", params(state, output="cost: $${price}"), "wf.a").rc == 0
     assert box.outputs("wf.a")["value"] == "cost: ${price}"
+
+
+ROOT_AGENT = "haflow.agents.workflow_agent"
+
+
+@pytest.fixture
+def ocf_root(tmp_path: Path) -> Path:
+    from haflow.agents import install
+
+    root = tmp_path / "ocf"
+    install.install(str(root))
+    return root
+
+
+def rollback(box: Sandbox, ocf_root: Path) -> None:
+    """Abort: the root is stopped, and its stop (the last of the rollback) runs."""
+    box.set_target_role("wf.root", "Stopped")
+    env = box.env("wf.root", {"workflow": "wf"})
+    env["OCF_ROOT"] = str(ocf_root)
+    from tests.agents.agentrun import run_agent
+
+    result = run_agent(ROOT_AGENT, "stop", env)
+    assert result.rc == 0, result
+
+
+def test_an_undo_cut_short_by_fencing_is_finished_by_the_rollback(
+        box: Sandbox, tmp_path: Path, ocf_root: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    assert box.meta("wf.a")["haflow-effect"] == "present"
+    box.forget_markers()  # fenced in the middle of a's undo: Pacemaker counts a as stopped
+    rollback(box, ocf_root)
+    assert records.events(state) == ["do", "undo"]
+    assert records.effects(state) == []
+    assert "haflow-effect" not in box.meta("wf.a")
+
+
+def test_a_partial_effect_held_for_the_admin_is_undone_when_they_abort(
+        box: Sandbox, tmp_path: Path, ocf_root: Path) -> None:
+    state = tmp_path / "state"
+    box.set_meta("wf.a", "haflow-failure-policy", "hold")
+    failing = params(state, fail_start="5", partial="true")
+    assert box.run(TEST, "start", failing, "wf.a").rc == ocfcodes.ERR_GENERIC
+    assert box.meta("wf.a")["haflow-effect"] == "pending"
+    assert records.effects(state) == ["wf__a__s1"]
+    rollback(box, ocf_root)
+    assert records.events(state) == ["do-failed", "undo"]
+    assert records.effects(state) == []
+
+
+def test_a_clean_rollback_leaves_the_sweep_nothing_to_do(
+        box: Sandbox, tmp_path: Path, ocf_root: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    box.set_target_role("wf.root", "Stopped")
+    assert box.run(TEST, "stop", params(state), "wf.a").rc == 0
+    rollback(box, ocf_root)
+    assert records.events(state) == ["do", "undo"]

@@ -1,0 +1,86 @@
+"""The last act of a rollback: undo whatever effect a step may still have.
+
+A step's undo can be cut short: its node is fenced in the middle of it (and
+Pacemaker then counts the step as stopped), or the step failed half-way
+under policy hold and the admin aborts later, or its node crashed mid-start
+and the abort came before a recovery. Every step records in the CIB whether
+its effect may exist (meta attribute ``haflow-effect``: ``pending`` while
+``do`` runs, ``present`` once done; removed by a completed undo). When the
+workflow's root stops on purpose — after every step, so the normal undos
+have all run in reverse order — it runs the ``stop`` of each step still
+flagged, as Pacemaker would: that stop sees the root stopped and undoes.
+Undo is idempotent, so a sweep that races another (the root is a clone) or
+finds nothing to do is harmless.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+
+from haflow.agents.naming import EFFECT_META, PARAM_WORKFLOW, PROVIDER
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+def flagged_steps(resources: ET.Element, workflow: str) -> list[ET.Element]:
+    """The workflow's haflow step primitives whose effect flag is still set."""
+    found = []
+    for primitive in resources.iter("primitive"):
+        if primitive.get("provider") != PROVIDER or primitive.get("type") == "workflow":
+            continue
+        params = {n.get("name"): n.get("value") for n in
+                  primitive.findall("./instance_attributes/nvpair")}
+        if params.get(PARAM_WORKFLOW) != workflow:
+            continue
+        flags = [n for n in primitive.findall("./meta_attributes/nvpair")
+                 if n.get("name") == EFFECT_META]
+        if flags:
+            found.append(primitive)
+    return found
+
+
+def step_environment(primitive: ET.Element, timeout_s: float) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCF_RESKEY_")}
+    env["OCF_RESOURCE_INSTANCE"] = primitive.get("id", "")
+    env["OCF_RESOURCE_TYPE"] = primitive.get("type", "")
+    env["OCF_RESOURCE_PROVIDER"] = PROVIDER
+    env["OCF_RESKEY_CRM_meta_timeout"] = str(int(timeout_s * 1000))
+    for nvpair in primitive.findall("./instance_attributes/nvpair"):
+        env[f"OCF_RESKEY_{nvpair.get('name')}"] = nvpair.get("value", "")
+    return env
+
+
+def sweep(workflow: str, log: Callable[[str, str], None], timeout_s: float = 60.0) -> list[str]:
+    """Run the stop (an undo, since the root is stopped) of every flagged step.
+
+    Returns the steps swept; a step whose undo failed is logged and left
+    flagged, so ``haflow status`` and ``haflow remove`` still report it.
+    """
+    from haflow.agents import cibio
+
+    resources = cibio.query(scope="resources")
+    if resources is None:
+        return []
+    ocf_root = os.environ.get("OCF_ROOT") or "/usr/lib/ocf"
+    swept = []
+    for primitive in flagged_steps(resources, workflow):
+        rid = primitive.get("id", "")
+        agent = os.path.join(ocf_root, "resource.d", PROVIDER, primitive.get("type", ""))
+        log("WARNING", f"{rid} may still have an effect (its undo was cut short, or it "
+            "failed half-way): undoing it now")
+        try:
+            done = subprocess.run([agent, "stop"], env=step_environment(primitive, timeout_s),
+                                  capture_output=True, text=True, timeout=timeout_s)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log("ERROR", f"undoing {rid} failed: {exc}")
+            continue
+        if done.returncode != 0:
+            log("ERROR", f"undoing {rid} failed (exit {done.returncode}): "
+                f"{done.stderr.strip()[-300:]}")
+            continue
+        swept.append(rid)
+    return swept
