@@ -16,7 +16,7 @@ from haflow.coordinator.workflow.build import build_workflow
 from haflow.coordinator.workflow.metadata import agent_info
 from haflow.coordinator.workflow.model import Workflow
 from haflow.coordinator.workflow.semantic import MetaLookup
-from haflow.coordinator.workflow.yamlsrc import parse
+from haflow.coordinator.workflow.yamlsrc import MAX_CHARS, parse
 
 
 def _errors(reports: list[Report]) -> list[Report]:
@@ -49,17 +49,42 @@ def loads(text: str, filename: str = "<string>", meta: MetaLookup = agent_info) 
 
 def read(path: str | Path) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            # bounded: /dev/zero or a runaway file must not fill memory
+            data = f.read(MAX_CHARS + 1)
     except OSError as err:
         raise HaflowError(
             Report("unreadable", f"cannot read workflow file: {err.strerror}", file=str(path)),
             exit_code=ExitCode.NOT_FOUND if isinstance(err, FileNotFoundError) else ExitCode.ERROR,
         ) from err
-    except UnicodeDecodeError as err:
+    if len(data) > MAX_CHARS:
         raise HaflowError(
-            Report("unreadable", f"not UTF-8 text: {err.reason}", file=str(path)),
+            Report(
+                "yaml-too-large",
+                f"the file is larger than {MAX_CHARS // 2**20} MiB",
+                file=str(path),
+                line=1,
+                column=1,
+            ),
+            exit_code=ExitCode.INVALID,
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise HaflowError(
+            Report(
+                "unreadable",
+                f"not UTF-8 text: {err.reason} (byte 0x{data[err.start]:02x})",
+                file=str(path),
+                line=line,
+                column=column,
+            ),
             exit_code=ExitCode.INVALID,
         ) from err
+    # what text mode did before: universal newlines
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def load(path: str | Path, meta: MetaLookup = agent_info) -> Workflow:

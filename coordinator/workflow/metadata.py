@@ -75,6 +75,9 @@ def _haflow_info(spec: AgentSpec) -> AgentInfo:
 
 
 def _foreign_info(spec: AgentSpec) -> AgentInfo:
+    if AgentSpec.parse(str(spec)) != spec:
+        # crm_resource would run whatever file the name leads to (`ocf:../../bin:x`)
+        return AgentInfo(str(spec), error="not an agent name crm_resource can be asked about")
     try:
         result = subprocess.run(
             ["crm_resource", "--show-metadata", str(spec)],

@@ -39,6 +39,16 @@ class Loc(NamedTuple):
 NOWHERE = Loc(0, 0)
 
 
+# provider and type name a directory and a file under $OCF_ROOT/resource.d, and
+# validation runs `crm_resource --show-metadata` on them: no '/', no leading '.'
+# (`ocf:../../../tmp:x` would run /tmp/x), nothing a shell or XML would read
+_AGENT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
+
+
+def _agent_word(word: str) -> bool:
+    return 0 < len(word) <= 128 and word[0] not in ".-" and all(c in _AGENT_CHARS for c in word)
+
+
 @dataclass(frozen=True)
 class AgentSpec:
     """``exec`` is short for ``ocf:haflow:exec``; anything else is ``ocf:PROVIDER:TYPE``."""
@@ -52,7 +62,7 @@ class AgentSpec:
         if text in HAFLOW_AGENTS:
             return cls("ocf", PROVIDER, text)
         parts = text.split(":")
-        if len(parts) == 3 and parts[0] == "ocf" and all(parts):
+        if len(parts) == 3 and parts[0] == "ocf" and all(_agent_word(p) for p in parts[1:]):
             return cls(*parts)
         return None
 

@@ -171,7 +171,8 @@ def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
             out.add(
                 "bad-agent",
                 f"agent '{text}': write exec, http, test or "
-                "ocf:PROVIDER:TYPE (only OCF agents can be steps)",
+                "ocf:PROVIDER:TYPE (only OCF agents can be steps; PROVIDER and TYPE "
+                "are letters, digits, '_', '.', '+' or '-', not starting with '.' or '-')",
                 agent_loc,
                 step.name,
             )

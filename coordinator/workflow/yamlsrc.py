@@ -8,12 +8,15 @@ schema and semantic checks that follow.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from haflow.coordinator.reports import Report
 from haflow.coordinator.workflow.model import Loc
@@ -47,7 +50,18 @@ class Source:
 # far above any real workflow (5,000 steps are ~50,000 values); aliases can expand
 # a small file exponentially ("billion laughs")
 MAX_VALUES = 400_000
+# a workflow nests ~6 levels; ruamel composes (and we build) recursively, and
+# 100,000 levels crash the interpreter outright, so deeper input is refused first
+MAX_DEPTH = 100
+# 5,000 steps are ~0.5 MB; this bounds memory on a giant scalar or a runaway file
+MAX_CHARS = 32 * 1024 * 1024
 _STR = "tag:yaml.org,2002:str"
+_TAG = "tag:yaml.org,2002:"
+# what a plain value may be tagged (implicitly or with !!TAG): data, never objects
+_SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null")}
+_MAP, _SEQ = f"{_TAG}map", f"{_TAG}seq"
+# characters XML 1.0 cannot hold (lxml refuses them): a workflow value ends up in the CIB
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class _TooLarge(Exception):
@@ -74,6 +88,8 @@ class _Builder:
         self.source = Source(data=None, filename=filename)
         self.reports: list[Report] = []
         self.budget = MAX_VALUES
+        # collections being built (ids): an alias back into one of them is a loop
+        self.open: set[int] = set()
 
     def build(self, node: Node, path: Path) -> Any:
         self.budget -= 1
@@ -81,19 +97,74 @@ class _Builder:
             # aliases can expand exponentially ("billion laughs"): stop, do not hang
             raise _TooLarge(node)
         self.source.values[path] = _loc(node)
-        if isinstance(node, MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, (MappingNode, SequenceNode)):
+            if id(node) in self.open:
+                # `&a [*a]` composes to a cyclic graph: building it would never end
+                self.reports.append(
+                    self._report("yaml-alias-loop", "an alias refers to a value holding it", node)
+                )
+                return None
+            self._check_tag(node)
+            self.open.add(id(node))
+            try:
+                if isinstance(node, MappingNode):
+                    return self._mapping(node, path)
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            finally:
+                self.open.discard(id(node))
         assert isinstance(node, ScalarNode)
         if node.style in ("'", '"'):
             self.source.quoted.add(path)
+        return self._scalar(node)
+
+    def _scalar(self, node: ScalarNode) -> Any:
         tag = _tag(node)
-        if tag == _STR:
+        if tag in (_STR, "!"):
+            self._check_chars(node)
             return node.value  # most scalars: skip the constructor's machinery
         if tag.startswith("tag:yaml.org,2002:timestamp"):
             return str(node.value)  # a date is not a thing workflows have: keep the text
-        return self.yaml.constructor.construct_object(node, deep=True)
+        if tag not in _SCALAR_TAGS:
+            # !!python/object, !!binary, !custom: workflows hold plain data only
+            self.reports.append(
+                self._report(
+                    "yaml-tag", f"unsupported YAML tag '{tag}'", node, details={"tag": tag}
+                )
+            )
+            return node.value
+        try:
+            return self.yaml.constructor.construct_object(node, deep=True)
+        except (YAMLError, ValueError, KeyError, TypeError):
+            # an explicit tag on text that is not of that type: `!!int abc`
+            self.reports.append(
+                self._report(
+                    "yaml-tag", f"'{node.value}' is not a valid '{tag}'", node, details={"tag": tag}
+                )
+            )
+            return node.value
+
+    def _check_tag(self, node: Node) -> None:
+        tag = _tag(node)
+        if tag != (_MAP if isinstance(node, MappingNode) else _SEQ):
+            self.reports.append(
+                self._report(
+                    "yaml-tag", f"unsupported YAML tag '{tag}'", node, details={"tag": tag}
+                )
+            )
+
+    def _check_chars(self, node: ScalarNode) -> None:
+        bad = _NOT_XML.search(node.value)
+        if bad:
+            # "\0" and other escapes: the CIB is XML, which cannot hold these characters
+            char = f"U+{ord(bad.group()):04X}"
+            self.reports.append(
+                self._report(
+                    "bad-character",
+                    f"character {char} cannot be stored in the CIB (XML)",
+                    node,
+                    details={"character": char},
+                )
+            )
 
     def _merged(self, node: MappingNode, path: Path) -> dict[Any, Any]:
         """What ``<<: *defaults`` brings in (earlier mappings win), for step templates."""
@@ -104,13 +175,29 @@ class _Builder:
             sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
             for source in sources:
                 if not isinstance(source, MappingNode):
+                    # a list item is pointed at itself: two bad items, two places
                     self.reports.append(
                         self._report(
-                            "yaml-merge", "'<<' takes a mapping or a list of mappings", key_node
+                            "yaml-merge",
+                            "'<<' takes a mapping or a list of mappings",
+                            source if source is not value_node else key_node,
                         )
                     )
                     continue
-                for key, value in self._mapping(source, path).items():
+                if id(source) in self.open:
+                    # `&a {<<: *a}`: a mapping merging itself (or one holding it)
+                    self.reports.append(
+                        self._report(
+                            "yaml-alias-loop", "'<<' merges a mapping into itself", key_node
+                        )
+                    )
+                    continue
+                self.open.add(id(source))
+                try:
+                    merged = self._mapping(source, path)
+                finally:
+                    self.open.discard(id(source))
+                for key, value in merged.items():
                     result.setdefault(key, value)
         return result
 
@@ -126,9 +213,21 @@ class _Builder:
                 )
                 continue
             if _tag(key_node) == _STR:
+                self._check_chars(key_node)
                 key = key_node.value
             else:
-                key = str(self.yaml.constructor.construct_object(key_node, deep=True))
+                constructed = self._scalar(key_node)
+                key = str(constructed)
+                if not isinstance(constructed, str):
+                    # `true:` or `~:` would silently become a step or parameter `True`/`None`
+                    self.reports.append(
+                        self._report(
+                            "yaml-key",
+                            f"key {key_node.value!r} is read as {type(constructed).__name__}, "
+                            "not text: quote it",
+                            key_node,
+                        )
+                    )
             if key in explicit:
                 first = self.source.keys[(*path, key)]
                 self.reports.append(
@@ -162,10 +261,42 @@ def parse(text: str, filename: str) -> tuple[Source, list[Report]]:
     # the C parser (ruamel.yaml.clib) when installed: 5,000 steps parse 10x faster
     yaml = YAML(typ="safe")
     try:
+        too_big = _shape(yaml, text, filename)
+        if too_big:
+            return Source(None, filename), [too_big]
         root = yaml.compose(text)
+    except ReaderError as err:
+        line: int | None
+        column: int | None
+        # a raw control character (NUL, ESC...) or a non-character in the text
+        line, column = _line_col(text, err.position)
+        report = Report(
+            "bad-character",
+            f"character U+{err.character:04X} is not allowed in YAML text"
+            if isinstance(err.character, int)
+            else f"invalid YAML text: {err.reason}",
+            file=filename,
+            line=line,
+            column=column,
+        )
+        return Source(None, filename), [report]
+    except UnicodeEncodeError as err:
+        # a lone surrogate (text decoded with surrogateescape/surrogatepass)
+        line, column = _line_col(text, err.start)
+        report = Report(
+            "bad-character",
+            f"character U+{ord(text[err.start]):04X} is not valid Unicode text",
+            file=filename,
+            line=line,
+            column=column,
+        )
+        return Source(None, filename), [report]
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        at: tuple[int | None, int | None] = (
+            (mark.line + 1, mark.column + 1) if mark else (None, None)
+        )
+        line, column = at
         problem = err.problem or err.context or "invalid YAML"
         report = Report(
             "yaml-syntax", f"invalid YAML: {problem}", file=filename, line=line, column=column
@@ -186,3 +317,42 @@ def parse(text: str, filename: str) -> tuple[Source, list[Report]]:
         )
         return Source(None, filename), [report]
     return builder.source, builder.reports
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, position) + 1
+    return text.count("\n", 0, position) + 1, position - line_start + 1
+
+
+def _shape(yaml: YAML, text: str, filename: str) -> Report | None:
+    """A ``yaml-too-large`` report when the text is too big, holds too many values or
+    nests too deeply to compose safely; None when it is fine.
+
+    One pass over the parser's events (no recursion, stops at the first excess):
+    ruamel's composer recurses per level and its scanner slows quadratically with
+    flow nesting, so both must be bounded before composing.
+    """
+
+    def report(message: str, line: int, column: int) -> Report:
+        return Report("yaml-too-large", message, file=filename, line=line, column=column)
+
+    if len(text) > MAX_CHARS:
+        return report(f"the file is larger than {MAX_CHARS // 2**20} MiB", 1, 1)
+    depth = 0
+    values = 0
+    for event in yaml.parse(text):
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                return report(
+                    f"values nest more than {MAX_DEPTH} levels deep", mark.line + 1, mark.column + 1
+                )
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+        if isinstance(event, NodeEvent) and not isinstance(event, AliasEvent):
+            values += 1
+            if values > MAX_VALUES:
+                mark = event.start_mark
+                return report(f"more than {MAX_VALUES:,} values", mark.line + 1, mark.column + 1)
+    return None
