@@ -69,3 +69,13 @@ def snapshot(cib: etree._Element, workflow: str) -> dict[str, list[Any]]:
         items = [] if found is None else [e for e in found if isinstance(e.tag, str)]
         out[section] = sorted(normal(e) for e in items if refers(e))
     return out
+
+
+def differences(got: dict[str, list[Any]], expected: dict[str, list[Any]]) -> list[str]:
+    """What differs, element by element (empty when equal): readable assertion messages."""
+    lines = []
+    for section in sorted(set(got) | set(expected)):
+        mine, theirs = set(got.get(section, [])), set(expected.get(section, []))
+        lines += [f"{section}: only expected: {e}" for e in sorted(theirs - mine)]
+        lines += [f"{section}: only got:      {e}" for e in sorted(mine - theirs)]
+    return lines

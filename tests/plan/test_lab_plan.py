@@ -16,11 +16,11 @@ from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import load
 from haflow.lab import control
 from haflow.lab.layout import LabLayout
-from tests.plan.cibnorm import snapshot
+from tests.plan.cibnorm import differences, snapshot
 
 pytestmark = pytest.mark.tier1
 
-# foreign agents: pcs and the cluster need no haflow agent installed on the node
+# mostly foreign agents, and haflow's test agent (the lab installs haflow's agents)
 WORKFLOW = """name: {name}
 description: a diamond of Dummy steps
 steps:
@@ -39,6 +39,10 @@ steps:
     after: [b, c]
     params:
       fake: "it's $HOME"
+  e:
+    agent: test
+    after: [a]
+    with: [a]
 """
 
 
@@ -111,8 +115,20 @@ def test_plan_against_the_live_cib_changes_nothing(clean: LabLayout, tmp_path: P
         before.find("configuration"))
 
 
-def test_the_pcs_script_configures_what_haflow_applies(clean: LabLayout,
+@pytest.fixture
+def maintenance(clean: LabLayout) -> Iterator[LabLayout]:
+    """Nothing starts: agents then write no runtime state (outputs, effect markers) into
+    the resources' meta attributes, so what is compared is configuration only."""
+    where = lab_env(clean)
+    prop = ["crm_attribute", "--type", "crm_config", "--name", "maintenance-mode"]
+    assert where.run([*prop, "--update", "true"]).returncode == 0
+    yield clean
+    where.run([*prop, "--delete"])
+
+
+def test_the_pcs_script_configures_what_haflow_applies(maintenance: LabLayout,
                                                        tmp_path: Path) -> None:
+    clean = maintenance
     where = lab_env(clean)
     node = control.nodes_of(clean)[0]
     name = "viahaflow"
@@ -120,7 +136,7 @@ def test_the_pcs_script_configures_what_haflow_applies(clean: LabLayout,
     old = livecib.query(where)
     assert livecib.push(where, old, merge_into(old, compiled), "apply with haflow")
     by_haflow = snapshot(livecib.query(where), name)
-    assert len(by_haflow["resources"]) == 5  # root clone + 4 steps
+    assert len(by_haflow["resources"]) == 6  # root clone + 5 steps
     current = livecib.query(where)
     livecib.push(where, current, without(current, name), "remove")
     assert snapshot(livecib.query(where), name)["resources"] == []
@@ -129,4 +145,5 @@ def test_the_pcs_script_configures_what_haflow_applies(clean: LabLayout,
     # the node's own pcs, against the live cluster (sh -s: the script's live mode)
     result = control.run_on(clean, node, ["sh", "-s"], timeout=180, input=script)
     assert result.returncode == 0, result.stderr + result.stdout
-    assert snapshot(livecib.query(where), name) == by_haflow
+    diffs = differences(snapshot(livecib.query(where), name), by_haflow)
+    assert not diffs, "\n".join(diffs)
