@@ -72,7 +72,9 @@ def read(path: str | Path) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        # in characters, like every other column: the line up to the bad byte is valid UTF-8
+        line_start = data.rfind(b"\n", 0, err.start) + 1
+        column = len(data[line_start : err.start].decode("utf-8")) + 1
         raise HaflowError(
             Report(
                 "unreadable",

@@ -274,9 +274,22 @@ def _output_refs(out: _Out, step: Step) -> None:
                 )
 
 
+# Pacemaker keeps op timeouts and intervals as 32-bit milliseconds (~24.8 days):
+# a longer one would wrap around in the cluster, not wait longer
+MAX_DURATION_MS = 2**31 - 1
+
+
 def _timing(out: _Out, step: Step) -> None:
     if step.timeout_ms < 1000:
         out.add("bad-duration", "timeout must be at least 1s", step.where("timeout"), step.name)
+    for name, value in (("timeout", step.timeout_ms), ("interval", step.interval_ms)):
+        if value > MAX_DURATION_MS:
+            out.add(
+                "bad-duration",
+                f"{name} must be at most {MAX_DURATION_MS // 1000}s (~24 days)",
+                step.where(name),
+                step.name,
+            )
     if 0 < step.interval_ms < 1000:
         out.add(
             "bad-duration",

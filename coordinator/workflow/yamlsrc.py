@@ -316,6 +316,11 @@ def parse(text: str, filename: str) -> tuple[Source, list[Report]]:
             err.node,
         )
         return Source(None, filename), [report]
+    if builder.source.data is None and not builder.reports:
+        # `--- ~` or `null`: a document, but nothing in it
+        return Source(None, filename), [
+            Report("empty", "the file holds no workflow", file=filename, line=1, column=1)
+        ]
     return builder.source, builder.reports
 
 
