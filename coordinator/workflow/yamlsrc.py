@@ -134,11 +134,16 @@ class _Builder:
             return node.value
         try:
             return self.yaml.constructor.construct_object(node, deep=True)
-        except (YAMLError, ValueError, KeyError, TypeError):
-            # an explicit tag on text that is not of that type: `!!int abc`
+        except (YAMLError, ValueError, LookupError, TypeError, ArithmeticError):
+            # an explicit tag on text that is not of that type (`!!int abc`, `!!int `), or
+            # an integer longer than Python converts (4,300 digits)
+            shown = node.value if len(node.value) <= 40 else node.value[:40] + "..."
             self.reports.append(
                 self._report(
-                    "yaml-tag", f"'{node.value}' is not a valid '{tag}'", node, details={"tag": tag}
+                    "yaml-value",
+                    f"'{shown}' cannot be read as '{tag.removeprefix(_TAG)}'",
+                    node,
+                    details={"tag": tag},
                 )
             )
             return node.value

@@ -337,14 +337,16 @@ def test_characters_xml_cannot_hold_are_reported(text: str, code: str) -> None:
         "name: !custom x\n",
         "%TAG ! tag:yaml.org,2002:python/object/apply:\n---\nname: !os.system [id]\n",
         "name: !!int abc\n",
+        "name: !!int \n",
         "name: !!bool maybe\n",
+        "name: " + "9" * 5000 + "\n",
         "name: a\nsteps: !!map x\n",
     ],
 )
 def test_tags_never_construct_objects(text: str) -> None:
     """The safe loader raised ConstructorError/ValueError/KeyError out of the loader."""
     source, reports = parse(text, "tags.yaml")
-    assert "yaml-tag" in [r.code for r in reports]
+    assert {"yaml-tag", "yaml-value"} & {r.code for r in reports}
     plain = (dict, list, str, int, float, bool, type(None))
     stack = [source.data]
     while stack:
