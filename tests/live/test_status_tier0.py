@@ -250,3 +250,13 @@ def test_a_failed_step_says_where_it_will_be_retried_or_that_it_will_not() -> No
     assert wf.steps[1].retry_on == ["node2"] and "will be retried on node2" in \
         str(wf.steps[1].note)
     assert wf.state == WorkflowState.RUNNING
+
+
+def test_undoing_after_an_abort_shows_the_undo_running() -> None:
+    cib, mon = recorded("undoing")
+    beat = next(n for n in cib.iter("nvpair") if n.get("name", "").startswith("haflow-hb-"))
+    wf = status.workflow_status(cib, mon, "t1undo", now=int(str(beat.get("value")).split()[0]))
+    assert wf.state == WorkflowState.ROLLING_BACK and wf.aborted
+    a = wf.steps[0]
+    assert a.state == StepState.UNDOING and a.message == "undo" and not a.stuck
+    assert "undoing" in render_workflow(wf) and "0/1 undone" in render_workflow(wf)
