@@ -47,6 +47,8 @@ def register(sub: Any) -> None:
     p.add_argument("workflow", nargs="?", metavar="WORKFLOW", help="only this workflow")
     p.add_argument("--watch", action="store_true", help="refresh until interrupted")
     p.add_argument("--interval", type=float, default=2.0, help="--watch refresh, seconds")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="a line for every step, also of big workflows")
 
     p = command("wait", "wait until a workflow is done, failed or rolled back", cmd_wait)
     p.add_argument("workflow", metavar="WORKFLOW")
@@ -155,8 +157,13 @@ def step_line(step: StepStatus, width: int) -> str:
     return "".join(parts)
 
 
-def render_workflow(wf: WorkflowStatus) -> str:
-    from haflow.coordinator.status import WorkflowState
+COMPACT_OVER = 12  # more steps than this: quiet ones (done, undone, waiting) are counted
+
+
+def render_workflow(wf: WorkflowStatus, verbose: bool = False) -> str:
+    """The workflow in text: a line per step (or, for a big one, per step that is doing
+    something or has a problem, and a count of the rest), then a line per problem."""
+    from haflow.coordinator.status import StepState, WorkflowState
 
     counts = wf.counts
     total = len(wf.steps)
@@ -167,8 +174,17 @@ def render_workflow(wf: WorkflowStatus) -> str:
                else f"{counts.get('done', 0)}/{total} done")
     lines = [f"{wf.name}: {state}, {summary} (policy {wf.policy})"]
     width = max((len(s.name) for s in wf.steps), default=4)
+    quiet = (StepState.DONE, StepState.UNDONE, StepState.WAITING)
+    compact = not verbose and len(wf.steps) > COMPACT_OVER
+    hidden: dict[str, int] = {}
     for step in wf.steps:
+        if compact and step.state in quiet and not step.problem:
+            hidden[step.state.value] = hidden.get(step.state.value, 0) + 1
+            continue
         lines.append(step_line(step, width))
+    if hidden:
+        counted = ", ".join(f"{n} {state}" for state, n in sorted(hidden.items()))
+        lines.append(f"  ... and {counted} (--verbose lists every step)")
     for step in wf.problems:
         lines.append(f"!! {wf.name}: step {step.name} is {step.state.value.upper()}"
                      + (f": {step.failure.exit_reason}" if step.failure and
@@ -257,7 +273,8 @@ def _show_status(args: argparse.Namespace, env: Env) -> list[WorkflowStatus]:
         sys.stdout.flush()
     else:
         data = [w.to_dict() for w in found] if args.workflow is None else found[0].to_dict()
-        _emit(args, data, lambda _: "\n\n".join(render_workflow(w) for w in found)
+        verbose = bool(getattr(args, "verbose", False))
+        _emit(args, data, lambda _: "\n\n".join(render_workflow(w, verbose) for w in found)
               or "no workflows")
     return found
 

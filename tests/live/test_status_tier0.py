@@ -260,3 +260,20 @@ def test_undoing_after_an_abort_shows_the_undo_running() -> None:
     a = wf.steps[0]
     assert a.state == StepState.UNDOING and a.message == "undo" and not a.stuck
     assert "undoing" in render_workflow(wf) and "0/1 undone" in render_workflow(wf)
+
+
+def test_a_big_fine_workflow_prints_compactly_a_problem_still_shows() -> None:
+    steps = "\n".join(f"  s{i}: {{agent: test" + (f", after: [s{i - 1}]" if i else "") + "}"
+                      for i in range(40))
+    wf = loads(f"name: big\nsteps:\n{steps}\n", "big.yaml")
+    cib = etree.fromstring(b"<cib><configuration><resources/><constraints/><tags/>"
+                           b"</configuration><status/></cib>")
+    cib = merge_into(cib, compile_workflow(wf))
+    mon = etree.fromstring(b"<pacemaker-result><nodes/><resources/></pacemaker-result>")
+    big = status.workflow_status(cib, mon, "big", now=0)
+    text = render_workflow(big)
+    assert len(text.splitlines()) == 2 and "40 waiting" in text
+    assert len(render_workflow(big, verbose=True).splitlines()) == 41
+    big.steps[7].state = StepState.BLOCKED
+    text = render_workflow(big)
+    assert "BLOCKED   s7" in text and "!! big: step s7 is BLOCKED" in text
