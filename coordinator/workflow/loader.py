@@ -7,6 +7,8 @@ YAML-level problems that leave a usable document (duplicate keys) do not.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
 from haflow.coordinator.exitcodes import ExitCode
@@ -23,10 +25,33 @@ def _errors(reports: list[Report]) -> list[Report]:
     return [r for r in reports if r.severity == Severity.ERROR]
 
 
+# control characters, line separators and bidi overrides: messages quote names and
+# values from the file, and a terminal would obey `\e]0;...` or reorder text
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _safe(report: Report) -> Report:
+    """The report with what it quotes from the file made harmless to print."""
+    message = _printable(report.message)
+    step = None if report.step is None else _printable(report.step)
+    if message == report.message and step == report.step:
+        return report
+    return replace(report, message=message, step=step)
+
+
 def check_text(
     text: str, filename: str = "<string>", meta: MetaLookup = agent_info
 ) -> tuple[Workflow | None, list[Report]]:
     """The workflow (None when it could not be built) and every report, warnings included."""
+    wf, reports = _check_text(text, filename, meta)
+    return wf, [_safe(r) for r in reports]
+
+
+def _check_text(text: str, filename: str, meta: MetaLookup) -> tuple[Workflow | None, list[Report]]:
     source, reports = parse(text, filename)
     if source.data is None:
         return None, reports

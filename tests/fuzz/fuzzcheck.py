@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -35,6 +37,9 @@ from haflow.coordinator.workflow.model import AgentSpec, Workflow
 # no entities resolved, no DTD fetched)
 STRICT = etree.XMLParser(recover=False, resolve_entities=False, no_network=True, huge_tree=True)
 HARD_LIMIT_S = 20.0
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+# what the hostile strings' shell payloads would create
+SENTINELS = ("/tmp/haflow-fuzz-sentinel-h",)
 
 
 class Hung(BaseException):
@@ -70,6 +75,8 @@ def assert_clear_error(err: HaflowError) -> None:
     for report in err.reports:
         assert report.code and report.code.replace("-", "").isalpha(), report
         assert report.message, report
+        # safe to print: no terminal escapes, bidi overrides or line breaks from the file
+        assert not UNPRINTABLE.search(report.message + (report.step or "")), repr(report)
         assert report.line is not None and report.line >= 1, str(report)
         assert report.column is not None and report.column >= 1, str(report)
 
@@ -133,9 +140,11 @@ def outcome(
             wf = loads(text, filename, meta)
         except HaflowError as err:
             assert_clear_error(err)
+            assert not any(os.path.exists(p) for p in SENTINELS), "a payload ran"
             return err
         compiled = compile_workflow(wf)
         assert_round_trip(wf, compiled, reference(text) if data is None else data)
+    assert not any(os.path.exists(p) for p in SENTINELS), "a payload ran"
     return compiled
 
 

@@ -245,7 +245,8 @@ def value_mutations(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     # the round trip is exercised; sometimes names, agents, nodes (which must be refused)
     free = [p for p in paths if p == ("description",) or (len(p) == 4 and p[2] == "params")]
     for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(free if free and draw(st.integers(0, 4)) else paths))
+        mostly_free = bool(free) and draw(st.integers(0, 4)) > 0
+        path = draw(st.sampled_from(free if mostly_free else paths))
         pieces = st.lists(st.sampled_from(HOSTILE) | st.text(max_size=8), min_size=1, max_size=4)
         _set(data, path, "".join(draw(pieces)))
     if draw(st.booleans()):

@@ -110,9 +110,9 @@ def test_xml_lookalike_params_stay_text() -> None:
     path = HOSTILE / "params-xml-lookalike.yaml"
     root = etree.fromstring(compile_workflow(load(path)).to_xml())
     assert [p.get("id") for p in root.iter("primitive")] == ["xmlish.root", "xmlish.a"]
-    assert root.find(".//nvpair[@name='do']").get("value") == (
-        '</nvpair><primitive id="evil"/><nvpair name="x" value="'
-    )
+    do = root.find(".//nvpair[@name='do']")
+    assert do is not None
+    assert do.get("value") == ('</nvpair><primitive id="evil"/><nvpair name="x" value="')
     assert not list(root.iter(etree.Entity, etree.Comment, etree.ProcessingInstruction))
 
 
@@ -235,9 +235,9 @@ def test_huge_file_is_too_large(tmp_path: Path) -> None:
         f.write(f"name: huge\n{OK_STEPS}description: '")
         f.write("x" * (MAX_CHARS + 1))
         f.write("'\n")
-    for attempt in (lambda: load(path), lambda: loads(path.read_text())):
+    for from_file in (True, False):
         with pytest.raises(HaflowError) as err:
-            attempt()
+            load(path) if from_file else loads(path.read_text())
         assert [(r.code, r.line, r.column) for r in err.value.reports] == [("yaml-too-large", 1, 1)]
         assert err.value.exit_code == ExitCode.INVALID
 
@@ -380,3 +380,22 @@ def test_durations_beyond_pacemakers_32_bit_milliseconds_are_refused() -> None:
         loads("name: a\nsteps: {a: {agent: test, timeout: 25d}}\n".replace("25d", "600h"))
     assert [r.code for r in err.value.reports] == ["bad-duration"]
     loads("name: a\nsteps: {a: {agent: test, timeout: 500h}}\n")
+
+
+def test_messages_cannot_drive_the_terminal() -> None:
+    """A step name quoted in a message carried ``\\e]0;...`` (set the window title) and
+    bidi overrides straight to the user's terminal."""
+    text = 'name: wf\nsteps:\n  "a\\e]0;pwned\\a\\e[2J\\u202eb": {agent: test}\n'
+    with pytest.raises(HaflowError) as err:
+        loads(text)
+    assert_clear_error(err.value)
+    shown = str(err.value)
+    assert "\x1b" not in shown and "\u202e" not in shown
+    assert "a\\x1b]0;pwned\\x07\\x1b[2J\\u202eb" in shown
+
+
+def test_hostile_node_names_and_rule_values_round_trip() -> None:
+    compiled = compile_workflow(load(HOSTILE / "node-names-hostile.yaml"))
+    root = etree.fromstring(compiled.to_xml())
+    values = {e.get("value") for e in root.iter("expression")}
+    assert {"<node1>", "a&b", "$(id)", 'n"1'} <= values
