@@ -65,9 +65,10 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class _TooLarge(Exception):
-    def __init__(self, node: Node) -> None:
-        super().__init__("too many values")
+    def __init__(self, node: Node, what: str) -> None:
+        super().__init__(what)
         self.node = node
+        self.what = what
 
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -88,6 +89,9 @@ class _Builder:
         self.source = Source(data=None, filename=filename)
         self.reports: list[Report] = []
         self.budget = MAX_VALUES
+        # the text itself is at most MAX_CHARS: only aliases can go past it, and one
+        # 1 MB scalar aliased 6,000 times made a 6 GB CIB (MemoryError at compile)
+        self.chars = MAX_CHARS
         # collections being built (ids): an alias back into one of them is a loop
         self.open: set[int] = set()
 
@@ -95,7 +99,7 @@ class _Builder:
         self.budget -= 1
         if self.budget < 0:
             # aliases can expand exponentially ("billion laughs"): stop, do not hang
-            raise _TooLarge(node)
+            raise _TooLarge(node, f"more than {MAX_VALUES:,} values")
         self.source.values[path] = _loc(node)
         if isinstance(node, (MappingNode, SequenceNode)):
             if id(node) in self.open:
@@ -113,9 +117,15 @@ class _Builder:
             finally:
                 self.open.discard(id(node))
         assert isinstance(node, ScalarNode)
+        self._spend(node)
         if node.style in ("'", '"'):
             self.source.quoted.add(path)
         return self._scalar(node)
+
+    def _spend(self, node: ScalarNode) -> None:
+        self.chars -= len(node.value)
+        if self.chars < 0:
+            raise _TooLarge(node, f"more than {MAX_CHARS // 2**20} MiB of text")
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag = _tag(node)
@@ -217,6 +227,7 @@ class _Builder:
                     self._report("yaml-key", "a key must be a plain scalar", key_node)
                 )
                 continue
+            self._spend(key_node)
             if _tag(key_node) == _STR:
                 self._check_chars(key_node)
                 key = key_node.value
@@ -317,7 +328,7 @@ def parse(text: str, filename: str) -> tuple[Source, list[Report]]:
     except _TooLarge as err:
         report = builder._report(
             "yaml-too-large",
-            f"more than {MAX_VALUES:,} values once aliases are expanded",
+            f"{err.what} once aliases are expanded",
             err.node,
         )
         return Source(None, filename), [report]

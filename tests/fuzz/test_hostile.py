@@ -399,3 +399,25 @@ def test_hostile_node_names_and_rule_values_round_trip() -> None:
     root = etree.fromstring(compiled.to_xml())
     values = {e.get("value") for e in root.iter("expression")}
     assert {"<node1>", "a&b", "$(id)", 'n"1'} <= values
+
+
+def test_one_big_scalar_aliased_many_times_is_too_large() -> None:
+    """A 2 MB file whose 1 MB scalar was aliased 6,000 times into params: 30 s to load,
+    then MemoryError building a 6 GB CIB."""
+    big = "x" * 1_000_000
+    steps = "".join(f"  s{i}: {{agent: exec, params: {{do: *b, undo: *b}}}}\n" for i in range(3000))
+    started = time.monotonic()
+    with pytest.raises(HaflowError) as err:
+        loads(f"name: w\nx-big: &b {big}\nsteps:\n{steps}")
+    assert time.monotonic() - started < 5
+    assert [(r.code, r.line) for r in err.value.reports] == [("yaml-too-large", 2)]
+    assert "once aliases are expanded" in err.value.reports[0].message
+
+
+def test_long_keys_through_aliases_count_too() -> None:
+    key = "k" * 1_000_000
+    refs = ", ".join(["*m"] * 40)
+    with pytest.raises(HaflowError) as err:
+        # an explicit key (``? KEY``): a plain one is at most 1,024 characters
+        loads(f"name: w\n{OK_STEPS}x-m: &m\n  ? {key}\n  : 1\nx-all: [{refs}]\n")
+    assert [r.code for r in err.value.reports] == ["yaml-too-large"]
