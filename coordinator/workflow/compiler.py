@@ -35,6 +35,7 @@ from haflow.coordinator.workflow.durations import to_pacemaker
 from haflow.coordinator.workflow.graph import topological_order
 from haflow.coordinator.workflow.model import (
     DEFAULT_TIMEOUT_MS,
+    NOT_XML,
     FailurePolicy,
     RuleOp,
     Step,
@@ -388,6 +389,12 @@ def _no_discovery(wf: Workflow, ids: list[str]) -> etree._Element:
 
 def compile_workflow(wf: Workflow, submission: str = DEFAULT_SUBMISSION) -> CompiledWorkflow:
     """The CIB elements of a validated workflow."""
+    if not submission or NOT_XML.search(submission):
+        # the file's own text is checked by the loader; this comes from the command line
+        raise HaflowError(
+            Report("bad-submission", f"submission id {submission!r} cannot be stored in the CIB"),
+            exit_code=ExitCode.USAGE,
+        )
     out = CompiledWorkflow(wf.name)
     order = topological_order({n: s.after for n, s in wf.steps.items()})
     out.resources.append(_root(wf))

@@ -6,6 +6,7 @@ Every field keeps where it came from (``Loc``) so that later checks and tools
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
@@ -37,6 +38,9 @@ class Loc(NamedTuple):
 
 
 NOWHERE = Loc(0, 0)
+
+# characters XML 1.0 cannot hold (lxml refuses them): every workflow value ends up in the CIB
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 # provider and type name a directory and a file under $OCF_ROOT/resource.d, and

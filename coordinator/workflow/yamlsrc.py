@@ -8,7 +8,6 @@ schema and semantic checks that follow.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from haflow.coordinator.reports import Report
-from haflow.coordinator.workflow.model import Loc
+from haflow.coordinator.workflow.model import NOT_XML, Loc
 
 Path = tuple[str | int, ...]
 
@@ -60,8 +59,6 @@ _TAG = "tag:yaml.org,2002:"
 # what a plain value may be tagged (implicitly or with !!TAG): data, never objects
 _SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null")}
 _MAP, _SEQ = f"{_TAG}map", f"{_TAG}seq"
-# characters XML 1.0 cannot hold (lxml refuses them): a workflow value ends up in the CIB
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class _TooLarge(Exception):
@@ -168,7 +165,7 @@ class _Builder:
             )
 
     def _check_chars(self, node: ScalarNode) -> None:
-        bad = _NOT_XML.search(node.value)
+        bad = NOT_XML.search(node.value)
         if bad:
             # "\0" and other escapes: the CIB is XML, which cannot hold these characters
             char = f"U+{ord(bad.group()):04X}"

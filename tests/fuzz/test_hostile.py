@@ -421,3 +421,21 @@ def test_long_keys_through_aliases_count_too() -> None:
         # an explicit key (``? KEY``): a plain one is at most 1,024 characters
         loads(f"name: w\n{OK_STEPS}x-m: &m\n  ? {key}\n  : 1\nx-all: [{refs}]\n")
     assert [r.code for r in err.value.reports] == ["yaml-too-large"]
+
+
+@pytest.mark.parametrize("submission", ["a\x00b", "\x1b[2J", "\ufffe"])
+def test_submission_id_xml_cannot_hold_is_refused(submission: str) -> None:
+    """``haflow compile --submission`` with a control character ended in lxml's ValueError."""
+    wf = loads(f"name: s\n{OK_STEPS}")
+    with pytest.raises(HaflowError) as err:
+        compile_workflow(wf, submission)
+    assert [r.code for r in err.value.reports] == ["bad-submission"]
+    assert err.value.exit_code == ExitCode.USAGE
+
+
+def test_submission_id_with_xml_metacharacters_is_escaped() -> None:
+    compiled = compile_workflow(loads(f"name: s\n{OK_STEPS}"), "</nvpair>&'\"")
+    root = etree.fromstring(compiled.to_xml())
+    assert {e.get("value") for e in root.iter("nvpair") if e.get("name") == "submission"} == {
+        "</nvpair>&'\""
+    }
