@@ -35,10 +35,24 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
                 **_inline_refs(defs[ref.removeprefix("#/$defs/")], defs),
                 **_inline_refs(rest, defs),
             }
-        return {k: _inline_refs(v, defs) for k, v in node.items()}
+        return {
+            k: _python_pattern(v)
+            if k == "pattern" and isinstance(v, str)
+            else _inline_refs(v, defs)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_inline_refs(v, defs) for v in node]
     return node
+
+
+def _python_pattern(pattern: Any) -> Any:
+    """JSON Schema patterns are ECMA-262, where ``$`` is the end of the text; Python's
+    ``$`` also matches before a final newline, which let ``"site\\n"`` pass as a rule
+    attribute and ``"5s\\n"`` as a duration."""
+    if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith("\\$"):
+        return pattern[:-1] + "\\Z"
+    return pattern
 
 
 @cache

@@ -439,3 +439,22 @@ def test_submission_id_with_xml_metacharacters_is_escaped() -> None:
     assert {e.get("value") for e in root.iter("nvpair") if e.get("name") == "submission"} == {
         "</nvpair>&'\""
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ('name: a\nsteps: {a: {agent: test, timeout: "5s\\n"}}\n', "wrong-type"),
+        (
+            'name: a\nsteps: {a: {agent: test, rules: [{attribute: "site\\n", op: defined}]}}\n',
+            "invalid-value",
+        ),
+        ('name: a\nsteps: {a: {agent: exec, params: {"do\\n": x}}}\n', "bad-key"),
+    ],
+)
+def test_schema_patterns_do_not_accept_a_trailing_newline(text: str, code: str) -> None:
+    """Python's ``$`` matches before a final newline: ``"site\\n"`` reached the CIB as a
+    node attribute no node has."""
+    with pytest.raises(HaflowError) as err:
+        loads(text)
+    assert [r.code for r in err.value.reports] == [code]
