@@ -120,9 +120,35 @@ def submit(env: Env, wf: Workflow, replace: bool = False) -> Submitted:
     _keep_runtime_sets(old, new, wf.name, compiled.ids())
     # the alert that rolls back and records history rides in the same patch
     with_alert(new)
-    what = f"{'replacing' if present else 'submitting'} workflow '{wf.name}'"
-    changed = livecib.push(env, old, new, what)
+    if present and livecib.diff(old, new) is None:
+        return Submitted(wf.name, submission, True, False, compiled.resource_ids())
+    verb = "replace" if present else "submit"
+    add_event(new, env, wf.name, verb, f"submission {submission}, {len(wf.steps)} steps")
+    changed = livecib.push(env, old, new, f"{verb[:-1]}ing workflow '{wf.name}'")
     return Submitted(wf.name, submission, bool(present), changed, compiled.resource_ids())
+
+
+def add_event(cib: etree._Element, env: Env, workflow: str, task: str, text: str,
+              step: str = "root") -> None:
+    """Add a history event (as the alert agent writes them) to ``cib``, so that what an
+    admin did goes into the same atomic patch as the doing of it."""
+    import getpass
+    import os
+    import time
+
+    roots = xpath(cib, f"configuration/resources//primitive[@id='{root_id(workflow)}']")
+    if not roots:
+        return
+    set_id = f"{root_id(workflow)}.history"
+    meta = roots[0].find(f"meta_attributes[@id='{set_id}']")
+    if meta is None:
+        meta = etree.SubElement(roots[0], "meta_attributes", id=set_id)
+    node = env.description.split()[0] if env.prefix else os.uname().nodename
+    now = time.time()
+    suffix = f"{now:.6f}".replace(".", "-") + f"-{node}-{task}"
+    text = f"{text} (by {getpass.getuser()})"
+    etree.SubElement(meta, "nvpair", id=f"{set_id}.{suffix}", name=f"haflow-event-{suffix}",
+                     value=f"{step} {now:.6f} {node} {task} 0 0 ok {' '.join(text.split())}")
 
 
 def _merge(cib: etree._Element, compiled: CompiledWorkflow) -> etree._Element:
@@ -212,7 +238,8 @@ def _root_target_role(cib: etree._Element, workflow: str) -> str | None:
     return None
 
 
-def set_root_role(env: Env, workflow: str, role: str, what: str) -> bool:
+def set_root_role(env: Env, workflow: str, role: str, what: str,
+                  event: tuple[str, str] | None = None) -> bool:
     """Set target-role on the root clone (the whole workflow follows); True if changed."""
     old = livecib.query(env)
     require_workflow(old, workflow)
@@ -232,6 +259,8 @@ def set_root_role(env: Env, workflow: str, role: str, what: str) -> bool:
     # a target-role on the primitive inside would override ours: drop it
     for nvpair in xpath(clone[0], "primitive/meta_attributes/nvpair[@name='target-role']"):
         nvpair.getparent().remove(nvpair)  # type: ignore[union-attr]
+    if event is not None:
+        add_event(new, env, workflow, *event)
     return livecib.push(env, old, new, what)
 
 
@@ -248,7 +277,16 @@ def abort(env: Env, workflow: str) -> bool:
         raise error("ALREADY_ABORTED", f"workflow '{workflow}' is already aborted (being "
                     "undone, or undone); 'haflow retry' runs it again, 'haflow remove' "
                     "deletes it", ExitCode.CONFLICT)
-    return set_root_role(env, workflow, "Stopped", f"aborting workflow '{workflow}'")
+    return set_root_role(env, workflow, "Stopped", f"aborting workflow '{workflow}'",
+                         event=("abort", "every step is undone, in reverse order"))
+
+
+def record_event(env: Env, workflow: str, task: str, text: str) -> None:
+    """One history event of the workflow, as its own patch."""
+    old = livecib.query(env)
+    new = deepcopy(old)
+    add_event(new, env, workflow, task, text)
+    livecib.push(env, old, new, f"recording {task} of workflow '{workflow}'")
 
 
 def retry(env: Env, workflow: str, step: str | None = None) -> list[str]:
@@ -269,8 +307,12 @@ def retry(env: Env, workflow: str, step: str | None = None) -> list[str]:
             raise error("STEP_NOT_FOUND", f"workflow '{workflow}' has no step '{step}' "
                         f"(steps: {steps})", ExitCode.NOT_FOUND)
         ids = [wanted]
+    what = f"failures of {step or 'every step'} cleared"
     if is_aborted(cib, workflow):
-        set_root_role(env, workflow, "Started", f"restarting workflow '{workflow}'")
+        set_root_role(env, workflow, "Started", f"restarting workflow '{workflow}'",
+                      event=("retry", what + "; the workflow runs again"))
+    else:
+        record_event(env, workflow, "retry", what)
     for rid in ids:
         result = env.run(["crm_resource", "--cleanup", "--resource", rid])
         if result.returncode != 0:

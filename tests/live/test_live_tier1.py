@@ -103,6 +103,10 @@ def test_abort_undoes_in_reverse_order_then_remove(live1: Live) -> None:
     again = live1.run("abort", "t1chain")
     assert again.returncode == ExitCode.CONFLICT and "ALREADY_ABORTED" in again.stderr
     assert live1.configuration() == before
+    # what the admin did is history too, next to what the steps did
+    tasks = [(e["step"], e["task"]) for e in live1.json("history", "t1chain")]
+    assert tasks[0] == ("root", "submit") and ("root", "abort") in tasks
+    assert tasks.index(("root", "abort")) < tasks.index(("c", "stop"))
     removed = live1.run("remove", "t1chain")
     assert removed.returncode == 0 and "nothing of it remains" in removed.stdout
     assert live1.run("status", "t1chain").returncode == ExitCode.NOT_FOUND
@@ -175,6 +179,8 @@ def test_retry_runs_a_failed_step_again(live1: Live) -> None:
     result = live1.run("retry", "t1retry", "a")
     assert result.returncode == 0, result.stderr
     assert live1.run("wait", "t1retry", "--timeout", "90").returncode == ExitCode.OK
+    assert ("root", "retry") in [(e["step"], e["task"])
+                                 for e in live1.json("history", "t1retry")]
     events = records.events(live1.state_dir, "t1retry.a")
     assert events[:2] == ["do-failed", "do"]
     bad = live1.run("retry", "t1retry", "nosuchstep")
