@@ -304,3 +304,88 @@ def test_parse_yields_plain_data_only(text: str) -> None:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+
+
+NAMES = ["a", "b", "c", "root", "A-1", "x_y", "a" * 48, "a" * 49, "1a", "a.b", "é", "a\u0430"]
+NODES = ["node1", "node2", "node3", "<n>", "n&1", "$(id)", ""]
+AGENTS = [
+    "test",
+    "exec",
+    "http",
+    "workflow",
+    "ocf:haflow:test",
+    "ocf:haflow:workflow",
+    "ocf:heartbeat:Dummy",
+    "ocf:x:y",
+    "lsb:nginx",
+    "ocf::",
+    "",
+]
+ANY_SCALAR = (
+    st.sampled_from(HOSTILE + NAMES)
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.booleans()
+    | st.none()
+    | st.text(max_size=10)
+)
+DURATIONS = st.sampled_from(
+    [0, 1, 5, "999ms", "1000ms", "30s", "2min", "1h", "600h", -1, "5d", 2**40]
+)
+
+
+@st.composite
+def odd_workflows(draw: st.DrawFn) -> dict[str, Any]:
+    """Schema-shaped workflows whose every field may be odd: probes the semantic
+    checks and the compiler rather than the YAML layer."""
+    names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=5, unique=True))
+    name_refs = st.lists(st.sampled_from(NAMES), max_size=3, unique=True)
+    fields: dict[str, st.SearchStrategy[Any]] = {
+        "params": st.dictionaries(
+            st.sampled_from(["do", "undo", "check", "env", "shell", "url", "method", "x", "step"]),
+            ANY_SCALAR,
+            max_size=4,
+        ),
+        "after": name_refs,
+        "with": name_refs,
+        "apart": name_refs,
+        "nodes": st.lists(st.sampled_from(NODES), min_size=1, max_size=3, unique=True),
+        "avoid": st.lists(st.sampled_from(NODES), max_size=3, unique=True),
+        "rules": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "attribute": st.sampled_from(["site", "#uname", "gpu", "a:b", "x y"]),
+                    "op": st.sampled_from(["eq", "ne", "lt", "gte", "defined", "not_defined"]),
+                },
+                optional={
+                    "value": ANY_SCALAR,
+                    "type": st.sampled_from(["string", "integer", "number", "version"]),
+                },
+            ),
+            max_size=3,
+        ),
+        "timeout": DURATIONS,
+        "interval": DURATIONS,
+        "retries": st.sampled_from([0, 1, 1000, 1001, -1, True]),
+        "failure_policy": st.sampled_from(["hold", "rollback", "HOLD"]),
+    }
+    steps: dict[str, Any] = {}
+    for step in names:
+        keys = draw(st.lists(st.sampled_from(sorted(fields)), max_size=5, unique=True))
+        steps[step] = {"agent": draw(st.sampled_from(AGENTS))}
+        steps[step].update({k: draw(fields[k]) for k in keys})
+    workflow: dict[str, Any] = {"name": draw(st.sampled_from(NAMES)), "steps": steps}
+    if draw(st.booleans()):
+        workflow["description"] = draw(st.text(max_size=30) | st.sampled_from(HOSTILE))
+    return workflow
+
+
+@settings(
+    max_examples=200,
+    deadline=timedelta(seconds=3),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(odd_workflows())
+def test_odd_but_schema_shaped_workflows(data: dict[str, Any]) -> None:
+    text = json.dumps(data)
+    outcome(text, data=json.loads(text))
