@@ -148,6 +148,10 @@ class Mon:
     online: list[str]
 
 
+# which role a merged clone shows: something in flight first, then running
+ROLE_RANK = ("Stopping", "Starting", "Started", "Stopped")
+
+
 def parse_mon(mon: etree._Element) -> Mon:
     """Roles and flags of every primitive (clone instances merged under their id)."""
     resources: dict[str, MonResource] = {}
@@ -158,14 +162,12 @@ def parse_mon(mon: etree._Element) -> Mon:
                             res.get("failed") == "true",
                             [n.get("name", "") for n in res.iterfind("node")])
         old = resources.get(rid)
-        if old is not None:  # another clone instance: the workflow's root
-            entry.active = entry.active or old.active
-            entry.nodes = old.nodes + entry.nodes
-            entry.blocked = entry.blocked or old.blocked
-            entry.failed = entry.failed or old.failed
-            entry.managed = entry.managed and old.managed
-            if not entry.active or old.role != "Stopped":
-                entry.role = old.role if old.active else entry.role
+        if old is not None:  # another clone instance (the workflow's root): merge them
+            roles = {old.role, entry.role}
+            role = next((r for r in ROLE_RANK if r in roles), entry.role)
+            entry = MonResource(role, entry.active or old.active,
+                                entry.blocked or old.blocked, entry.managed and old.managed,
+                                entry.failed or old.failed, old.nodes + entry.nodes)
         resources[rid] = entry
     online = [n.get("name", "") for n in mon.iterfind("nodes/node")
               if n.get("online") == "true"]
