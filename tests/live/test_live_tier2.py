@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,31 @@ def test_a_crashed_node_is_fenced_its_steps_recover_and_history_keeps_it(live3: 
     finally:
         ensure_alive(live3.layout)
         wait_healthy(live3.layout)
+
+
+def test_concurrent_workflows_one_rolls_back_the_other_is_untouched(live3: Live) -> None:
+    import threading
+
+    good = live3.workflow("t2good", {"a": {}, "b": {"after": ["a"], "apart": ["a"]},
+                                     "c": {"after": ["b"]}})
+    bad = live3.workflow("t2bad", {"a": {}, "b": {"after": ["a"], "params": {
+        "fail_start": 99}}})
+    codes: dict[str, int] = {}
+
+    def run(name: str, path: Path) -> None:
+        codes[name] = live3.submit(path, "--wait", "--timeout", "180").returncode
+
+    threads = [threading.Thread(target=run, args=(n, p)) for n, p in
+               (("t2good", good), ("t2bad", bad))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert codes == {"t2good": ExitCode.OK, "t2bad": ExitCode.ROLLED_BACK}
+    got = records.read(live3.state_dir)
+    assert not [r for r in got if r.resource.startswith("t2good.") and
+                r.event.startswith("undo")], "the other workflow's rollback touched t2good"
+    assert sorted(e.split("__")[0] for e in records.effects(live3.state_dir)) == [
+        "t2good", "t2good", "t2good"]
+    steps = {s["name"]: s["node"] for s in live3.status("t2good")["steps"]}
+    assert steps["a"] != steps["b"]
