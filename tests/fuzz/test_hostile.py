@@ -458,3 +458,19 @@ def test_schema_patterns_do_not_accept_a_trailing_newline(text: str, code: str) 
     with pytest.raises(HaflowError) as err:
         loads(text)
     assert [r.code for r in err.value.reports] == [code]
+
+
+def test_spawn_recorder_sees_the_one_command_validation_may_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A positive control for ``spawns.calls == []`` above: a foreign agent's meta-data
+    lookup (``crm_resource --show-metadata``) is the one command validation runs, and
+    the recorder sees it."""
+    spawns = Spawns()
+    spawns.install(monkeypatch)
+    agent_info.cache_clear()
+    try:
+        check_text("name: f\nsteps:\n  a: {agent: 'ocf:heartbeat:Dummy'}\n")
+    finally:
+        agent_info.cache_clear()
+    assert [call[:2] for call in spawns.calls] == [["crm_resource", "--show-metadata"]]
