@@ -234,6 +234,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     wf = load(args.file)
     env = _env(args)
     result = workflows.submit(env, wf, replace=args.replace)
+    _warn_without_alert_agent(env)
     data = {"workflow": result.workflow, "submission": result.submission,
             "replaced": result.replaced, "changed": result.changed,
             "resources": result.resources}
@@ -251,6 +252,17 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return _wait(env, wf.name, args.timeout, args.output_as, {"submitted": data})
     _emit(args, data, text)
     return int(ExitCode.OK)
+
+
+def _warn_without_alert_agent(env: Env) -> None:
+    """Rollback with no haflow process alive, and the history, need the alert agent."""
+    from haflow.agents import install
+
+    path = str(install.alert_path(install.ocf_root()))
+    if env.run(["test", "-x", path]).returncode != 0:
+        sys.stderr.write(f"haflow: warning: the alert agent is not installed at {path} on "
+                         f"{env.description}: failure policy rollback and 'haflow history' "
+                         "need it on every node ('haflow agents install') [NO_ALERT_AGENT]\n")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
