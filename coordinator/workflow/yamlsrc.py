@@ -281,8 +281,11 @@ def parse(text: str, filename: str) -> tuple[Source, list[Report]]:
     except ReaderError as err:
         line: int | None
         column: int | None
-        # a raw control character (NUL, ESC...) or a non-character in the text
-        line, column = _line_col(text, err.position)
+        # a raw control character (NUL, ESC...) or a non-character in the text. The C
+        # reader counts UTF-8 bytes, not characters: the first occurrence of the
+        # character is where it stopped (it stops at the first one it cannot take)
+        found = text.find(chr(err.character)) if isinstance(err.character, int) else -1
+        line, column = _line_col(text, found if found >= 0 else err.position)
         report = Report(
             "bad-character",
             f"character U+{err.character:04X} is not allowed in YAML text"
@@ -306,10 +309,7 @@ def parse(text: str, filename: str) -> tuple[Source, list[Report]]:
         return Source(None, filename), [report]
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        at: tuple[int | None, int | None] = (
-            (mark.line + 1, mark.column + 1) if mark else (None, None)
-        )
-        line, column = at
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = err.problem or err.context or "invalid YAML"
         report = Report(
             "yaml-syntax", f"invalid YAML: {problem}", file=filename, line=line, column=column

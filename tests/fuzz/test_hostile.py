@@ -474,3 +474,9 @@ def test_spawn_recorder_sees_the_one_command_validation_may_run(
     finally:
         agent_info.cache_clear()
     assert [call[:2] for call in spawns.calls] == [["crm_resource", "--show-metadata"]]
+
+
+def test_raw_control_character_location_counts_characters_not_bytes() -> None:
+    """The C reader reports a UTF-8 byte offset: 'é' earlier in the file shifted it."""
+    _, reports = parse("name: a\n# ééééé\nx-a: b\x1b\n", "f.yaml")
+    assert [(r.code, r.line, r.column) for r in reports] == [("bad-character", 3, 7)]
