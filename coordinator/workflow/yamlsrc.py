@@ -8,7 +8,8 @@ schema and semantic checks that follow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -59,6 +60,9 @@ _TAG = "tag:yaml.org,2002:"
 # what a plain value may be tagged (implicitly or with !!TAG): data, never objects
 _SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null")}
 _MAP, _SEQ = f"{_TAG}map", f"{_TAG}seq"
+# NEL, LS, PS: line breaks to libyaml (YAML 1.1), so `"\x85"` in a quoted value read
+# as a space (folded) while the writer, JSON and YAML 1.2 meant the character
+_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
 class _TooLarge(Exception):
@@ -273,47 +277,40 @@ def parse(text: str, filename: str) -> tuple[Source, list[Report]]:
     """The document in ``text`` and every problem found at the YAML level."""
     # the C parser (ruamel.yaml.clib) when installed: 5,000 steps parse 10x faster
     yaml = YAML(typ="safe")
+    odd = _OTHER_BREAKS.search(text)
+    if odd:
+        message = (
+            f"character U+{ord(odd.group()):04X} is a line break to this YAML parser (not "
+            "to JSON or YAML 1.2, nor to most editors): it would silently change values and "
+            "line numbers; write it escaped in double quotes (\\N, \\L, \\P) or remove it"
+        )
+        return _failed(Report("bad-character", message, file=filename), text, odd.start())
     try:
         too_big = _shape(yaml, text, filename)
         if too_big:
             return Source(None, filename), [too_big]
         root = yaml.compose(text)
     except ReaderError as err:
-        line: int | None
-        column: int | None
         # a raw control character (NUL, ESC...) or a non-character in the text. The C
         # reader counts UTF-8 bytes, not characters: the first occurrence of the
         # character is where it stopped (it stops at the first one it cannot take)
-        found = text.find(chr(err.character)) if isinstance(err.character, int) else -1
-        line, column = _line_col(text, found if found >= 0 else err.position)
-        report = Report(
-            "bad-character",
-            f"character U+{err.character:04X} is not allowed in YAML text"
-            if isinstance(err.character, int)
-            else f"invalid YAML text: {err.reason}",
-            file=filename,
-            line=line,
-            column=column,
-        )
-        return Source(None, filename), [report]
+        if isinstance(err.character, int):
+            message = f"character U+{err.character:04X} is not allowed in YAML text"
+            found = text.find(chr(err.character))
+        else:
+            message, found = f"invalid YAML text: {err.reason}", -1
+        report = Report("bad-character", message, file=filename)
+        return _failed(report, text, found if found >= 0 else err.position)
     except UnicodeEncodeError as err:
         # a lone surrogate (text decoded with surrogateescape/surrogatepass)
-        line, column = _line_col(text, err.start)
-        report = Report(
-            "bad-character",
-            f"character U+{ord(text[err.start]):04X} is not valid Unicode text",
-            file=filename,
-            line=line,
-            column=column,
-        )
-        return Source(None, filename), [report]
+        message = f"character U+{ord(text[err.start]):04X} is not valid Unicode text"
+        return _failed(Report("bad-character", message, file=filename), text, err.start)
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = err.problem or err.context or "invalid YAML"
-        report = Report(
-            "yaml-syntax", f"invalid YAML: {problem}", file=filename, line=line, column=column
-        )
+        report = Report("yaml-syntax", f"invalid YAML: {problem}", file=filename)
+        if mark:
+            report = replace(report, line=mark.line + 1, column=mark.column + 1)
         return Source(None, filename), [report]
     if root is None:
         return Source(None, filename), [
@@ -335,6 +332,12 @@ def parse(text: str, filename: str) -> tuple[Source, list[Report]]:
             Report("empty", "the file holds no workflow", file=filename, line=1, column=1)
         ]
     return builder.source, builder.reports
+
+
+def _failed(report: Report, text: str, position: int) -> tuple[Source, list[Report]]:
+    """No document, one report placed at character ``position`` of ``text``."""
+    line, column = _line_col(text, position)
+    return Source(None, str(report.file)), [replace(report, line=line, column=column)]
 
 
 def _line_col(text: str, position: int) -> tuple[int, int]:

@@ -480,3 +480,17 @@ def test_raw_control_character_location_counts_characters_not_bytes() -> None:
     """The C reader reports a UTF-8 byte offset: 'é' earlier in the file shifted it."""
     _, reports = parse("name: a\n# ééééé\nx-a: b\x1b\n", "f.yaml")
     assert [(r.code, r.line, r.column) for r in reports] == [("bad-character", 3, 7)]
+
+
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])
+def test_yaml_1_1_line_breaks_are_refused_raw_and_kept_escaped(char: str) -> None:
+    """libyaml folds a raw NEL/LS/PS in a quoted value into a space: JSON's (and the
+    writer's) "\\x85" became " " in the CIB, without a word."""
+    with pytest.raises(HaflowError) as err:
+        loads(f'name: a\nsteps: {{a: {{agent: exec, params: {{do: "x{char}y"}}}}}}\n')
+    assert [(r.code, r.line, r.column) for r in err.value.reports] == [("bad-character", 2, 41)]
+    escaped = {"\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P"}[char]
+    wf = loads(f'name: a\nsteps: {{a: {{agent: exec, params: {{do: "x{escaped}y"}}}}}}\n')
+    assert wf.steps["a"].params["do"] == f"x{char}y"
+    root = etree.fromstring(compile_workflow(wf).to_xml())
+    assert root.find(".//nvpair[@name='do']").get("value") == f"x{char}y"  # type: ignore[union-attr]
