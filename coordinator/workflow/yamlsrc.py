@@ -14,7 +14,13 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    NodeEvent,
+)
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
@@ -362,6 +368,19 @@ def _shape(yaml: YAML, text: str, filename: str) -> Report | None:
     depth = 0
     values = 0
     for event in yaml.parse(text):
+        version = getattr(event, "version", None) if isinstance(event, DocumentStartEvent) else None
+        if version and tuple(version) != (1, 2):
+            # the C parser reads every document as 1.2, the pure one honours 1.1: `yes`,
+            # `no`, `010` would mean true, false, 8 or not, depending on the machine
+            mark = event.start_mark
+            return Report(
+                "yaml-version",
+                f"haflow reads YAML 1.2, not {'.'.join(map(str, version))}: remove the %YAML "
+                "directive (in 1.1, yes/no/on/off are booleans and 010 is 8)",
+                file=filename,
+                line=mark.line + 1,
+                column=mark.column + 1,
+            )
         if isinstance(event, CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:

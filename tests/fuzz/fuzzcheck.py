@@ -101,8 +101,12 @@ def assert_round_trip(wf: Workflow, compiled: CompiledWorkflow, data: Any) -> et
     value exactly what the workflow (and, when given, the raw data) says."""
     xml = compiled.to_xml()
     root = etree.fromstring(xml, parser=STRICT)
-    primitives = root.findall(".//primitive")
-    assert len(primitives) == len(wf.steps) + 1
+    primitives = {str(p.get("id")) for p in root.iter("primitive")}
+    assert primitives == {root_id(wf.name)} | {step_id(wf.name, n) for n in wf.steps}
+    if isinstance(data, dict):
+        # the ids come from exactly the names the file holds
+        assert wf.name == data.get("name")
+        assert isinstance(data.get("steps"), dict) and set(wf.steps) == set(data["steps"])
     # resource_ref/obj_ref ids are references, not definitions
     ids = [
         str(e.get("id"))

@@ -248,7 +248,7 @@ def test_big_but_allowed_value_compiles_and_round_trips() -> None:
     started = time.monotonic()
     wf = loads(text)
     compiled = compile_workflow(wf)
-    assert_round_trip(wf, compiled, {"steps": {"a": {"params": {"do": value}}}})
+    assert_round_trip(wf, compiled, {"name": "big", "steps": {"a": {"params": {"do": value}}}})
     assert time.monotonic() - started < 10
 
 
@@ -494,3 +494,12 @@ def test_yaml_1_1_line_breaks_are_refused_raw_and_kept_escaped(char: str) -> Non
     assert wf.steps["a"].params["do"] == f"x{char}y"
     root = etree.fromstring(compile_workflow(wf).to_xml())
     assert root.find(".//nvpair[@name='do']").get("value") == f"x{char}y"  # type: ignore[union-attr]
+
+
+def test_yaml_1_1_documents_are_refused() -> None:
+    """ruamel's C parser reads a ``%YAML 1.1`` document as 1.2 and its pure-Python one
+    honours 1.1: ``no:`` was a step named ``no`` or ``False`` depending on the machine."""
+    with pytest.raises(HaflowError) as err:
+        loads(f"%YAML 1.1\n---\nname: a\n{OK_STEPS}")
+    assert [(r.code, r.line, r.column) for r in err.value.reports] == [("yaml-version", 1, 1)]
+    assert list(loads(f"%YAML 1.2\n---\nname: a\n{OK_STEPS}").steps) == ["a"]
