@@ -125,7 +125,7 @@ def step_line(step: StepStatus, width: int) -> str:
     if step.state == StepState.WAITING:
         if step.waiting_on:
             return f"{head} on {', '.join(step.waiting_on)}"
-        return f"{head} to be scheduled"
+        return f"{head} to be scheduled" + (f" -- {step.note}" if step.note else "")
     if step.state in (StepState.STARTING, StepState.UNDOING):
         where = f" on {step.node}" if step.node else ""
         pct = f" {step.progress}%" if step.progress is not None else ""

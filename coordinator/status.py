@@ -375,6 +375,8 @@ def _status(cib: etree._Element, mon: Mon, nodes: dict[str, NodeStatus], workflo
                 step.waiting_on.append(by_id[dep].name)
             elif dep == root_clone_id(workflow) and not root_running:
                 step.waiting_on.append("root")
+        if not step.waiting_on and mon.online and not step.retry_on:
+            step.note = "no online node may run it (placement, or fail counts)"
     steps = _ordered(steps, deps, by_id)
     state = _workflow_state(steps, aborted, policy,
                             root_active=root_running)

@@ -234,6 +234,10 @@ def test_replace_keeps_submission_outputs_and_running_steps(live1: Live) -> None
     assert a["outputs"] == first["steps"][0]["outputs"]
     assert b["outputs"]["value"] == a["outputs"]["id"]
     assert records.events(live1.state_dir, "t1repl.a").count("do") == 1
+    # the history outlives the replacement: the first submission's events stay
+    tasks = [(e["step"], e["task"]) for e in live1.json("history", "t1repl")]
+    assert tasks[0] == ("root", "submit") and ("root", "replace") in tasks
+    assert ("a", "start") in tasks and ("b", "start") in tasks
 
 
 def test_concurrent_submits_and_a_racing_pcs_change_all_survive(live1: Live) -> None:

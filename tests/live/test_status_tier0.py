@@ -277,3 +277,18 @@ def test_a_big_fine_workflow_prints_compactly_a_problem_still_shows() -> None:
     big.steps[7].state = StepState.BLOCKED
     text = render_workflow(big)
     assert "BLOCKED   s7" in text and "!! big: step s7 is BLOCKED" in text
+
+
+def test_a_waiting_step_no_online_node_may_run_says_so() -> None:
+    wf = loads("name: pin\nsteps:\n  a: {agent: test, nodes: [node7]}\n", "pin.yaml")
+    cib = etree.fromstring(b"<cib><configuration><resources/><constraints/><tags/>"
+                           b"</configuration><status/></cib>")
+    cib = merge_into(cib, compile_workflow(wf))
+    mon = etree.fromstring(b'<pacemaker-result><nodes><node name="node1" online="true"/>'
+                           b'</nodes><resources><resource id="pin.root" role="Started" '
+                           b'active="true"><node name="node1"/></resource></resources>'
+                           b"</pacemaker-result>")
+    a = status.workflow_status(cib, mon, "pin", now=0).steps[0]
+    assert a.state == StepState.WAITING and a.waiting_on == [] and "no online node" in str(a.note)
+    assert "no online node may run it" in render_workflow(status.workflow_status(
+        cib, mon, "pin", now=0))
