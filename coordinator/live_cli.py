@@ -3,6 +3,12 @@
 Every command takes ``--lab NAME`` (run against a lab node) and
 ``--output-as text|json`` (status also ``xml``). A workflow that is fine
 prints compactly; a problem gets its own line in capitals, with the reason.
+
+Exit status (coordinator/exitcodes.py): ``wait`` (and ``submit --wait``) 0
+done, 7 failed (or held, or blocked), 8 rolled back, 124 timed out;
+``status`` 7 when a step has a problem (failed, blocked, stuck); 4 for an
+unknown workflow or step; 5 for a conflict (name in use, already aborted,
+still running, effects would remain); 6 without quorum.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ def register(sub: Any) -> None:
 
     command("list", "every workflow in the cluster, one line each", cmd_list)
 
-    p = command("status", "state of each workflow and step", cmd_status, ("text", "json", "xml"))
+    p = command("status", "state of each workflow and step (exit 7: a step has a problem)",
+                cmd_status, ("text", "json", "xml"))
     p.add_argument("workflow", nargs="?", metavar="WORKFLOW", help="only this workflow")
     p.add_argument("--watch", action="store_true", help="refresh until interrupted")
     p.add_argument("--interval", type=float, default=2.0, help="--watch refresh, seconds")
