@@ -403,3 +403,23 @@ def test_undoing_shows_progress_and_a_frozen_action_is_flagged_stuck(live1: Live
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
     assert live1.run("wait", "t1undo", "--timeout", "90").returncode == ExitCode.ROLLED_BACK
+
+
+def test_a_stock_agent_step_is_shown_and_undone_like_the_others(live1: Live) -> None:
+    path = live1.workflow("t1stock", {
+        "a": {},
+        "dummy": {"agent": "ocf:pacemaker:Dummy", "after": ["a"], "params": {}},
+        "c": {"after": ["dummy"]},
+    })
+    # a stock agent takes no haflow parameters: drop the state_dir the helper added
+    spec = json.loads(path.read_text())
+    spec["steps"]["dummy"]["params"] = {}
+    path.write_text(json.dumps(spec))
+    assert live1.submit(path, "--wait", "--timeout", "120").returncode == ExitCode.OK
+    data = live1.status("t1stock")
+    dummy = data["steps"][1]
+    assert dummy["agent"] == "ocf:pacemaker:Dummy" and dummy["state"] == "done"
+    assert live1.run("abort", "t1stock").returncode == 0
+    assert live1.run("wait", "t1stock", "--timeout", "90").returncode == ExitCode.ROLLED_BACK
+    undos = [r.resource for r in records.read(live1.state_dir) if r.event == "undo"]
+    assert undos == ["t1stock.c", "t1stock.a"]
