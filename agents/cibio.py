@@ -123,11 +123,12 @@ def read_outputs(resources: list[str]) -> dict[str, dict[str, str]]:
 
 def outputs_xml(resource: str, outputs: dict[str, str], effect: str | None = None) -> str:
     set_id = resource + OUTPUTS_SET_SUFFIX
-    pairs = [(OUTPUT_META_PREFIX + key, value) for key, value in sorted(outputs.items())]
+    # (id suffix, name, value); the id of an output is SET-KEY, keys never contain "-"
+    pairs = [(key, OUTPUT_META_PREFIX + key, value) for key, value in sorted(outputs.items())]
     if effect is not None:
-        pairs.append((EFFECT_META, effect))
-    text = "".join(f"<nvpair id={quoteattr(f'{set_id}-{name}')} name={quoteattr(name)} "
-                   f"value={quoteattr(value)}/>" for name, value in pairs)
+        pairs.append((EFFECT_META, EFFECT_META, effect))
+    text = "".join(f"<nvpair id={quoteattr(f'{set_id}-{suffix}')} name={quoteattr(name)} "
+                   f"value={quoteattr(value)}/>" for suffix, name, value in pairs)
     return (f"<primitive id={quoteattr(resource)}><meta_attributes id={quoteattr(set_id)}>"
             f"{text}</meta_attributes></primitive>")
 
@@ -143,6 +144,8 @@ def write_outputs(resource: str, outputs: dict[str, str], effect: str | None = N
         return
     result = _cibadmin(["--modify", "--scope", "resources", "--xml-text",
                         outputs_xml(resource, outputs, effect)])
+    if result.returncode == CIB_NO_SUCH_OBJECT:
+        return  # not a resource of this CIB: an agent run by hand (ocf-tester, a test)
     if result.returncode != 0:
         raise CibUnavailable(f"storing outputs of {resource} failed: {result.stderr.strip()}")
 

@@ -75,6 +75,9 @@ class StepContext:
 class StepAgent(Agent):
     """Base for agents whose effect follows the step contract."""
 
+    # whether a rollback must make sure the effect is undone (see agents/sweep.py)
+    tracks_effect = True
+
     # effect lives outside this node: limit discovery, adopt on start
     def do(self, ctx: StepContext) -> Outputs | None:
         raise NotImplementedError
@@ -226,7 +229,7 @@ class StepAgent(Agent):
             return {}
 
     def _flag_effect(self, state: str) -> None:
-        if not self.workflow:
+        if not self.workflow or not self.tracks_effect:
             return
         from haflow.agents import cibio
 
@@ -243,7 +246,8 @@ class StepAgent(Agent):
         from haflow.agents import cibio
 
         try:
-            cibio.write_outputs(self.resource, outputs, effect="present")
+            effect = "present" if self.tracks_effect else None
+            cibio.write_outputs(self.resource, outputs, effect=effect)
         except cibio.CibUnavailable as exc:
             raise OcfError(ocfcodes.ERR_GENERIC, f"the step ran but its outputs could not be "
                            f"stored: {exc}") from None

@@ -27,6 +27,7 @@ class WorkflowAgent(StepAgent):
               longdesc="A human-readable description of the workflow.", default=""),
     )
     monitor_interval = 30
+    tracks_effect = False  # nothing to undo; and one CIB write less per node and start
 
     def validate(self) -> list[str]:
         if not self.values.get("workflow"):
