@@ -101,3 +101,32 @@ def test_concurrent_workflows_one_rolls_back_the_other_is_untouched(live3: Live)
         "t2good", "t2good", "t2good"]
     steps = {s["name"]: s["node"] for s in live3.status("t2good")["steps"]}
     assert steps["a"] != steps["b"]
+
+
+def test_a_node_without_quorum_refuses_to_change_workflows(live3: Live) -> None:
+    path = live3.workflow("t2minority", {"a": {}})
+    before = live3.configuration()
+    try:
+        for node in ("node2", "node3"):
+            control.crash(live3.layout, node)
+        deadline = time.monotonic() + 60
+        # only once corosync says so: a write before that would still be quorate
+        while "Quorate:          No" not in control.run_on(
+                live3.layout, "node1", ["corosync-quorumtool", "-s"]).stdout:
+            assert time.monotonic() < deadline, "node1 kept quorum alone"
+            time.sleep(0.5)
+        refused = live3.run("submit", str(path), "--node", "node1")
+        assert refused.returncode == ExitCode.NO_QUORUM, refused.stderr
+        assert "NO_QUORUM" in refused.stderr and "members: node1" in refused.stderr
+        aborted = live3.run("abort", "t2minority", "--node", "node1")
+        assert aborted.returncode == ExitCode.NO_QUORUM
+        assert live3.configuration() == before
+    finally:
+        for _ in range(3):  # a node fenced while booting back is booted again
+            ensure_alive(live3.layout)
+            try:
+                wait_healthy(live3.layout, timeout=60)
+                break
+            except Exception:  # try the repair again
+                continue
+    assert live3.configuration() == before
