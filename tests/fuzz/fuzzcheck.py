@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -75,6 +76,7 @@ def assert_clear_error(err: HaflowError) -> None:
     for report in err.reports:
         assert report.code and report.code.replace("-", "").isalpha(), report
         assert report.message, report
+        json.dumps(report.to_dict())  # `haflow validate --output-as json` can render it
         # safe to print: no terminal escapes, bidi overrides or line breaks from the file
         assert not UNPRINTABLE.search(report.message + (report.step or "")), repr(report)
         assert report.line is not None and report.line >= 1, str(report)
