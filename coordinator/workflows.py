@@ -25,9 +25,11 @@ from haflow.coordinator.quorum_guard import require_quorum
 from haflow.coordinator.reports import error
 from haflow.coordinator.workflow.compiler import (
     CompiledWorkflow,
-    compile_workflow,
     merge_into,
     root_clone_id,
+)
+from haflow.coordinator.workflow.compiler import (
+    compile_workflow as compile_workflow,  # re-exported: lab/faults.py uses it
 )
 from haflow.coordinator.workflow.model import Workflow
 
