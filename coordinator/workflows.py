@@ -22,7 +22,7 @@ from haflow.coordinator import livecib as livecib  # re-exported: lab/workload.p
 from haflow.coordinator.env import Env
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.quorum_guard import require_quorum
-from haflow.coordinator.reports import error
+from haflow.coordinator.reports import HaflowError, error
 from haflow.coordinator.workflow.compiler import (
     CompiledWorkflow,
     merge_into,
@@ -102,14 +102,34 @@ class Submitted:
     resources: list[str] = field(default_factory=list)
 
 
+SUBMIT_ATTEMPTS = 5
+
+
 def submit(env: Env, wf: Workflow, replace: bool = False) -> Submitted:
     """Apply ``wf`` as one atomic CIB change (all of it, or nothing).
 
     A name in use is refused unless ``replace``; a replacement keeps the
     submission id, so unchanged steps keep their idempotency keys and are
-    neither restarted nor redone.
+    neither restarted nor redone. When the cluster refuses the patch because
+    a concurrent writer created an id it also creates (two first submits both
+    adding the alert), the submit starts over from the CIB as it is now: a
+    different workflow never makes it fail, the same name does.
     """
     require_quorum(env, f"submit workflow '{wf.name}'")
+    for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+        try:
+            return _submit_once(env, wf, replace)
+        except HaflowError as exc:
+            if attempt == SUBMIT_ATTEMPTS or exc.reports[0].code != "CIB_CONFLICT":
+                raise
+            if elements_of(livecib.query(env), wf.name) and not replace:
+                raise error("WORKFLOW_EXISTS", f"workflow '{wf.name}' was submitted by "
+                            "someone else at the same time; nothing of this submit was "
+                            "applied", ExitCode.CONFLICT) from exc
+    raise AssertionError("unreachable")
+
+
+def _submit_once(env: Env, wf: Workflow, replace: bool) -> Submitted:
     old = livecib.query(env)
     present = elements_of(old, wf.name)
     if present and not replace:
@@ -126,7 +146,8 @@ def submit(env: Env, wf: Workflow, replace: bool = False) -> Submitted:
         return Submitted(wf.name, submission, True, False, compiled.resource_ids())
     verb = "replace" if present else "submit"
     add_event(new, env, wf.name, verb, f"submission {submission}, {len(wf.steps)} steps")
-    changed = livecib.push(env, old, new, f"{verb[:-1]}ing workflow '{wf.name}'")
+    doing = "replacing" if present else "submitting"
+    changed = livecib.push(env, old, new, f"{doing} workflow '{wf.name}'")
     return Submitted(wf.name, submission, bool(present), changed, compiled.resource_ids())
 
 

@@ -3,6 +3,7 @@ the fault suite audits)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,3 +37,11 @@ def effects(state_dir: Path) -> list[str]:
     """Effect files that exist now (one per step that is done)."""
     folder = state_dir / "effects"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def append(state_dir: Path, node: str, resource: str, key: str, event: str,
+           detail: str = "") -> None:
+    """Add a record as the test agent would (for faults made outside the agent)."""
+    line = "\t".join((f"{time.time():.3f}", node, resource, key, event, detail))
+    with open(state_dir / "records.log", "a") as handle:
+        handle.write(line + "\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from haflow.coordinator import env as envs
 from haflow.coordinator import workflows
 from haflow.coordinator.env import Env
 from haflow.coordinator.workflow.loader import loads
-from haflow.lab import control
+from haflow.lab import control, power
 from haflow.lab.layout import LabLayout
 from haflow.lab.view import ClusterView
 
@@ -104,3 +105,41 @@ def submitted(layout: LabLayout, text: str, steps: list[str]) -> Iterator[str]:
                 workflows.abort(env, wf.name)
             wait_stopped(layout, wf.name, steps, timeout=120)
             workflows.remove(env, wf.name, active=[])
+
+
+def wait_healthy(layout: LabLayout, timeout: float = 90.0) -> None:
+    """Wait until every node of the lab is powered on and online with a DC."""
+    nodes = control.nodes_of(layout)
+    control.wait_until(
+        layout, nodes[0], lambda v: v.dc is not None and set(nodes) <= set(v.online), timeout
+    )
+
+
+def last_fenced(layout: LabLayout, observer: str, target: str) -> str:
+    """When ``target`` was last fenced, as ``observer``'s fencer knows it ("" if never).
+
+    ``--last`` rather than ``--history``: the history may keep an older event for a target.
+    """
+    argv = ["stonith_admin", "--last", target, "--output-as=xml"]
+    out = control.run_on(layout, observer, argv).stdout
+    element = ET.fromstring(out).find("last-fenced")  # absent (exit 74) when never fenced
+    return "" if element is None else element.get("when", "")
+
+
+def wait_fenced(layout: LabLayout, observer: str, target: str, since: str,
+                timeout: float = 90.0) -> None:
+    """Wait until ``target`` has been fenced after ``since`` (a last_fenced value)."""
+    deadline = time.monotonic() + timeout
+    while last_fenced(layout, observer, target) <= since:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{target} was not fenced within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def restore(layout: LabLayout) -> None:
+    """Power on every node that is off, heal the network, wait until all are online."""
+    for node in control.nodes_of(layout):
+        if not power.is_on(layout, node):
+            power.power_on(layout, node)
+    control.heal(layout)
+    wait_healthy(layout)

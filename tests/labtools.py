@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from haflow.lab import control, power
+from haflow.lab import control
 from haflow.lab.layout import LabLayout
 
 
@@ -46,39 +44,8 @@ def stop_lab(layout: LabLayout) -> None:
     control.teardown(layout)
 
 
-def wait_healthy(layout: LabLayout, timeout: float = 90.0) -> None:
-    """Wait until every node of the lab is powered on and online with a DC."""
-    nodes = control.nodes_of(layout)
-    control.wait_until(
-        layout, nodes[0], lambda v: v.dc is not None and set(nodes) <= set(v.online), timeout
-    )
+# the lab's health helpers live in the package: the fault scenarios use them too
+from haflow.lab.workload import last_fenced, restore, wait_fenced, wait_healthy  # noqa: E402
 
-
-def last_fenced(layout: LabLayout, observer: str, target: str) -> str:
-    """When ``target`` was last fenced, as ``observer``'s fencer knows it ("" if never).
-
-    ``--last`` rather than ``--history``: the history may keep an older event for a target.
-    """
-    argv = ["stonith_admin", "--last", target, "--output-as=xml"]
-    out = control.run_on(layout, observer, argv).stdout
-    element = ET.fromstring(out).find("last-fenced")  # absent (exit 74) when never fenced
-    return "" if element is None else element.get("when", "")
-
-
-def wait_fenced(layout: LabLayout, observer: str, target: str, since: str,
-                timeout: float = 90.0) -> None:
-    """Wait until ``target`` has been fenced after ``since`` (a last_fenced value)."""
-    deadline = time.monotonic() + timeout
-    while last_fenced(layout, observer, target) <= since:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{target} was not fenced within {timeout:.0f} s")
-        time.sleep(0.5)
-
-
-def restore(layout: LabLayout) -> None:
-    """Power on every node that is off, heal the network, wait until all are online."""
-    for node in control.nodes_of(layout):
-        if not power.is_on(layout, node):
-            power.power_on(layout, node)
-    control.heal(layout)
-    wait_healthy(layout)
+__all__ = ["last_fenced", "require_cluster_tools", "restore", "start_lab", "stop_lab",
+           "unique_lab_name", "wait_fenced", "wait_healthy"]

@@ -1,0 +1,393 @@
+"""The fault scenarios: workflows of the test agent, a fault, and the audit.
+
+Each scenario submits a few workflows (chains of the ``test`` agent), waits
+until they run, injects its fault, waits until the workflows reach what their
+policy promises (measuring the recovery time), repairs the lab, aborts every
+workflow and waits until all is undone, then audits the agents' records: no
+workflow lost, no effect created twice, no undo skipped, and no undo at all
+before the abort (a fault, a move or a maintenance must never undo).
+
+Used by the fault tests, ``haflow lab chaos`` and ``bench/faults.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from haflow.coordinator import workflows
+from haflow.coordinator.workflow.loader import loads
+from haflow.lab import control, records
+from haflow.lab.audit import Audit, audit
+from haflow.lab.layout import LabLayout
+from haflow.lab.workload import (
+    lab_env,
+    last_fenced,
+    restore,
+    view,
+    wait_fenced,
+    wait_for,
+    wait_healthy,
+)
+
+STEPS = ("a", "b", "c")
+CHAIN = {"a": {}, "b": {"after": ["a"]}, "c": {"after": ["b"]}}
+
+
+@dataclass
+class Run:
+    """One run of a scenario on a lab: what the fault functions work with."""
+
+    layout: LabLayout
+    scenario: Scenario
+    state: Path
+    names: list[str]
+    rng: random.Random
+    notes: list[str] = field(default_factory=list)
+    fault_at: float = 0.0
+
+    def text(self, name: str) -> str:
+        scenario = self.scenario
+        body = {}
+        for step, keys in CHAIN.items():
+            params = {"state_dir": str(self.state), **scenario.params.get(step, {})}
+            body[step] = {"agent": "test", "interval": "2s", "timeout": scenario.timeout,
+                          "retries": scenario.retries, **keys, "params": params}
+        return json.dumps({"name": name, "failure_policy": scenario.policy, "steps": body})
+
+    def where(self) -> dict[str, str]:
+        """resource -> node, for every started step of our workflows."""
+        seen = view(self.layout, self.survivor())
+        return {rid: nodes[0] for rid, nodes in seen.resources.items()
+                if nodes and rid.split(".", 1)[0] in self.names
+                and seen.roles.get(rid) == "Started" and not rid.endswith(".root")}
+
+    def busiest(self) -> str:
+        """The node running most of our steps."""
+        counts: dict[str, int] = {}
+        for node in self.where().values():
+            counts[node] = counts.get(node, 0) + 1
+        return max(sorted(counts), key=lambda n: counts[n])
+
+    def dc(self) -> str:
+        found = view(self.layout).dc
+        assert found is not None, "the lab has no DC"
+        return found
+
+    def survivor(self, *besides: str) -> str:
+        nodes = [n for n in control.nodes_of(self.layout) if n not in besides]
+        return nodes[0]
+
+    def crash_and_wait_fenced(self, node: str) -> None:
+        observer = self.survivor(node)
+        before = last_fenced(self.layout, observer, node)
+        self.fault_at = time.time()
+        control.crash(self.layout, node)
+        self.notes.append(f"crashed {node}")
+        wait_fenced(self.layout, observer, node, before)
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    inject: Callable[[Run], None]
+    expect: str = "done"          # the workflows' state once the fault is over
+    policy: str = "rollback"
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timeout: str = "30s"
+    retries: int = 0
+    count: int = 3                # workflows
+    min_nodes: int = 3
+    submitted_by_fault: bool = False  # the fault submits the workflows itself
+    runs_first: bool = True       # wait until the workflows are done before the fault
+
+
+@dataclass
+class Result:
+    scenario: str
+    audit: Audit
+    recovery: float | None
+    notes: list[str]
+
+
+# ---- the faults ---------------------------------------------------------------------------
+
+
+def crash_during_start(run: Run) -> None:
+    first = wait_for("a start in progress", lambda: next(
+        (r for r in records.read(run.state) if r.event == "do" and r.resource.endswith(".b")),
+        None), timeout=60)
+    run.crash_and_wait_fenced(first.node)  # the effect exists, the start has not returned
+
+
+def crash_during_monitor(run: Run) -> None:
+    run.crash_and_wait_fenced(run.busiest())
+
+
+def crash_during_undo(run: Run) -> None:
+    env = lab_env(run.layout)
+    for name in run.names:
+        workflows.abort(env, name)
+    target = wait_for("an undo in progress", lambda: next(
+        (rid for rid, node in run.where().items() if rid.endswith(".c")), None), timeout=30)
+    run.crash_and_wait_fenced(run.where().get(target) or run.busiest())
+
+
+def crash_dc_mid_transition(run: Run) -> None:
+    dc = run.dc()
+    env = lab_env(run.layout, run.survivor(dc))
+    submit_all(run, env)
+    run.crash_and_wait_fenced(dc)
+
+
+def partition_one(run: Run) -> None:
+    node = run.busiest()
+    isolate(run, node)
+
+
+def partition_dc(run: Run) -> None:
+    isolate(run, run.dc())
+
+
+def isolate(run: Run, node: str) -> None:
+    observer = run.survivor(node)
+    before = last_fenced(run.layout, observer, node)
+    run.fault_at = time.time()
+    control.partition(run.layout, [node])
+    run.notes.append(f"isolated {node}")
+    wait_fenced(run.layout, observer, node, before)
+    control.heal(run.layout)
+
+
+def flapping_link(run: Run) -> None:
+    node = run.busiest()
+    run.fault_at = time.time()
+    control.flap(run.layout, node, down=0.4, up=1.5, count=4)
+    run.notes.append(f"flapped {node}'s link 4 times (0.4 s down)")
+
+
+def two_crashes(run: Run) -> None:
+    first = run.busiest()
+    run.crash_and_wait_fenced(first)
+    second = run.survivor(first)
+    if len(control.nodes_of(run.layout)) - 2 < len(control.nodes_of(run.layout)) // 2 + 1:
+        # three nodes: the last one loses quorum and stops everything (a release, no undo)
+        control.crash(run.layout, second)
+        run.notes.append(f"crashed {second}: quorum lost")
+        time.sleep(5)
+        restore(run.layout)
+        run.notes.append("powered both on: quorum regained")
+    else:
+        run.crash_and_wait_fenced(second)
+
+
+def many_while_a_node_reboots(run: Run) -> None:
+    env = lab_env(run.layout, "node1")
+    victim = control.nodes_of(run.layout)[-1]
+    thread = threading.Thread(target=submit_all, args=(run, env), daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    run.fault_at = time.time()
+    control.reboot(run.layout, victim, wait=False)
+    run.notes.append(f"rebooted {victim} while submitting {len(run.names)} workflows")
+    thread.join(timeout=120)
+
+
+def standby_and_back(run: Run) -> None:
+    node = run.busiest()
+    env = lab_env(run.layout, run.survivor(node))
+    run.fault_at = time.time()
+    assert env.run(["pcs", "node", "standby", node]).returncode == 0
+    wait_for(f"steps off {node}", lambda: node not in run.where().values()
+             and len(run.where()) == len(run.names) * len(STEPS), timeout=90)
+    assert env.run(["pcs", "node", "unstandby", node]).returncode == 0
+    run.notes.append(f"{node} in standby and back")
+
+
+def restart_pacemaker(run: Run) -> None:
+    node = run.busiest()
+    run.fault_at = time.time()
+    control.restart_pacemaker(run.layout, node)
+    run.notes.append(f"restarted pacemaker on {node}")
+
+
+def drift(run: Run) -> None:
+    """Someone deletes an effect behind the cluster's back; the monitor repairs it."""
+    entry = next(r for r in records.read(run.state) if r.event == "do")
+    run.fault_at = time.time()
+    (run.state / "effects" / entry.key.replace("/", "__")).unlink()
+    records.append(run.state, entry.node, entry.resource, entry.key, "drift",
+                   "deleted by the fault suite")
+    wait_for("the drift repaired", lambda: sum(
+        1 for r in records.read(run.state) if r.key == entry.key and r.event == "do") == 2,
+        timeout=60)
+
+
+def nothing(run: Run) -> None:
+    run.fault_at = time.time()
+
+
+def killed_submit(run: Run) -> None:
+    """The submitting process is killed at a random moment; a retry completes it."""
+    env = lab_env(run.layout)
+    for name in run.names:
+        path = run.state / f"{name}.json"
+        path.write_text(run.text(name))
+        argv = [sys.executable, "-m", "haflow.coordinator.cli", "submit", str(path),
+                "--lab", run.layout.name, "--lab-root", str(run.layout.root)]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(run.rng.uniform(0.0, 1.5))
+        proc.kill()
+        proc.wait()
+        cib = workflows.livecib.query(env)
+        present = workflows.elements_of(cib, name)
+        compiled_ids = len(workflows.compile_workflow(loads(path.read_text(), str(path)))
+                           .ids())
+        found_ids = sum(1 for e in present for _ in e.iter() if _.get("id"))
+        if present and found_ids < compiled_ids:
+            raise AssertionError(f"{name} half-applied: {found_ids} of {compiled_ids} ids")
+        if not present:
+            workflows.submit(env, loads(path.read_text(), str(path)))
+        run.notes.append(f"{name}: {'complete' if present else 'absent'} after the kill")
+    run.fault_at = time.time()
+
+
+def pcs_during_submit(run: Run) -> None:
+    env = lab_env(run.layout)
+    other = lab_env(run.layout, control.nodes_of(run.layout)[-1])
+    made = threading.Thread(target=lambda: other.run(
+        ["pcs", "resource", "create", "bystander", "ocf:pacemaker:Dummy"]), daemon=True)
+    made.start()
+    submit_all(run, env)
+    made.join(timeout=60)
+    run.fault_at = time.time()
+    try:
+        found = workflows.livecib.query(env).xpath("//primitive[@id='bystander']")
+        assert found, "the concurrent pcs change was lost"
+    finally:
+        other.run(["pcs", "resource", "delete", "bystander"])
+
+
+def submit_all(run: Run, env: Any) -> None:
+    threads = [threading.Thread(target=workflows.submit,
+                                args=(env, loads(run.text(n), f"{n}.json")),
+                                daemon=True) for n in run.names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+
+SCENARIOS = [
+    Scenario("crash-start", "crash of the node running a step, during its start",
+             crash_during_start, params={"b": {"linger": 6}}),
+    Scenario("crash-monitor", "crash of the node running steps, while they are monitored",
+             crash_during_monitor),
+    Scenario("crash-undo", "crash of a node during an undo (abort)", crash_during_undo,
+             expect="rolled back", params={s: {"undo_duration": 3} for s in STEPS}),
+    Scenario("crash-dc", "crash of the DC in the middle of a transition",
+             crash_dc_mid_transition, submitted_by_fault=True),
+    Scenario("isolate-node", "network partition isolating one node", partition_one),
+    Scenario("isolate-dc", "network partition isolating the DC", partition_dc),
+    Scenario("flapping-link", "a flapping link", flapping_link),
+    Scenario("two-crashes", "two nodes crashed one after another", two_crashes),
+    Scenario("many-reboot", "10 workflows submitted at once while a node reboots",
+             many_while_a_node_reboots, count=10, submitted_by_fault=True),
+    Scenario("killed-submit", "the submitting process killed mid-submit", killed_submit,
+             submitted_by_fault=True),
+    Scenario("pcs-submit", "a CIB change by pcs during a submit", pcs_during_submit,
+             submitted_by_fault=True),
+    Scenario("standby", "a node put into standby and back", standby_and_back),
+    Scenario("restart-pcmk", "pacemaker restarted on a node without a reboot",
+             restart_pacemaker),
+    Scenario("hang", "a step that hangs: its timeout fires, the workflow rolls back", nothing,
+             expect="rolled back", params={"b": {"hang": "true"}}, timeout="4s", count=1,
+             runs_first=False),
+    Scenario("fail-rollback", "a step that fails forever, policy rollback", nothing,
+             expect="rolled back", params={"b": {"fail_start": 99}}, count=2,
+             runs_first=False),
+    Scenario("fail-hold", "a step that fails forever, policy hold", nothing, expect="held",
+             policy="hold", params={"b": {"fail_start": 99}}, count=2, runs_first=False),
+    Scenario("drift", "a monitor that starts failing later: drift repaired", drift),
+]
+SCENARIOS_BY_NAME = {s.name: s for s in SCENARIOS}
+
+
+# ---- running one ----------------------------------------------------------------------------
+
+
+def workflow_states(layout: LabLayout, names: list[str]) -> dict[str, str]:
+    """Each workflow's state, as the first node that answers sees it (one may be down)."""
+    from haflow.coordinator import status
+    from haflow.coordinator.reports import HaflowError
+
+    for node in control.nodes_of(layout):
+        try:
+            cib, mon = status.read_live(lab_env(layout, node))
+            break
+        except HaflowError:
+            continue
+    else:
+        return {}
+    return {n: str(status.workflow_status(cib, mon, n).state) for n in names
+            if workflows.elements_of(cib, n)}
+
+
+def wait_state(layout: LabLayout, names: list[str], want: str, timeout: float) -> None:
+    def settled() -> bool:
+        states = workflow_states(layout, names)
+        return len(states) == len(names) and all(s == want for s in states.values())
+
+    wait_for(f"{', '.join(names)} {want}", settled, timeout=timeout, every=1.0)
+
+
+def cleanup(layout: LabLayout, names: list[str]) -> None:
+    """Abort what still runs, wait until undone, remove: the lab is left clean."""
+    env = lab_env(layout)
+    cib = workflows.livecib.query(env)
+    present = [n for n in names if workflows.elements_of(cib, n)]
+    for name in present:
+        if not workflows.is_aborted(cib, name):
+            workflows.abort(env, name)
+    if present:
+        wait_state(layout, present, "rolled back", timeout=180)
+    for name in present:
+        workflows.remove(env, name, active=[], force=True)
+
+
+def run_scenario(layout: LabLayout, scenario: Scenario, base: Path, seed: int = 0) -> Result:
+    state = base / f"{scenario.name}-{seed}"
+    state.mkdir(parents=True, exist_ok=True)
+    prefix = scenario.name.replace("-", "_")
+    run = Run(layout, scenario, state, [f"{prefix}{i}" for i in range(scenario.count)],
+              random.Random(seed))
+    wait_healthy(layout)
+    recovery = None
+    try:
+        if not scenario.submitted_by_fault:
+            submit_all(run, lab_env(layout))
+            if scenario.runs_first:
+                wait_state(layout, run.names, "done", timeout=120)
+        scenario.inject(run)
+        wait_state(layout, run.names, scenario.expect, timeout=180)
+        recovery = time.time() - run.fault_at
+        states = workflow_states(layout, run.names)
+        aborted_at = time.time()
+    finally:
+        restore(layout)
+        cleanup(layout, run.names)
+    result = audit(state, run.names, undone=run.names, states=states,
+                   expected={n: scenario.expect for n in run.names})
+    early = [r for r in records.read(state) if r.event.startswith("undo")
+             and r.time < aborted_at and scenario.expect == "done"]
+    result.problems += [f"{r.key}: undone on {r.node} before any abort" for r in early]
+    return Result(scenario.name, result, recovery, run.notes)
