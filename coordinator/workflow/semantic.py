@@ -7,10 +7,11 @@ sees every problem in one run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from haflow.agents.naming import (
+    NAME_MAX,
     PARAM_STEP,
     PARAM_SUBMISSION,
     PARAM_WORKFLOW,
@@ -34,6 +35,7 @@ from haflow.coordinator.workflow.model import (
 
 FRAMEWORK_PARAMS = (PARAM_WORKFLOW, PARAM_STEP, PARAM_SUBMISSION)
 ROOT_AGENT = "workflow"  # ocf:haflow:workflow is the root's agent, not a step's
+SUGGESTION_BUDGET = 10_000  # candidates compared, per file: ~0.1 s
 NAME_RULE = "a letter, then up to 47 letters, digits, '_' or '-'"
 
 MetaLookup = Callable[[AgentSpec], AgentInfo]
@@ -47,6 +49,9 @@ class _Out:
         self.reports: list[Report] = []
         self.quoted: set[tuple[Any, ...]] = set()
         self._ancestors: Ancestors | None = None
+        # "did you mean" is a fuzzy match against every step: a few are helpful, one per
+        # typo in a 3,000-step file took 7 minutes. Spent per candidate compared
+        self.suggestion_budget = SUGGESTION_BUDGET
 
     def runs_after(self, step: str, other: str) -> bool:
         if self._ancestors is None:  # built on first use: most workflows reference nothing
@@ -130,17 +135,23 @@ def _step_refs(out: _Out) -> None:
                 elif name not in out.wf.steps:
                     out.add(
                         "unknown-step",
-                        f"'{key}' names unknown step '{name}'" + _suggest(name, out.wf.steps),
+                        f"'{key}' names unknown step '{name}'" + _suggest(out, name),
                         loc,
                         step.name,
                         target=name,
                     )
 
 
-def _suggest(name: str, known: Iterable[str]) -> str:
+def _suggest(out: _Out, name: str) -> str:
     import difflib
 
-    close = difflib.get_close_matches(name, list(known), n=1)
+    if len(name) > NAME_MAX:
+        return ""  # a name that long is no typo of a valid one, and matching costs len²
+    known = [k for k in out.wf.steps if len(k) <= NAME_MAX]
+    if len(known) > out.suggestion_budget:
+        return ""
+    out.suggestion_budget -= len(known)
+    close = difflib.get_close_matches(name, known, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
