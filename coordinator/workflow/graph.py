@@ -6,8 +6,9 @@ import heapq
 from collections.abc import Mapping, Sequence
 
 
-def find_cycles(after: Mapping[str, Sequence[str]]) -> list[list[str]]:
-    """Each dependency cycle once, as ``[a, b, ..., a]`` (a depends on b ...), in file order.
+def find_cycles(after: Mapping[str, Sequence[str]], limit: int | None = None) -> list[list[str]]:
+    """Each dependency cycle once, as ``[a, b, ..., a]`` (a depends on b ...), in file order;
+    the first ``limit`` of them when given.
 
     ``after`` maps each step to the steps it runs after; unknown names are ignored.
     """
@@ -18,15 +19,15 @@ def find_cycles(after: Mapping[str, Sequence[str]]) -> list[list[str]]:
     for start in after:
         if color[start] != white:
             continue
-        # iterative DFS: a 5,000-step chain must not hit Python's recursion limit
-        stack: list[tuple[str, int]] = [(start, 0)]
+        # iterative DFS: a 5,000-step chain must not hit Python's recursion limit. Each
+        # frame keeps its known deps: recomputing them per visit was O(deps²) per step
+        stack: list[tuple[str, list[str], int]] = [(start, _known(after, start), 0)]
         path: list[str] = [start]
         color[start] = grey
         while stack:
-            node, index = stack[-1]
-            deps = [d for d in after[node] if d in after]
+            node, deps, index = stack[-1]
             if index < len(deps):
-                stack[-1] = (node, index + 1)
+                stack[-1] = (node, deps, index + 1)
                 dep = deps[index]
                 if color[dep] == grey:
                     cycle = [*path[path.index(dep) :], dep]
@@ -34,15 +35,21 @@ def find_cycles(after: Mapping[str, Sequence[str]]) -> list[list[str]]:
                     if key not in seen:
                         seen.add(key)
                         cycles.append(cycle)
+                        if limit is not None and len(cycles) >= limit:
+                            return cycles
                 elif color[dep] == white:
                     color[dep] = grey
-                    stack.append((dep, 0))
+                    stack.append((dep, _known(after, dep), 0))
                     path.append(dep)
             else:
                 color[node] = black
                 stack.pop()
                 path.pop()
     return cycles
+
+
+def _known(after: Mapping[str, Sequence[str]], node: str) -> list[str]:
+    return [d for d in after[node] if d in after]
 
 
 def topological_order(after: Mapping[str, Sequence[str]]) -> list[str]:
