@@ -80,11 +80,25 @@ def alert_path(root: Path) -> Path:
     return lib_dir(root) / ALERT_AGENT_NAME
 
 
+def runnable_by_everyone(path: str) -> bool:
+    """Whether any user can run ``path``: Pacemaker reads meta-data and runs alert
+    agents as hacluster, and ocf-tester runs meta-data as nobody."""
+    real = Path(os.path.realpath(path))
+    if not real.exists() or not real.stat().st_mode & 0o001:
+        return False
+    return all(folder.stat().st_mode & 0o001 for folder in real.parents)
+
+
+def default_python() -> str:
+    """The interpreter haflow runs in, if everyone can run it; else Debian's python3
+    (the agents need only the standard library, so any python3 >= 3.11 will do)."""
+    if runnable_by_everyone(sys.executable) or not runnable_by_everyone(SYSTEM_PYTHON):
+        return sys.executable
+    return SYSTEM_PYTHON
+
+
 def alert_python(fallback: str) -> str:
-    system = Path(SYSTEM_PYTHON)
-    if system.exists() and system.stat().st_mode & 0o001:
-        return SYSTEM_PYTHON
-    return fallback
+    return fallback if runnable_by_everyone(fallback) else SYSTEM_PYTHON
 
 
 def install(root_dir: str | None = None, python: str | None = None) -> list[Placed]:
@@ -92,7 +106,7 @@ def install(root_dir: str | None = None, python: str | None = None) -> list[Plac
     import haflow.agents
 
     root = ocf_root(root_dir)
-    python = python or sys.executable
+    python = python or default_python()
     lib = lib_dir(root)
     (lib / "haflow").mkdir(parents=True, exist_ok=True)
     placed = [Placed("runtime", str(lib), _write(

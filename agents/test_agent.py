@@ -6,7 +6,7 @@ action appends a line to ``state_dir/records.log``::
 
     EPOCH<TAB>NODE<TAB>RESOURCE<TAB>KEY<TAB>EVENT<TAB>DETAIL
 
-Events: do, do-failed, adopt, undo, undo-noop, undo-failed, drift. On
+Events: do, do-failed, hang, adopt, undo, undo-noop, undo-failed, drift. On
 command it takes a while (with progress), fails its first N starts, lets its
 effect drift after T seconds, hangs, or fails its undo. Deleting an effect
 file by hand also makes a drift.
@@ -111,7 +111,7 @@ class TestAgent(StepAgent):
     def do(self, ctx: StepContext) -> Outputs | None:
         attempt = self._attempt(ctx.key)
         if ctx.params.get("hang"):
-            self.record(ctx, "do", "hanging on purpose")
+            self.record(ctx, "hang", "hanging on purpose")
             while True:
                 time.sleep(1)
         duration = int(ctx.params.get("duration") or 0)

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from haflow.coordinator import workflows
+from haflow.coordinator import livecib, workflows
+from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import loads
 from haflow.lab import control, records
 from haflow.lab.audit import Audit, audit
@@ -248,9 +249,9 @@ def killed_submit(run: Run) -> None:
         time.sleep(run.rng.uniform(0.0, 1.5))
         proc.kill()
         proc.wait()
-        cib = workflows.livecib.query(env)
+        cib = livecib.query(env)
         present = workflows.elements_of(cib, name)
-        compiled_ids = len(workflows.compile_workflow(loads(path.read_text(), str(path)))
+        compiled_ids = len(compile_workflow(loads(path.read_text(), str(path)))
                            .ids())
         found_ids = sum(1 for e in present for _ in e.iter() if _.get("id"))
         if present and found_ids < compiled_ids:
@@ -271,7 +272,7 @@ def pcs_during_submit(run: Run) -> None:
     made.join(timeout=60)
     run.fault_at = time.time()
     try:
-        found = workflows.livecib.query(env).xpath("//primitive[@id='bystander']")
+        found = livecib.query(env).xpath("//primitive[@id='bystander']")
         assert found, "the concurrent pcs change was lost"
     finally:
         other.run(["pcs", "resource", "delete", "bystander"])
@@ -353,7 +354,7 @@ def wait_state(layout: LabLayout, names: list[str], want: str, timeout: float) -
 def cleanup(layout: LabLayout, names: list[str]) -> None:
     """Abort what still runs, wait until undone, remove: the lab is left clean."""
     env = lab_env(layout)
-    cib = workflows.livecib.query(env)
+    cib = livecib.query(env)
     present = [n for n in names if workflows.elements_of(cib, n)]
     for name in present:
         if not workflows.is_aborted(cib, name):

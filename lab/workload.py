@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from haflow.coordinator import env as envs
-from haflow.coordinator import workflows
+from haflow.coordinator import livecib, workflows
 from haflow.coordinator.env import Env
 from haflow.coordinator.workflow.loader import loads
 from haflow.lab import control, power
@@ -99,7 +99,7 @@ def submitted(layout: LabLayout, text: str, steps: list[str]) -> Iterator[str]:
         yield wf.name
     finally:
         env = lab_env(layout)
-        cib = workflows.livecib.query(env)
+        cib = livecib.query(env)
         if workflows.elements_of(cib, wf.name):
             if not workflows.is_aborted(cib, wf.name):
                 workflows.abort(env, wf.name)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from haflow.agents import install
 from haflow.agents.registry import AGENTS
 from haflow.lab import control
 from haflow.lab.layout import LabLayout
@@ -36,7 +37,7 @@ def test_install_is_idempotent_and_uninstall_removes_only_ours(tmp_path: Path) -
     assert set(again.values()) == {"unchanged"}
     launcher = tmp_path / "ocf/resource.d/haflow/exec"
     assert stat.S_IMODE(launcher.stat().st_mode) == 0o755
-    assert launcher.read_text().startswith(f"#!{sys.executable} -IS\n")
+    assert launcher.read_text().startswith(f"#!{install.default_python()} -IS\n")
     listed = states(haflow("agents", "list", "--ocf-root", root, "--output-as", "json"))
     assert set(listed.values()) == {"installed"}
     someone_elses = tmp_path / "ocf/resource.d/haflow/theirs"
