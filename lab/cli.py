@@ -60,6 +60,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--down", type=float, default=1.0, help="seconds down (default 1)")
     p.add_argument("--up", type=float, default=2.0, help="seconds up (default 2)")
     p.add_argument("--count", type=int, default=3, help="how many times (default 3)")
+    p = command("chaos", "random faults against running workflows, then check that no "
+                "workflow was lost, no effect made twice, no undo skipped", cmd_chaos)
+    p.add_argument("--minutes", type=float, default=5.0, help="how long (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="the run is reproducible from it")
+    p.add_argument("--workflows", type=int, default=4, help="workflows to run (default 4)")
 
 
 def respond(args: argparse.Namespace, result: dict[str, Any],
@@ -182,3 +187,25 @@ def cmd_flap(args: argparse.Namespace) -> int:
     result = control.flap(layout(args), args.node, args.down, args.up, args.count)
     return respond(args, result, lambda r: f"{r['node']}'s link flapped {r['flaps']} times")
     return 0
+
+
+def cmd_chaos(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from haflow.coordinator.exitcodes import ExitCode
+    from haflow.coordinator.reports import error
+    from haflow.lab import control
+    from haflow.lab.chaos import run_chaos
+
+    lab = layout(args)
+    if not control.exists(lab):
+        raise error("LAB_NOT_FOUND", f"no lab named {args.lab}; run 'haflow lab up' first",
+                    ExitCode.NOT_FOUND)
+    if args.minutes <= 0 or args.workflows < 1:
+        raise error("USAGE", "--minutes must be positive and --workflows at least 1",
+                    ExitCode.USAGE)
+    # the test agent's state must be visible from every node: under the lab's own folder
+    base = Path(tempfile.mkdtemp(prefix="chaos-", dir=lab.dir))
+    report = run_chaos(lab, args.minutes, args.seed, base, args.workflows)
+    emit(report.to_dict(), args.output_as, lambda _: report.text())
+    return 0 if report.audit.ok else int(ExitCode.FAILED)

@@ -1,0 +1,131 @@
+"""``haflow lab chaos``: random faults against running workflows, then the fault audit.
+
+Reproducible from the seed: the sequence of faults and their target nodes
+come from ``random.Random(seed)`` over the lab's sorted node names (how long
+each recovery takes is the cluster's business).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from haflow.coordinator import workflows
+from haflow.coordinator.workflow.loader import loads
+from haflow.lab import control, records
+from haflow.lab.audit import Audit, audit
+from haflow.lab.faults import Run, Scenario, cleanup, nothing, wait_state, workflow_states
+from haflow.lab.layout import LabLayout
+from haflow.lab.workload import lab_env, last_fenced, restore, wait_fenced, wait_healthy
+
+Fault = Callable[[LabLayout, random.Random], str]
+
+
+def crash(layout: LabLayout, rng: random.Random) -> str:
+    node = rng.choice(control.nodes_of(layout))
+    observer = next(n for n in control.nodes_of(layout) if n != node)
+    before = last_fenced(layout, observer, node)
+    control.crash(layout, node)
+    wait_fenced(layout, observer, node, before)
+    return f"crash {node}"
+
+
+def isolate(layout: LabLayout, rng: random.Random) -> str:
+    node = rng.choice(control.nodes_of(layout))
+    observer = next(n for n in control.nodes_of(layout) if n != node)
+    before = last_fenced(layout, observer, node)
+    control.partition(layout, [node])
+    wait_fenced(layout, observer, node, before)
+    control.heal(layout)
+    return f"isolate {node}"
+
+
+def flap(layout: LabLayout, rng: random.Random) -> str:
+    node = rng.choice(control.nodes_of(layout))
+    control.flap(layout, node, down=0.4, up=1.5, count=3)
+    return f"flap {node}"
+
+
+def standby(layout: LabLayout, rng: random.Random) -> str:
+    node = rng.choice(control.nodes_of(layout))
+    env = lab_env(layout, next(n for n in control.nodes_of(layout) if n != node))
+    env.run(["pcs", "node", "standby", node, "--wait=60"])
+    env.run(["pcs", "node", "unstandby", node, "--wait=60"])
+    return f"standby {node} and back"
+
+
+def restart_pacemaker(layout: LabLayout, rng: random.Random) -> str:
+    node = rng.choice(control.nodes_of(layout))
+    control.restart_pacemaker(layout, node)
+    return f"restart pacemaker on {node}"
+
+
+FAULTS: dict[str, Fault] = {"crash": crash, "isolate": isolate, "flap": flap,
+                            "standby": standby, "restart-pacemaker": restart_pacemaker}
+
+
+@dataclass
+class ChaosReport:
+    seed: int
+    minutes: float
+    faults: list[str] = field(default_factory=list)
+    recoveries: list[float] = field(default_factory=list)
+    audit: Audit = field(default_factory=Audit)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.audit.ok
+        data["summary"] = self.audit.summary()
+        return data
+
+    def text(self) -> str:
+        lines = [f"chaos, seed {self.seed}: {len(self.faults)} faults in {self.minutes} min"]
+        lines += [f"  {f:<32} recovered in {r:5.1f} s"
+                  for f, r in zip(self.faults, self.recoveries, strict=False)]
+        if self.recoveries:
+            lines.append(f"recovery: median {statistics.median(self.recoveries):.1f} s, "
+                         f"max {max(self.recoveries):.1f} s")
+        lines.append(("OK: " if self.audit.ok else "FAILED: ") + self.audit.summary())
+        return "\n".join(lines)
+
+
+def run_chaos(layout: LabLayout, minutes: float, seed: int, base: Path,
+              count: int = 4) -> ChaosReport:
+    rng = random.Random(seed)
+    report = ChaosReport(seed, minutes)
+    state = base / f"chaos-{seed}-{int(time.time())}"
+    state.mkdir(parents=True)
+    scenario = Scenario("chaos", "random faults", nothing, count=count)
+    run = Run(layout, scenario, state, [f"chaos{i}" for i in range(count)], rng)
+    wait_healthy(layout)
+    env = lab_env(layout)
+    try:
+        for name in run.names:
+            workflows.submit(env, loads(run.text(name), f"{name}.json"))
+        wait_state(layout, run.names, "done", timeout=120)
+        deadline = time.monotonic() + minutes * 60
+        while time.monotonic() < deadline:
+            kind = rng.choice(sorted(FAULTS))
+            started = time.time()
+            try:
+                report.faults.append(FAULTS[kind](layout, rng))
+                wait_state(layout, run.names, "done", timeout=180)
+            finally:
+                restore(layout)
+            report.recoveries.append(time.time() - started)
+        states = workflow_states(layout, run.names)
+        aborted_at = time.time()
+    finally:
+        restore(layout)
+        cleanup(layout, run.names)
+    report.audit = audit(state, run.names, undone=run.names, states=states,
+                         expected={n: "done" for n in run.names})
+    report.audit.problems += [f"{r.key}: undone on {r.node} before the abort"
+                              for r in records.read(state)
+                              if r.event.startswith("undo") and r.time < aborted_at]
+    return report
