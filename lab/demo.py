@@ -1,33 +1,87 @@
-"""The README's first command: a 3-node lab, a node crash, failover, teardown.
+"""The README's first command: a workflow's whole life on a 3-node lab.
 
-Every step prints the ``haflow``/Pacemaker command an admin would type, then
-its real output. The lab is always torn down, also when a step fails.
+A lab comes up; a tenant-provisioning workflow is validated, planned and
+submitted — a VM (the test agent), an address on the lab network (the stock
+``ocf:heartbeat:IPaddr2``), its configuration (shell commands, using the VM's
+id as output of the first step) and an announcement. It completes; the node
+running a step is crashed, fenced, and the step is adopted on a survivor
+(one effect, not two); the workflow is aborted and every step is undone in
+reverse order. Every step prints the command an admin would type, then its
+real output. The lab is always torn down, also when a step fails.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 
 from haflow.coordinator.reports import HaflowError
-from haflow.lab import control
+from haflow.lab import control, records
 from haflow.lab.layout import LabLayout
+from haflow.lab.workload import last_fenced, wait_fenced, wait_for, wait_healthy
 
 LAB = "demo"
-RESOURCE = "demo-service"
+WORKFLOW = "tenant"
+ADDRESS = "10.99.0.200"
+
+WORKFLOW_TEXT = """\
+name: tenant
+description: provision a tenant - a VM, its address, its configuration
+failure_policy: rollback
+steps:
+  vm:
+    agent: test                  # stands in for a cloud API call; records what it does
+    params: {{state_dir: {state}, duration: 3, output: acme}}
+  address:
+    agent: ocf:heartbeat:IPaddr2 # any installed OCF agent is a step
+    params: {{ip: {address}, cidr_netmask: "24"}}
+    interval: 10s
+  configure:
+    agent: exec
+    after: [vm]
+    params:
+      do: >-
+        echo "configured ${{steps.vm.id}}" > {state}/config &&
+        echo "vm=${{steps.vm.id}}" >> "$HAFLOW_OUTPUTS"
+      check: test -e {state}/config
+      undo: rm -f {state}/config
+  announce:
+    agent: test
+    after: [configure, address]
+    params: {{state_dir: {state}, output: "tenant ready on ${{steps.configure.vm}}"}}
+"""
 
 
 def say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
+def haflow(*args: str, ok: tuple[int, ...] = (0,)) -> str:
+    """Run the real CLI against the lab, as an admin would, and show its output."""
+    print(f"$ haflow {' '.join(args)}", flush=True)
+    argv = [sys.executable, "-m", "haflow.coordinator.cli", *args]
+    result = subprocess.run(argv, capture_output=True, text=True,
+                            env=dict(os.environ, HAFLOW_LAB=LAB))
+    print((result.stdout + result.stderr).rstrip(), flush=True)
+    if result.returncode not in ok:
+        raise SystemExit(f"demo: haflow {' '.join(args)} exited {result.returncode}")
+    return result.stdout
+
+
 def show(layout: LabLayout, node: str, *argv: str) -> str:
-    print(f"$ haflow lab exec --lab {layout.name} {node} -- {' '.join(argv)}", flush=True)
+    print(f"$ haflow lab exec {node} -- {' '.join(argv)}", flush=True)
     result = control.run_on(layout, node, list(argv))
     print(result.stdout.rstrip() or result.stderr.rstrip(), flush=True)
-    if result.returncode != 0:
-        raise SystemExit(f"demo: {' '.join(argv)} failed on {node}")
     return result.stdout
+
+
+def where(layout: LabLayout, node: str, step: str) -> str | None:
+    view = control.cluster_view(layout, node)
+    nodes = view.resources.get(f"{WORKFLOW}.{step}", []) if view else []
+    return nodes[0] if nodes and view and view.roles.get(f"{WORKFLOW}.{step}") == "Started" \
+        else None
 
 
 def run(layout: LabLayout) -> None:
@@ -35,29 +89,48 @@ def run(layout: LabLayout) -> None:
     result = control.up(layout, 3)
     print(f"lab {LAB} is up: nodes {', '.join(result['nodes'])} online, DC {result['dc']}, "
           f"in {result['seconds']:.1f} s")
-    say("every node online, the lab fence device started")
     show(layout, "node1", "crm_mon", "-1")
 
-    say(f"a resource for the cluster to keep running: {RESOURCE} (ocf:pacemaker:Dummy)")
-    show(layout, "node1", "pcs", "resource", "create", RESOURCE, "ocf:pacemaker:Dummy",
-         "op", "monitor", "interval=2s")
-    view = control.wait_until(layout, "node1", lambda v: bool(v.resources.get(RESOURCE)), 30)
-    victim = view.resources[RESOURCE][0]
-    survivor = next(n for n in result["nodes"] if n != victim)
-    show(layout, survivor, "crm_resource", "--locate", "--resource", RESOURCE)
+    state = layout.dir / "tenant-state"  # shared by the nodes, like a cloud's API would be
+    state.mkdir()
+    path = layout.dir / "tenant.yaml"
+    path.write_text(WORKFLOW_TEXT.format(state=state, address=ADDRESS))
+    say(f"the workflow, {path}")
+    print(path.read_text().rstrip())
+    haflow("validate", str(path))
+    say("what Pacemaker will do, before anything changes")
+    haflow("plan", str(path))
 
-    say(f"haflow lab crash --lab {LAB} {victim}   (SIGKILL every process: a power cut)")
+    say("submit it (one atomic CIB change) and wait until it is done")
+    haflow("submit", str(path), "--wait", "--timeout", "120")
+    haflow("status", WORKFLOW)
+    show(layout, "node1", "crm_mon", "-1", f"--resource={WORKFLOW}")
+
+    victim = where(layout, "node1", "configure") or "node2"
+    survivor = next(n for n in result["nodes"] if n != victim)
+    say(f"haflow lab crash {victim}   (the node running step 'configure' loses power)")
+    fenced_before = last_fenced(layout, survivor, victim)
     crashed_at = time.monotonic()
-    print(f"{victim} crashed: {control.crash(layout, victim)['processes_killed']} processes killed")
-    view = control.wait_until(
-        layout, survivor,
-        lambda v: bool(v.resources.get(RESOURCE)) and victim not in v.resources[RESOURCE], 90)
-    print(f"{RESOURCE} runs on {view.resources[RESOURCE][0]} again, "
-          f"{time.monotonic() - crashed_at:.1f} s after the crash")
-    say(f"{victim} was fenced (powered off and on by fence_haflow_lab) before recovery")
-    show(layout, survivor, "stonith_admin", "--history", victim)
-    control.wait_until(layout, survivor, lambda v: victim in v.online, 90)
-    show(layout, survivor, "crm_mon", "-1")
+    control.crash(layout, victim)
+    wait_fenced(layout, survivor, victim, fenced_before)
+    moved = wait_for("configure started elsewhere",
+                     lambda: (n := where(layout, survivor, "configure")) != victim and n, 120)
+    print(f"{victim} was fenced; 'configure' runs on {moved} again, "
+          f"{time.monotonic() - crashed_at:.1f} s after the crash (its effect adopted, "
+          "not made twice)")
+    haflow("wait", WORKFLOW, "--timeout", "120", "--node", survivor)
+    haflow("status", WORKFLOW, "--node", survivor)
+    wait_healthy(layout)
+
+    say("abort: Pacemaker undoes every step, in reverse dependency order")
+    haflow("abort", WORKFLOW)
+    haflow("wait", WORKFLOW, "--timeout", "120", ok=(8,))  # 8: rolled back
+    say("what the VM steps did, and where (the test agent's own records)")
+    for record in records.read(state):
+        print(f"  {time.strftime('%H:%M:%S', time.localtime(record.time))} {record.node:<6} "
+              f"{record.resource:<18} {record.event:<6} {record.detail}")
+    haflow("history", WORKFLOW)
+    haflow("remove", WORKFLOW)
 
 
 def main() -> int:
