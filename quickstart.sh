@@ -40,7 +40,9 @@ install_haflow() {
 run_tests() {
     sh .ci/lint
     set +e
-    "$VENV/bin/python" -m pytest "$@"
+    # lab tests mostly wait on cluster timeouts: three workers, each test file (and
+    # each half of the fault suite) in one of them, with labs of its own
+    "$VENV/bin/python" -m pytest -n "${HAFLOW_TEST_WORKERS:-3}" --dist loadgroup "$@"
     rc=$?
     set -e
     # pytest says 5 when it collected no test: that must never pass as green

@@ -60,6 +60,7 @@ setup(
     extras_require={
         "test": [
             "pytest>=7.4",
+            "pytest-xdist>=3.3",
             "hypothesis>=6.80",
             "ruff>=0.4",
             "mypy>=1.8",

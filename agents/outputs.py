@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 
 KEY_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
-KEY_RE = re.compile(rf"^{KEY_PATTERN}$")
+KEY_RE = re.compile(KEY_PATTERN)  # use fullmatch: "$" would let "key\n" through
 # "$${" (an escaped "${"), or ${steps.STEP.KEY} with groups 1: step, 2: key
 TOKEN_RE = re.compile(r"\$\$\{|\$\{steps\.([A-Za-z][A-Za-z0-9_-]*)\.(" + KEY_PATTERN + r")\}")
 # anything that looks like a reference but does not parse, for the validator's message
@@ -59,7 +59,7 @@ def parse_output_lines(text: str) -> dict[str, str]:
         if not stripped or stripped.startswith("#"):
             continue
         key, sep, val = stripped.partition("=")
-        if not sep or not KEY_RE.match(key.strip()):
+        if not sep or not KEY_RE.fullmatch(key.strip()):
             raise ValueError(f"line {number}: expected KEY=VALUE, got {line[:60]!r}")
         result[key.strip()] = val
     return result

@@ -38,3 +38,18 @@ def lab1(lab_root: Path) -> Iterator[LabLayout]:
 def lab3(lab_root: Path) -> Iterator[LabLayout]:
     """A real 3-node cluster with lab fencing (tier2). Tests that break it must repair it."""
     yield from running_lab(lab_root, "three", 3)
+
+
+FAULT_GROUPS = 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for ``pytest -n N --dist loadgroup`` (what CI runs): a test file runs in one
+    worker, so its session labs start once there; the long fault suite is split in
+    halves, each on a lab of its own worker. Lab tests spend most of their time waiting
+    on timeouts, not on the CPU, which is why they run side by side."""
+    for index, item in enumerate(items):
+        group = item.path.name
+        if group == "test_faults.py":
+            group += str(index % FAULT_GROUPS)
+        item.add_marker(pytest.mark.xdist_group(group))
