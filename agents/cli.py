@@ -21,8 +21,14 @@ def register(sub: Any) -> None:
         action.add_argument("--ocf-root", default=None,
                             help="OCF root (default: $OCF_ROOT or /usr/lib/ocf)")
         if name == "install":
+            from haflow.coordinator.env import add_cluster_options
+
             action.add_argument("--python", default=None,
                                 help="interpreter for the launchers (default: this one)")
+            action.add_argument("--cluster", action="store_true",
+                                help="also configure haflow's alert agent in the cluster's "
+                                "CIB (submit does it too)")
+            add_cluster_options(action)
         add_output_option(action)
         action.set_defaults(handler=handle)
 
@@ -45,6 +51,14 @@ def handle(args: argparse.Namespace) -> int:
         hint = " (run as root, or pass --ocf-root)" if isinstance(exc, PermissionError) else ""
         raise error("CANNOT_WRITE", f"cannot write {exc.filename}: {exc.strerror}{hint}",
                     ExitCode.ERROR) from exc
+
+    if getattr(args, "cluster", False):
+        from haflow.coordinator import env as envs
+        from haflow.coordinator.workflows import configure_alert
+
+        changed = configure_alert(envs.from_args(args))
+        placed.append(install.Placed("alert", "cluster CIB <alerts>",
+                                     "installed" if changed else "unchanged"))
 
     def text(rows: list[dict[str, str]]) -> str:
         return "\n".join(f"{r['state']:<10} {r['name']:<13} {r['path']}" for r in rows)

@@ -14,4 +14,5 @@ pcs property set stonith-enabled=true
 # haflow's step "retries" count failed starts (migration-threshold); by default
 # one failed start would ban the node for good
 pcs property set start-failure-is-fatal=false
+haflow agents install --cluster   # the alert that rolls workflows back
 pcs status

@@ -95,3 +95,14 @@ def test_pcs_describes_and_creates_haflow_agents(lab1: LabLayout, tmp_path: Path
         assert (state / "records.log").read_text().count("\tdo\t") == 1
     finally:
         pcs("resource", "delete", "hand.made", "--wait=60")
+
+
+@pytest.mark.tier1
+def test_install_cluster_configures_the_alert_agent(lab1: LabLayout) -> None:
+    args = ("agents", "install", "--cluster", "--lab", lab1.name, "--lab-root",
+            str(lab1.root), "--output-as", "json")
+    first = states(haflow(*args))
+    assert first["alert"] in ("installed", "unchanged")
+    assert states(haflow(*args))["alert"] == "unchanged"  # idempotent
+    alerts = control.run_on(lab1, "node1", ["cibadmin", "--query", "--scope", "alerts"])
+    assert "alert_haflow" in alerts.stdout
