@@ -269,11 +269,7 @@ class StepAgent(Agent):
     def stop(self) -> int:
         from haflow.agents import cibio
 
-        try:
-            meant, why = cibio.undo_meant(self.resource, self.workflow or None)
-        except cibio.CibUnavailable as exc:
-            # without the CIB we cannot tell a move from an abort: keep the effect
-            meant, why = False, f"the CIB cannot be read ({exc}); keeping the effect"
+        meant, why = self._undo_meant()
         found = marker.read(self.instance)
         if meant:
             from haflow.agents.progress import Heartbeat
@@ -296,6 +292,24 @@ class StepAgent(Agent):
             self.log("INFO", f"releasing {found.key} on this node: {why}")
         marker.remove(self.instance)
         return ocfcodes.SUCCESS
+
+    def _undo_meant(self) -> tuple[bool, str]:
+        """Read the CIB to tell an abort from a move; a busy CIB is asked again until
+        the action's own deadline is near. Without an answer, keep the effect: a
+        rollback's last act (agents/sweep.py) undoes what is still flagged."""
+        import time
+
+        from haflow.agents import cibio
+
+        while True:
+            try:
+                return cibio.undo_meant(self.resource, self.workflow or None)
+            except cibio.CibUnavailable as exc:
+                left = deadline.remaining()
+                if left is None or left < 3:
+                    return False, f"the CIB cannot be read ({exc}); keeping the effect"
+                self.log("WARNING", f"the CIB does not answer ({exc}); asking again")
+                time.sleep(1)
 
     def _undo_context(self) -> StepContext:
         """For an undo with no marker here (a step that failed or ran elsewhere)."""
