@@ -100,10 +100,16 @@ def fencing_events(history: etree._Element, nodes: set[str]) -> list[Event]:
 
 def history(cib: etree._Element, fence_xml: etree._Element | None,
             workflow: str) -> list[Event]:
-    """Step events and fencing of the nodes that carried steps, in time order."""
+    """Step events and fencing of the nodes that carried steps, in time order.
+
+    Only fencing during the workflow's life (from its first event on) counts: a
+    node fenced before the workflow existed did not carry any of its steps.
+    """
     events = step_events(cib, workflow)
-    if fence_xml is not None:
-        events += fencing_events(fence_xml, {e.node for e in events})
+    if fence_xml is not None and events:
+        born = min(e.time for e in events)
+        events += [e for e in fencing_events(fence_xml, {e.node for e in events})
+                   if e.time >= born]
     return sorted(events, key=lambda e: e.time)
 
 

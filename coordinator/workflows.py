@@ -303,25 +303,22 @@ def abort(env: Env, workflow: str) -> bool:
     changed = set_root_role(env, workflow, "Stopped", f"aborting workflow '{workflow}'",
                             event=("abort", "every step is undone, in reverse order"))
     # a step held after a failure (on-fail=block) would block the rollback for good:
-    # forget its failure; its partial effect is flagged and the root's stop undoes it
-    step_ids = [e.get("id", "") for e in elements_of(cib, workflow) if e.tag == "primitive"]
-    for rid in failed_resources(cib, step_ids):
+    # forget its failure; its partial effect is flagged and the root's stop undoes it.
+    # Only steps that stay failed: cleaning up a step that recovered and runs would
+    # make Pacemaker forget it runs, and skip its undo.
+    for rid in stuck_steps(env, workflow):
         env.run(["crm_resource", "--cleanup", "--resource", rid])
     return changed
 
 
-def failed_resources(cib: etree._Element, ids: list[str]) -> list[str]:
-    """Those of ``ids`` with a failed operation in the CIB's status section."""
-    wanted = set(ids)
-    failed = set()
-    for resource in cib.iterfind("status/node_state/lrm/lrm_resources/lrm_resource"):
-        rid = resource.get("id", "")
-        if rid not in wanted:
-            continue
-        for op in resource.iterfind("lrm_rsc_op"):
-            if op.get("op-status", "0") != "0" or op.get("rc-code", "0") not in ("0", "7"):
-                failed.add(rid)
-    return sorted(failed)
+def stuck_steps(env: Env, workflow: str) -> list[str]:
+    """The workflow's steps that failed and do not run (failed or blocked)."""
+    from haflow.coordinator import status
+
+    cib, mon = status.read_live(env)
+    found = status.workflow_status(cib, mon, workflow)
+    return [s.resource for s in found.steps
+            if s.state in (status.StepState.FAILED, status.StepState.BLOCKED)]
 
 
 def record_event(env: Env, workflow: str, task: str, text: str) -> None:
