@@ -38,7 +38,10 @@ def log_lines(layout: LabLayout) -> list[tuple[float, str]]:
         for line in path.read_text(errors="replace").splitlines():
             match = STAMP.match(line)
             if match:
-                stamp = datetime.strptime(f"{year} {match.group(1)}", "%Y %b %d %H:%M:%S.%f")
+                text = f"{year} {match.group(1)}"
+                # Pacemaker's own lines have microseconds; agents' lines (ocf_log) do not
+                fmt = "%Y %b %d %H:%M:%S.%f" if "." in text else "%Y %b %d %H:%M:%S"
+                stamp = datetime.strptime(text, fmt)
                 lines.append((stamp.timestamp(), line))
     return sorted(lines)
 
