@@ -53,3 +53,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if group == "test_faults.py":
             group += str(index % FAULT_GROUPS)
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(autouse=True)
+def healthy_session_labs(request: pytest.FixtureRequest) -> None:
+    """A test that uses a session lab gets it healthy: every node on, links healed,
+    all online. Tests repair what they break; this catches what one did not (a node
+    still booting after a fencing), so the failure stays with the test that caused it."""
+    from tests.labtools import restore
+
+    for name in ("lab1", "lab3"):
+        if name in request.fixturenames:
+            restore(request.getfixturevalue(name))
