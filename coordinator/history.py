@@ -108,8 +108,9 @@ def history(cib: etree._Element, fence_xml: etree._Element | None,
     events = step_events(cib, workflow)
     if fence_xml is not None and events:
         born = min(e.time for e in events)
+        # a fencing whose time could not be read (0) is kept: better shown than lost
         events += [e for e in fencing_events(fence_xml, {e.node for e in events})
-                   if e.time >= born]
+                   if not e.time or e.time >= born]
     return sorted(events, key=lambda e: e.time)
 
 
