@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,14 +53,26 @@ def lib_dir(root: Path) -> Path:
     return root / "lib" / PROVIDER
 
 
-def _write(path: Path, text: str, mode: int) -> str:
+def _private_name(path: Path) -> Path:
+    """A temporary name next to ``path`` that no other installer uses: several
+    installs may run at once (lab start-ups in parallel test workers)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def atomic_write(path: Path, text: str, mode: int) -> str:
+    """Write ``path`` by rename, so that a reader (a monitor running now) sees the
+    old or the new file, never half of one; returns installed/updated/unchanged."""
     if path.exists() and path.read_text() == text and (path.stat().st_mode & 0o777) == mode:
         return "unchanged"
     state = "updated" if path.exists() else "installed"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.chmod(mode)
-    tmp.replace(path)  # atomic: a monitor running now sees the old or the new launcher
+    tmp = _private_name(path)
+    try:
+        tmp.write_text(text)
+        tmp.chmod(mode)
+        tmp.replace(path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
     return state
 
 
@@ -67,11 +80,13 @@ def _link(link: Path, target: Path) -> str:
     if link.is_symlink() and Path(os.readlink(link)) == target:
         return "unchanged"
     state = "updated" if link.is_symlink() or link.exists() else "installed"
-    tmp = link.with_name(link.name + ".tmp")
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.symlink_to(target, target_is_directory=True)
-    tmp.replace(link)
+    tmp = _private_name(link)
+    try:
+        tmp.symlink_to(target, target_is_directory=True)
+        tmp.replace(link)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
     return state
 
 
@@ -109,7 +124,7 @@ def install(root_dir: str | None = None, python: str | None = None) -> list[Plac
     python = python or default_python()
     lib = lib_dir(root)
     (lib / "haflow").mkdir(parents=True, exist_ok=True)
-    placed = [Placed("runtime", str(lib), _write(
+    placed = [Placed("runtime", str(lib), atomic_write(
         lib / "haflow" / "__init__.py", f'"""haflow agents runtime"""\n{MARK}\n', 0o644))]
     package = Path(haflow.agents.__file__).resolve().parent
     placed.append(Placed("runtime-link", str(lib / "haflow" / "agents"),
@@ -120,14 +135,14 @@ def install(root_dir: str | None = None, python: str | None = None) -> list[Plac
         module = spec.partition(":")[0]
         text = LAUNCHER.format(python=python, mark=MARK, libdir=str(lib), module=module)
         path = target / name
-        placed.append(Placed(name, str(path), _write(path, text, 0o755)))
+        placed.append(Placed(name, str(path), atomic_write(path, text, 0o755)))
     # Pacemaker runs alert agents as hacluster, who may not be able to run the
     # interpreter haflow is installed in (e.g. under /root); the alert agent is
     # stdlib only, so the system's python3 does
     text = LAUNCHER.format(python=alert_python(python), mark=MARK, libdir=str(lib),
                            module=f"haflow.agents.{ALERT_AGENT_NAME}")
     placed.append(Placed(ALERT_AGENT_NAME, str(alert_path(root)),
-                         _write(alert_path(root), text, 0o755)))
+                         atomic_write(alert_path(root), text, 0o755)))
     return placed
 
 

@@ -142,9 +142,10 @@ class TestAgent(StepAgent):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         lines = [f"node={self.node}", f"created={time.time():.3f}",
                  f"partial={int(partial)}"] + [f"output.{k}={v}" for k, v in outputs.items()]
-        with open(path + ".tmp", "w") as handle:
+        tmp = f"{path}.{os.getpid()}.tmp"  # nodes share the state dir
+        with open(tmp, "w") as handle:
             handle.write("\n".join(lines) + "\n")
-        os.replace(path + ".tmp", path)
+        os.replace(tmp, path)
 
     def _read_effect(self, key: str) -> dict[str, str] | None:
         try:

@@ -76,13 +76,9 @@ def check_node(layout: LabLayout, node: str) -> None:
 def install_fence_agent(target: Path = FENCE_AGENT_PATH) -> bool:
     """Place fence_haflow_lab where pacemaker-fenced looks; True if it changed."""
     text = FENCE_AGENT_SOURCE.read_text().replace("@HAFLOW_PYTHON@", sys.executable)
-    if target.exists() and target.read_text() == text:
-        return False
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o755)
-    tmp.replace(target)
-    return True
+    from haflow.agents.install import atomic_write
+
+    return atomic_write(target, text, 0o755) != "unchanged"
 
 
 def install_agents() -> None:

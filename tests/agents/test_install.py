@@ -50,6 +50,24 @@ def test_install_is_idempotent_and_uninstall_removes_only_ours(tmp_path: Path) -
 
 
 @pytest.mark.tier0
+def test_installs_running_at_once_all_succeed_and_leave_no_temporary_files(
+        tmp_path: Path) -> None:
+    """Parallel test workers each start a lab, and each lab installs the agents."""
+    root = str(tmp_path / "ocf")
+    command = [sys.executable, "-m", "haflow.coordinator.cli", "agents", "install",
+               "--ocf-root", root, "--python"]
+    # different interpreters' paths: every launcher changes on every install
+    runs = [subprocess.Popen([*command, f"/usr/bin/python3-{n}"], stderr=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, text=True) for n in range(8)]
+    for run in runs:
+        assert run.wait(timeout=120) == 0, run.stderr.read() if run.stderr else ""
+    placed = [path for path in Path(root).rglob("*") if not path.is_dir()]
+    assert not [path for path in placed if path.name.endswith(".tmp")]
+    launcher = (Path(root) / "resource.d/haflow/exec").read_text()
+    assert launcher.startswith("#!/usr/bin/python3-")
+
+
+@pytest.mark.tier0
 def test_install_where_it_cannot_write_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     failed = haflow("agents", "install", "--ocf-root", str(tmp_path / "file"))
