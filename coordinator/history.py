@@ -12,7 +12,9 @@ Where the history lives, and why there:
   need every node up to be complete, and there is no shared storage.
 - Fencing events come from Pacemaker's fencing history (``stonith_admin
   --history '*'``), which the fencers replicate among themselves; haflow
-  shows those whose target ran a step of the workflow.
+  shows every fencing during the workflow's life, of any node: whether the
+  target ran one of its steps cannot always be told afterwards (an action cut
+  short by the crash has no event, and the DC erases the node's status).
 
 The history goes with the workflow when it is removed.
 """
@@ -79,12 +81,13 @@ def _fence_time(text: str) -> float | None:
     return None
 
 
-def fencing_events(history: etree._Element, nodes: set[str]) -> list[Event]:
-    """Fencing actions against ``nodes`` from ``stonith_admin --history --output-as=xml``."""
+def fencing_events(history: etree._Element, nodes: set[str] | None = None) -> list[Event]:
+    """Fencing actions (against ``nodes``, if given) from ``stonith_admin --history
+    --output-as=xml``."""
     out = []
     for event in history.iter("fence_event"):
         target = event.get("target", "")
-        if target not in nodes:
+        if nodes is not None and target not in nodes:
             continue
         stamp = _fence_time(event.get("completed") or event.get("completed-time") or "")
         status = event.get("status", "")
@@ -100,16 +103,16 @@ def fencing_events(history: etree._Element, nodes: set[str]) -> list[Event]:
 
 def history(cib: etree._Element, fence_xml: etree._Element | None,
             workflow: str) -> list[Event]:
-    """Step events and fencing of the nodes that carried steps, in time order.
+    """Step events and the fencing during the workflow's life, in time order.
 
-    Only fencing during the workflow's life (from its first event on) counts: a
-    node fenced before the workflow existed did not carry any of its steps.
+    Fencing before the workflow's first event is left out: that node carried
+    none of its steps then.
     """
     events = step_events(cib, workflow)
     if fence_xml is not None and events:
         born = min(e.time for e in events)
         # a fencing whose time could not be read (0) is kept: better shown than lost
-        events += [e for e in fencing_events(fence_xml, {e.node for e in events})
+        events += [e for e in fencing_events(fence_xml)
                    if not e.time or e.time >= born]
     return sorted(events, key=lambda e: e.time)
 

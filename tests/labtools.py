@@ -36,11 +36,27 @@ def start_lab(root: Path, tag: str, nodes: int) -> LabLayout:
     return layout
 
 
+def keep_logs(layout: LabLayout) -> Path:
+    """Copy the nodes' cluster logs next to the lab (pytest keeps its last three
+    temporary trees): a failure seen only in a full run can be read afterwards."""
+    kept = layout.root.parent / "lab-logs" / layout.name
+    for node_dir in sorted((layout.dir / "nodes").glob("*")):
+        for sub in ("var/log/pacemaker", "var/log/cluster"):
+            if (node_dir / sub).is_dir():
+                shutil.copytree(node_dir / sub, kept / node_dir.name / sub,
+                                dirs_exist_ok=True, ignore_dangling_symlinks=True)
+    return kept
+
+
 def stop_lab(layout: LabLayout) -> None:
     """Tear the lab down, unless HAFLOW_KEEP_LABS=1 asks to keep it for a post-mortem."""
     if os.environ.get("HAFLOW_KEEP_LABS") == "1":
         print(f"keeping lab {layout.name} in {layout.dir} (HAFLOW_KEEP_LABS=1)")
         return
+    try:
+        keep_logs(layout)
+    except OSError as exc:  # a log is no reason to leave a lab running
+        print(f"could not keep the logs of lab {layout.name}: {exc}")
     control.teardown(layout)
 
 

@@ -151,6 +151,25 @@ def test_history_events_parse_and_render() -> None:
     assert "FAILED" in text and "reboot of node2" in text
 
 
+def test_history_shows_fencing_in_the_workflows_life_of_any_node() -> None:
+    """The alert for a step's last action on a node that crashes may never run, so a
+    fencing is shown whether or not the target has events of the workflow."""
+    cib = etree.fromstring(
+        b'<cib><configuration><resources><primitive id="w.root" class="ocf" '
+        b'provider="haflow" type="workflow"><meta_attributes id="w.root.history">'
+        b'<nvpair id="e1" name="haflow-event-1" value="a 1795672345.0 node1 start 0 0 ok"/>'
+        b'</meta_attributes></primitive></resources></configuration></cib>')
+    fence = etree.fromstring(
+        b'<pacemaker-result><fence_history>'
+        b'<fence_event action="reboot" target="node3" status="success" '
+        b'completed="2026-11-26 00:00:00Z"/>'  # before the workflow: left out
+        b'<fence_event action="reboot" target="node2" status="success" '
+        b'completed="2026-11-26 06:00:00Z"/>'  # node2 has no event of its own
+        b'</fence_history></pacemaker-result>')
+    shown = history.history(cib, fence, "w")
+    assert [(e.step, e.node) for e in shown] == [("a", "node1"), ("(fencing)", "node2")]
+
+
 # ---- the alert agent, against a CIB file (CIB_file: Pacemaker's tools work offline) --------
 
 
