@@ -28,17 +28,50 @@ class Env:
 
     def run(self, argv: Sequence[str], input: str | None = None,
             timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        self._require(argv)
+        try:
+            return subprocess.run([*self.prefix, *argv], input=input, capture_output=True,
+                                  text=True, timeout=timeout, env=self._env())
+        except subprocess.TimeoutExpired as exc:
+            raise self._timed_out(argv, timeout) from exc
+
+    def run_together(self, *argvs: Sequence[str],
+                     timeout: float = 60.0) -> list[subprocess.CompletedProcess[str]]:
+        """Run read-only commands at the same time (e.g. cibadmin and crm_mon: a
+        status costs the slower of the two, not their sum); results in order."""
+        for argv in argvs:
+            self._require(argv)
+        started = [subprocess.Popen([*self.prefix, *argv], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=self._env())
+                   for argv in argvs]
+        results = []
+        try:
+            for argv, process in zip(argvs, started, strict=True):
+                try:
+                    out, err = process.communicate(timeout=timeout)
+                except subprocess.TimeoutExpired as exc:
+                    raise self._timed_out(argv, timeout) from exc
+                results.append(subprocess.CompletedProcess(list(argv), process.returncode,
+                                                           out, err))
+        finally:
+            for process in started:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+        return results
+
+    def _require(self, argv: Sequence[str]) -> None:
         if not self.prefix and shutil.which(argv[0]) is None:
             raise error("MISSING_DEPENDENCY", f"{argv[0]} is not installed on {self.description}; "
                         "is this a cluster node? (or use --lab NAME)",
                         ExitCode.MISSING_DEPENDENCY)
-        env = dict(os.environ, **self.extra_env) if self.extra_env else None
-        try:
-            return subprocess.run([*self.prefix, *argv], input=input, capture_output=True,
-                                  text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired as exc:
-            raise error("TOOL_TIMEOUT", f"{argv[0]} did not answer within {timeout:.0f} s on "
-                        f"{self.description}", ExitCode.TIMEOUT) from exc
+
+    def _env(self) -> dict[str, str] | None:
+        return dict(os.environ, **self.extra_env) if self.extra_env else None
+
+    def _timed_out(self, argv: Sequence[str], timeout: float) -> Exception:
+        return error("TOOL_TIMEOUT", f"{argv[0]} did not answer within {timeout:.0f} s on "
+                     f"{self.description}", ExitCode.TIMEOUT)
 
 
 def local() -> Env:

@@ -11,6 +11,7 @@ same workflow.
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -26,10 +27,16 @@ CIB_SCHEMA_VIOLATION = 78
 CIB_DIFF_FAILED = 1
 
 
+QUERY = ("cibadmin", "--query")
+
+
 def query(env: Env, xpath: str | None = None) -> etree._Element:
     """The whole live CIB (or the element at ``xpath``), parsed."""
-    argv = ["cibadmin", "--query"] + (["--xpath", xpath] if xpath else [])
-    result = env.run(argv)
+    return parse_query(env, env.run([*QUERY] + (["--xpath", xpath] if xpath else [])))
+
+
+def parse_query(env: Env, result: subprocess.CompletedProcess[str]) -> etree._Element:
+    """What a ``cibadmin --query`` printed, parsed; a clear error if it failed."""
     if result.returncode != 0:
         raise cib_error("reading the CIB", env, result.returncode, result.stderr)
     return etree.fromstring(result.stdout.encode())

@@ -19,7 +19,12 @@ from lxml import etree
 
 # the alert agent's placement check (ElementTree API: lxml elements have it too)
 from haflow.agents.alert_haflow import banned
-from haflow.agents.naming import HEARTBEAT_ATTR_PREFIX, OUTPUT_META_PREFIX, root_id
+from haflow.agents.naming import (
+    EFFECT_META,
+    HEARTBEAT_ATTR_PREFIX,
+    OUTPUT_META_PREFIX,
+    root_id,
+)
 from haflow.agents.progress import DEFAULT_INTERVAL, parse_value
 from haflow.coordinator.workflow.compiler import root_clone_id
 
@@ -86,6 +91,8 @@ class StepStatus:
     migration_threshold: int = INFINITY
     retry_on: list[str] = field(default_factory=list)  # nodes where it may run again
     note: str | None = None  # why blocked, what happens next
+    # its agent flagged in the CIB that an effect may exist (agents/step.py)
+    effect_flagged: bool = False
 
     @property
     def problem(self) -> bool:
@@ -140,6 +147,10 @@ class MonResource:
     managed: bool
     failed: bool
     nodes: list[str]
+
+
+# what crm_mon shows of a resource it does not list
+_STOPPED = MonResource("Stopped", False, False, True, False, [])
 
 
 @dataclass
@@ -365,8 +376,7 @@ def _status(cib: etree._Element, mon: Mon, nodes: dict[str, NodeStatus], workflo
         steps.append(step)
         by_id[step.resource] = step
     # waiting: on which dependencies (ones not done yet)
-    root_running = bool(mon.resources.get(root_id(workflow), MonResource(
-        "Stopped", False, False, True, False, [])).active)
+    root_running = bool(mon.resources.get(root_id(workflow), _STOPPED).active)
     for step in steps:
         if step.state != StepState.WAITING:
             continue
@@ -377,6 +387,14 @@ def _status(cib: etree._Element, mon: Mon, nodes: dict[str, NodeStatus], workflo
                 step.waiting_on.append("root")
         if not step.waiting_on and mon.online and not step.retry_on:
             step.note = "no online node may run it (placement, or fail counts)"
+    if aborted and not root_running:
+        for step in steps:
+            if step.state == StepState.UNDOING and step.effect_flagged and \
+                    not mon.resources.get(step.resource, _STOPPED).active:
+                step.state = StepState.BLOCKED
+                step.note = ("its effect may remain: the rollback could not undo it (the "
+                             "workflow root's log says why); undo it by hand and 'haflow "
+                             "remove --force', or 'haflow retry' then 'haflow abort'")
     steps = _ordered(steps, deps, by_id)
     state = _workflow_state(steps, aborted, policy,
                             root_active=root_running)
@@ -413,7 +431,7 @@ def _step(cib: etree._Element, prim: etree._Element, mon: Mon,
     on_fail = {op.get("name", ""): op.get("on-fail", "")
                for op in prim.iterfind("operations/op")}
     self_stopped = meta.get("target-role", "").lower() == "stopped"
-    res = mon.resources.get(rid, MonResource("Stopped", False, False, True, False, []))
+    res = mon.resources.get(rid, _STOPPED)
     counts = fail_counts(nodes, rid)
     failure_op = _last_failure(nodes, rid)
     failure = None
@@ -424,7 +442,7 @@ def _step(cib: etree._Element, prim: etree._Element, mon: Mon,
     node = res.nodes[0] if res.nodes else None
     step = StepStatus(rid.split(".", 1)[1], rid, _agent(prim), StepState.WAITING, policy,
                       node=node, outputs=outputs, failure=failure, fail_count=counts,
-                      migration_threshold=threshold)
+                      migration_threshold=threshold, effect_flagged=bool(meta.get(EFFECT_META)))
     step.retry_on = [n for n in mon.online if counts.get(n, 0) < threshold
                      and not banned(cast(Any, cib), rid, n)]
     undoing = aborted or self_stopped
@@ -447,6 +465,11 @@ def _step(cib: etree._Element, prim: etree._Element, mon: Mon,
         step.note = _retry_note(step)
     elif res.active:
         step.state = StepState.DONE
+    elif undoing and step.effect_flagged:
+        # stopped, but its undo was cut short (fencing) or it failed half-way: the
+        # root's stop, the rollback's last act, undoes it (agents/sweep.py)
+        step.state = StepState.UNDOING
+        step.note = "stopped with its effect still flagged: the rollback's last act undoes it"
     elif undoing:
         step.state = StepState.UNDONE
     elif counts or failure is not None:
@@ -520,8 +543,8 @@ def read_live(env: Any) -> tuple[etree._Element, etree._Element]:
     """(the CIB, crm_mon's XML) from ``env``'s node; the only impure function here."""
     from haflow.coordinator import livecib
 
-    cib = livecib.query(env)
-    result = env.run(["crm_mon", "--output-as=xml", "--inactive"])
+    read, result = env.run_together(livecib.QUERY, ["crm_mon", "--output-as=xml", "--inactive"])
+    cib = livecib.parse_query(env, read)
     try:
         mon = etree.fromstring(result.stdout.encode())
     except etree.XMLSyntaxError:

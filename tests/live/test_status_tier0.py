@@ -271,6 +271,29 @@ def test_a_failed_step_says_where_it_will_be_retried_or_that_it_will_not() -> No
     assert wf.state == WorkflowState.RUNNING
 
 
+def test_a_stopped_step_whose_effect_is_still_flagged_is_not_undone() -> None:
+    """Fencing cut its undo short: the root's stop (the sweep) still has to undo it;
+    if the root stopped and the flag stayed, the effect may remain."""
+    cib, mon = recorded("rolled-back")
+    b = cib.find(".//primitive[@id='t1chain.b']")
+    assert b is not None
+    flags = etree.SubElement(b, "meta_attributes", id="t1chain.b-haflow-outputs")
+    etree.SubElement(flags, "nvpair", id="t1chain.b-haflow-effect", name="haflow-effect",
+                     value="present")
+    wf = status.workflow_status(cib, mon, "t1chain", now=newest(cib))
+    step = {s.name: s for s in wf.steps}["b"]
+    assert step.state == StepState.BLOCKED and "may remain" in (step.note or "")
+    assert wf.state == WorkflowState.BLOCKED and step.to_dict()["effect_flagged"]
+    root = mon.find(".//resource[@id='t1chain.root']")
+    assert root is not None
+    root.set("role", "Stopping")
+    root.set("active", "true")
+    etree.SubElement(root, "node", name="node1", id="1", cached="true")
+    wf = status.workflow_status(cib, mon, "t1chain", now=newest(cib))
+    assert {s.name: s for s in wf.steps}["b"].state == StepState.UNDOING
+    assert wf.state == WorkflowState.ROLLING_BACK
+
+
 def test_undoing_after_an_abort_shows_the_undo_running() -> None:
     cib, mon = recorded("undoing")
     beat = next(n for n in cib.iter("nvpair") if n.get("name", "").startswith("haflow-hb-"))
