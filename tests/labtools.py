@@ -41,10 +41,15 @@ def keep_logs(layout: LabLayout) -> Path:
     temporary trees): a failure seen only in a full run can be read afterwards."""
     kept = layout.root.parent / "lab-logs" / layout.name
     for node_dir in sorted((layout.dir / "nodes").glob("*")):
-        for sub in ("var/log/pacemaker", "var/log/cluster"):
-            if (node_dir / sub).is_dir():
-                shutil.copytree(node_dir / sub, kept / node_dir.name / sub,
-                                dirs_exist_ok=True, ignore_dangling_symlinks=True)
+        # the node's own files (bound over its /var/log) live under fs/, boot logs beside it
+        for sub in ("fs/var/log/pacemaker", "fs/var/log/cluster", "boot.log", "console.log"):
+            source, target = node_dir / sub, kept / node_dir.name / sub
+            if source.is_dir():
+                shutil.copytree(source, target, dirs_exist_ok=True,
+                                ignore_dangling_symlinks=True)
+            elif source.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, target)
     return kept
 
 
