@@ -22,6 +22,7 @@ The history goes with the workflow when it is removed.
 from __future__ import annotations
 
 import calendar
+import subprocess
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -117,14 +118,36 @@ def history(cib: etree._Element, fence_xml: etree._Element | None,
     return sorted(events, key=lambda e: e.time)
 
 
-def read_fencing(env: Env) -> etree._Element | None:
-    result = env.run(["stonith_admin", "--history", "*", "--output-as=xml"])
-    if not result.stdout.strip():
-        return None
+FENCING_HISTORY = ("stonith_admin", "--history", "*", "--output-as=xml")
+FENCING_ATTEMPTS = 3
+
+
+def parse_fencing(result: subprocess.CompletedProcess[str]) -> etree._Element | str:
+    """The fencer's history, or why it could not be read (a busy fencer answers
+    with an error status and no events: that is not an empty history)."""
     try:
-        return etree.fromstring(result.stdout.encode())
+        xml = etree.fromstring(result.stdout.encode())
     except etree.XMLSyntaxError:
-        return None
+        return (result.stderr.strip() or f"stonith_admin exited {result.returncode}")[-300:]
+    status = xml.find("status")
+    if result.returncode != 0 or (status is not None and status.get("code", "0") != "0"):
+        message = status.get("message") if status is not None else None
+        return (message or result.stderr.strip() or f"exit {result.returncode}")[-300:]
+    return xml
+
+
+def read_fencing(env: Env, first: subprocess.CompletedProcess[str] | None = None
+                 ) -> tuple[etree._Element | None, str | None]:
+    """(the fencing history, None), or (None, why it could not be read) after a few tries."""
+    problem = ""
+    for attempt in range(FENCING_ATTEMPTS):
+        result = first if attempt == 0 and first is not None else env.run(list(FENCING_HISTORY))
+        found = parse_fencing(result)
+        if not isinstance(found, str):
+            return found, None
+        problem = found
+        time.sleep(1)
+    return None, problem
 
 
 def render(events: list[Event]) -> str:

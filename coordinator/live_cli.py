@@ -460,8 +460,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     from haflow.coordinator import history, livecib, workflows
 
     env = _env(args)
-    cib = livecib.query(env)
+    read, fencing = env.run_together(livecib.QUERY, history.FENCING_HISTORY)
+    cib = livecib.parse_query(env, read)
     workflows.require_workflow(cib, args.workflow)
-    events = history.history(cib, history.read_fencing(env), args.workflow)
+    fence_xml, problem = history.read_fencing(env, fencing)
+    if problem:
+        sys.stderr.write(f"haflow: warning: the fencing history could not be read on "
+                         f"{env.description} ({problem}): fencing is not shown\n")
+    events = history.history(cib, fence_xml, args.workflow)
     _emit(args, [e.to_dict() for e in events], lambda _: history.render(events))
     return int(ExitCode.OK)

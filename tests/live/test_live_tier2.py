@@ -55,6 +55,12 @@ def test_a_crashed_node_is_fenced_its_steps_recover_and_history_keeps_it(live3: 
         time.sleep(0.5)
     victim = b["node"]
     survivor = "node3" if victim == "node2" else "node2"
+    # the alert agent records a's start on its node a moment after it: the history
+    # keeps what was recorded before the crash (an alert still queued dies with the node)
+    while not any(e["node"] == victim and e["step"] == "a" and e["task"] == "start"
+                  for e in live3.json("history", "t2crash", "--node", "node1")):
+        assert time.monotonic() < deadline, "a's start never reached the history"
+        time.sleep(0.5)
     try:
         control.crash(live3.layout, victim)
         waited = live3.run("wait", "t2crash", "--timeout", "240", "--node", "node1")
@@ -66,7 +72,9 @@ def test_a_crashed_node_is_fenced_its_steps_recover_and_history_keeps_it(live3: 
         assert "adopt" in records.events(live3.state_dir, "t2crash.a")
         events = live3.json("history", "t2crash", "--node", "node1")
         fenced = [e for e in events if e["step"] == "(fencing)" and e["node"] == victim]
-        assert fenced and fenced[-1]["outcome"] == "success"
+        assert fenced and fenced[-1]["outcome"] == "success", (
+            events, control.run_on(live3.layout, "node1", [
+                "stonith_admin", "--history", "*", "--output-as=xml"]).stdout)
         # what ran on the crashed node is still in the history (the CIB has it)
         assert any(e["node"] == victim and e["step"] == "a" and e["task"] == "start"
                    for e in events)

@@ -334,3 +334,18 @@ def test_a_waiting_step_no_online_node_may_run_says_so() -> None:
     assert a.state == StepState.WAITING and a.waiting_on == [] and "no online node" in str(a.note)
     assert "no online node may run it" in render_workflow(status.workflow_status(
         cib, mon, "pin", now=0))
+
+
+def test_an_unreadable_fencing_history_is_not_an_empty_one() -> None:
+    import subprocess
+
+    def answer(rc: int, out: str, err: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(["stonith_admin"], rc, out, err)
+
+    empty = ('<pacemaker-result><list name="fencing history" count="0"/>'
+             '<status code="0" message="OK"/></pacemaker-result>')
+    assert not isinstance(history.parse_fencing(answer(0, empty)), str)
+    busy = ('<pacemaker-result><status code="102" message="Not connected"/>'
+            '</pacemaker-result>')
+    assert history.parse_fencing(answer(102, busy)) == "Not connected"
+    assert history.parse_fencing(answer(1, "", "could not connect")) == "could not connect"
