@@ -9,9 +9,11 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
    every node, so the history survives the loss of any node (including the
    node whose lrm history the DC erases when it is fenced); meta attributes
    are not part of an operation's digest, so writing them restarts nothing.
-   Fencing events are not copied: Pacemaker keeps and replicates its own
-   fencing history (``stonith_admin --history``), which ``haflow history``
-   reads.
+   A fencing is recorded in the history of every workflow with an event on
+   the fenced node: Pacemaker's own fencing history (``stonith_admin
+   --history``) was seen to lose the controller's fencings of a node whose
+   fencer restarted; every node runs the alert, and all of them write the
+   same id (the operation's reference), so it is recorded once.
 2. Failure policy ``rollback`` with no haflow process alive: when a step whose
    primitive says ``haflow-failure-policy=rollback`` fails and can no longer
    run on any online node (its fail count reached migration-threshold
@@ -129,12 +131,43 @@ def exit_reason(event: Event) -> str:
 
 def record(workflow: str, step: str, value: str, stamp: float, node: str) -> bool:
     """Add one event to the workflow's history in the CIB (a merge: nothing else changes)."""
-    set_id = history_set_id(workflow)
     suffix = f"{stamp:.6f}".replace(".", "-") + f"-{node}-{step}"
-    pair_id = f"{set_id}.{suffix}"
+    return _write_event(workflow, suffix, f"{step} {value}")
+
+
+FENCING_STEP = "(fencing)"
+
+
+def record_fencing(event: Event) -> list[str]:
+    """Add a fencing of ``event.node`` to the workflows that ran something there."""
+    resources = _query("/cib/configuration/resources")
+    if resources is None or not event.node:
+        return []
+    ref = event.desc.rpartition("ref=")[2].rstrip(")").strip() if "ref=" in event.desc else ""
+    # every node runs this alert: one id per operation makes their writes one record
+    key = "".join(c for c in ref if c.isalnum()) or f"{int(event.time)}"
+    suffix = f"fencing-{event.node}-{key}"
+    value = event_value(event, "success" if event.rc == 0 else "failed")
+    done = []
+    for meta in resources.iter("meta_attributes"):
+        set_id = meta.get("id", "")
+        if not set_id.endswith(HISTORY_SET_SUFFIX):
+            continue
+        # a value is "STEP EPOCH NODE ...": did the workflow do anything on that node?
+        if not any((n.get("value") or "").split(" ")[2:3] == [event.node]
+                   for n in meta.iter("nvpair")):
+            continue
+        workflow = set_id[: -len(HISTORY_SET_SUFFIX)].rpartition(".")[0]
+        if _write_event(workflow, suffix, f"{FENCING_STEP} {value}"):
+            done.append(workflow)
+    return done
+
+
+def _write_event(workflow: str, suffix: str, value: str) -> bool:
+    set_id = history_set_id(workflow)
     xml = (f"<primitive id={quoteattr(root_id(workflow))}><meta_attributes "
-           f"id={quoteattr(set_id)}><nvpair id={quoteattr(pair_id)} "
-           f"name={quoteattr(EVENT_PREFIX + suffix)} value={quoteattr(step + ' ' + value)}/>"
+           f"id={quoteattr(set_id)}><nvpair id={quoteattr(f'{set_id}.{suffix}')} "
+           f"name={quoteattr(EVENT_PREFIX + suffix)} value={quoteattr(value)}/>"
            "</meta_attributes></primitive>")
     result = _run(["cibadmin", "--modify", "--scope", "resources", "--xml-text", xml])
     return result is not None and result.returncode == 0
@@ -233,8 +266,11 @@ def maybe_roll_back(event: Event, workflow: str, step: str) -> str | None:
 
 def handle(env: Mapping[str, str]) -> int:
     event = Event(env)
+    if event.kind == "fencing":
+        record_fencing(event)
+        return 0
     if event.kind != "resource":
-        return 0  # fencing history is Pacemaker's own (stonith_admin --history)
+        return 0
     found = split_step_id(event.rsc)
     if found is None:
         return 0

@@ -11,10 +11,11 @@ Where the history lives, and why there:
   node's part when that node is fenced or leaves. A file on each node would
   need every node up to be complete, and there is no shared storage.
 - Fencing events come from Pacemaker's fencing history (``stonith_admin
-  --history '*'``), which the fencers replicate among themselves; haflow
-  shows every fencing during the workflow's life, of any node: whether the
-  target ran one of its steps cannot always be told afterwards (an action cut
-  short by the crash has no event, and the DC erases the node's status).
+  --history '*'``), which the fencers replicate among themselves, and from
+  the alert agent, which records a fencing of a node in the history of each
+  workflow that did something there (the fencer's history was seen to lose
+  the controller's fencings after the fencer on the asking node restarted).
+  haflow shows every fencing during the workflow's life, of any node.
 
 The history goes with the workflow when it is removed.
 """
@@ -82,6 +83,11 @@ def _fence_time(text: str) -> float | None:
     return None
 
 
+FENCING_STEP = "(fencing)"
+# the alert's time and the fencer's "completed" (whole seconds) of one fencing
+SAME_FENCING_S = 30.0
+
+
 def fencing_events(history: etree._Element, nodes: set[str] | None = None) -> list[Event]:
     """Fencing actions (against ``nodes``, if given) from ``stonith_admin --history
     --output-as=xml``."""
@@ -97,7 +103,7 @@ def fencing_events(history: etree._Element, nodes: set[str] | None = None) -> li
             f"{event.get('client', '?')}: {status}"
         if event.get("exit-reason"):
             text += f" ({event.get('exit-reason')})"
-        out.append(Event(stamp or 0.0, target, "(fencing)", event.get("action", "fence"),
+        out.append(Event(stamp or 0.0, target, FENCING_STEP, event.get("action", "fence"),
                          0 if status == "success" else 1, 0, status or "unknown", text))
     return out
 
@@ -112,9 +118,13 @@ def history(cib: etree._Element, fence_xml: etree._Element | None,
     events = step_events(cib, workflow)
     if fence_xml is not None and events:
         born = min(e.time for e in events)
+        # the alert agent's record of a fencing and the fencer's are the same fencing
+        recorded = [e for e in events if e.step == FENCING_STEP]
         # a fencing whose time could not be read (0) is kept: better shown than lost
         events += [e for e in fencing_events(fence_xml)
-                   if not e.time or e.time >= born]
+                   if (not e.time or e.time >= born) and not any(
+                       r.node == e.node and abs(r.time - e.time) < SAME_FENCING_S
+                       for r in recorded)]
     return sorted(events, key=lambda e: e.time)
 
 

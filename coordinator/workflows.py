@@ -232,7 +232,8 @@ def with_alert(cib: etree._Element, path: str | None = None) -> bool:
             config.append(alerts)
     existing = alerts.find(f"alert[@id='{ALERT_ID}']")
     if existing is not None:
-        if existing.get("path") == wanted.get("path"):
+        # an older haflow's alert (e.g. one that did not select fencing) is replaced
+        if etree.tostring(existing).split() == etree.tostring(wanted).split():
             return False
         alerts.remove(existing)
     alerts.append(wanted)

@@ -237,6 +237,10 @@ def main(argv: list[str]) -> int:
         marker.touch()
     reaper = Reaper()
     (node_dir / "pcsd.ready").unlink(missing_ok=True)
+    post_delay = float(argv[2]) if len(argv) > 2 else 0.0
+    if post_delay > 0:
+        log(node_dir, f"firmware: {post_delay:g} s before the operating system starts")
+        time.sleep(post_delay)
     # a node that is part of a cluster joins it at boot (pcs cluster enable), first thing
     stack = start_cluster_stack(config, node_dir, reaper) if os.path.exists(COROSYNC_CONF) else []
     daemons = start_pcsd(node_dir, reaper)

@@ -21,6 +21,12 @@ from haflow.lab.layout import NETNS_DIR, LabLayout
 
 NODE_INIT = Path(__file__).with_name("node_init.py")
 BOOT_TIMEOUT = 10.0
+# A node rebooted by fencing must not rejoin before the fencers have finished the
+# operation: a fencer that hears "node3 was fenced" from a peer after node3 came
+# back makes node3's controller stop for good ("We were allegedly just fenced"),
+# as seen when the lab's reboot took 2 s on a loaded machine. Real servers spend
+# longer than this in their firmware.
+FENCE_REBOOT_POST_DELAY = 5.0
 KILL_ROUNDS = 200
 CLEAN_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -110,15 +116,18 @@ def power_off(layout: LabLayout, node: str) -> int:
     return count
 
 
-def power_on(layout: LabLayout, node: str) -> int:
-    """Boot the node: a fresh init in fresh mount/UTS/IPC namespaces; returns its pid."""
+def power_on(layout: LabLayout, node: str, post_delay: float = 0.0) -> int:
+    """Boot the node: a fresh init in fresh mount/UTS/IPC namespaces; returns its pid.
+
+    ``post_delay``: seconds the node spends "in its firmware" before its cluster
+    stack starts (see FENCE_REBOOT_POST_DELAY)."""
     pid_file = layout.node_dir(node) / "init.pid"
     pid_file.unlink(missing_ok=True)
     argv = [
         "setsid", "--fork",
         "nsenter", f"--net={layout.netns_file(node)}", "--",
         "unshare", "--mount", "--uts", "--ipc", "--propagation", "private", "--",
-        sys.executable, "-I", str(NODE_INIT), str(layout.node_dir(node)),
+        sys.executable, "-I", str(NODE_INIT), str(layout.node_dir(node)), str(post_delay),
     ]  # fmt: skip
     with open(layout.node_dir(node) / "console.log", "ab") as console:
         subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=console,
@@ -162,12 +171,12 @@ def main(argv: list[str]) -> int:
             print("on" if is_on(layout, node) else "off")
         elif action == "off":
             power_off(layout, node)
-        elif action == "on":
+        elif action == "on":  # fence-agents' reboot is "off", then "on"
             if not is_on(layout, node):
-                power_on(layout, node)
+                power_on(layout, node, post_delay=FENCE_REBOOT_POST_DELAY)
         elif action == "reboot":
             power_off(layout, node)
-            power_on(layout, node)
+            power_on(layout, node, post_delay=FENCE_REBOOT_POST_DELAY)
         else:
             sys.stderr.write(f"unknown action {action!r}\n")
             return 2

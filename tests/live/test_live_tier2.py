@@ -72,9 +72,11 @@ def test_a_crashed_node_is_fenced_its_steps_recover_and_history_keeps_it(live3: 
         assert "adopt" in records.events(live3.state_dir, "t2crash.a")
         events = live3.json("history", "t2crash", "--node", "node1")
         fenced = [e for e in events if e["step"] == "(fencing)" and e["node"] == victim]
+        fencer = control.run_on(live3.layout, "node1", [
+            "stonith_admin", "--history", "*", "--output-as=xml"]).stdout
         assert fenced and fenced[-1]["outcome"] == "success", (
-            events, control.run_on(live3.layout, "node1", [
-                "stonith_admin", "--history", "*", "--output-as=xml"]).stdout)
+            victim, [(e["step"], e["node"], e["task"], e["time"]) for e in events],
+            fencer, live3.run("history", "t2crash", "--node", "node1").stderr)
         # what ran on the crashed node is still in the history (the CIB has it)
         assert any(e["node"] == victim and e["step"] == "a" and e["task"] == "start"
                    for e in events)

@@ -202,6 +202,29 @@ def test_the_alert_agent_records_events_in_the_cib(cib_file: Path) -> None:
     assert [(e.step, e.task, e.outcome) for e in events] == [("a", "start", "ok")]
 
 
+def test_the_alert_agent_records_a_fencing_once_where_a_workflow_ran(cib_file: Path) -> None:
+    alert_haflow.handle(alert_env(CRM_alert_rsc="t1done.a", CRM_alert_task="start",
+                                  CRM_alert_node="node7"))
+    fencing = {"CRM_alert_kind": "fencing", "CRM_alert_task": "reboot", "CRM_alert_rc": "0",
+               "CRM_alert_desc": "Operation reboot of node7 by node1 for "
+               "pacemaker-controld.9@node1: OK (ref=3e0c-77aa)"}
+    # every node runs the alert: the same fencing, at slightly different times
+    for stamp in ("1795672410", "1795672411"):
+        alert_haflow.handle(alert_env(CRM_alert_node="node7", **fencing,
+                                      CRM_alert_timestamp_epoch=stamp))
+    alert_haflow.handle(alert_env(CRM_alert_node="node9", **fencing))  # ran nothing there
+    cib = etree.parse(str(cib_file)).getroot()
+    fenced = [e for e in history.step_events(cib, "t1done") if e.step == "(fencing)"]
+    assert [(e.node, e.task, e.outcome) for e in fenced] == [("node7", "reboot", "success")]
+    # the fencer's own record of the same fencing is not shown a second time
+    fencer = etree.fromstring(
+        b'<pacemaker-result><fence_history><fence_event action="reboot" target="node7" '
+        b'status="success" completed="2026-11-26 05:53:30Z"/></fence_history>'
+        b'</pacemaker-result>')
+    shown = history.history(cib, fencer, "t1done")
+    assert [e.node for e in shown if e.step == "(fencing)"] == ["node7"]
+
+
 def test_the_alert_agent_rolls_back_only_a_failure_for_good(cib_file: Path) -> None:
     cib = etree.parse(str(cib_file)).getroot()
     assert alert_haflow.cannot_run_anywhere(
