@@ -9,6 +9,7 @@ agent's entry point.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -69,6 +70,18 @@ def kill_netns(inode: int) -> int:
     """SIGKILL every process in the namespace until none is left; returns how many died."""
     killed: set[int] = set()
     own = os.getpid()
+    # a power cut is instant: freeze everything first, so that no daemon of the node
+    # sees its neighbours die one by one (execd reported a killed agent as a failed
+    # start, and the step got a fail count on a node that merely lost power)
+    frozen: set[int] = set()
+    for _ in range(KILL_ROUNDS):
+        fresh = [p for p in pids_in_netns(inode) if p != own and p not in frozen]
+        if not fresh:
+            break
+        for pid in fresh:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+            frozen.add(pid)
     for _ in range(KILL_ROUNDS):
         pids = [p for p in pids_in_netns(inode) if p != own]
         if not pids:
