@@ -31,7 +31,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from xml.sax.saxutils import quoteattr
 
-from haflow.agents.naming import split_step_id
+from haflow.agents.naming import FENCING_STEP, split_step_id
 
 POLICY_META = "haflow-failure-policy"
 EVENT_PREFIX = "haflow-event-"
@@ -133,9 +133,6 @@ def record(workflow: str, step: str, value: str, stamp: float, node: str) -> boo
     """Add one event to the workflow's history in the CIB (a merge: nothing else changes)."""
     suffix = f"{stamp:.6f}".replace(".", "-") + f"-{node}-{step}"
     return _write_event(workflow, suffix, f"{step} {value}")
-
-
-FENCING_STEP = "(fencing)"
 
 
 def record_fencing(event: Event) -> list[str]:

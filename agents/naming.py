@@ -30,6 +30,8 @@ FAILURE_POLICY_META = "haflow-failure-policy"
 EFFECT_META = "haflow-effect"
 # step outputs are meta attributes of the step's primitive, under this prefix
 OUTPUT_META_PREFIX = "haflow-output-"
+# the "step" of a fencing in a workflow's history (alert agent and ``haflow history``)
+FENCING_STEP = "(fencing)"
 # transient node attributes a running action publishes (value: see agents/progress.py)
 HEARTBEAT_ATTR_PREFIX = "haflow-hb-"
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from lxml import etree
 
-from haflow.agents.naming import root_id
+from haflow.agents.naming import FENCING_STEP, root_id
 from haflow.coordinator.env import Env
 
 EVENT_PREFIX = "haflow-event-"
@@ -83,7 +83,6 @@ def _fence_time(text: str) -> float | None:
     return None
 
 
-FENCING_STEP = "(fencing)"
 # the alert's time and the fencer's "completed" (whole seconds) of one fencing
 SAME_FENCING_S = 30.0
 
@@ -156,7 +155,8 @@ def read_fencing(env: Env, first: subprocess.CompletedProcess[str] | None = None
         if not isinstance(found, str):
             return found, None
         problem = found
-        time.sleep(1)
+        if attempt + 1 < FENCING_ATTEMPTS:
+            time.sleep(1)  # a fencer busy or restarting answers again in a moment
     return None, problem
 
 
