@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from haflow.lab.layout import NETNS_DIR, LabLayout
@@ -115,6 +116,23 @@ def is_on(layout: LabLayout, node: str) -> bool:
     return init_pid(layout, node) is not None
 
 
+@contextlib.contextmanager
+def power_switch(layout: LabLayout, node: str) -> Iterator[None]:
+    """One power operation on a node at a time, like one power switch.
+
+    The host's crash or reboot of a node and that node's own fence agent
+    (fencing itself: no peer could) did race: both booted an init into the
+    one network namespace, and the second set of daemons found the first
+    one's sockets taken. flock works across the nodes' mount namespaces (the
+    lab dir is shared) and is released when its holder dies.
+    """
+    import fcntl
+
+    with open(layout.node_dir(node) / "power.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def power_off(layout: LabLayout, node: str) -> int:
     """Cut the node's power: every process dies at once, volatile state goes with them.
 
@@ -124,16 +142,24 @@ def power_off(layout: LabLayout, node: str) -> int:
     inode = netns_inode(layout, node)
     if inode is None:
         raise RuntimeError(f"{node} has no network namespace")
-    count = kill_netns(inode)
-    (layout.node_dir(node) / "init.pid").unlink(missing_ok=True)
+    with power_switch(layout, node):
+        count = kill_netns(inode)
+        (layout.node_dir(node) / "init.pid").unlink(missing_ok=True)
     return count
 
 
 def power_on(layout: LabLayout, node: str, post_delay: float = 0.0) -> int:
     """Boot the node: a fresh init in fresh mount/UTS/IPC namespaces; returns its pid.
+    A node that is on already stays as it is (its init's pid is returned).
 
     ``post_delay``: seconds the node spends "in its firmware" before its cluster
     stack starts (see FENCE_REBOOT_POST_DELAY)."""
+    with power_switch(layout, node):
+        running = init_pid(layout, node)
+        return running if running is not None else _boot(layout, node, post_delay)
+
+
+def _boot(layout: LabLayout, node: str, post_delay: float) -> int:
     pid_file = layout.node_dir(node) / "init.pid"
     pid_file.unlink(missing_ok=True)
     argv = [
@@ -185,8 +211,7 @@ def main(argv: list[str]) -> int:
         elif action == "off":
             power_off(layout, node)
         elif action == "on":  # fence-agents' reboot is "off", then "on"
-            if not is_on(layout, node):
-                power_on(layout, node, post_delay=FENCE_REBOOT_POST_DELAY)
+            power_on(layout, node, post_delay=FENCE_REBOOT_POST_DELAY)
         elif action == "reboot":
             power_off(layout, node)
             power_on(layout, node, post_delay=FENCE_REBOOT_POST_DELAY)

@@ -108,3 +108,25 @@ def test_pcs_cluster_kill_in_one_lab_leaves_another_alone(lab1: LabLayout,
         assert view is not None and view.online == ["node1"]
     finally:
         control.down(fresh_layout)
+
+
+def test_power_switch_boots_one_init_however_many_press_it(fresh_layout: LabLayout) -> None:
+    """The host's reboot and a node's own fence agent may power a node on at once: one
+    init boots (two fought over the daemons' sockets in the one network namespace)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    control.up(fresh_layout, 1)
+    try:
+        power.power_off(fresh_layout, "node1")
+        with ThreadPoolExecutor(4) as pool:
+            pids = set(pool.map(lambda _: power.power_on(fresh_layout, "node1"), range(4)))
+        assert len(pids) == 1 and pids == {power.init_pid(fresh_layout, "node1")}
+        assert power.power_on(fresh_layout, "node1") in pids  # on stays on
+        control.wait_until(fresh_layout, "node1", lambda v: v.online == ["node1"], 90)
+        inode = power.netns_inode(fresh_layout, "node1")
+        assert inode is not None
+        corosyncs = [p for p in power.pids_in_netns(inode)
+                     if Path(f"/proc/{p}/comm").read_text().strip() == "corosync"]
+        assert len(corosyncs) == 1, corosyncs
+    finally:
+        control.down(fresh_layout)
