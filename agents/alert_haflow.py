@@ -17,8 +17,9 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
 2. Failure policy ``rollback`` with no haflow process alive: when a step whose
    primitive says ``haflow-failure-policy=rollback`` fails and can no longer
    run on any online node (its fail count reached migration-threshold
-   everywhere; a failed start counts as INFINITY), the workflow's root clone
-   gets ``target-role=Stopped``: Pacemaker undoes every step in reverse order.
+   everywhere; a failed start counts as INFINITY), the workflow's root and
+   every step get ``target-role=Stopped`` in one change, as ``haflow abort``
+   does: Pacemaker undoes every step in reverse order, the root last.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from xml.sax.saxutils import quoteattr
 
-from haflow.agents.naming import FENCING_STEP, split_step_id
+from haflow.agents.naming import FENCING_STEP, root_id, split_step_id
 
 POLICY_META = "haflow-failure-policy"
 EVENT_PREFIX = "haflow-event-"
@@ -40,10 +41,6 @@ INFINITY = 1_000_000
 FAILCOUNT_WAIT = 15.0  # seconds to wait for the fail count of a failure to be written
 CIB_NO_SUCH_OBJECT = 105
 EXEC_CANCELLED = 1  # CRM_alert_status: Pacemaker's execution status "cancelled"
-
-
-def root_id(workflow: str) -> str:
-    return f"{workflow}.root"
 
 
 def history_set_id(workflow: str) -> str:
@@ -227,15 +224,34 @@ def cannot_run_anywhere(cib: ET.Element, rsc: str, failed_node: str) -> bool | N
 
 
 def root_stopped(cib: ET.Element, workflow: str) -> bool:
-    for element in cib.iter():
-        if element.get("id") in (root_id(workflow), root_id(workflow) + ".clone") and \
-                _meta(element).get("target-role", "").lower() == "stopped":
-            return True
-    return False
+    root = cib.find(f"./configuration/resources/primitive[@id={quoteattr(root_id(workflow))}]")
+    return root is not None and _meta(root).get("target-role", "").lower() == "stopped"
+
+
+def stop_everything(cib: ET.Element, workflow: str) -> str:
+    """``cibadmin --modify`` input setting target-role=Stopped on the root and every step
+    of ``workflow`` (coordinator/workflow/roles.py does the same with lxml)."""
+    out = ET.Element("resources")
+    resources = cib.find("./configuration/resources")
+    for primitive in (resources if resources is not None else ()):
+        rid = primitive.get("id", "")
+        if primitive.tag != "primitive" or not rid.startswith(workflow + "."):
+            continue
+        sets = primitive.findall("meta_attributes")
+        # a target-role already set (by hand, or a former abort) is changed where it is
+        where, nvpair_id = next(((m.get("id", ""), n.get("id", "")) for m in sets
+                                 for n in m.findall("nvpair") if n.get("name") == "target-role"),
+                                ("", ""))
+        set_id = where or (sets[0].get("id", "") if sets else f"{rid}.meta")
+        meta = ET.SubElement(ET.SubElement(out, "primitive", id=rid), "meta_attributes",
+                             id=set_id)
+        ET.SubElement(meta, "nvpair", id=nvpair_id or f"{set_id}.target-role",
+                      name="target-role", value="Stopped")
+    return ET.tostring(out, encoding="unicode")
 
 
 def maybe_roll_back(event: Event, workflow: str, step: str) -> str | None:
-    """Stop the workflow's root if ``event`` is a failure for good under policy rollback."""
+    """Stop the workflow if ``event`` is a failure for good under policy rollback."""
     deadline = time.monotonic() + FAILCOUNT_WAIT
     while True:
         cib = _query()
@@ -253,8 +269,8 @@ def maybe_roll_back(event: Event, workflow: str, step: str) -> str | None:
         time.sleep(0.5)
     if not verdict:
         return None
-    result = _run(["crm_resource", "--resource", root_id(workflow) + ".clone", "--meta",
-                   "--set-parameter", "target-role", "--parameter-value", "Stopped"])
+    result = _run(["cibadmin", "--modify", "--scope", "resources", "--xml-text",
+                   stop_everything(cib, workflow)])
     if result is None or result.returncode != 0:
         return None
     return (f"step {step} failed on every node it may run on: rolling workflow {workflow} "

@@ -1,9 +1,11 @@
 """``ocf:haflow:workflow``: the root of a workflow.
 
-Every step is ordered after it, so stopping it (target-role=Stopped) makes
-Pacemaker stop every step first, in reverse dependency order: that is abort
-and rollback. It has no effect of its own; it carries the workflow's name and
-description so that ``pcs resource config`` and crm_mon tell what it is.
+The first steps are ordered after it (Optional orders: it may move without
+restarting any step). Abort and rollback set target-role=Stopped on it and
+on every step in one change; Pacemaker stops the steps in reverse dependency
+order and the root last, and its stop finishes any undo that was cut short.
+It has no effect of its own; it carries the workflow's name and description
+so that ``pcs resource config`` and crm_mon tell what it is.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ class WorkflowAgent(StepAgent):
     name = "workflow"
     version = "1.0"
     shortdesc = "Root of a haflow workflow"
-    longdesc = ("The root resource of a haflow workflow. Every step of the workflow is "
-                "ordered after it: stopping it rolls the workflow back, each step undone in "
-                "reverse dependency order. It has no effect of its own.")
+    longdesc = ("The root resource of a haflow workflow. Its first steps are ordered after "
+                "it; aborting the workflow stops it after every step, each step undone in "
+                "reverse dependency order, and its stop then finishes any undo that was cut "
+                "short. It has no effect of its own.")
     params = (
         Param("description", shortdesc="What the workflow does", reloadable=True,
               longdesc="A human-readable description of the workflow.", default=""),

@@ -443,8 +443,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
     workflows.require_workflow(cib, args.workflow)
     wf = status.workflow_status(cib, mon, args.workflow)
     parsed = status.parse_mon(mon)
-    # the root has no effect of its own (and cannot stop before a blocked step): it
-    # does not count; a blocked step is a leftover, not something still running
+    # the root has no effect of its own: it does not count; a blocked step is a
+    # leftover, not something still running
     ids = [s.resource for s in wf.steps if s.state != StepState.BLOCKED]
     active = [i for i in ids if parsed.resources.get(i) and parsed.resources[i].active]
     leftovers = [f"{s.name} ({s.state.value}{' on ' + s.node if s.node else ''})"

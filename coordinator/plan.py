@@ -22,6 +22,7 @@ from haflow.coordinator import simulate
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import error
 from haflow.coordinator.simulate import Action, Simulation, TransitionGraph
+from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.model import FailurePolicy, Workflow
 
 # a step that fails everywhere is tried on each node once: bound the rounds
@@ -154,11 +155,11 @@ def _plan_failure(plan: Plan, workflow: Workflow, shadow: etree._Element, step: 
         assert state.output is not None
         rollback = _stop_root(state.output, workflow.name)
         final = simulate.run(rollback)
-        plan.phases.append(reduce(final, "rollback: the root is stopped, every step is "
-                                  "undone in reverse order", mine,
+        plan.phases.append(reduce(final, "rollback: the workflow is stopped, every step "
+                                  "is undone in reverse order", mine,
                                   first_order=_next_order(plan)))
         plan.notes.append(f"policy rollback: once {step} has no node left to retry on, "
-                          f"{naming.root_id(workflow.name)} gets target-role=Stopped")
+                          f"every resource of {workflow.name} gets target-role=Stopped")
     else:
         plan.notes.append(f"policy {policy.value}: {step} stays failed, the steps after it "
                           "wait, the rest stays in place for a human")
@@ -170,22 +171,12 @@ def _next_order(plan: Plan) -> int:
 
 
 def _stop_root(cib: etree._Element, workflow: str) -> etree._Element:
-    """A copy of ``cib`` with the workflow's root at target-role=Stopped (abort/rollback)."""
+    """A copy of ``cib`` with the workflow stopped as abort/rollback stops it."""
     shadow = copy.deepcopy(cib)
-    root_id = naming.root_id(workflow)
-    primitive = shadow.find(f"configuration/resources//primitive[@id='{root_id}']")
-    if primitive is None:
-        raise error("PLAN_NO_ROOT", f"the compiled workflow has no root resource {root_id}")
-    meta = primitive.find("meta_attributes")
-    if meta is None:
-        meta = etree.SubElement(primitive, "meta_attributes", id=f"{root_id}-meta")
-        # the schema wants meta_attributes before operations
-        primitive.remove(meta)
-        primitive.insert(0, meta)
-    for nv in meta.iterfind("nvpair[@name='target-role']"):
-        meta.remove(nv)
-    etree.SubElement(meta, "nvpair", id=f"{root_id}-meta-target-role-plan",
-                     name="target-role", value="Stopped")
+    if roles.root_of(shadow, workflow) is None:
+        raise error("PLAN_NO_ROOT", "the compiled workflow has no root resource "
+                    f"{naming.root_id(workflow)}")
+    roles.set_role(shadow, workflow, "Stopped")
     return shadow
 
 
@@ -247,7 +238,7 @@ def _nearest_inputs(graph: TransitionGraph, shown: set[int]) -> dict[int, set[in
 
 
 def _placement(plan: Plan, workflow: Workflow) -> dict[str, dict[str, Any]]:
-    """Each step's state and nodes after the last phase (the root is a clone: several)."""
+    """Each step's state and nodes after the last phase (a list: a clone runs on several)."""
     steps = [naming.ROOT_STEP, *workflow.steps]
     running: dict[str, list[str]] = {s: [] for s in steps}
     failed: dict[str, list[str]] = {s: [] for s in steps}

@@ -26,7 +26,7 @@ from haflow.agents.naming import (
     root_id,
 )
 from haflow.agents.progress import DEFAULT_INTERVAL, parse_value
-from haflow.coordinator.workflow.compiler import root_clone_id
+from haflow.coordinator.workflow.roles import root_of
 
 STUCK_FACTOR = 3  # a heartbeat older than 3 intervals means the action is stuck
 INFINITY = 1_000_000  # Pacemaker's score/fail-count infinity
@@ -173,7 +173,7 @@ def parse_mon(mon: etree._Element) -> Mon:
                             res.get("failed") == "true",
                             [n.get("name", "") for n in res.iterfind("node")])
         old = resources.get(rid)
-        if old is not None:  # another clone instance (the workflow's root): merge them
+        if old is not None:  # another instance of a clone: merge them
             roles = {old.role, entry.role}
             role = next((r for r in ROLE_RANK if r in roles), entry.role)
             entry = MonResource(role, entry.active or old.active,
@@ -351,10 +351,8 @@ def _status(cib: etree._Element, mon: Mon, nodes: dict[str, NodeStatus], workflo
             now: float, interval: float) -> WorkflowStatus:
     resources = cib.find("configuration/resources")
     assert resources is not None
-    clone = resources.find(f"clone[@id='{root_clone_id(workflow)}']")
-    root = clone.find("primitive") if clone is not None else None
-    root_meta = {**(_meta(root) if root is not None else {}),
-                 **(_meta(clone) if clone is not None else {})}
+    root = root_of(cib, workflow)
+    root_meta = _meta(root) if root is not None else {}
     aborted = root_meta.get("target-role", "").lower() == "stopped"
     policy = root_meta.get(FAILURE_POLICY_META, "rollback")
     description = None
@@ -366,8 +364,8 @@ def _status(cib: etree._Element, mon: Mon, nodes: dict[str, NodeStatus], workflo
     deps = dependencies(cib, workflow)
     steps: list[StepStatus] = []
     by_id: dict[str, StepStatus] = {}
-    primitives = [p for p in resources.iterfind("primitive")
-                  if p.get("id", "").startswith(f"{workflow}.")]
+    primitives = [p for p in resources.iterfind("primitive") if p.get("id") != root_id(workflow)
+                  and p.get("id", "").startswith(f"{workflow}.")]
     for prim in primitives:
         for nvpair in prim.iterfind("instance_attributes/nvpair"):
             if nvpair.get("name") == "submission":
@@ -383,7 +381,7 @@ def _status(cib: etree._Element, mon: Mon, nodes: dict[str, NodeStatus], workflo
         for dep in sorted(deps.get(step.resource, ())):
             if dep in by_id and by_id[dep].state != StepState.DONE:
                 step.waiting_on.append(by_id[dep].name)
-            elif dep == root_clone_id(workflow) and not root_running:
+            elif dep == root_id(workflow) and not root_running:
                 step.waiting_on.append("root")
         if not step.waiting_on and mon.online and not step.retry_on:
             step.note = "no online node may run it (placement, or fail counts)"

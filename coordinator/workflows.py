@@ -23,11 +23,8 @@ from haflow.coordinator.env import Env
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.quorum_guard import require_quorum
 from haflow.coordinator.reports import HaflowError, error
-from haflow.coordinator.workflow.compiler import (
-    CompiledWorkflow,
-    merge_into,
-    root_clone_id,
-)
+from haflow.coordinator.workflow import roles
+from haflow.coordinator.workflow.compiler import CompiledWorkflow, merge_into
 from haflow.coordinator.workflow.compiler import (
     compile_workflow as compile_workflow,  # re-exported: lab/faults.py uses it
 )
@@ -140,6 +137,8 @@ def _submit_once(env: Env, wf: Workflow, replace: bool) -> Submitted:
     compiled = compile_workflow(wf, submission=submission)
     new = _merge(without(old, wf.name), compiled)
     _keep_runtime_sets(old, new, wf.name, compiled.ids())
+    if present and is_aborted(old, wf.name):
+        roles.set_role(new, wf.name, "Stopped")  # replacing does not resume it: retry does
     # the alert that rolls back and records history rides in the same patch
     with_alert(new)
     if present and livecib.diff(old, new) is None:
@@ -253,47 +252,28 @@ def new_submission_id() -> str:
     return secrets.token_hex(4)
 
 
-def _root_target_role(cib: etree._Element, workflow: str) -> str | None:
-    for rid in (root_clone_id(workflow), root_id(workflow)):
-        nodes = xpath(cib, f"configuration/resources//*[@id='{rid}']/meta_attributes/"
-                          "nvpair[@name='target-role']")
-        if nodes:
-            return str(nodes[0].get("value"))
-    return None
-
-
-def set_root_role(env: Env, workflow: str, role: str, what: str,
-                  event: tuple[str, str] | None = None) -> bool:
-    """Set target-role on the root clone (the whole workflow follows); True if changed."""
+def set_workflow_role(env: Env, workflow: str, role: str | None, what: str,
+                      event: tuple[str, str] | None = None) -> bool:
+    """Set target-role on the root and every step in one change (``None``: remove it);
+    True if changed."""
     old = livecib.query(env)
     require_workflow(old, workflow)
-    new = deepcopy(old)
-    clone = xpath(new, f"configuration/resources/clone[@id='{root_clone_id(workflow)}']")
-    if not clone:
+    if roles.root_of(old, workflow) is None:
         raise error("WORKFLOW_DAMAGED", f"workflow '{workflow}' has no root "
-                    f"({root_clone_id(workflow)}); was it changed by hand?", ExitCode.ERROR)
-    meta = clone[0].find("meta_attributes")
-    if meta is None:
-        meta = etree.SubElement(clone[0], "meta_attributes",
-                                id=f"{root_clone_id(workflow)}.meta")
-    for nvpair in meta.findall("nvpair[@name='target-role']"):
-        meta.remove(nvpair)
-    etree.SubElement(meta, "nvpair", id=f"{meta.get('id')}.target-role", name="target-role",
-                     value=role)
-    # a target-role on the primitive inside would override ours: drop it
-    for nvpair in xpath(clone[0], "primitive/meta_attributes/nvpair[@name='target-role']"):
-        nvpair.getparent().remove(nvpair)  # type: ignore[union-attr]
+                    f"({root_id(workflow)}); was it changed by hand?", ExitCode.ERROR)
+    new = deepcopy(old)
+    roles.set_role(new, workflow, role)
     if event is not None:
         add_event(new, env, workflow, *event)
     return livecib.push(env, old, new, what)
 
 
 def is_aborted(cib: etree._Element, workflow: str) -> bool:
-    return (_root_target_role(cib, workflow) or "").lower() == "stopped"
+    return (roles.target_role(cib, workflow) or "").lower() == "stopped"
 
 
 def abort(env: Env, workflow: str) -> bool:
-    """Stop the root: Pacemaker undoes every step, in reverse dependency order."""
+    """Stop the workflow: Pacemaker undoes every step, in reverse dependency order."""
     require_quorum(env, f"abort workflow '{workflow}'")
     cib = livecib.query(env)
     require_workflow(cib, workflow)
@@ -301,8 +281,8 @@ def abort(env: Env, workflow: str) -> bool:
         raise error("ALREADY_ABORTED", f"workflow '{workflow}' is already aborted (being "
                     "undone, or undone); 'haflow retry' runs it again, 'haflow remove' "
                     "deletes it", ExitCode.CONFLICT)
-    changed = set_root_role(env, workflow, "Stopped", f"aborting workflow '{workflow}'",
-                            event=("abort", "every step is undone, in reverse order"))
+    changed = set_workflow_role(env, workflow, "Stopped", f"aborting workflow '{workflow}'",
+                                event=("abort", "every step is undone, in reverse order"))
     # a step held after a failure (on-fail=block) would block the rollback for good:
     # forget its failure; its partial effect is flagged and the root's stop undoes it.
     # Only steps that stay failed: cleaning up a step that recovered and runs would
@@ -331,7 +311,7 @@ def record_event(env: Env, workflow: str, task: str, text: str) -> None:
 
 
 def retry(env: Env, workflow: str, step: str | None = None) -> list[str]:
-    """Clear failures (of one step, or all) so the steps run again; un-abort the root.
+    """Clear failures (of one step, or all) so the steps run again; un-abort the workflow.
 
     Returns the resources whose failures were cleared.
     """
@@ -340,18 +320,18 @@ def retry(env: Env, workflow: str, step: str | None = None) -> list[str]:
     require_quorum(env, f"retry workflow '{workflow}'")
     cib = livecib.query(env)
     found = require_workflow(cib, workflow)
-    ids = [e.get("id", "") for e in found if e.tag in ("primitive", "clone")]
+    ids = [e.get("id", "") for e in found if e.tag == "primitive"]
     if step is not None:
         wanted = step_id(workflow, step)
         if wanted not in ids:
-            steps = ", ".join(i.split(".", 1)[1] for i in ids if i != root_clone_id(workflow))
+            steps = ", ".join(i.split(".", 1)[1] for i in ids if i != root_id(workflow))
             raise error("STEP_NOT_FOUND", f"workflow '{workflow}' has no step '{step}' "
                         f"(steps: {steps})", ExitCode.NOT_FOUND)
         ids = [wanted]
     what = f"failures of {step or 'every step'} cleared"
     if is_aborted(cib, workflow):
-        set_root_role(env, workflow, "Started", f"restarting workflow '{workflow}'",
-                      event=("retry", what + "; the workflow runs again"))
+        set_workflow_role(env, workflow, None, f"restarting workflow '{workflow}'",
+                          event=("retry", what + "; the workflow runs again"))
     else:
         record_event(env, workflow, "retry", what)
     for rid in ids:

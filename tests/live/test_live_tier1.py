@@ -121,9 +121,10 @@ def test_failure_rolls_back_automatically_with_no_haflow_process(live1: Live) ->
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         mon = live1.env.run(["crm_mon", "-1", "--inactive", "--resource=t1auto"]).stdout
-        role = live1.env.run(["crm_resource", "--resource", "t1auto.root.clone", "--meta",
-                              "--get-parameter", "target-role"]).stdout
-        if "Stopped" in role and "Started" not in mon:
+        # the alert stops the root and every step, as haflow abort does
+        role = [live1.env.run(["crm_resource", "--resource", rid, "--meta", "--get-parameter",
+                               "target-role"]).stdout for rid in ("t1auto.root", "t1auto.a")]
+        if all("Stopped" in r for r in role) and "Started" not in mon:
             break
         time.sleep(0.5)
     else:

@@ -18,6 +18,7 @@ from haflow.agents import alert_haflow
 from haflow.coordinator import history, status, workflows
 from haflow.coordinator.live_cli import list_line, render_workflow
 from haflow.coordinator.status import StepState, WorkflowState
+from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import loads
 
@@ -125,7 +126,7 @@ def test_dependencies_come_back_from_the_compiled_order_constraints() -> None:
     deps = status.dependencies(cib, "deps")
     expected = {name: {f"deps.{d}" for d in step.after} for name, step in wf.steps.items()}
     for name, after in expected.items():
-        got = deps.get(f"deps.{name}", set()) - {"deps.root.clone"}
+        got = deps.get(f"deps.{name}", set()) - {"deps.root"}
         assert got == after, name
     # nothing runs: every step waits, on exactly its own dependencies
     mon = etree.fromstring(b"<pacemaker-result><nodes/><resources/></pacemaker-result>")
@@ -237,6 +238,11 @@ def test_the_alert_agent_rolls_back_only_a_failure_for_good(cib_file: Path) -> N
                                   CRM_alert_rc="1", CRM_alert_desc="error"))
     cib = etree.parse(str(cib_file)).getroot()
     assert workflows.is_aborted(cib, "t1done")
+    # as haflow abort: the root and every step stopped, in one change
+    roles_set = {p.get("id"): [n.get("value") for n in p.iterfind(
+        "meta_attributes/nvpair[@name='target-role']")] for p in roles.resources_of(cib, "t1done")}
+    assert "t1done.root" in roles_set and len(roles_set) > 2
+    assert all(r == ["Stopped"] for r in roles_set.values()), roles_set
     assert any(e.task == "rollback" for e in history.step_events(cib, "t1done"))
 
 

@@ -63,7 +63,7 @@ def test_waves_follow_the_dependencies(files: tuple[str, str],
     orders = [a["order"] for wave in phase["waves"] for a in wave]
     assert orders == sorted(orders) == list(range(1, len(orders) + 1))
     assert all(p["state"] == "running" and p["nodes"] for p in result["placement"].values())
-    assert len(result["placement"]["root"]["nodes"]) == 3  # the root runs everywhere
+    assert len(result["placement"]["root"]["nodes"]) == 1  # one root, on one node
 
 
 def test_text_and_dot_name_each_step_with_its_node(files: tuple[str, str],

@@ -1,8 +1,8 @@
 """What Pacemaker's own scheduler does with the compiled encoding (crm_simulate, offline).
 
 These pin the reasons behind the encoding's choices: abort stops every step
-in reverse order, losing a node that runs a root instance restarts nothing
-else, a joining node moves nothing, haflow steps are never probed.
+in reverse order and the root last, losing the root's node restarts no step,
+a joining node moves nothing, haflow steps are never probed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from lxml import etree
 
 from haflow.coordinator import simulate
+from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import load, loads
 from tests.workflow.cibtools import require
@@ -57,15 +58,9 @@ def _running_on(cib: etree._Element, resource: str) -> str:
     raise AssertionError(f"{resource} runs nowhere")
 
 
-def test_abort_stops_every_step_in_reverse_order() -> None:
+def test_abort_stops_every_step_in_reverse_order_and_the_root_last() -> None:
     cib = _started()
-    root = cib.find(".//primitive[@id='wf.root']")
-    assert root is not None
-    meta = root.find("meta_attributes")
-    assert meta is not None
-    etree.SubElement(
-        meta, "nvpair", id="wf.root.meta.target-role", name="target-role", value="Stopped"
-    )
+    roles.set_role(cib, "wf", "Stopped")
     graph = simulate.run(cib).graph
     stops = {a.resource: a for a in graph.actions.values() if a.task == "stop" and a.resource}
     assert set(stops) == {"wf.root", "wf.a", "wf.b", "wf.c", "wf.d", "wf.ip"}
@@ -106,7 +101,30 @@ def test_a_joining_node_moves_nothing() -> None:
     assert sim.output is not None
     graph = simulate.run(sim.output, node_up=["node4"]).graph
     changes = _changes(graph)
-    assert all(r == "wf.root" for _, r in changes), changes
+    assert changes == [], changes
+
+
+def test_losing_the_roots_node_restarts_no_step() -> None:
+    """The root's orders to the first steps are Optional: it moves alone."""
+    cib = _started()
+    root_node = _running_on(cib, "wf.root")
+    elsewhere = {s for s in AFTER if _running_on(cib, f"wf.{s}") != root_node}
+    assert elsewhere, "every step ran on the root's node: nothing to check"
+    graph = simulate.run(cib, node_fail=[root_node]).graph
+    moved = {r for task, r in _changes(graph) if task in ("start", "stop")}
+    assert "wf.root" in moved
+    assert not moved & {f"wf.{s}" for s in elsewhere}, moved
+
+
+def test_resuming_an_aborted_workflow_starts_it_again() -> None:
+    cib = _started()
+    roles.set_role(cib, "wf", "Stopped")
+    sim = simulate.run(cib, keep_output=True)
+    assert sim.output is not None
+    roles.set_role(sim.output, "wf", None)
+    assert roles.target_role(sim.output, "wf") is None
+    started = {r for task, r in _changes(simulate.run(sim.output).graph) if task == "start"}
+    assert started == {"wf.root", *(f"wf.{s}" for s in AFTER)}
 
 
 def test_haflow_steps_are_never_probed_foreign_ones_are() -> None:
@@ -138,11 +156,7 @@ def test_golden_start_and_abort_orders(name: str) -> None:
     sim = simulate.run(cib, keep_output=True)
     assert simulate.starts_respect(sim.graph, deps) == []
     assert sim.output is not None
-    root = sim.output.find(f".//primitive[@id='{wf.name}.root']")
-    assert root is not None
-    meta = root.find("meta_attributes")
-    assert meta is not None
-    etree.SubElement(meta, "nvpair", id="tr", name="target-role", value="Stopped")
+    roles.set_role(sim.output, wf.name, "Stopped")
     graph = simulate.run(sim.output).graph
     stops = {a.resource: a.id for a in graph.actions.values() if a.task == "stop"}
     assert set(deps) <= set(stops)
@@ -172,7 +186,6 @@ def test_crm_mon_resource_workflow_shows_exactly_its_steps(tmp_path: Path) -> No
     )
     shown = {e.get("id") for e in etree.fromstring(result.stdout).iter("resource", "clone")}
     assert shown == {
-        "diamond.root.clone",
         "diamond.root",
         "diamond.network",
         "diamond.volume",
