@@ -450,7 +450,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
     leftovers = [f"{s.name} ({s.state.value}{' on ' + s.node if s.node else ''})"
                  for s in wf.steps if s.state == StepState.BLOCKED
                  or (s.state == StepState.FAILED and not wf.aborted)]
-    workflows.remove(env, args.workflow, active, force=args.force, leftovers=leftovers)
+    failed_stops = [s.resource for s in wf.steps if s.state == StepState.BLOCKED
+                    and parsed.resources.get(s.resource) and parsed.resources[s.resource].active]
+    workflows.remove(env, args.workflow, active, force=args.force, leftovers=leftovers,
+                     failed_stops=failed_stops)
     _emit(args, {"workflow": args.workflow, "removed": True, "effects_remain": leftovers},
           lambda d: f"removed {d['workflow']}" + (
               f"; effects that may remain (not undone): {', '.join(d['effects_remain'])}"

@@ -343,13 +343,15 @@ def retry(env: Env, workflow: str, step: str | None = None) -> list[str]:
 
 
 def remove(env: Env, workflow: str, active: list[str], force: bool = False,
-           leftovers: list[str] | None = None) -> None:
+           leftovers: list[str] | None = None, failed_stops: list[str] | None = None) -> None:
     """Delete the workflow in one change, once nothing of it runs.
 
     ``active`` are its resources still running somewhere (from crm_mon);
     ``leftovers`` the steps whose effect may remain (failed or blocked
-    without an undo). Without ``force`` both must be empty; with it, only
-    ``active`` — and the caller tells the admin about the leftovers.
+    without an undo); ``failed_stops`` the blocked ones Pacemaker still
+    counts as active because their stop failed. Without ``force``
+    ``active`` and ``leftovers`` must be empty; with it, only ``active`` —
+    and the caller tells the admin about the leftovers.
     """
     require_quorum(env, f"remove workflow '{workflow}'")
     old = livecib.query(env)
@@ -363,4 +365,40 @@ def remove(env: Env, workflow: str, active: list[str], force: bool = False,
                     f"being undone, their effects may remain: {', '.join(leftovers)}; "
                     "clean them up (or 'haflow retry' then 'haflow abort'), or remove with "
                     "--force", ExitCode.CONFLICT)
+    if failed_stops:
+        forget_failed_stops(env, workflow, failed_stops)
+        old = livecib.query(env)
     livecib.push(env, old, without(old, workflow), f"removing workflow '{workflow}'")
+
+
+FORGET_TIMEOUT = 30.0
+
+
+def forget_failed_stops(env: Env, workflow: str, resources: list[str]) -> None:
+    """Make Pacemaker forget the failed stops of ``resources`` before they are deleted.
+
+    A deleted resource whose last stop failed is an orphan Pacemaker cannot
+    know stopped, and it fences the node for it (crm_simulate shows the
+    fencing). Cleaned up while still configured (target-role Stopped, no
+    probe for haflow steps), it is simply stopped. A foreign step is probed
+    again; if its stop fails again it stays, and nothing is deleted.
+    """
+    import time
+
+    from haflow.coordinator import status
+
+    for rid in resources:
+        env.run(["crm_resource", "--cleanup", "--resource", rid])
+    deadline = time.monotonic() + FORGET_TIMEOUT
+    while True:
+        _, mon = status.read_live(env)
+        parsed = status.parse_mon(mon)
+        still = [r for r in resources if parsed.resources.get(r) and parsed.resources[r].active]
+        if not still:
+            return
+        if time.monotonic() > deadline:
+            raise error("STOP_STILL_FAILED", f"workflow '{workflow}': the failed stop of "
+                        f"{', '.join(still)} did not clear; not removing it (Pacemaker would "
+                        "fence its node for a deleted resource whose stop failed)",
+                        ExitCode.CONFLICT)
+        time.sleep(0.5)
