@@ -16,7 +16,7 @@ from haflow.coordinator import livecib, workflows
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import load
-from haflow.lab import records
+from haflow.lab import power, records
 from tests.live.conftest import Live
 
 pytestmark = pytest.mark.tier1
@@ -320,11 +320,15 @@ def test_remove_force_says_which_effects_remain(live1: Live) -> None:
     refused = live1.run("remove", "t1left")
     assert refused.returncode == ExitCode.CONFLICT and "EFFECTS_REMAIN" in refused.stderr
     assert live1.configuration() == before
+    init = power.init_pid(live1.layout, "node1")
     try:
         forced = live1.run("remove", "t1left", "--force")
         assert forced.returncode == 0, forced.stderr
         assert "effects that may remain" in forced.stdout and "a (blocked" in forced.stdout
         assert len(records.effects(live1.state_dir)) == 1
+        # a deleted resource whose stop had failed would get its node fenced (rebooted)
+        time.sleep(3)
+        assert power.init_pid(live1.layout, "node1") == init, "node1 was fenced"
     finally:
         # the orphaned, blocked resource stays in Pacemaker's status until cleaned up
         live1.env.run(["crm_resource", "--cleanup", "--resource", "t1left.a"])
