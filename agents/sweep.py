@@ -88,7 +88,8 @@ def sweep(workflow: str, log: Callable[[str, str], None], timeout_s: float = 60.
         active = runs_somewhere(rid)
         if active is not False:
             log("WARNING", f"{rid} is flagged with an effect but "
-                + ("still runs: its own stop undoes it" if active else
+                + ("Pacemaker counts it as running (its stop waits, or failed and blocks): "
+                   "left to that stop" if active else
                    "cannot be located (crm_resource failed): not undoing it out of order"))
             continue
         agent = os.path.join(ocf_root, "resource.d", PROVIDER, primitive.get("type", ""))
