@@ -30,9 +30,9 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from xml.sax.saxutils import quoteattr
 
 from haflow.agents.naming import FENCING_STEP, root_id, split_step_id
+from haflow.agents.xmltext import quoteattr
 
 POLICY_META = "haflow-failure-policy"
 EVENT_PREFIX = "haflow-event-"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import subprocess
 import xml.etree.ElementTree as ET
-from xml.sax.saxutils import quoteattr
 
 from haflow.agents.naming import EFFECT_META, OUTPUT_META_PREFIX, root_id
+from haflow.agents.xmltext import quoteattr
 
 CIB_NO_SUCH_OBJECT = 105  # cibadmin: the xpath matched nothing
 OUTPUTS_SET_SUFFIX = "-haflow-outputs"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from xml.sax.saxutils import escape, quoteattr
 
 from haflow.agents.params import BOOLEAN, SELECT
+from haflow.agents.xmltext import escape, quoteattr
 
 if TYPE_CHECKING:
     from haflow.agents.framework import Agent
