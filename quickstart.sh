@@ -35,6 +35,10 @@ install_haflow() {
     [ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -e '.[test]'
+    # an editable install compiles nothing: where bytecode cannot be written (a
+    # read-only tree, PYTHONDONTWRITEBYTECODE) every agent action and every haflow
+    # command would compile its modules again
+    "$VENV/bin/python" -m compileall -q -j 0 agents coordinator lab cib_templates haflow_ns
 }
 
 run_tests() {
