@@ -26,7 +26,7 @@ from haflow.agents.naming import (
     root_id,
 )
 from haflow.agents.progress import DEFAULT_INTERVAL, parse_value
-from haflow.coordinator.workflow.roles import root_of
+from haflow.coordinator.workflow.roles import names, root_of
 
 STUCK_FACTOR = 3  # a heartbeat older than 3 intervals means the action is stuck
 INFINITY = 1_000_000  # Pacemaker's score/fail-count infinity
@@ -324,12 +324,6 @@ def dependencies(cib: etree._Element, workflow: str) -> dict[str, set[str]]:
 # ---- putting it together ------------------------------------------------------------------
 
 
-def workflow_names(cib: etree._Element) -> list[str]:
-    from haflow.coordinator.workflows import names
-
-    return names(cib)
-
-
 def workflow_status(cib: etree._Element, mon: etree._Element, workflow: str,
                     now: float | None = None,
                     heartbeat_interval: float = DEFAULT_INTERVAL) -> WorkflowStatus:
@@ -344,7 +338,7 @@ def all_status(cib: etree._Element, mon: etree._Element, now: float | None = Non
     now = time.time() if now is None else now
     parsed, nodes = parse_mon(mon), parse_node_status(cib)
     return [_status(cib, parsed, nodes, name, now, heartbeat_interval)
-            for name in workflow_names(cib)]
+            for name in names(cib)]
 
 
 def _status(cib: etree._Element, mon: Mon, nodes: dict[str, NodeStatus], workflow: str,
@@ -539,15 +533,23 @@ def _workflow_state(steps: list[StepStatus], aborted: bool, policy: str,
 # ---- reading the live cluster -------------------------------------------------------------
 
 
+# only the sections read here: node history and the rest cost crm_mon a quarter of its
+# time on 500 running steps
+MON = ("crm_mon", "--output-as=xml", "--inactive", "--exclude=all", "--include=nodes,resources")
+# crm_mon on the very CIB just read (CIB_file): status comes from one consistent
+# snapshot, and the CIB manager serves one copy instead of two at once (500 running
+# steps on a lab node: 0.34 s instead of 0.45 s for the two calls side by side)
+ON_SNAPSHOT = 'f=$(mktemp) && trap \'rm -f "$f"\' EXIT && cat > "$f" && CIB_file="$f" "$@"'
+
+
 def read_live(env: Any) -> tuple[etree._Element, etree._Element]:
-    """(the CIB, crm_mon's XML) from ``env``'s node; the only impure function here."""
+    """(the CIB, crm_mon's XML of that same CIB) from ``env``'s node; the only impure
+    function here."""
     from haflow.coordinator import livecib
 
-    # only the sections read here: node history and the rest cost crm_mon a quarter of
-    # its time on 500 running steps
-    read, result = env.run_together(livecib.QUERY, ["crm_mon", "--output-as=xml", "--inactive",
-                                                    "--exclude=all", "--include=nodes,resources"])
+    read = env.run(livecib.QUERY)
     cib = livecib.parse_query(env, read)
+    result = env.run(["sh", "-c", ON_SNAPSHOT, "sh", *MON], input=read.stdout)
     try:
         mon = etree.fromstring(result.stdout.encode())
     except etree.XMLSyntaxError:
