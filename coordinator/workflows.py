@@ -56,17 +56,10 @@ def elements_of(cib: etree._Element, workflow: str) -> list[etree._Element]:
     return found
 
 
-def names(cib: etree._Element) -> list[str]:
-    """Every workflow in the CIB: resources of agent ocf:haflow:workflow."""
-    roots = xpath(cib, "configuration/resources//primitive[@class='ocf' and "
-                      "@provider='haflow' and @type='workflow']")
-    return sorted({r.get("id", "").rsplit(".", 1)[0] for r in roots})
-
-
 def require_workflow(cib: etree._Element, workflow: str) -> list[etree._Element]:
     found = elements_of(cib, workflow)
     if not found:
-        known = ", ".join(names(cib)) or "none"
+        known = ", ".join(roles.names(cib)) or "none"
         raise error("WORKFLOW_NOT_FOUND", f"no workflow named '{workflow}' in the cluster "
                     f"(workflows: {known})", ExitCode.NOT_FOUND)
     return found

@@ -21,6 +21,17 @@ from haflow.agents.naming import root_id
 TARGET_ROLE = "target-role"
 
 
+def names(cib: etree._Element) -> list[str]:
+    """Every workflow in the CIB: resources of agent ocf:haflow:workflow (here, not in
+    coordinator/workflows.py: ``haflow status`` needs no compiler)."""
+    resources = cib.find("configuration/resources")
+    if resources is None:
+        return []
+    return sorted({r.get("id", "").rsplit(".", 1)[0] for r in resources.iter("primitive")
+                   if r.get("class") == "ocf" and r.get("provider") == "haflow"
+                   and r.get("type") == "workflow"})
+
+
 def resources_of(cib: etree._Element, workflow: str) -> list[etree._Element]:
     """The workflow's primitives: its root and its steps (ids ``WF.*``)."""
     resources = cib.find("configuration/resources")
