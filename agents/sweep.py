@@ -6,13 +6,13 @@ under policy hold and the admin aborts later, or its node crashed mid-start
 and the abort came before a recovery. Every step records in the CIB whether
 its effect may exist (meta attribute ``haflow-effect``: ``pending`` while
 ``do`` runs, ``present`` once done; removed by a completed undo). When the
-workflow's root stops on purpose — after the steps, so the normal undos
-have run in reverse order — it runs the ``stop`` of each step still flagged
-that runs nowhere, as Pacemaker would: that stop sees the workflow stopped
-and undoes. A flagged step that still runs is left to Pacemaker: the root's
-orders are Optional, so the root may stop before a step whose own stop has
-to wait (its node not fenced yet); that step's target-role is Stopped too,
-so its own stop undoes it later, still in reverse order. Undo is
+workflow's root stops on purpose — after the steps (its orders to the first
+steps are Optional and symmetrical: when they stop in the same transition,
+the root stops after them, fencing included), so the normal undos have run
+in reverse order — it runs the ``stop`` of each step still flagged, as
+Pacemaker would: that stop sees the workflow stopped and undoes. That
+includes a step Pacemaker holds as blocked (its start failed under policy
+hold, or its stop failed): nothing else would ever undo it. Undo is
 idempotent, so a sweep that finds nothing to do is harmless.
 """
 
@@ -57,21 +57,8 @@ def step_environment(primitive: ET.Element, timeout_s: float) -> dict[str, str]:
     return env
 
 
-def runs_somewhere(rid: str) -> bool | None:
-    """Whether Pacemaker counts ``rid`` as active on some node (None: cannot tell)."""
-    try:
-        found = subprocess.run(["crm_resource", "--locate", "--quiet", "--resource", rid],
-                               capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if found.returncode != 0:
-        return None
-    return bool(found.stdout.strip())
-
-
 def sweep(workflow: str, log: Callable[[str, str], None], timeout_s: float = 60.0) -> list[str]:
-    """Run the stop (an undo, since the workflow is stopped) of every flagged step that
-    runs nowhere.
+    """Run the stop (an undo, since the workflow is stopped) of every flagged step.
 
     Returns the steps swept; a step whose undo failed is logged and left
     flagged, so ``haflow status`` and ``haflow remove`` still report it.
@@ -85,13 +72,6 @@ def sweep(workflow: str, log: Callable[[str, str], None], timeout_s: float = 60.
     swept = []
     for primitive in flagged_steps(resources, workflow):
         rid = primitive.get("id", "")
-        active = runs_somewhere(rid)
-        if active is not False:
-            log("WARNING", f"{rid} is flagged with an effect but "
-                + ("Pacemaker counts it as running (its stop waits, or failed and blocks): "
-                   "left to that stop" if active else
-                   "cannot be located (crm_resource failed): not undoing it out of order"))
-            continue
         agent = os.path.join(ocf_root, "resource.d", PROVIDER, primitive.get("type", ""))
         log("WARNING", f"{rid} may still have an effect (its undo was cut short, or it "
             "failed half-way): undoing it now")

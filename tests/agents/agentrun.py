@@ -118,23 +118,6 @@ class Sandbox:
                f"value={quoteattr(value)}/></meta_attributes></primitive>")
         cibadmin(self.cib_file, "--modify", "--scope", "resources", "-X", xml)
 
-    def record_running(self, rid: str, agent: str = "test", node: str = "node1") -> None:
-        """Write into the status section that ``rid`` started on ``node`` (as the
-        controller records it), so that ``crm_resource --locate`` finds it there."""
-        key = "1:1:0:00000000-0000-0000-0000-000000000000"
-        cibadmin(self.cib_file, "-C", "-o", "nodes", "-X",
-                 f"<node id=\"1\" uname={quoteattr(node)}/>")
-        cibadmin(self.cib_file, "-C", "-o", "status", "-X", (
-            f"<node_state id=\"1\" uname={quoteattr(node)} in_ccm=\"true\" crmd=\"online\" "
-            "join=\"member\" expected=\"member\"><lrm id=\"1\"><lrm_resources>"
-            f"<lrm_resource id={quoteattr(rid)} class=\"ocf\" provider=\"haflow\" "
-            f"type={quoteattr(agent)}><lrm_rsc_op id={quoteattr(rid + '_last_0')} "
-            f"operation_key={quoteattr(rid + '_start_0')} operation=\"start\" "
-            f"crm-debug-origin=\"test\" crm_feature_set=\"3.16.1\" transition-key=\"{key}\" "
-            f"transition-magic=\"0:0;{key}\" call-id=\"1\" rc-code=\"0\" op-status=\"0\" "
-            "interval=\"0\" last-rc-change=\"1\" exec-time=\"1\" queue-time=\"0\"/>"
-            "</lrm_resource></lrm_resources></lrm></node_state>"))
-
     def remove_primitive(self, rid: str) -> None:
         cibadmin(self.cib_file, "-D", "-o", "resources", "-X", f"<primitive id={quoteattr(rid)}/>")
 

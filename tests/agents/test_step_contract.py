@@ -266,15 +266,3 @@ def test_a_clean_rollback_leaves_the_sweep_nothing_to_do(
     rollback(box, ocf_root)
     assert records.events(state) == ["do", "undo"]
 
-
-def test_the_sweep_leaves_a_flagged_step_that_still_runs_to_its_own_stop(
-        box: Sandbox, tmp_path: Path, ocf_root: Path) -> None:
-    """The root's orders are Optional: it may stop while a step's stop waits (its node
-    not fenced yet). Undoing that step from the root would break the reverse order."""
-    state = tmp_path / "state"
-    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
-    box.record_running("wf.a")
-    rollback(box, ocf_root)
-    assert records.events(state) == ["do"]
-    assert records.effects(state) == ["wf__a__s1"]
-    assert box.meta("wf.a")["haflow-effect"] == "present"
