@@ -159,14 +159,15 @@ def _ops(
 
 
 def _root(wf: Workflow) -> etree._Element:
-    """The root: one primitive, ordered before the first steps by Optional orders.
+    """The root: one primitive, started before the first steps, stopped after them.
 
     Optional, because a mandatory order from a root restarts every step when
     the root moves (its node lost: measured with crm_simulate, a 4-step
     workflow restarted all 4); an optional one only orders actions that
-    happen in the same transition: the root starts before the first steps,
-    and on abort (target-role=Stopped on the root and every step, one patch)
-    it stops after them, so its stop is the rollback's last act. It used to
+    happen in the same transition. On abort (target-role=Stopped on the root
+    and every step, one patch) a one-way mandatory order makes the root stop
+    after the first steps (_root_orders), so its stop is the rollback's last
+    act. It used to
     be a clone on every node, which kept the order mandatory but cost the
     scheduler one instance per node and workflow (1,000 steps on 32 nodes:
     2.6 s of CPU with the clone, 0.9 s without; bench/schedule).
@@ -295,9 +296,31 @@ def _orders(wf: Workflow, order: list[str]) -> list[etree._Element]:
         if deps:
             first = [step_id(wf.name, d) for d in deps]
             result.append(_order(f"{base}.order.{names[0]}", first, then))
-        else:  # the first steps, after the root (see _root: why Optional)
-            result.append(_order(f"{base}.order.{names[0]}", [base], then, kind="Optional"))
+        else:  # the first steps, after the root (see _root)
+            result += _root_orders(base, names[0], then)
     return result
+
+
+def _root_orders(root: str, first_name: str, first_steps: list[str]) -> list[etree._Element]:
+    """The root starts before the first steps (Optional: its move restarts nothing) and
+    stops after them (Mandatory, one way: its stop, the rollback's last act, waits for
+    their stops, and is blocked with them by a step whose stop cannot run yet, until
+    abort's cleanup; a step that merely moves does not stop the root)."""
+    starts = _order(f"{root}.order.{first_name}", [root], first_steps, kind="Optional")
+    starts.set("symmetrical", "false")
+    cid = f"{root}.stop-last"
+    if len(first_steps) == 1:
+        stops = etree.Element("rsc_order", {
+            "id": cid, "kind": "Mandatory", "first": first_steps[0], "first-action": "stop",
+            "then": root, "then-action": "stop", "symmetrical": "false"})
+    else:
+        stops = etree.Element("rsc_order", {"id": cid, "kind": "Mandatory",
+                                            "symmetrical": "false"})
+        _set(stops, f"{cid}.0", first_steps, sequential=False)
+        _set(stops, f"{cid}.1", [root], sequential=True)
+        for rset in stops:
+            rset.set("action", "stop")
+    return [starts, stops]
 
 
 def _colocations(wf: Workflow) -> list[etree._Element]:
