@@ -6,13 +6,12 @@ under policy hold and the admin aborts later, or its node crashed mid-start
 and the abort came before a recovery. Every step records in the CIB whether
 its effect may exist (meta attribute ``haflow-effect``: ``pending`` while
 ``do`` runs, ``present`` once done; removed by a completed undo). When the
-workflow's root stops on purpose — after the steps (its orders to the first
-steps are Optional and symmetrical: when they stop in the same transition,
-the root stops after them, fencing included), so the normal undos have run
-in reverse order — it runs the ``stop`` of each step still flagged, as
-Pacemaker would: that stop sees the workflow stopped and undoes. That
-includes a step Pacemaker holds as blocked (its start failed under policy
-hold, or its stop failed): nothing else would ever undo it. Undo is
+workflow's root stops on purpose — after the first steps' stops (a one-way
+mandatory order), so the normal undos have run in reverse order — it runs
+the ``stop`` of each step still flagged, as Pacemaker would: that stop sees
+the workflow stopped and undoes. That includes a step Pacemaker holds as
+blocked (its start failed under policy hold, or its stop failed): nothing
+else would ever undo it. Undo is
 idempotent, so a sweep that finds nothing to do is harmless.
 """
 

@@ -1,9 +1,10 @@
 """``ocf:haflow:workflow``: the root of a workflow.
 
-The first steps are ordered after it (Optional orders: it may move without
-restarting any step). Abort and rollback set target-role=Stopped on it and
-on every step in one change; Pacemaker stops the steps in reverse dependency
-order and the root last, and its stop finishes any undo that was cut short.
+The first steps start after it (an Optional order: it may move without
+restarting any step) and it stops after them (a one-way Mandatory order).
+Abort and rollback set target-role=Stopped on it and on every step in one
+change; Pacemaker stops the steps in reverse dependency order and the root
+last, and its stop finishes any undo that was cut short.
 It has no effect of its own; it carries the workflow's name and description
 so that ``pcs resource config`` and crm_mon tell what it is.
 """
