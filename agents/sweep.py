@@ -11,8 +11,9 @@ mandatory order), so the normal undos have run in reverse order — it runs
 the ``stop`` of each step still flagged, as Pacemaker would: that stop sees
 the workflow stopped and undoes. That includes a step Pacemaker holds as
 blocked (its start failed under policy hold, or its stop failed): nothing
-else would ever undo it. Undo is
-idempotent, so a sweep that finds nothing to do is harmless.
+else would ever undo it. Undo is idempotent, so a sweep that finds nothing
+to do is harmless. Open gap: a root whose node is fenced during the undo
+stops by the fencing alone, and no sweep runs (fault scenario crash-undo).
 """
 
 from __future__ import annotations
