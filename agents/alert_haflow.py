@@ -20,6 +20,17 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
    everywhere; a failed start counts as INFINITY), the workflow's root and
    every step get ``target-role=Stopped`` in one change, as ``haflow abort``
    does: Pacemaker undoes every step in reverse order, the root last.
+3. A rollback's last act with the root's node fenced: the root's stop runs
+   the sweep (agents/sweep.py) that finishes undos cut short, but a root
+   whose node is fenced stops by the fencing alone, and no sweep runs. After
+   a fencing, the DC's alert finds each aborted workflow whose root is not
+   active and that has steps still flagged ``haflow-effect``, and adds a
+   meta attribute set ``WF.root.sweep`` (score INFINITY: it outranks the
+   abort's ``target-role=Stopped``) that starts the root on a survivor; the
+   root's start alert deletes the set again, and Pacemaker stops the root
+   after the first steps, as for any rollback: its stop sweeps, as root,
+   on a live node. Only the DC does it: the alerts of two nodes could
+   otherwise re-add the set after the root's start deleted it.
 """
 
 from __future__ import annotations
@@ -31,7 +42,15 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
-from haflow.agents.naming import FENCING_STEP, root_id, split_step_id
+from haflow.agents.naming import (
+    FENCING_STEP,
+    PROVIDER,
+    ROOT_STEP,
+    SWEEP_SET_SUFFIX,
+    root_id,
+    split_step_id,
+    sweep_set_id,
+)
 from haflow.agents.xmltext import quoteattr
 
 POLICY_META = "haflow-failure-policy"
@@ -41,6 +60,7 @@ INFINITY = 1_000_000
 FAILCOUNT_WAIT = 15.0  # seconds to wait for the fail count of a failure to be written
 CIB_NO_SUCH_OBJECT = 105
 EXEC_CANCELLED = 1  # CRM_alert_status: Pacemaker's execution status "cancelled"
+ERASE_WAIT = 20.0  # seconds for the DC to erase a fenced node's resource history
 
 
 def history_set_id(workflow: str) -> str:
@@ -171,8 +191,10 @@ def _write_event(workflow: str, suffix: str, value: str) -> bool:
 
 
 def _meta(element: ET.Element) -> dict[str, str]:
+    """The meta attributes as configured (a root's sweep set is a passing override)."""
     return {n.get("name", ""): n.get("value", "")
-            for n in element.findall("./meta_attributes/nvpair")}
+            for m in element.findall("./meta_attributes")
+            if not m.get("id", "").endswith(SWEEP_SET_SUFFIX) for n in m.findall("nvpair")}
 
 
 def _uname_test(expr: ET.Element, node: str) -> bool | None:
@@ -277,10 +299,111 @@ def maybe_roll_back(event: Event, workflow: str, step: str) -> str | None:
             "back")
 
 
+# ---- the sweep after a fencing ------------------------------------------------------------
+
+
+def local_node() -> str:
+    result = _run(["crm_node", "--name"], timeout=10.0)
+    if result is not None and result.returncode == 0 and result.stdout.strip():
+        return result.stdout.strip()
+    return os.uname().nodename
+
+
+def is_dc(cib: ET.Element) -> bool:
+    dc = cib.get("dc-uuid")
+    if not dc:
+        return False
+    state = cib.find(f"./status/node_state[@id={quoteattr(dc)}]")
+    return state is not None and state.get("uname") == local_node()
+
+
+def has_resource_history(cib: ET.Element, node: str) -> bool:
+    """Whether the CIB still holds ``node``'s resource history (the DC erases it once
+    the node is fenced)."""
+    state = cib.find(f"./status/node_state[@uname={quoteattr(node)}]")
+    return state is not None and state.find("./lrm/lrm_resources/lrm_resource") is not None
+
+
+def active_somewhere(cib: ET.Element, rsc: str) -> bool:
+    """Whether any node's history has ``rsc`` running, starting or stopping (anything
+    but a completed stop or a probe that found it stopped)."""
+    for state in cib.findall("./status/node_state"):
+        op = state.find(f"./lrm/lrm_resources/lrm_resource[@id={quoteattr(rsc)}]"
+                        f"/lrm_rsc_op[@id={quoteattr(rsc + '_last_0')}]")
+        if op is None:
+            continue
+        task, rc = op.get("operation"), op.get("rc-code")
+        if (task == "stop" and rc == "0" and op.get("op-status") == "0") or \
+                (task == "monitor" and rc == "7"):
+            continue
+        return True
+    return False
+
+
+def sweep_needed(cib: ET.Element) -> list[str]:
+    """Aborted workflows whose root is stopped while steps are still flagged."""
+    from haflow.agents.sweep import flagged_steps
+
+    resources = cib.find("./configuration/resources")
+    if resources is None:
+        return []
+    found = []
+    for root in resources.findall("primitive"):
+        if root.get("provider") != PROVIDER or root.get("type") != "workflow":
+            continue
+        rid = root.get("id", "")
+        workflow = rid.rpartition(".")[0]
+        asked = any(m.get("id") == sweep_set_id(workflow)
+                    for m in root.findall("meta_attributes"))
+        if asked or not root_stopped(cib, workflow) or active_somewhere(cib, rid):
+            continue
+        if flagged_steps(resources, workflow):
+            found.append(workflow)
+    return found
+
+
+def sweep_after_fencing(event: Event) -> list[str]:
+    """Start the root of each workflow that needs a sweep again (see 3. above)."""
+    if event.rc != 0 or not event.node:
+        return []
+    deadline = time.monotonic() + ERASE_WAIT
+    while True:
+        cib = _query()
+        if cib is None or not is_dc(cib):
+            return []
+        if not has_resource_history(cib, event.node) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    done = []
+    for workflow in sweep_needed(cib):
+        set_id = sweep_set_id(workflow)
+        xml = (f"<primitive id={quoteattr(root_id(workflow))}><meta_attributes "
+               f"id={quoteattr(set_id)} score=\"INFINITY\"><nvpair "
+               f"id={quoteattr(set_id + '.target-role')} name=\"target-role\" "
+               "value=\"Started\"/></meta_attributes></primitive>")
+        result = _run(["cibadmin", "--modify", "--scope", "resources", "--xml-text", xml])
+        if result is None or result.returncode != 0:
+            continue
+        now = time.time()
+        record(workflow, ROOT_STEP, f"{now:.6f} {event.node} sweep 0 0 sweep the root stopped "
+               f"with {event.node} (fenced) before finishing undos cut short: it starts on a "
+               "live node, and its stop finishes them", now, event.node)
+        done.append(workflow)
+    return done
+
+
+def sweep_started(workflow: str) -> bool:
+    """The root started again for a sweep: drop the override, so that it stops."""
+    xml = f"<meta_attributes id={quoteattr(sweep_set_id(workflow))}/>"
+    result = _run(["cibadmin", "--delete", "--scope", "resources", "--xml-text", xml])
+    return result is not None and result.returncode == 0
+
+
 def handle(env: Mapping[str, str]) -> int:
     event = Event(env)
     if event.kind == "fencing":
         record_fencing(event)
+        sweep_after_fencing(event)
         return 0
     if event.kind != "resource":
         return 0
@@ -288,7 +411,9 @@ def handle(env: Mapping[str, str]) -> int:
     if found is None:
         return 0
     workflow, step = found
-    if step == "root" and not event.failed:
+    if step == ROOT_STEP and not event.failed:
+        if event.task == "start":
+            sweep_started(workflow)
         return 0
     if event.status == EXEC_CANCELLED:
         return 0  # a recurring monitor cancelled by a stop: nothing happened to the step

@@ -32,6 +32,10 @@ EFFECT_META = "haflow-effect"
 OUTPUT_META_PREFIX = "haflow-output-"
 # the "step" of a fencing in a workflow's history (alert agent and ``haflow history``)
 FENCING_STEP = "(fencing)"
+# a meta attribute set of the root, added by the alert agent when the root's node was
+# fenced during a rollback: target-role=Started there outranks the abort's Stopped
+# until the root has started again, so that its stop (the sweep) runs on a survivor
+SWEEP_SET_SUFFIX = ".sweep"
 # transient node attributes a running action publishes (value: see agents/progress.py)
 HEARTBEAT_ATTR_PREFIX = "haflow-hb-"
 
@@ -50,6 +54,10 @@ def tag_id(workflow: str) -> str:
 def root_id(workflow: str) -> str:
     """The workflow's root primitive: every step is ordered after it."""
     return f"{workflow}.{ROOT_STEP}"
+
+
+def sweep_set_id(workflow: str) -> str:
+    return root_id(workflow) + SWEEP_SET_SUFFIX
 
 
 def step_id(workflow: str, step: str) -> str:

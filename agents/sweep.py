@@ -12,8 +12,10 @@ the ``stop`` of each step still flagged, as Pacemaker would: that stop sees
 the workflow stopped and undoes. That includes a step Pacemaker holds as
 blocked (its start failed under policy hold, or its stop failed): nothing
 else would ever undo it. Undo is idempotent, so a sweep that finds nothing
-to do is harmless. Open gap: a root whose node is fenced during the undo
-stops by the fencing alone, and no sweep runs (fault scenario crash-undo).
+to do is harmless. A root whose node is fenced during the undo stops by the
+fencing alone, and its sweep does not run: the DC's alert agent then starts
+the root again on a live node, so that it stops once more and sweeps there
+(agents/alert_haflow.py; fault scenario crash-undo).
 """
 
 from __future__ import annotations

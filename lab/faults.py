@@ -71,6 +71,12 @@ class Run:
                 if nodes and rid.split(".", 1)[0] in self.names
                 and seen.roles.get(rid) == "Started" and not rid.endswith(".root")}
 
+    def roots(self) -> dict[str, str]:
+        """root resource -> node, for the roots of our workflows that run."""
+        seen = view(self.layout, self.survivor())
+        return {rid: nodes[0] for rid, nodes in seen.resources.items()
+                if nodes and rid.split(".", 1)[0] in self.names and rid.endswith(".root")}
+
     def busiest(self) -> str:
         """The node running most of our steps."""
         counts: dict[str, int] = {}
@@ -140,7 +146,12 @@ def crash_during_undo(run: Run) -> None:
         workflows.abort(env, name)
     target = wait_for("an undo in progress", lambda: next(
         (rid for rid, node in run.where().items() if rid.endswith(".c")), None), timeout=30)
-    run.crash_and_wait_fenced(run.where().get(target) or run.busiest())
+    # the node of a workflow's root if one still runs: its stop (the sweep) is then implied
+    # by the fencing, and the alert agent must start it again elsewhere to finish
+    roots = run.roots()
+    run.crash_and_wait_fenced(roots.get(target.split(".")[0] + ".root")
+                              or next(iter(roots.values()), None)
+                              or run.where().get(target) or run.busiest())
 
 
 def crash_dc_mid_transition(run: Run) -> None:

@@ -167,9 +167,10 @@ def _root(wf: Workflow) -> etree._Element:
     happen in the same transition. On abort (target-role=Stopped on the root
     and every step, one patch) a one-way mandatory order makes the root stop
     after the first steps (_root_orders), so its stop is the rollback's last
-    act -- unless the root's node is the one fenced during the undo: its stop
-    is then implied by the fencing and its sweep does not run (fault scenario
-    crash-undo; open). It used to be a clone on every node, which kept the
+    act. If the root's node is the one fenced during the undo, its stop is
+    implied by the fencing and its sweep does not run: the DC's alert agent
+    starts it again on a live node to stop it there (agents/alert_haflow.py,
+    fault scenario crash-undo). It used to be a clone on every node, which kept the
     order mandatory but cost the
     scheduler one instance per node and workflow (1,000 steps on 32 nodes:
     2.6 s of CPU with the clone, 0.9 s without; bench/schedule).

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from haflow.agents.naming import root_id
+from haflow.agents.naming import root_id, sweep_set_id
 
 TARGET_ROLE = "target-role"
 
@@ -46,18 +46,24 @@ def root_of(cib: etree._Element, workflow: str) -> etree._Element | None:
 
 
 def target_role(cib: etree._Element, workflow: str) -> str | None:
-    """The root's target-role (None when unset or when there is no root)."""
+    """The root's target-role (None when unset or when there is no root); a sweep set is
+    a passing override of the alert agent, not the workflow's role."""
     root = root_of(cib, workflow)
     if root is None:
         return None
-    found = root.find(f"meta_attributes/nvpair[@name='{TARGET_ROLE}']")
+    found = next((n for m in root.iterfind("meta_attributes")
+                  if m.get("id") != sweep_set_id(workflow)
+                  for n in m.iterfind(f"nvpair[@name='{TARGET_ROLE}']")), None)
     return None if found is None else found.get("value")
 
 
 def set_role(cib: etree._Element, workflow: str, role: str | None) -> None:
     """Set ``role`` as target-role of every resource of ``workflow`` in ``cib`` (in place);
-    ``None`` removes it. Any target-role set by hand on one of them is replaced."""
+    ``None`` removes it. Any target-role set by hand on one of them is replaced, and so is
+    the root's sweep set (agents/alert_haflow.py), which would outrank it."""
     for primitive in resources_of(cib, workflow):
+        for sweep in primitive.findall(f"meta_attributes[@id='{sweep_set_id(workflow)}']"):
+            primitive.remove(sweep)
         for nvpair in primitive.findall(f"meta_attributes/nvpair[@name='{TARGET_ROLE}']"):
             nvpair.getparent().remove(nvpair)  # type: ignore[union-attr]
         if role is None:

@@ -265,6 +265,88 @@ def test_the_alert_agent_leaves_a_hold_workflow_alone(cib_file: Path) -> None:
     assert not [e for e in history.step_events(cib, "t1hold") if e.time >= 1895672500]
 
 
+def _flag(cib_file: Path, rid: str) -> None:
+    """Mark ``rid``'s effect as still present (its undo cut short)."""
+    subprocess.run(["cibadmin", "--modify", "--scope", "resources", "--xml-text",
+                    f'<primitive id="{rid}"><meta_attributes id="{rid}-haflow-outputs">'
+                    f'<nvpair id="{rid}-haflow-effect" name="haflow-effect" value="present"/>'
+                    "</meta_attributes></primitive>"], check=True)
+
+
+def _sweep_sets(cib_file: Path) -> list[list[tuple[str | None, str | None]]]:
+    cib = etree.parse(str(cib_file)).getroot()
+    return [[(n.get("name"), n.get("value")) for n in m]
+            for m in cib.iterfind(".//primitive[@id='t1chain.root']/meta_attributes")
+            if m.get("id") == "t1chain.root.sweep"]
+
+
+FENCED = {"CRM_alert_kind": "fencing", "CRM_alert_task": "reboot", "CRM_alert_rc": "0",
+          "CRM_alert_node": "node7",
+          "CRM_alert_desc": "Operation reboot of node7 by node1: OK (ref=77aa)"}
+
+
+def test_after_a_fencing_the_dc_starts_a_stopped_root_again_to_finish_cut_undos(
+        cib_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The root's node fenced mid-rollback: its stop (the sweep) never ran, a step stays
+    flagged; the DC's alert starts the root again, and its start alert lets it stop."""
+    shutil.copy(DATA / "rolled-back.cib.xml", cib_file)
+    monkeypatch.setattr(alert_haflow, "local_node", lambda: "node1")  # the DC (dc-uuid 1)
+    alert_haflow.handle(alert_env(**FENCED))
+    assert _sweep_sets(cib_file) == []  # nothing flagged: nothing to finish
+    _flag(cib_file, "t1chain.b")
+    monkeypatch.setattr(alert_haflow, "local_node", lambda: "node2")  # not the DC
+    alert_haflow.handle(alert_env(**FENCED))
+    assert _sweep_sets(cib_file) == []
+    monkeypatch.setattr(alert_haflow, "local_node", lambda: "node1")
+    alert_haflow.handle(alert_env(**FENCED))
+    assert _sweep_sets(cib_file) == [[("target-role", "Started")]]
+    cib = etree.parse(str(cib_file)).getroot()
+    # the override is the alert's, not the admin's: the workflow stays aborted
+    assert workflows.is_aborted(cib, "t1chain")
+    wf = status.workflow_status(cib, recorded("rolled-back")[1], "t1chain", now=newest(cib))
+    assert wf.aborted and wf.state != WorkflowState.ROLLED_BACK
+    assert [e.task for e in history.step_events(cib, "t1chain")][-1] == "sweep"
+    assert "node7 (fenced)" in history.render(history.step_events(cib, "t1chain"))
+    # the set is the override Pacemaker sees: the root starts on a live node
+    sets = cib.findall(".//primitive[@id='t1chain.root']/meta_attributes")
+    assert [m.get("score") for m in sets if m.get("id") == "t1chain.root.sweep"] == \
+        ["INFINITY"]
+    # a second fencing alert adds nothing; the root's start removes the override
+    alert_haflow.handle(alert_env(**FENCED))
+    assert len(_sweep_sets(cib_file)) == 1
+    alert_haflow.handle(alert_env(CRM_alert_rsc="t1chain.root", CRM_alert_task="start"))
+    assert _sweep_sets(cib_file) == []
+    cib = etree.parse(str(cib_file)).getroot()
+    assert roles.target_role(cib, "t1chain") == "Stopped"
+
+
+def test_no_sweep_while_the_root_still_runs_or_for_a_running_workflow(
+        cib_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alert_haflow, "local_node", lambda: "node1")
+    # t1done runs: its steps are flagged, its root is active, it is not aborted
+    alert_haflow.handle(alert_env(**FENCED))
+    cib = etree.parse(str(cib_file)).getroot()
+    assert not cib.findall(".//meta_attributes[@id='t1done.root.sweep']")
+    # aborted, but the root is still active (its stop comes after the steps' stops)
+    roles.set_role(cib, "t1done", "Stopped")
+    cib_file.write_bytes(etree.tostring(cib))
+    assert alert_haflow.sweep_needed(_as_et(cib)) == []
+    assert alert_haflow.active_somewhere(_as_et(cib), "t1done.root")
+
+
+def test_abort_and_retry_replace_a_sweep_override() -> None:
+    cib, _ = recorded("rolled-back")
+    root = roles.root_of(cib, "t1chain")
+    assert root is not None
+    sweep = etree.SubElement(root, "meta_attributes", id="t1chain.root.sweep", score="INFINITY")
+    etree.SubElement(sweep, "nvpair", id="t1chain.root.sweep.target-role", name="target-role",
+                     value="Started")
+    assert roles.target_role(cib, "t1chain") == "Stopped"
+    roles.set_role(cib, "t1chain", None)
+    assert root.find("meta_attributes[@id='t1chain.root.sweep']") is None
+    assert roles.target_role(cib, "t1chain") is None
+
+
 def _as_et(cib: etree._Element) -> alert_haflow.ET.Element:
     return alert_haflow.ET.fromstring(etree.tostring(cib))
 

@@ -116,6 +116,31 @@ def test_losing_the_roots_node_restarts_no_step() -> None:
     assert not moved & {f"wf.{s}" for s in elsewhere}, moved
 
 
+def test_a_sweep_set_starts_a_fenced_root_again_on_a_survivor_and_nothing_else() -> None:
+    """The alert agent's remedy when the root's node is fenced during a rollback
+    (agents/alert_haflow.py): its stop was implied by the fencing, so its sweep did not
+    run. The sweep set outranks the abort's target-role: the root alone starts on a
+    survivor; once the set is gone it stops again (its stop is the sweep)."""
+    cib = _started()
+    root_node = _running_on(cib, "wf.root")
+    roles.set_role(cib, "wf", "Stopped")
+    sim = simulate.run(cib, node_fail=[root_node], keep_output=True)
+    assert ("stop", "wf.root") not in _changes(sim.graph)  # implied by the fencing
+    assert sim.output is not None
+    root = roles.root_of(sim.output, "wf")
+    assert root is not None
+    sweep = etree.SubElement(root, "meta_attributes", id="wf.root.sweep", score="INFINITY")
+    etree.SubElement(sweep, "nvpair", id="wf.root.sweep.target-role", name="target-role",
+                     value="Started")
+    again = simulate.run(sim.output, keep_output=True)
+    assert _changes(again.graph) == [("start", "wf.root")]
+    assert again.output is not None and again.executed is not None
+    started_on = {n for r, task, n, _ in again.executed if (r, task) == ("wf.root", "start")}
+    assert started_on and root_node not in started_on
+    roles.set_role(again.output, "wf", "Stopped")  # as the root's start alert does
+    assert _changes(simulate.run(again.output).graph) == [("stop", "wf.root")]
+
+
 def test_resuming_an_aborted_workflow_starts_it_again() -> None:
     cib = _started()
     roles.set_role(cib, "wf", "Stopped")
