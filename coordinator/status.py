@@ -477,7 +477,9 @@ def _step(cib: etree._Element, prim: etree._Element, mon: Mon,
         start = _last_start(nodes, rid, node)
         if start is not None and start.last_rc_change is not None:
             step.duration = start.exec_time / 1000
-            step.started = start.last_rc_change - step.duration
+            # last-rc-change is when the start began (a 3 s start read 3 s too early
+            # when the duration was taken off it, before the submit)
+            step.started = start.last_rc_change
     if step.state in (StepState.STARTING, StepState.UNDOING):
         _heartbeat(step, nodes, now, interval)
     return step
