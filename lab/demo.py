@@ -12,6 +12,7 @@ real output. The lab is always torn down, also when a step fails.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -58,12 +59,13 @@ def say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def haflow(*args: str, ok: tuple[int, ...] = (0,)) -> str:
+def haflow(layout: LabLayout, *args: str, ok: tuple[int, ...] = (0,)) -> str:
     """Run the real CLI against the lab, as an admin would, and show its output."""
     print(f"$ haflow {' '.join(args)}", flush=True)
     argv = [sys.executable, "-m", "haflow.coordinator.cli", *args]
     result = subprocess.run(argv, capture_output=True, text=True,
-                            env=dict(os.environ, HAFLOW_LAB=LAB))
+                            env=dict(os.environ, HAFLOW_LAB=layout.name,
+                                     HAFLOW_LAB_ROOT=str(layout.root)))
     print((result.stdout + result.stderr).rstrip(), flush=True)
     if result.returncode not in ok:
         raise SystemExit(f"demo: haflow {' '.join(args)} exited {result.returncode}")
@@ -85,9 +87,9 @@ def where(layout: LabLayout, node: str, step: str) -> str | None:
 
 
 def run(layout: LabLayout) -> None:
-    say(f"haflow lab up --lab {LAB} --nodes 3")
+    say(f"haflow lab up --lab {layout.name} --nodes 3")
     result = control.up(layout, 3)
-    print(f"lab {LAB} is up: nodes {', '.join(result['nodes'])} online, DC {result['dc']}, "
+    print(f"lab {layout.name} is up: nodes {', '.join(result['nodes'])} online, DC {result['dc']}, "
           f"in {result['seconds']:.1f} s")
     show(layout, "node1", "crm_mon", "-1")
 
@@ -97,13 +99,13 @@ def run(layout: LabLayout) -> None:
     path.write_text(WORKFLOW_TEXT.format(state=state, address=ADDRESS))
     say(f"the workflow, {path}")
     print(path.read_text().rstrip())
-    haflow("validate", str(path))
+    haflow(layout, "validate", str(path))
     say("what Pacemaker will do, before anything changes")
-    haflow("plan", str(path))
+    haflow(layout, "plan", str(path))
 
     say("submit it (one atomic CIB change) and wait until it is done")
-    haflow("submit", str(path), "--wait", "--timeout", "120")
-    haflow("status", WORKFLOW)
+    haflow(layout, "submit", str(path), "--wait", "--timeout", "120")
+    haflow(layout, "status", WORKFLOW)
     show(layout, "node1", "crm_mon", "-1", f"--resource={WORKFLOW}")
 
     victim = where(layout, "node1", "configure") or "node2"
@@ -118,25 +120,27 @@ def run(layout: LabLayout) -> None:
     print(f"{victim} was fenced; 'configure' runs on {moved} again, "
           f"{time.monotonic() - crashed_at:.1f} s after the crash (its effect adopted, "
           "not made twice)")
-    haflow("wait", WORKFLOW, "--timeout", "120", "--node", survivor)
-    haflow("status", WORKFLOW, "--node", survivor)
+    haflow(layout, "wait", WORKFLOW, "--timeout", "120", "--node", survivor)
+    haflow(layout, "status", WORKFLOW, "--node", survivor)
     wait_healthy(layout)
 
     say("abort: Pacemaker undoes every step, in reverse dependency order")
-    haflow("abort", WORKFLOW)
-    haflow("wait", WORKFLOW, "--timeout", "120", ok=(8,))  # 8: rolled back
+    haflow(layout, "abort", WORKFLOW)
+    haflow(layout, "wait", WORKFLOW, "--timeout", "120", ok=(8,))  # 8: rolled back
     say("what the VM steps did, and where (the test agent's own records)")
     for record in records.read(state):
         print(f"  {time.strftime('%H:%M:%S', time.localtime(record.time))} {record.node:<6} "
               f"{record.resource:<18} {record.event:<6} {record.detail}")
-    haflow("history", WORKFLOW)
-    haflow("remove", WORKFLOW)
+    haflow(layout, "history", WORKFLOW)
+    haflow(layout, "remove", WORKFLOW)
 
 
-def main() -> int:
-    layout = control.layout_for(LAB)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lab", default=LAB, help=f"the lab's name (default: {LAB})")
+    layout = control.layout_for(parser.parse_args(argv).lab)  # under $HAFLOW_LAB_ROOT
     if control.exists(layout):
-        say(f"removing the lab {LAB!r} left by an earlier run")
+        say(f"removing the lab {layout.name!r} left by an earlier run")
         control.teardown(layout)
     try:
         run(layout)
@@ -145,9 +149,9 @@ def main() -> int:
         return int(err.exit_code)
     finally:
         if control.exists(layout):
-            say(f"haflow lab down --lab {LAB}")
+            say(f"haflow lab down --lab {layout.name}")
             down = control.down(layout)
-            print(f"lab {LAB} is down: {down['processes_killed']} processes ended, "
+            print(f"lab {layout.name} is down: {down['processes_killed']} processes ended, "
                   f"{down['namespaces_removed']} namespaces removed")
     say("demo complete")
     return 0
