@@ -25,6 +25,22 @@ COMMAND_MODULES = (
     "haflow.coordinator.plan_cli",
     "haflow.coordinator.live_cli",
 )
+_LIVE = "haflow.coordinator.live_cli"
+# which module registers each command: a command builds only its own module's parsers
+# (argparse of every subcommand was 25 ms of a 500-step ``haflow status``); anything
+# else (``--help``, a typo) builds them all. tests/workflow/test_cli.py keeps it true.
+COMMANDS = {
+    "lab": "haflow.lab.cli",
+    "agents": "haflow.agents.cli",
+    "validate": "haflow.coordinator.workflow_cli",
+    "compile": "haflow.coordinator.workflow_cli",
+    "cluster": "haflow.coordinator.cluster_cli",
+    "watch": "haflow.coordinator.cluster_cli",
+    "plan": "haflow.coordinator.plan_cli",
+    "export": "haflow.coordinator.plan_cli",
+    **dict.fromkeys(("submit", "list", "status", "wait", "abort", "retry", "remove",
+                     "history"), _LIVE),
+}
 
 
 def add_output_option(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +49,8 @@ def add_output_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of the module that registers ``command``."""
     parser = argparse.ArgumentParser(
         prog="haflow",
         description="Highly available orchestration workflows on Pacemaker and Corosync.",
@@ -42,14 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"haflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    own = COMMANDS.get(command or "")
+    for name in [own] if own else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(words[0] if words else None).parse_args(words)
     fmt = getattr(args, "output_as", "text")
     try:
         code = args.handler(args)

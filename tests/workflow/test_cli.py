@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from haflow.coordinator.cli import main
+from haflow.coordinator.cli import COMMANDS, build_parser, main
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import load
 
@@ -71,3 +72,26 @@ def test_warnings_do_not_fail_validation(
     assert f"{path}:4:29: warning: step 'a':" in out
     assert "[retries-ignored]" in out
     load(path)  # warnings do not make load() fail either
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    found = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(found.choices)
+
+
+def test_each_command_builds_only_its_module_and_the_map_names_every_command() -> None:
+    assert _subcommands(build_parser()) == set(COMMANDS)
+    for command in COMMANDS:
+        assert command in _subcommands(build_parser(command)), command
+    assert _subcommands(build_parser("status")) == {c for c, m in COMMANDS.items()
+                                                   if m == COMMANDS["status"]}
+    # anything else gets every command: the top-level help and a typo's suggestions
+    assert _subcommands(build_parser("--help")) == set(COMMANDS)
+
+
+def test_an_unknown_command_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["stauts"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'stauts'" in err and "'lab'" in err and "'status'" in err
