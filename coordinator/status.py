@@ -548,6 +548,19 @@ MON = ("crm_mon", "--output-as=xml", "--inactive", "--exclude=all", "--include=n
 ON_SNAPSHOT = 'f=$(mktemp) && trap \'rm -f "$f"\' EXIT && cat > "$f" && CIB_file="$f" "$@"'
 
 
+def unvalidated(cib_text: str) -> str:
+    """The snapshot with ``validate-with="none"``: crm_mon on a CIB file checks it against
+    Pacemaker's schema first (35 ms of its 165 ms on 500 running steps), which the CIB
+    manager already did when it accepted every change; its output is the same."""
+    end = cib_text.find(">")
+    head = cib_text[:end]
+    at = head.find(' validate-with="')
+    if end < 0 or not head.lstrip().startswith("<cib") or at < 0:
+        return cib_text
+    close = head.find('"', at + len(' validate-with="'))
+    return f'{head[:at]} validate-with="none"{cib_text[close + 1:]}'
+
+
 def read_live(env: Any) -> tuple[etree._Element, etree._Element]:
     """(the CIB, crm_mon's XML of that same CIB) from ``env``'s node; the only impure
     function here."""
@@ -562,7 +575,8 @@ def read_live(env: Any) -> tuple[etree._Element, etree._Element]:
 
     def run_mon() -> None:
         try:
-            found.append(env.run(["sh", "-c", ON_SNAPSHOT, "sh", *MON], input=read.stdout))
+            found.append(env.run(["sh", "-c", ON_SNAPSHOT, "sh", *MON],
+                                input=unvalidated(read.stdout)))
         except Exception as exc:
             found.append(exc)
 

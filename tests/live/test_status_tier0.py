@@ -460,3 +460,21 @@ def test_an_unreadable_fencing_history_is_not_an_empty_one() -> None:
             '</pacemaker-result>')
     assert history.parse_fencing(answer(102, busy)) == "Not connected"
     assert history.parse_fencing(answer(1, "", "could not connect")) == "could not connect"
+
+
+def test_crm_mon_reads_the_snapshot_unvalidated_with_the_same_result(tmp_path: Path) -> None:
+    text = (DATA / "undoing.cib.xml").read_text()
+    fast = status.unvalidated(text)
+    assert fast.startswith('<cib validate-with="none" epoch=') and fast.count("<") == \
+        text.count("<") and len(fast) == len(text) - len("pacemaker-3.9") + len("none")
+    assert status.unvalidated("<cib epoch='1'/>") == "<cib epoch='1'/>"  # nothing to change
+    if not shutil.which("crm_mon"):
+        pytest.fail("crm_mon is missing: install pacemaker-cli-utils")
+    shown = []
+    for name, body in (("checked", text), ("unchecked", fast)):
+        path = tmp_path / f"{name}.xml"
+        path.write_text(body)
+        done = subprocess.run(status.MON, capture_output=True, text=True, check=True,
+                              env=dict(os.environ, CIB_file=str(path)))
+        shown.append(etree.tostring(etree.fromstring(done.stdout.encode()).find("resources")))
+    assert shown[0] == shown[1] and b"t1undo.a" in shown[0]
