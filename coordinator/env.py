@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import IO
 
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import error
@@ -41,24 +42,34 @@ class Env:
         status costs the slower of the two, not their sum); results in order."""
         for argv in argvs:
             self._require(argv)
-        started = [subprocess.Popen([*self.prefix, *argv], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, env=self._env())
-                   for argv in argvs]
-        results = []
+        started = [self.start(argv) for argv in argvs]
         try:
-            for argv, process in zip(argvs, started, strict=True):
-                try:
-                    out, err = process.communicate(timeout=timeout)
-                except subprocess.TimeoutExpired as exc:
-                    raise self._timed_out(argv, timeout) from exc
-                results.append(subprocess.CompletedProcess(list(argv), process.returncode,
-                                                           out, err))
+            return [self.finish(process, argv, timeout)
+                    for argv, process in zip(argvs, started, strict=True)]
         finally:
             for process in started:
                 if process.poll() is None:
                     process.kill()
                     process.wait()
-        return results
+
+    def start(self, argv: Sequence[str], stdin: IO[bytes] | None = None
+              ) -> subprocess.Popen[str]:
+        """Start a command and return at once (``finish`` collects it); ``stdin``, a file,
+        is read by the command itself, so this process is free meanwhile."""
+        self._require(argv)
+        return subprocess.Popen([*self.prefix, *argv], stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=self._env())
+
+    def finish(self, process: subprocess.Popen[str], argv: Sequence[str],
+               timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Wait for a started command; it is ended if it outlives ``timeout``."""
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            process.kill()
+            process.wait()
+            raise self._timed_out(argv, timeout) from exc
+        return subprocess.CompletedProcess(list(argv), process.returncode, out, err)
 
     def _require(self, argv: Sequence[str]) -> None:
         if not self.prefix and shutil.which(argv[0]) is None:

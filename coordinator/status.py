@@ -564,32 +564,23 @@ def unvalidated(cib_text: str) -> str:
 def read_live(env: Any) -> tuple[etree._Element, etree._Element]:
     """(the CIB, crm_mon's XML of that same CIB) from ``env``'s node; the only impure
     function here."""
-    import threading
+    import tempfile
 
     from haflow.coordinator import livecib
 
     read = env.run(livecib.QUERY)
     if read.returncode != 0:
         livecib.parse_query(env, read)  # raises the error that names the problem
-    found: list[Any] = []  # crm_mon's result, or what env.run raised
-
-    def run_mon() -> None:
+    argv = ["sh", "-c", ON_SNAPSHOT, "sh", *MON]
+    with tempfile.TemporaryFile() as snapshot:
+        snapshot.write(unvalidated(read.stdout).encode())
+        snapshot.seek(0)
+        # crm_mon works on the snapshot (its stdin, a file) while this process parses it
+        process = env.start(argv, stdin=snapshot)
         try:
-            found.append(env.run(["sh", "-c", ON_SNAPSHOT, "sh", *MON],
-                                input=unvalidated(read.stdout)))
-        except Exception as exc:
-            found.append(exc)
-
-    # crm_mon works on the snapshot while this process parses it (15 ms of 1.4 MB)
-    mon_thread = threading.Thread(target=run_mon)
-    mon_thread.start()
-    try:
-        cib = livecib.parse_query(env, read)
-    finally:
-        mon_thread.join()
-    if isinstance(found[0], Exception):
-        raise found[0]
-    result = found[0]
+            cib = livecib.parse_query(env, read)
+        finally:
+            result = env.finish(process, argv)
     try:
         mon = etree.fromstring(result.stdout.encode())
     except etree.XMLSyntaxError:
