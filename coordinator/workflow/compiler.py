@@ -444,11 +444,17 @@ def compile_workflow(wf: Workflow, submission: str = DEFAULT_SUBMISSION) -> Comp
     return out
 
 
+_IDS_OF = etree.XPath("//@id[. = $name or starts-with(., $prefix)]", smart_strings=False)
+
+
 def merge_into(cib: etree._Element, compiled: CompiledWorkflow) -> etree._Element:
     """A copy of ``cib`` with the workflow added; raises HaflowError on any id collision."""
     new = deepcopy(cib)
-    taken = set(_ids(new))
-    clash = sorted(compiled.ids() & taken)
+    # every compiled id is the workflow's name or starts with "NAME." (module docstring):
+    # only such ids can collide, and the compiled ones are listed only if one is there
+    # (listing them was half of a 500-step merge)
+    taken = set(_IDS_OF(new, name=compiled.workflow, prefix=f"{compiled.workflow}."))
+    clash = sorted(compiled.ids() & taken) if taken else []
     if clash:
         shown = ", ".join(clash[:5]) + (" ..." if len(clash) > 5 else "")
         raise HaflowError(

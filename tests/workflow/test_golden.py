@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import load
@@ -72,3 +73,28 @@ def test_merge_refuses_an_id_collision() -> None:
     with pytest.raises(HaflowError) as err:
         merge_into(once, compiled)
     assert err.value.reports[0].code == "id-collision"
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_every_id_is_the_workflows_name_or_below_it(name: str) -> None:
+    """merge_into looks for collisions only among such ids."""
+    compiled = compile_workflow(load(GOLDEN / f"{name}.yaml"))
+    assert all(i == compiled.workflow or i.startswith(f"{compiled.workflow}.")
+               for i in compiled.ids())
+
+
+def test_merge_names_only_the_colliding_ids() -> None:
+    from haflow.coordinator.reports import HaflowError
+
+    compiled = compile_workflow(load(GOLDEN / "single.yaml"))
+    cib = skeleton()
+    resources = cib.find("configuration/resources")
+    assert resources is not None
+    # a foreign id below the workflow's name is no collision; one the workflow uses is
+    resources.append(etree.Element("primitive", id=f"{compiled.workflow}.unrelated"))
+    merge_into(cib, compiled)
+    taken = sorted(compiled.ids())[0]
+    resources.append(etree.Element("primitive", id=taken))
+    with pytest.raises(HaflowError) as err:
+        merge_into(cib, compiled)
+    assert err.value.reports[0].details == {"ids": [taken]}
