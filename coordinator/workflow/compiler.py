@@ -453,7 +453,8 @@ def merge_into(cib: etree._Element, compiled: CompiledWorkflow) -> etree._Elemen
     # every compiled id is the workflow's name or starts with "NAME." (module docstring):
     # only such ids can collide, and the compiled ones are listed only if one is there
     # (listing them was half of a 500-step merge)
-    taken = set(_IDS_OF(new, name=compiled.workflow, prefix=f"{compiled.workflow}."))
+    found = _IDS_OF(new, name=compiled.workflow, prefix=f"{compiled.workflow}.")
+    taken = {str(i) for i in found} if isinstance(found, list) else set()
     clash = sorted(compiled.ids() & taken) if taken else []
     if clash:
         shown = ", ".join(clash[:5]) + (" ..." if len(clash) > 5 else "")
