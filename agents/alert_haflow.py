@@ -317,11 +317,12 @@ def is_dc(cib: ET.Element) -> bool:
     return state is not None and state.get("uname") == local_node()
 
 
-def has_resource_history(cib: ET.Element, node: str) -> bool:
-    """Whether the CIB still holds ``node``'s resource history (the DC erases it once
-    the node is fenced)."""
+def has_stale_history(cib: ET.Element, node: str) -> bool:
+    """Whether the CIB still holds the resource history ``node`` had before it was
+    fenced (the DC erases it; a node back online already has a new one)."""
     state = cib.find(f"./status/node_state[@uname={quoteattr(node)}]")
-    return state is not None and state.find("./lrm/lrm_resources/lrm_resource") is not None
+    return state is not None and state.get("crmd") != "online" and \
+        state.find("./lrm/lrm_resources/lrm_resource") is not None
 
 
 def active_somewhere(cib: ET.Element, rsc: str) -> bool:
@@ -371,7 +372,7 @@ def sweep_after_fencing(event: Event) -> list[str]:
         cib = _query()
         if cib is None or not is_dc(cib):
             return []
-        if not has_resource_history(cib, event.node) or time.monotonic() > deadline:
+        if not has_stale_history(cib, event.node) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     done = []

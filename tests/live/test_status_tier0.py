@@ -478,3 +478,16 @@ def test_crm_mon_reads_the_snapshot_unvalidated_with_the_same_result(tmp_path: P
                               env=dict(os.environ, CIB_file=str(path)))
         shown.append(etree.tostring(etree.fromstring(done.stdout.encode()).find("resources")))
     assert shown[0] == shown[1] and b"t1undo.a" in shown[0]
+
+
+def test_the_sweep_waits_only_for_a_fenced_nodes_old_history() -> None:
+    cib, _ = recorded("rolled-back")
+    state = cib.find("status/node_state[@uname='node1']")
+    assert state is not None
+    assert not alert_haflow.has_stale_history(_as_et(cib), "node1")  # online: its own
+    state.set("crmd", "offline")
+    assert alert_haflow.has_stale_history(_as_et(cib), "node1")  # fenced, not erased yet
+    for lrm in state.findall("lrm"):
+        state.remove(lrm)
+    assert not alert_haflow.has_stale_history(_as_et(cib), "node1")  # erased
+    assert not alert_haflow.has_stale_history(_as_et(cib), "node9")  # never there
