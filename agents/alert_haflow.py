@@ -190,8 +190,10 @@ def _write_event(workflow: str, suffix: str, value: str) -> bool:
 # ---- rollback -----------------------------------------------------------------------------
 
 
-def _meta(element: ET.Element) -> dict[str, str]:
-    """The meta attributes as configured (a root's sweep set is a passing override)."""
+def configured_meta(element: ET.Element) -> dict[str, str]:
+    """The meta attributes as configured: a root's sweep set (3. above) is a passing
+    override, which does not make an aborted workflow a running one. (Also used by
+    ``haflow status`` on lxml elements, which answer the same calls.)"""
     return {n.get("name", ""): n.get("value", "")
             for m in element.findall("./meta_attributes")
             if not m.get("id", "").endswith(SWEEP_SET_SUFFIX) for n in m.findall("nvpair")}
@@ -227,7 +229,7 @@ def cannot_run_anywhere(cib: ET.Element, rsc: str, failed_node: str) -> bool | N
     prim = cib.find(f"./configuration/resources/primitive[@id={quoteattr(rsc)}]")
     if prim is None:
         return False
-    threshold = _int(_meta(prim).get("migration-threshold")) or INFINITY
+    threshold = _int(configured_meta(prim).get("migration-threshold")) or INFINITY
     prefix = f"fail-count-{rsc}#"
     counts: dict[str, int] = {}
     online = []
@@ -247,7 +249,7 @@ def cannot_run_anywhere(cib: ET.Element, rsc: str, failed_node: str) -> bool | N
 
 def root_stopped(cib: ET.Element, workflow: str) -> bool:
     root = cib.find(f"./configuration/resources/primitive[@id={quoteattr(root_id(workflow))}]")
-    return root is not None and _meta(root).get("target-role", "").lower() == "stopped"
+    return root is not None and configured_meta(root).get("target-role", "").lower() == "stopped"
 
 
 def stop_everything(cib: ET.Element, workflow: str) -> str:
@@ -281,7 +283,7 @@ def maybe_roll_back(event: Event, workflow: str, step: str) -> str | None:
             return None
         prim = cib.find(f"./configuration/resources/primitive[@id={quoteattr(event.rsc)}]")
         # no policy meta attribute: not a haflow step (a resource someone named "x.y")
-        if prim is None or _meta(prim).get(POLICY_META) != "rollback":
+        if prim is None or configured_meta(prim).get(POLICY_META) != "rollback":
             return None
         if root_stopped(cib, workflow):
             return None  # already rolling back

@@ -18,12 +18,11 @@ from typing import Any, cast
 from lxml import etree
 
 # the alert agent's placement check (ElementTree API: lxml elements have it too)
-from haflow.agents.alert_haflow import banned
+from haflow.agents.alert_haflow import banned, configured_meta
 from haflow.agents.naming import (
     EFFECT_META,
     HEARTBEAT_ATTR_PREFIX,
     OUTPUT_META_PREFIX,
-    SWEEP_SET_SUFFIX,
     root_id,
 )
 from haflow.agents.progress import DEFAULT_INTERVAL, parse_value
@@ -286,11 +285,7 @@ def _last_start(nodes: dict[str, NodeStatus], rid: str, node: str | None) -> Op 
 
 
 def _meta(element: etree._Element) -> dict[str, str]:
-    """The meta attributes as configured: a root's sweep set (the alert agent's passing
-    override, agents/alert_haflow.py) does not make an aborted workflow a running one."""
-    return {n.get("name", ""): n.get("value", "")
-            for m in element.iterfind("meta_attributes")
-            if not m.get("id", "").endswith(SWEEP_SET_SUFFIX) for n in m.iterfind("nvpair")}
+    return configured_meta(cast(Any, element))
 
 
 def _agent(primitive: etree._Element) -> str:
