@@ -170,10 +170,10 @@ def _root(wf: Workflow) -> etree._Element:
     act. If the root's node is the one fenced during the undo, its stop is
     implied by the fencing and its sweep does not run: the DC's alert agent
     starts it again on a live node to stop it there (agents/alert_haflow.py,
-    fault scenario crash-undo). It used to be a clone on every node, which kept the
-    order mandatory but cost the
-    scheduler one instance per node and workflow (1,000 steps on 32 nodes:
-    2.6 s of CPU with the clone, 0.9 s without; bench/schedule).
+    fault scenario crash-undo). It used to be a clone on every node, which kept
+    the order mandatory but cost the scheduler one instance per node and
+    workflow (1,000 steps on 32 nodes: 2.6 s of CPU with the clone, 0.9 s
+    without; bench/schedule).
     """
     rid = root_id(wf.name)
     prim = etree.Element(
