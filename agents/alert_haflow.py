@@ -5,7 +5,9 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
 
 1. History: each event of a haflow step (start, stop, failed monitor, ...) is
    stored in the CIB as a meta attribute ``haflow-event-*`` of the workflow's
-   root primitive, in the set ``WF.root.history``. The CIB is replicated to
+   root primitive, in the set ``WF.root.history``: a failure at once, the
+   rest gathered into one write every few seconds (alert_spool.py: every
+   write makes Pacemaker schedule again). The CIB is replicated to
    every node, so the history survives the loss of any node (including the
    node whose lrm history the DC erases when it is fenced); meta attributes
    are not part of an operation's digest, so writing them restarts nothing.
@@ -42,6 +44,8 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
+from haflow.agents import alert_spool
+from haflow.agents.alert_spool import HISTORY_SET_SUFFIX
 from haflow.agents.naming import (
     FENCING_STEP,
     PROVIDER,
@@ -54,17 +58,11 @@ from haflow.agents.naming import (
 from haflow.agents.xmltext import quoteattr
 
 POLICY_META = "haflow-failure-policy"
-EVENT_PREFIX = "haflow-event-"
-HISTORY_SET_SUFFIX = ".history"
 INFINITY = 1_000_000
 FAILCOUNT_WAIT = 15.0  # seconds to wait for the fail count of a failure to be written
 CIB_NO_SUCH_OBJECT = 105
 EXEC_CANCELLED = 1  # CRM_alert_status: Pacemaker's execution status "cancelled"
 ERASE_WAIT = 20.0  # seconds for the DC to erase a fenced node's resource history
-
-
-def history_set_id(workflow: str) -> str:
-    return root_id(workflow) + HISTORY_SET_SUFFIX
 
 
 def _run(argv: list[str], timeout: float = 20.0) -> subprocess.CompletedProcess[str] | None:
@@ -146,10 +144,24 @@ def exit_reason(event: Event) -> str:
     return " ".join(reason.split())
 
 
+def _suffix(stamp: float, node: str, step: str) -> str:
+    return f"{stamp:.6f}".replace(".", "-") + f"-{node}-{step}"
+
+
 def record(workflow: str, step: str, value: str, stamp: float, node: str) -> bool:
     """Add one event to the workflow's history in the CIB (a merge: nothing else changes)."""
-    suffix = f"{stamp:.6f}".replace(".", "-") + f"-{node}-{step}"
-    return _write_event(workflow, suffix, f"{step} {value}")
+    return _write_event(workflow, _suffix(stamp, node, step), f"{step} {value}")
+
+
+def record_later(env: Mapping[str, str], workflow: str, step: str, value: str, stamp: float,
+                 node: str) -> bool:
+    """Spool the event for the next gathered write (alert_spool.py); False when there is
+    no spool here (then it is for ``record``)."""
+    folder = alert_spool.folder(env)
+    if folder is None:
+        return False
+    alert_spool.add(folder, (workflow, _suffix(stamp, node, step), f"{step} {value}"))
+    return True
 
 
 def record_fencing(event: Event) -> list[str]:
@@ -162,7 +174,7 @@ def record_fencing(event: Event) -> list[str]:
     key = "".join(c for c in ref if c.isalnum()) or f"{int(event.time)}"
     suffix = f"fencing-{event.node}-{key}"
     value = event_value(event, "success" if event.rc == 0 else "failed")
-    done = []
+    found = []
     for meta in resources.iter("meta_attributes"):
         set_id = meta.get("id", "")
         if not set_id.endswith(HISTORY_SET_SUFFIX):
@@ -171,20 +183,13 @@ def record_fencing(event: Event) -> list[str]:
         if not any((n.get("value") or "").split(" ")[2:3] == [event.node]
                    for n in meta.iter("nvpair")):
             continue
-        workflow = set_id[: -len(HISTORY_SET_SUFFIX)].rpartition(".")[0]
-        if _write_event(workflow, suffix, f"{FENCING_STEP} {value}"):
-            done.append(workflow)
-    return done
+        found.append(set_id[: -len(HISTORY_SET_SUFFIX)].rpartition(".")[0])
+    events = [(workflow, suffix, f"{FENCING_STEP} {value}") for workflow in found]
+    return found if events and alert_spool.write(events) else []
 
 
 def _write_event(workflow: str, suffix: str, value: str) -> bool:
-    set_id = history_set_id(workflow)
-    xml = (f"<primitive id={quoteattr(root_id(workflow))}><meta_attributes "
-           f"id={quoteattr(set_id)}><nvpair id={quoteattr(f'{set_id}.{suffix}')} "
-           f"name={quoteattr(EVENT_PREFIX + suffix)} value={quoteattr(value)}/>"
-           "</meta_attributes></primitive>")
-    result = _run(["cibadmin", "--modify", "--scope", "resources", "--xml-text", xml])
-    return result is not None and result.returncode == 0
+    return alert_spool.write([(workflow, suffix, value)])
 
 
 # ---- rollback -----------------------------------------------------------------------------
@@ -423,7 +428,11 @@ def handle(env: Mapping[str, str]) -> int:
     if event.failed:
         event.desc = exit_reason(event) or event.desc
     if event.worth_recording():
-        record(workflow, step, event_value(event), event.time, event.node)
+        value = event_value(event)
+        # a failure is written at once: the rollback below and an admin look for it
+        if event.failed or not record_later(env, workflow, step, value, event.time,
+                                            event.node):
+            record(workflow, step, value, event.time, event.node)
     if event.failed and step != "root" and event.task in ("start", "monitor", "promote"):
         if event.task == "monitor" and not event.interval:
             return 0  # a probe finding something is not a failure of the step

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 
+from haflow.agents.alert_spool import FLUSH_DELAY
 from haflow.coordinator.reports import HaflowError
 from haflow.lab import control, records
 from haflow.lab.layout import LabLayout
@@ -131,6 +132,7 @@ def run(layout: LabLayout) -> None:
     for record in records.read(state):
         print(f"  {time.strftime('%H:%M:%S', time.localtime(record.time))} {record.node:<6} "
               f"{record.resource:<18} {record.event:<6} {record.detail}")
+    time.sleep(FLUSH_DELAY + 1)  # the alert agent writes what went well every few seconds
     haflow(layout, "history", WORKFLOW)
     haflow(layout, "remove", WORKFLOW)
 

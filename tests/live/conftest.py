@@ -63,6 +63,19 @@ class Live:
         result = self.run(*args, "--output-as", "json")
         return json.loads(result.stdout)
 
+    def history(self, workflow: str, *wanted: tuple[str, str], timeout: float = 20.0,
+                node: str | None = None) -> list[tuple[str, str]]:
+        """(step, task) of the workflow's history once it holds every ``wanted`` pair:
+        the alert agent writes successful events every few seconds (agents/alert_spool.py)."""
+        deadline = time.monotonic() + timeout
+        extra = ("--node", node) if node else ()
+        while True:
+            tasks = [(e["step"], e["task"]) for e in self.json("history", workflow, *extra)]
+            if set(wanted) <= set(tasks):
+                return tasks
+            assert time.monotonic() < deadline, f"{workflow}: {wanted} not all in {tasks}"
+            time.sleep(0.5)
+
     def workflow(self, name: str, steps: dict[str, dict[str, Any]],
                  policy: str = "rollback") -> Path:
         """A workflow file of ``test`` steps whose records land in state_dir."""

@@ -55,6 +55,7 @@ def test_submit_wait_done_with_outputs_history_and_crm_mon(live1: Live) -> None:
     assert "t1done.a" in mon and "t1done.b" in mon
     assert "t1other" not in mon and "lab-fence" not in mon
     # history: each step's start, from the alert agent's records in the CIB
+    live1.history("t1done", ("a", "start"), ("b", "start"))
     events = live1.json("history", "t1done")
     assert {(e["step"], e["task"], e["outcome"]) for e in events} >= {
         ("a", "start", "ok"), ("b", "start", "ok")}
@@ -104,7 +105,7 @@ def test_abort_undoes_in_reverse_order_then_remove(live1: Live) -> None:
     assert again.returncode == ExitCode.CONFLICT and "ALREADY_ABORTED" in again.stderr
     assert live1.configuration() == before
     # what the admin did is history too, next to what the steps did
-    tasks = [(e["step"], e["task"]) for e in live1.json("history", "t1chain")]
+    tasks = live1.history("t1chain", ("root", "abort"), ("c", "stop"))
     assert tasks[0] == ("root", "submit") and ("root", "abort") in tasks
     assert tasks.index(("root", "abort")) < tasks.index(("c", "stop"))
     removed = live1.run("remove", "t1chain")
@@ -236,7 +237,7 @@ def test_replace_keeps_submission_outputs_and_running_steps(live1: Live) -> None
     assert b["outputs"]["value"] == a["outputs"]["id"]
     assert records.events(live1.state_dir, "t1repl.a").count("do") == 1
     # the history outlives the replacement: the first submission's events stay
-    tasks = [(e["step"], e["task"]) for e in live1.json("history", "t1repl")]
+    tasks = live1.history("t1repl", ("a", "start"), ("b", "start"))
     assert tasks[0] == ("root", "submit") and ("root", "replace") in tasks
     assert ("a", "start") in tasks and ("b", "start") in tasks
 

@@ -185,7 +185,9 @@ def cib_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def alert_env(**values: str) -> dict[str, str]:
-    base = {"CRM_alert_kind": "resource", "CRM_alert_rc": "0", "CRM_alert_target_rc": "0",
+    # no spool: every event is in the CIB when handle() returns (spooling: its own tests)
+    base = {"HAFLOW_ALERT_SPOOL": "",
+            "CRM_alert_kind": "resource", "CRM_alert_rc": "0", "CRM_alert_target_rc": "0",
             "CRM_alert_status": "0", "CRM_alert_node": "node1", "CRM_alert_interval": "0",
             "CRM_alert_timestamp_epoch": "1795672400", "CRM_alert_timestamp_usec": "123"}
     return {**os.environ, **base, **values}
