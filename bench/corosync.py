@@ -94,6 +94,7 @@ def report(data: dict[str, Any], nodes: int) -> None:
 
 
 def main() -> int:
+    control.end_on_sigterm()  # a killed run still takes its lab down
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--spawns", type=int, default=200)

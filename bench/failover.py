@@ -85,6 +85,7 @@ def one_run(layout: LabLayout) -> dict[str, float | str]:
 
 
 def main() -> int:
+    control.end_on_sigterm()  # a killed run still takes its lab down
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--nodes", type=int, default=3)

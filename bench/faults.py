@@ -44,6 +44,7 @@ def fencing_seconds(layout: LabLayout, since: float) -> float | None:
 
 
 def main() -> int:
+    control.end_on_sigterm()  # a killed run still takes its lab down
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--nodes", type=int, default=3)

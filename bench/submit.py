@@ -94,6 +94,7 @@ def clear(layout: LabLayout, name: str) -> None:
 
 
 def main() -> int:
+    control.end_on_sigterm()  # a killed run still takes its lab down
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[50, 500])
     parser.add_argument("--pcs-up-to", type=int, default=None,

@@ -138,6 +138,7 @@ def run(layout: LabLayout) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    control.end_on_sigterm()  # a killed run still takes its lab down
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lab", default=LAB, help=f"the lab's name (default: {LAB})")
     layout = control.layout_for(parser.parse_args(argv).lab)  # under $HAFLOW_LAB_ROOT

@@ -130,3 +130,17 @@ def test_power_switch_boots_one_init_however_many_press_it(fresh_layout: LabLayo
         assert len(corosyncs) == 1, corosyncs
     finally:
         control.down(fresh_layout)
+
+
+def test_a_sigterm_still_runs_the_finally_that_takes_a_lab_down(tmp_path: Path) -> None:
+    """Benches and the demo end on SIGTERM as on an exception (control.end_on_sigterm):
+    their ``finally: teardown`` runs; Python's default would leave the lab behind."""
+    marker = tmp_path / "cleaned"
+    code = ("import sys, time\nfrom haflow.lab import control\ncontrol.end_on_sigterm()\n"
+            "try:\n    print('ready', flush=True)\n    time.sleep(60)\n"
+            f"finally:\n    open({str(marker)!r}, 'w').write('down')\n")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=30) == 128 + signal.SIGTERM
+    assert marker.read_text() == "down"
