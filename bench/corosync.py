@@ -94,7 +94,6 @@ def report(data: dict[str, Any], nodes: int) -> None:
 
 
 def main() -> int:
-    control.end_on_sigterm()  # a killed run still takes its lab down
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--spawns", type=int, default=200)
@@ -110,6 +109,7 @@ def main() -> int:
         return 0
     from haflow.lab import control
 
+    control.end_on_sigterm()  # a killed run still takes its lab down
     with tempfile.TemporaryDirectory(prefix="haflow-bench-") as root:
         layout = control.layout_for("benchcs", Path(root))
         control.up(layout, args.nodes)
