@@ -94,7 +94,7 @@ class Plan:
 def make_plan(workflow: Workflow, cib: etree._Element, *, node_down: str | None = None,
               fail: str | None = None) -> Plan:
     """Plan ``workflow`` against ``cib`` (not modified), with at most one what-if."""
-    from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
+    from haflow.coordinator import workflows
 
     if fail is not None and fail not in workflow.steps:
         raise error("UNKNOWN_STEP", f"--fail {fail}: workflow {workflow.name} has no such step "
@@ -103,11 +103,15 @@ def make_plan(workflow: Workflow, cib: etree._Element, *, node_down: str | None 
     if node_down is not None and node_down not in nodes:
         raise error("UNKNOWN_NODE", f"--node-down {node_down}: the CIB has no such node "
                     f"(nodes: {', '.join(nodes) or 'none'})", ExitCode.NOT_FOUND)
-    compiled = compile_workflow(workflow, submission=PLAN_SUBMISSION)
-    shadow = merge_into(copy.deepcopy(cib), compiled)
+    present = bool(workflows.elements_of(cib, workflow.name))
+    # a workflow in the CIB already: what replacing it would do (its own submission)
+    shadow, _ = workflows.with_workflow(cib, workflow, None if present else PLAN_SUBMISSION)
     scenario = ("submit" if node_down is None and fail is None else
                 f"node {node_down} lost" if node_down else f"step {fail} fails")
     plan = Plan(workflow=workflow.name, scenario=scenario, nodes=nodes)
+    if present:
+        plan.notes.append(f"workflow {workflow.name} is in the CIB already: this is what "
+                          "'haflow submit --replace' would do")
     mine = _selector(workflow.name)
     if fail is not None:
         _plan_failure(plan, workflow, shadow, fail, mine)

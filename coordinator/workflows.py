@@ -126,12 +126,8 @@ def _submit_once(env: Env, wf: Workflow, replace: bool) -> Submitted:
         raise error("WORKFLOW_EXISTS", f"a workflow named '{wf.name}' is already in the "
                     "cluster; use --replace to change it, or remove it first",
                     ExitCode.CONFLICT)
-    submission = (submission_of(old, wf.name) if present else None) or new_submission_id()
-    compiled = compile_workflow(wf, submission=submission)
-    new = _merge(without(old, wf.name), compiled)
-    _keep_runtime_sets(old, new, wf.name, compiled.ids())
-    if present and is_aborted(old, wf.name):
-        roles.set_role(new, wf.name, "Stopped")  # replacing does not resume it: retry does
+    new, compiled = with_workflow(old, wf)
+    submission = submission_of(new, wf.name) or ""
     # the alert that rolls back and records history rides in the same patch
     with_alert(new)
     if present and livecib.diff(old, new) is None:
@@ -141,6 +137,22 @@ def _submit_once(env: Env, wf: Workflow, replace: bool) -> Submitted:
     doing = "replacing" if present else "submitting"
     changed = livecib.push(env, old, new, f"{doing} workflow '{wf.name}'")
     return Submitted(wf.name, submission, bool(present), changed, compiled.resource_ids())
+
+
+def with_workflow(old: etree._Element, wf: Workflow, submission: str | None = None
+                  ) -> tuple[etree._Element, CompiledWorkflow]:
+    """A copy of ``old`` with ``wf`` in it: added, or replacing the workflow of that name
+    as ``submit --replace`` does (same submission, so nothing unchanged restarts; the
+    outputs and history the cluster wrote are kept; an aborted one stays aborted)."""
+    present = bool(elements_of(old, wf.name))
+    submission = (submission or (submission_of(old, wf.name) if present else None)
+                  or new_submission_id())
+    compiled = compile_workflow(wf, submission=submission)
+    new = _merge(without(old, wf.name), compiled)
+    _keep_runtime_sets(old, new, wf.name, compiled.ids())
+    if present and is_aborted(old, wf.name):
+        roles.set_role(new, wf.name, "Stopped")  # replacing does not resume it: retry does
+    return new, compiled
 
 
 def add_event(cib: etree._Element, env: Env, workflow: str, task: str, text: str,

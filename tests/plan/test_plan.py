@@ -125,3 +125,24 @@ def test_export_pcs_writes_a_script(files: tuple[str, str], tmp_path: Path) -> N
     assert cli.main(["export", "--pcs", files[0], "-o", str(out)]) == 0
     text = out.read_text()
     assert text.startswith("#!/bin/sh") and "pcs -f \"$cib\" tag create demo" in text
+
+
+def test_a_workflow_in_the_cib_is_planned_as_its_replacement(
+        files: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Not an id collision: the plan shows what ``submit --replace`` would do."""
+    from haflow.coordinator import workflows
+    from haflow.coordinator.workflow.loader import loads
+
+    submitted, _ = workflows.with_workflow(simulate.skeleton(3), loads(WORKFLOW))
+    running = simulate.run(submitted, keep_output=True).output
+    assert running is not None
+    Path(files[1]).write_bytes(etree.tostring(running))
+    same = plan(files, capsys)
+    assert any("submit --replace" in note for note in same["notes"])
+    assert [a for phase in same["phases"] for wave in phase["waves"] for a in wave] == []
+    Path(files[0]).write_text(WORKFLOW + "  e:\n    agent: ocf:pacemaker:Dummy\n"
+                              "    after: [d]\n")
+    grown = plan(files, capsys)
+    changes = {(a["step"], a["task"]) for phase in grown["phases"] for wave in phase["waves"]
+               for a in wave}
+    assert changes == {("e", "start")}, changes
