@@ -30,10 +30,9 @@ from typing import Any
 
 from lxml import etree
 
+from haflow.agents.alert_spool import EVENT_PREFIX
 from haflow.agents.naming import FENCING_STEP, root_id
 from haflow.coordinator.env import Env
-
-EVENT_PREFIX = "haflow-event-"
 
 
 @dataclass
@@ -68,7 +67,7 @@ def step_events(cib: etree._Element, workflow: str) -> list[Event]:
     from haflow.coordinator.workflows import xpath
 
     found = xpath(cib, f"configuration/resources//primitive[@id='{root_id(workflow)}']"
-                      "/meta_attributes/nvpair[starts-with(@name, 'haflow-event-')]")
+                      f"/meta_attributes/nvpair[starts-with(@name, '{EVENT_PREFIX}')]")
     events = [e for n in found if (e := parse_value(n.get("value", ""))) is not None]
     return sorted(events, key=lambda e: e.time)
 

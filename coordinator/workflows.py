@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from haflow.agents.alert_spool import EVENT_PREFIX, history_set_id
 from haflow.agents.naming import root_id
 from haflow.coordinator import livecib as livecib  # re-exported: lab/workload.py uses it
 from haflow.coordinator.env import Env
@@ -166,7 +167,7 @@ def add_event(cib: etree._Element, env: Env, workflow: str, task: str, text: str
     roots = xpath(cib, f"configuration/resources//primitive[@id='{root_id(workflow)}']")
     if not roots:
         return
-    set_id = f"{root_id(workflow)}.history"
+    set_id = history_set_id(workflow)
     meta = roots[0].find(f"meta_attributes[@id='{set_id}']")
     if meta is None:
         meta = etree.SubElement(roots[0], "meta_attributes", id=set_id)
@@ -174,7 +175,7 @@ def add_event(cib: etree._Element, env: Env, workflow: str, task: str, text: str
     now = time.time()
     suffix = f"{now:.6f}".replace(".", "-") + f"-{node}-{task}"
     text = f"{text} (by {getpass.getuser()})"
-    etree.SubElement(meta, "nvpair", id=f"{set_id}.{suffix}", name=f"haflow-event-{suffix}",
+    etree.SubElement(meta, "nvpair", id=f"{set_id}.{suffix}", name=f"{EVENT_PREFIX}{suffix}",
                      value=f"{step} {now:.6f} {node} {task} 0 0 ok {' '.join(text.split())}")
 
 
