@@ -81,6 +81,8 @@ def test_a_removed_workflow_does_not_lose_the_others_events(cib_file: Path,
             fh.write("\t".join(event) + "\n")
     assert alert_spool.flush(spool)
     assert _starts(cib_file, "t1done") == [("a", "start")]
+    # a modify never creates: the removed workflow's root does not come back
+    assert etree.parse(str(cib_file)).getroot().find(".//primitive[@id='gone.root']") is None
 
 
 def test_a_spool_directory_not_safely_ours_is_not_used(tmp_path: Path) -> None:
