@@ -29,9 +29,9 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
    active and that has steps still flagged ``haflow-effect``, and adds a
    meta attribute set ``WF.root.sweep`` (score INFINITY: it outranks the
    abort's ``target-role=Stopped``) that starts the root on a survivor; the
-   root's start alert deletes the set again, and Pacemaker stops the root
-   after the first steps, as for any rollback: its stop sweeps, as root,
-   on a live node. Only the DC does it: the alerts of two nodes could
+   root's start deletes the set again (workflow_agent.py), and Pacemaker
+   stops the root after the first steps, as for any rollback: its stop
+   sweeps, as root, on a live node. Only the DC does it: the alerts of two nodes could
    otherwise re-add the set after the root's start deleted it.
 """
 
@@ -400,13 +400,6 @@ def sweep_after_fencing(event: Event) -> list[str]:
     return done
 
 
-def sweep_started(workflow: str) -> bool:
-    """The root started again for a sweep: drop the override, so that it stops."""
-    xml = f"<meta_attributes id={quoteattr(sweep_set_id(workflow))}/>"
-    result = _run(["cibadmin", "--delete", "--scope", "resources", "--xml-text", xml])
-    return result is not None and result.returncode == 0
-
-
 def handle(env: Mapping[str, str]) -> int:
     event = Event(env)
     if event.kind == "fencing":
@@ -420,8 +413,6 @@ def handle(env: Mapping[str, str]) -> int:
         return 0
     workflow, step = found
     if step == ROOT_STEP and not event.failed:
-        if event.task == "start":
-            sweep_started(workflow)
         return 0
     if event.status == EXEC_CANCELLED:
         return 0  # a recurring monitor cancelled by a stop: nothing happened to the step

@@ -152,7 +152,11 @@ def write_outputs(resource: str, outputs: dict[str, str], effect: str | None = N
 
 def clear_outputs(resource: str) -> None:
     """Forget a step's outputs and effect flag (its effect was undone); absent is fine."""
-    set_id = resource + OUTPUTS_SET_SUFFIX
+    delete_meta_set(resource + OUTPUTS_SET_SUFFIX)
+
+
+def delete_meta_set(set_id: str) -> None:
+    """Delete the meta attribute set ``set_id``; absent is fine."""
     result = _cibadmin(["--delete", "--xml-text", f"<meta_attributes id={quoteattr(set_id)}/>"])
     if result.returncode not in (0, CIB_NO_SUCH_OBJECT):
-        raise CibUnavailable(f"clearing outputs of {resource} failed: {result.stderr.strip()}")
+        raise CibUnavailable(f"deleting {set_id} failed: {result.stderr.strip()}")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import sys
 
-from haflow.agents.framework import run
+from haflow.agents import ocfcodes
+from haflow.agents.framework import OcfError, run
+from haflow.agents.naming import sweep_set_id
 from haflow.agents.params import Param
 from haflow.agents.step import Outputs, StepAgent, StepContext
 
@@ -32,6 +34,20 @@ class WorkflowAgent(StepAgent):
     )
     monitor_interval = 30
     tracks_effect = False  # nothing to undo; and one CIB write less per node and start
+
+    def start(self) -> int:
+        """Started again after a fencing cut a rollback's sweep short (the alert agent's
+        sweep set, alert_haflow.py): dropping that override makes Pacemaker stop the root
+        once more, and its stop sweeps. Done here, not by the start's alert, so that a
+        CIB that does not answer fails the start, which Pacemaker retries."""
+        code = super().start()
+        from haflow.agents import cibio
+
+        try:
+            cibio.delete_meta_set(sweep_set_id(self.workflow))
+        except cibio.CibUnavailable as exc:
+            raise OcfError(ocfcodes.ERR_GENERIC, str(exc)) from None
+        return code
 
     def validate(self) -> list[str]:
         if not self.values.get("workflow"):

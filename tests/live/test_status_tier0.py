@@ -21,6 +21,7 @@ from haflow.coordinator.status import StepState, WorkflowState
 from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import loads
+from tests.agents.agentrun import ocf_env, run_agent
 
 pytestmark = pytest.mark.tier0
 DATA = Path(__file__).with_name("data")
@@ -290,7 +291,7 @@ FENCED = {"CRM_alert_kind": "fencing", "CRM_alert_task": "reboot", "CRM_alert_rc
 def test_after_a_fencing_the_dc_starts_a_stopped_root_again_to_finish_cut_undos(
         cib_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The root's node fenced mid-rollback: its stop (the sweep) never ran, a step stays
-    flagged; the DC's alert starts the root again, and its start alert lets it stop."""
+    flagged; the DC's alert starts the root again, and the root's start lets it stop."""
     shutil.copy(DATA / "rolled-back.cib.xml", cib_file)
     monkeypatch.setattr(alert_haflow, "local_node", lambda: "node1")  # the DC (dc-uuid 1)
     alert_haflow.handle(alert_env(**FENCED))
@@ -316,7 +317,10 @@ def test_after_a_fencing_the_dc_starts_a_stopped_root_again_to_finish_cut_undos(
     # a second fencing alert adds nothing; the root's start removes the override
     alert_haflow.handle(alert_env(**FENCED))
     assert len(_sweep_sets(cib_file)) == 1
-    alert_haflow.handle(alert_env(CRM_alert_rsc="t1chain.root", CRM_alert_task="start"))
+    started = run_agent("haflow.agents.workflow_agent", "start", ocf_env(
+        "t1chain.root", {"workflow": "t1chain"}, run_dir=cib_file.parent / "run",
+        cib_file=cib_file))
+    assert started.rc == 0, started
     assert _sweep_sets(cib_file) == []
     cib = etree.parse(str(cib_file)).getroot()
     assert roles.target_role(cib, "t1chain") == "Stopped"

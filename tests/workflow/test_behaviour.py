@@ -137,7 +137,7 @@ def test_a_sweep_set_starts_a_fenced_root_again_on_a_survivor_and_nothing_else()
     assert again.output is not None and again.executed is not None
     started_on = {n for r, task, n, _ in again.executed if (r, task) == ("wf.root", "start")}
     assert started_on and root_node not in started_on
-    roles.set_role(again.output, "wf", "Stopped")  # as the root's start alert does
+    roles.set_role(again.output, "wf", "Stopped")  # drops the set, as the root's start does
     assert _changes(simulate.run(again.output).graph) == [("stop", "wf.root")]
 
 
