@@ -127,8 +127,10 @@ def _submit_once(env: Env, wf: Workflow, replace: bool) -> Submitted:
         raise error("WORKFLOW_EXISTS", f"a workflow named '{wf.name}' is already in the "
                     "cluster; use --replace to change it, or remove it first",
                     ExitCode.CONFLICT)
-    new, compiled = with_workflow(old, wf)
-    submission = submission_of(new, wf.name) or ""
+    # kept by a replacement; a fresh one even for a workflow of foreign agents only
+    # (no step carries it, but its history names it)
+    submission = submission_of(old, wf.name) or new_submission_id()
+    new, compiled = with_workflow(old, wf, submission)
     # the alert that rolls back and records history rides in the same patch
     with_alert(new)
     if present and livecib.diff(old, new) is None:
@@ -146,8 +148,7 @@ def with_workflow(old: etree._Element, wf: Workflow, submission: str | None = No
     as ``submit --replace`` does (same submission, so nothing unchanged restarts; the
     outputs and history the cluster wrote are kept; an aborted one stays aborted)."""
     present = bool(elements_of(old, wf.name))
-    submission = (submission or (submission_of(old, wf.name) if present else None)
-                  or new_submission_id())
+    submission = submission or submission_of(old, wf.name) or new_submission_id()
     compiled = compile_workflow(wf, submission=submission)
     new = _merge(without(old, wf.name), compiled)
     _keep_runtime_sets(old, new, wf.name, compiled.ids())
