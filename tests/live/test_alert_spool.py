@@ -93,3 +93,17 @@ def test_a_spool_directory_not_safely_ours_is_not_used(tmp_path: Path) -> None:
     assert alert_spool.folder({alert_spool.SPOOL_ENV: ""}) is None  # spooling off
     made = alert_spool.folder({alert_spool.SPOOL_ENV: str(tmp_path / "new")})
     assert made == str(tmp_path / "new") and (tmp_path / "new").stat().st_mode & 0o077 == 0
+
+
+def test_the_flusher_writes_a_lone_event_before_it_waits(
+        cib_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step started a moment before its node dies is in the history: the first
+    events are written at once, only later ones wait to be gathered."""
+    spool = str(tmp_path)
+    with open(os.path.join(spool, alert_spool.EVENTS), "a") as fh:
+        fh.write("t1done\t1895672406-000000-node1-a\ta 1895672406.0 node1 start 0 0 ok ok\n")
+    seen_at_each_wait: list[list[tuple[str, str]]] = []
+    monkeypatch.setattr(alert_spool.time, "sleep",
+                        lambda seconds: seen_at_each_wait.append(_starts(cib_file, "t1done")))
+    assert alert_spool.flush_loop(spool) == 0
+    assert seen_at_each_wait == [[("a", "start")]]  # written, then one wait, then the end
