@@ -28,6 +28,7 @@ COROSYNC_READY_TIMEOUT = 20.0
 PCSD_READY_TIMEOUT = 60.0
 PCSD_PORT = 2224
 COROSYNC_CONF = "/etc/corosync/corosync.conf"
+INIT_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP}
 
 
 def log(node_dir: Path, message: str) -> None:
@@ -57,10 +58,22 @@ def set_up_mounts(config: dict[str, Any]) -> None:
 
 
 class Reaper:
-    """Reaps every child (daemons and adopted orphans) and remembers how daemons ended."""
+    """Reaps every child (daemons and adopted orphans) and remembers how daemons ended.
+
+    Only the pids it was asked to watch are remembered: pids wrap (pid_max is
+    32768 here) and the node's many short-lived orphans (alert agents, their
+    flushers) would otherwise leave a stale "exited" entry for a pid a later
+    daemon gets, which would then look dead from birth.
+    """
 
     def __init__(self) -> None:
+        self.watched: set[int] = set()
         self.exited: dict[int, int] = {}
+
+    def watch(self, pid: int) -> int:
+        self.watched.add(pid)
+        self.exited.pop(pid, None)
+        return pid
 
     def reap(self) -> None:
         while True:
@@ -70,18 +83,20 @@ class Reaper:
                 return
             if pid == 0:
                 return
-            self.exited[pid] = os.waitstatus_to_exitcode(status)
+            if pid in self.watched:
+                self.watched.discard(pid)
+                self.exited[pid] = os.waitstatus_to_exitcode(status)
 
     def alive(self, pid: int) -> bool:
         self.reap()
         return pid not in self.exited
 
 
-def spawn(argv: list[str], node_dir: Path, env: dict[str, str]) -> int:
+def spawn(argv: list[str], node_dir: Path, env: dict[str, str], reaper: Reaper) -> int:
     # posix_spawn, not Popen: a dropped Popen may later reap "its" pid behind the Reaper's back
     console = os.open(node_dir / "console.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        return os.posix_spawnp(
+        return reaper.watch(os.posix_spawnp(
             argv[0],
             argv,
             env,
@@ -93,9 +108,8 @@ def spawn(argv: list[str], node_dir: Path, env: dict[str, str]) -> int:
             # the init blocks the signals it waits for; daemons must not inherit that
             # (pacemaker's main loops would never see SIGCHLD and spin)
             setsigmask=(),
-            setsigdef=(signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1,
-                       signal.SIGHUP),
-        )
+            setsigdef=tuple(INIT_SIGNALS),
+        ))
     finally:
         os.close(console)
 
@@ -137,7 +151,8 @@ def start_pcsd(node_dir: Path, reaper: Reaper) -> list[int]:
             key, sep, value = line.strip().partition("=")
             if sep and not key.startswith("#"):
                 env[key] = value
-    pids = [spawn([daemon], node_dir, env) for daemon in ("/usr/share/pcsd/pcsd", "/usr/sbin/pcsd")]
+    pids = [spawn([daemon], node_dir, env, reaper)
+            for daemon in ("/usr/share/pcsd/pcsd", "/usr/sbin/pcsd")]
     deadline = time.monotonic() + PCSD_READY_TIMEOUT
     while not listening(PCSD_PORT):
         if time.monotonic() > deadline or not all(reaper.alive(p) for p in pids):
@@ -153,17 +168,17 @@ def start_cluster_stack(config: dict[str, Any], node_dir: Path, reaper: Reaper) 
     """Start corosync, then pacemakerd once corosync answers; returns their pids, last first."""
     env = dict(os.environ)
     env.update(config.get("env", {}))
-    corosync = spawn(["corosync", "-f"], node_dir, env)
+    corosync = spawn(["corosync", "-f"], node_dir, env, reaper)
     log(node_dir, f"corosync started, pid {corosync}")
     if not wait_for_corosync(node_dir, reaper, corosync):
         return [corosync]
-    return [start_pacemakerd(config, node_dir), corosync]
+    return [start_pacemakerd(config, node_dir, reaper), corosync]
 
 
-def start_pacemakerd(config: dict[str, Any], node_dir: Path) -> int:
+def start_pacemakerd(config: dict[str, Any], node_dir: Path, reaper: Reaper) -> int:
     env = dict(os.environ)
     env.update(config.get("env", {}))
-    pid = spawn(["pacemakerd"], node_dir, env)
+    pid = spawn(["pacemakerd"], node_dir, env, reaper)
     (node_dir / "pacemakerd.pid").write_text(f"{pid}\n")
     log(node_dir, f"pacemakerd started, pid {pid}")
     return pid
@@ -177,7 +192,7 @@ def restart_pacemaker(config: dict[str, Any], node_dir: Path, reaper: Reaper,
         log(node_dir, "restart asked, but pacemaker is not running")
         return
     shut_down(node_dir, reaper, stack[:1])
-    stack[0] = start_pacemakerd(config, node_dir)
+    stack[0] = start_pacemakerd(config, node_dir, reaper)
 
 
 def shut_down(node_dir: Path, reaper: Reaper, daemons: list[int]) -> None:
@@ -194,28 +209,53 @@ def shut_down(node_dir: Path, reaper: Reaper, daemons: list[int]) -> None:
     log(node_dir, f"stopped {', '.join(map(str, daemons))}")
 
 
+class EarlySignals:
+    """Records the init's signals that arrive while it boots.
+
+    A signal's default action would kill the init silently (seen: a restart
+    asked a moment after a reboot, while pcsd was still starting) and leave its
+    daemons running with no init: the node then looked off, and the next power
+    on started a second corosync into the same network namespace. Handlers, not
+    a blocked mask, while booting: the boot's own subprocesses must not inherit
+    blocked signals, and exec resets handlers to the default for them.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[int] = []
+        for signo in INIT_SIGNALS - {signal.SIGCHLD}:
+            signal.signal(signo, self.record)
+
+    def record(self, signo: int, _frame: object) -> None:
+        self.pending.append(signo)
+
+
 def reap_forever(config: dict[str, Any], node_dir: Path, reaper: Reaper,
-                 daemons: list[int], stack: list[int]) -> None:
+                 daemons: list[int], stack: list[int], early: EarlySignals) -> None:
     """Reap children until SIGTERM. SIGUSR1 starts the cluster stack if it is not
     running; SIGHUP restarts pacemaker (not corosync)."""
-    signals = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP}
-    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    signal.pthread_sigmask(signal.SIG_BLOCK, INIT_SIGNALS)
+    pending = list(early.pending)  # blocked now: later ones wait for sigtimedwait
     while True:
         reaper.reap()
-        info = signal.sigtimedwait(signals, 5.0)
-        if info is None:
-            continue
-        if info.si_signo in (signal.SIGTERM, signal.SIGINT):
+        if pending:
+            signo = pending.pop(0)
+        else:
+            info = signal.sigtimedwait(INIT_SIGNALS, 5.0)
+            if info is None:
+                continue
+            signo = info.si_signo
+        if signo in (signal.SIGTERM, signal.SIGINT):
             break
-        if info.si_signo == signal.SIGUSR1 and not any(reaper.alive(p) for p in stack):
+        if signo == signal.SIGUSR1 and not any(reaper.alive(p) for p in stack):
             stack[:] = start_cluster_stack(config, node_dir, reaper)
-        if info.si_signo == signal.SIGHUP:
+        if signo == signal.SIGHUP:
             restart_pacemaker(config, node_dir, reaper, stack)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, INIT_SIGNALS)
     shut_down(node_dir, reaper, stack + daemons)
 
 
 def main(argv: list[str]) -> int:
+    early = EarlySignals()  # before init.pid tells anyone where to send them
     node_dir = Path(argv[1])
     os.chdir("/")
     config = json.loads((node_dir / "node.json").read_text())
@@ -245,7 +285,7 @@ def main(argv: list[str]) -> int:
     stack = start_cluster_stack(config, node_dir, reaper) if os.path.exists(COROSYNC_CONF) else []
     daemons = start_pcsd(node_dir, reaper)
     log(node_dir, "booted")
-    reap_forever(config, node_dir, reaper, daemons, stack)
+    reap_forever(config, node_dir, reaper, daemons, stack, early)
     return 0
 
 

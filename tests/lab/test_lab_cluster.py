@@ -160,6 +160,22 @@ def test_pacemaker_restart_without_reboot_keeps_corosync(healthy: LabLayout) -> 
     assert view is not None and "node2" in view.online
 
 
+def test_a_restart_asked_while_the_node_boots_runs_once_it_has_booted(
+    healthy: LabLayout,
+) -> None:
+    # the init once died of a SIGHUP that came before it had booted, and left its
+    # daemons running with no init: the node looked off, and the next power-on
+    # started a second corosync into the same network namespace
+    control.crash(healthy, "node2")
+    init = power.power_on(healthy, "node2")  # returns as soon as the init runs
+    control.restart_pacemaker(healthy, "node2", timeout=90)
+    assert power.init_pid(healthy, "node2") == init, "the signal killed the booting init"
+    boot_log = healthy.node_dir("node2") / "boot.log"
+    assert eventually(lambda: f"[{init}] stopped" in boot_log.read_text(), 90)
+    wait_healthy(healthy)
+    assert power.init_pid(healthy, "node2") == init
+
+
 def test_a_flapping_link_heals_into_one_cluster(healthy: LabLayout) -> None:
     result = control.flap(healthy, "node3", down=0.5, up=1.0, count=2)
     assert result["flaps"] == 2
