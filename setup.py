@@ -66,6 +66,8 @@ setup(
             "mypy>=1.8",
             "lxml-stubs",
             "types-jsonschema",
+            # generates coordinator/workflow/schema_fast.py (schema_gen.py); its test
+            "fastjsonschema>=2.16",
             # the packaging test builds without isolation, with these
             "setuptools>=61",
             "wheel",

@@ -5,23 +5,34 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from haflow.coordinator.reports import Report
 from haflow.coordinator.workflow.yamlsrc import Source
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_FILE = "workflow.schema.json"
 
 
 @cache
+def schema_text() -> str:
+    return resources.files("haflow.coordinator.workflow").joinpath(SCHEMA_FILE).read_text()
+
+
+@cache
 def schema() -> dict[str, Any]:
     """The workflow JSON Schema (also what editors can use for completion)."""
-    text = resources.files("haflow.coordinator.workflow").joinpath(SCHEMA_FILE).read_text()
-    loaded: dict[str, Any] = json.loads(text)
+    loaded: dict[str, Any] = json.loads(schema_text())
     return loaded
+
+
+def inlined(full: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its local references inlined and its patterns made Python's."""
+    result: dict[str, Any] = _inline_refs(full, full.get("$defs", {}))
+    return result
 
 
 def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
@@ -57,8 +68,35 @@ def _python_pattern(pattern: Any) -> Any:
 
 @cache
 def _validator() -> Draft202012Validator:
-    full = schema()
-    return Draft202012Validator(_inline_refs(full, full.get("$defs", {})))
+    # imported here: ~80 ms, and a valid workflow never needs it (see valid)
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(inlined(schema()))
+
+
+def valid(data: Any) -> bool:
+    """Whether ``data`` fits the schema, by the generated checks (schema_gen.py).
+
+    False also when they are stale (the schema changed since they were made):
+    jsonschema then decides alone.
+    """
+    from haflow.coordinator.workflow import schema_fast
+
+    if digest() != schema_fast.SCHEMA_SHA256:
+        return False
+    try:
+        schema_fast.validate(data)  # type: ignore[no-untyped-call]  (generated)
+    except Exception:  # its JsonSchemaValueException, or anything odd: jsonschema decides
+        return False
+    return True
+
+
+@cache
+def digest() -> str:
+    """Of the schema file: what the generated checks were made from."""
+    import hashlib
+
+    return hashlib.sha256(schema_text().encode()).hexdigest()
 
 
 def _leaves(err: ValidationError) -> list[ValidationError]:
@@ -133,6 +171,8 @@ def _describe(wanted: Any) -> str:
 
 def check(source: Source) -> list[Report]:
     """Every schema violation, in file order, one report per place."""
+    if valid(source.data):
+        return []
     reports: list[Report] = []
     seen: set[tuple[Any, ...]] = set()
     for err in _validator().iter_errors(source.data):
