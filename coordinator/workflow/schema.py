@@ -85,7 +85,7 @@ def valid(data: Any) -> bool:
     if digest() != schema_fast.SCHEMA_SHA256:
         return False
     try:
-        schema_fast.validate(data)  # type: ignore[no-untyped-call]  (generated)
+        schema_fast.validate(data)  # type: ignore[no-untyped-call]
     except Exception:  # its JsonSchemaValueException, or anything odd: jsonschema decides
         return False
     return True
