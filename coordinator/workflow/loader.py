@@ -15,6 +15,7 @@ from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import HaflowError, Report, Severity
 from haflow.coordinator.workflow import schema, semantic
 from haflow.coordinator.workflow.build import build_workflow
+from haflow.coordinator.workflow.gcpause import gc_paused
 from haflow.coordinator.workflow.metadata import agent_info
 from haflow.coordinator.workflow.model import Workflow
 from haflow.coordinator.workflow.semantic import MetaLookup
@@ -43,6 +44,7 @@ def _safe(report: Report) -> Report:
     return replace(report, message=message, step=step)
 
 
+@gc_paused
 def check_text(
     text: str, filename: str = "<string>", meta: MetaLookup = agent_info
 ) -> tuple[Workflow | None, list[Report]]:
