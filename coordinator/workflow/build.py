@@ -44,7 +44,9 @@ def _step_locs(table: dict[Path, Loc]) -> dict[str, dict[str, Loc]]:
     found: dict[str, dict[str, Loc]] = {}
     for where, loc in table.items():
         if len(where) > 2 and where[0] == "steps":
-            found.setdefault(str(where[1]), {})[".".join(str(p) for p in where[2:])] = loc
+            # most are a step's own keys (agent, after): no join for those
+            key = str(where[2]) if len(where) == 3 else ".".join(map(str, where[2:]))
+            found.setdefault(str(where[1]), {})[key] = loc
     return found
 
 

@@ -9,7 +9,7 @@ schema and semantic checks that follow.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -277,7 +277,7 @@ class _Builder:
             result[key] = self.build(value_node, (*path, key))
         return result
 
-    def build_plain(self, events: Iterable[Any]) -> bool:
+    def build_plain(self, text: str, events: Iterable[Any]) -> bool:
         """Build the document straight from the parser's events, in one pass, when it
         is plain: one document of mappings, lists and untagged scalars, with text
         keys, no anchor, alias, merge, duplicate key or %YAML directive, within the
@@ -288,10 +288,12 @@ class _Builder:
         every corpus file); the full path composed ~20,000 nodes for 500 steps and
         walked the events twice, 3x the time of this pass.
         """
-        rules = self.yaml.resolver.versioned_resolver
-        anywhere = list(rules.get(None, []))
+        implicit = _implicit_types(self.yaml)
         values = self.source.values
-        # stack entries: [container, path, key awaiting its value (mappings)]
+        # a character XML cannot hold can only come from the text itself or from an
+        # escape in double quotes: without it in the text, only those need a look
+        raw_clean = NOT_XML.search(text) is None
+        # stack entries: [container, path, key awaiting its value, that value's path]
         stack: list[list[Any]] = []
         count = 0
         done = False
@@ -303,26 +305,27 @@ class _Builder:
                 count += 1
                 if count > MAX_VALUES or len(stack) >= MAX_DEPTH:
                     return False
+                mark = event.start_mark
                 top = stack[-1] if stack else None
                 if top is not None and type(top[0]) is dict and top[2] is None:
                     if kind is not ScalarEvent:
                         return False  # a key that is a collection
                     key = event.value
-                    if event.implicit[0] and self._implicit_tag(key, rules, anywhere) != _STR:
+                    if event.implicit[0] and implicit(key) != _STR:
                         return False  # `true:`, `1:`, `<<:`
                     if key in top[0]:
                         return False  # a duplicate key
-                    if NOT_XML.search(key):
+                    if (not raw_clean or event.style == '"') and NOT_XML.search(key):
                         self._check_chars(event)
                     top[2] = key
-                    path = (*top[1], key)
-                    self.source.keys[path] = _loc(event)
+                    top[3] = (*top[1], key)
+                    self.source.keys[top[3]] = Loc(mark.line + 1, mark.column + 1)
                     continue
                 path = () if top is None else (
-                    (*top[1], top[2]) if type(top[0]) is dict else (*top[1], len(top[0])))
-                values[path] = _loc(event)
+                    top[3] if type(top[0]) is dict else (*top[1], len(top[0])))
+                values[path] = Loc(mark.line + 1, mark.column + 1)
                 if kind is ScalarEvent:
-                    value = self._plain_scalar(event, path, rules, anywhere)
+                    value = self._plain_scalar(event, path, implicit, raw_clean)
                 else:
                     value = {} if kind is MappingStartEvent else []
                 if top is None:
@@ -333,7 +336,7 @@ class _Builder:
                 else:
                     top[0].append(value)
                 if kind is not ScalarEvent:
-                    stack.append([value, path, None])
+                    stack.append([value, path, None, None])
                 elif top is None:
                     done = True
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
@@ -346,22 +349,13 @@ class _Builder:
                 return False  # an alias
         return done and self.source.data is not None
 
-    @staticmethod
-    def _implicit_tag(value: str, rules: dict[Any, Any], anywhere: list[Any]) -> str:
-        for tag, regexp in [*rules.get(value[:1], []), *anywhere]:
-            if regexp.match(value):
-                return str(tag)
-        return _STR
-
-    def _plain_scalar(self, event: Any, path: Path, rules: dict[Any, Any],
-                      anywhere: list[Any]) -> Any:
+    def _plain_scalar(self, event: Any, path: Path, implicit: Callable[[str], str],
+                      raw_clean: bool) -> Any:
         if event.style in ("'", '"'):
             self.source.quoted.add(path)
-        tag = _STR
-        if event.implicit[0]:
-            tag = self._implicit_tag(event.value, rules, anywhere)
+        tag = implicit(event.value) if event.implicit[0] else _STR
         if tag == _STR:
-            if NOT_XML.search(event.value):
+            if (not raw_clean or event.style == '"') and NOT_XML.search(event.value):
                 self._check_chars(event)
             return event.value
         node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
@@ -377,6 +371,23 @@ class _Builder:
             column=where.column,
             **extra,
         )
+
+
+def _implicit_types(yaml: YAML) -> Callable[[str], str]:
+    """The tag YAML 1.2 gives a plain scalar (what ruamel's resolver decides), with
+    its rules looked up once: by first character, as the resolver keeps them."""
+    rules = yaml.resolver.versioned_resolver
+    anywhere = [(str(tag), regexp.match) for tag, regexp in rules.get(None, [])]
+    table = {first: [(str(tag), regexp.match) for tag, regexp in found] + anywhere
+             for first, found in rules.items() if first is not None}
+
+    def tag_of(value: str) -> str:
+        for tag, match in table.get(value[:1], anywhere):
+            if match(value):
+                return tag
+        return _STR
+
+    return tag_of
 
 
 class _Yaml12Resolver(VersionedResolver):
@@ -413,7 +424,7 @@ def parse(text: str, filename: str, fast: bool = True) -> tuple[Source, list[Rep
     if fast and len(text) <= MAX_CHARS:
         plain = _Builder(yaml, filename)
         try:
-            if plain.build_plain(yaml.parse(text)):
+            if plain.build_plain(text, yaml.parse(text)):
                 return plain.source, plain.reports
         except (YAMLError, UnicodeError):
             pass  # the full path reports it, with its place

@@ -36,7 +36,7 @@ def both(text: str) -> tuple[Any, Any]:
 
 def takes_fast_path(text: str) -> bool:
     yaml = yamlsrc._yaml()
-    return yamlsrc._Builder(yaml, "f.yaml").build_plain(yaml.parse(text))
+    return yamlsrc._Builder(yaml, "f.yaml").build_plain(text, yaml.parse(text))
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: str(p.relative_to(REPO)))
