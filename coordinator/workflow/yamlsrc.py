@@ -71,6 +71,9 @@ MAX_VALUES = 400_000
 MAX_DEPTH = 100
 # 5,000 steps are ~0.5 MB; this bounds memory on a giant scalar or a runaway file
 MAX_CHARS = 32 * 1024 * 1024
+# above this, the one-pass build is skipped: a text this large may hold more than
+# MAX_VALUES values, found only after building them (5,000 steps are ~0.5 MB)
+FAST_PATH_MAX_CHARS = 2 * 1024 * 1024
 _STR = "tag:yaml.org,2002:str"
 _TAG = "tag:yaml.org,2002:"
 # what a plain value may be tagged (implicitly or with !!TAG): data, never objects
@@ -81,6 +84,17 @@ _MAP, _SEQ = f"{_TAG}map", f"{_TAG}seq"
 _OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
+class _TooMany(Exception):
+    def __init__(self, filename: str, mark: Any) -> None:
+        super().__init__("too many values")
+        self.report = _too_many(filename, mark)
+
+
+def _too_many(filename: str, mark: Any) -> Report:
+    return Report("yaml-too-large", f"more than {MAX_VALUES:,} values", file=filename,
+                  line=mark.line + 1, column=mark.column + 1)
+
+
 class _TooLarge(Exception):
     def __init__(self, node: Node, what: str) -> None:
         super().__init__(what)
@@ -89,6 +103,7 @@ class _TooLarge(Exception):
 
 
 _MERGE = "tag:yaml.org,2002:merge"
+_UNSET = object()
 
 
 def _loc(node: Node) -> Loc:
@@ -111,6 +126,8 @@ class _Builder:
         self.chars = MAX_CHARS
         # collections being built (ids): an alias back into one of them is a loop
         self.open: set[int] = set()
+        # typed plain scalars already constructed, by tag and text (build_plain)
+        self.constructed: dict[tuple[str, str], Any] = {}
 
     def build(self, node: Node, path: Path) -> Any:
         self.budget -= 1
@@ -302,10 +319,14 @@ class _Builder:
             if kind is ScalarEvent or kind is MappingStartEvent or kind is SequenceStartEvent:
                 if event.anchor is not None or event.tag is not None or done:
                     return False
-                count += 1
-                if count > MAX_VALUES or len(stack) >= MAX_DEPTH:
+                if len(stack) >= MAX_DEPTH:
                     return False
                 mark = event.start_mark
+                count += 1
+                if count > MAX_VALUES:
+                    # the full path's shape pass stops at this very event, with this
+                    # report: say it here, not after reading it all a second time
+                    raise _TooMany(self.source.filename, mark)
                 top = stack[-1] if stack else None
                 if top is not None and type(top[0]) is dict and top[2] is None:
                     if kind is not ScalarEvent:
@@ -358,8 +379,16 @@ class _Builder:
             if (not raw_clean or event.style == '"') and NOT_XML.search(event.value):
                 self._check_chars(event)
             return event.value
+        known = self.constructed.get((tag, event.value), _UNSET)
+        if known is not _UNSET:
+            return known
         node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
-        return self._scalar(node)
+        before = len(self.reports)
+        value = self._scalar(node)
+        if len(self.reports) == before:
+            # ruamel's constructor is ~5 us a call: 400,000 values of `1` took 5 s
+            self.constructed[(tag, event.value)] = value  # immutable: int, float, bool...
+        return value
 
     def _report(self, code: str, message: str, node: Node, **extra: Any) -> Report:
         where = _loc(node)
@@ -421,11 +450,13 @@ def parse(text: str, filename: str, fast: bool = True) -> tuple[Source, list[Rep
         )
         return _failed(Report("bad-character", message, file=filename), text, odd.start())
     yaml = _yaml()
-    if fast and len(text) <= MAX_CHARS:
+    if fast and len(text) <= FAST_PATH_MAX_CHARS:
         plain = _Builder(yaml, filename)
         try:
             if plain.build_plain(text, yaml.parse(text)):
                 return plain.source, plain.reports
+        except _TooMany as err:
+            return Source(None, filename), [err.report]
         except (YAMLError, UnicodeError):
             pass  # the full path reports it, with its place
     return _parse_fully(yaml, text, filename)
@@ -536,5 +567,5 @@ def _shape(yaml: YAML, text: str, filename: str) -> Report | None:
             values += 1
             if values > MAX_VALUES:
                 mark = event.start_mark
-                return report(f"more than {MAX_VALUES:,} values", mark.line + 1, mark.column + 1)
+                return _too_many(filename, mark)
     return None

@@ -71,6 +71,17 @@ def test_what_is_not_plain_goes_the_full_way(text: str) -> None:
     assert fast == full
 
 
+def test_too_many_values_is_reported_at_the_same_place_either_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the fast path reports it itself: it stops at the same event as the shape pass
+    monkeypatch.setattr(yamlsrc, "MAX_VALUES", 1000)
+    text = "name: w\nx-big: [" + "1," * 1000 + "1]\n"
+    fast, full = both(text)
+    assert fast == full
+    assert [r.code for r in fast[4]] == ["yaml-too-large"]
+
+
 # scalars that YAML 1.2 reads as other types, or that look as if they might
 TOKENS = ["yes", "No", "on", "~", "null", "", "010", "0o17", "0x1F", "1e3", ".inf", "-.5",
           "2024-01-01", "true", "False", "<<", "a b", "x: y", "#c", "- d", "'q'", "@", "\t",
