@@ -234,7 +234,9 @@ def reap_forever(config: dict[str, Any], node_dir: Path, reaper: Reaper,
     """Reap children until SIGTERM. SIGUSR1 starts the cluster stack if it is not
     running; SIGHUP restarts pacemaker (not corosync)."""
     signal.pthread_sigmask(signal.SIG_BLOCK, INIT_SIGNALS)
-    pending = list(early.pending)  # blocked now: later ones wait for sigtimedwait
+    # blocked now: later ones wait for sigtimedwait (the list itself, not a copy: a
+    # handler may still run for one that came just before the block)
+    pending = early.pending
     while True:
         reaper.reap()
         if pending:
