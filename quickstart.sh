@@ -38,7 +38,7 @@ install_haflow() {
     # an editable install compiles nothing: where bytecode cannot be written (a
     # read-only tree, PYTHONDONTWRITEBYTECODE) every agent action and every haflow
     # command would compile its modules again
-    "$VENV/bin/python" -m compileall -q -j 0 agents coordinator lab cib_templates haflow_ns
+    "$VENV/bin/python" -m compileall -q -j 0 encoding agents coordinator lab cib_templates haflow_ns
 }
 
 run_tests() {

@@ -26,9 +26,13 @@ def corosync_cffi_modules() -> list[str]:
 # folder in the repository -> import name once installed
 PACKAGE_DIRS = {
     "haflow": "haflow_ns",
+    "haflow.encoding": "encoding",
     "haflow.agents": "agents",
+    "haflow.agents.alert": "agents/alert",
     "haflow.coordinator": "coordinator",
     "haflow.coordinator.workflow": "coordinator/workflow",
+    "haflow.coordinator.cluster": "coordinator/cluster",
+    "haflow.coordinator.cli": "coordinator/cli",
     "haflow.coordinator.corosync": "coordinator/corosync",
     "haflow.lab": "lab",
     "haflow.cib_templates": "cib_templates",
@@ -74,5 +78,10 @@ setup(
         ],
     },
     cffi_modules=corosync_cffi_modules(),
-    entry_points={"console_scripts": ["haflow = haflow.coordinator.cli:main"]},
+    entry_points={
+        "console_scripts": ["haflow = haflow.coordinator.cli.main:main"],
+        # the lab plugs into the CLI and into cluster access; nothing imports it
+        "haflow.cli": ["lab = haflow.lab.cli:register"],
+        "haflow.env": ["lab = haflow.lab.env:for_lab"],
+    },
 )

@@ -11,8 +11,8 @@ from __future__ import annotations
 import subprocess
 import xml.etree.ElementTree as ET
 
-from haflow.agents.naming import EFFECT_META, OUTPUT_META_PREFIX, root_id
 from haflow.agents.xmltext import quoteattr
+from haflow.encoding.ids import EFFECT_META, OUTPUT_META_PREFIX, root_id
 
 CIB_NO_SUCH_OBJECT = 105  # cibadmin: the xpath matched nothing
 OUTPUTS_SET_SUFFIX = "-haflow-outputs"

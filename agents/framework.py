@@ -121,7 +121,7 @@ class Agent:
 
     @classmethod
     def meta_data(cls) -> str:
-        from haflow.agents.metadata import generate
+        from haflow.agents.ocf_metadata import generate
 
         return generate(cls)
 

@@ -17,8 +17,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from haflow.agents.naming import PROVIDER
 from haflow.agents.registry import AGENTS
+from haflow.encoding.ids import PROVIDER
 
 DEFAULT_OCF_ROOT = "/usr/lib/ocf"
 MARK = "# written by `haflow agents install`"
@@ -31,6 +31,7 @@ from {module} import main
 sys.exit(main())
 """
 ALERT_AGENT_NAME = "alert_haflow"
+ALERT_MODULE = "haflow.agents.alert.agent"
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
@@ -116,19 +117,26 @@ def alert_python(fallback: str) -> str:
     return fallback if runnable_by_everyone(fallback) else SYSTEM_PYTHON
 
 
+def runtime_packages() -> dict[str, Path]:
+    """The packages an agent imports (stdlib only, both), by their name under ``haflow``."""
+    import haflow.agents
+    import haflow.encoding
+
+    return {module.__name__.rpartition(".")[2]: Path(module.__file__ or "").resolve().parent
+            for module in (haflow.agents, haflow.encoding)}
+
+
 def install(root_dir: str | None = None, python: str | None = None) -> list[Placed]:
     """Install (or refresh) every agent; idempotent."""
-    import haflow.agents
-
     root = ocf_root(root_dir)
     python = python or default_python()
     lib = lib_dir(root)
     (lib / "haflow").mkdir(parents=True, exist_ok=True)
     placed = [Placed("runtime", str(lib), atomic_write(
         lib / "haflow" / "__init__.py", f'"""haflow agents runtime"""\n{MARK}\n', 0o644))]
-    package = Path(haflow.agents.__file__).resolve().parent
-    placed.append(Placed("runtime-link", str(lib / "haflow" / "agents"),
-                         _link(lib / "haflow" / "agents", package)))
+    for name, package in runtime_packages().items():
+        placed.append(Placed("runtime-link", str(lib / "haflow" / name),
+                             _link(lib / "haflow" / name, package)))
     target = agent_dir(root)
     target.mkdir(parents=True, exist_ok=True)
     for name, spec in sorted(AGENTS.items()):
@@ -140,7 +148,7 @@ def install(root_dir: str | None = None, python: str | None = None) -> list[Plac
     # interpreter haflow is installed in (e.g. under /root); the alert agent is
     # stdlib only, so the system's python3 does
     text = LAUNCHER.format(python=alert_python(python), mark=MARK, libdir=str(lib),
-                           module=f"haflow.agents.{ALERT_AGENT_NAME}")
+                           module=ALERT_MODULE)
     placed.append(Placed(ALERT_AGENT_NAME, str(alert_path(root)),
                          atomic_write(alert_path(root), text, 0o755)))
     return placed
@@ -169,9 +177,10 @@ def uninstall(root_dir: str | None = None) -> list[Placed]:
     if alert.exists() and _ours(alert):
         alert.unlink()
         removed.append(Placed(ALERT_AGENT_NAME, str(alert), "removed"))
-    link = lib / "haflow" / "agents"
-    if link.is_symlink():
-        link.unlink()
+    for name in runtime_packages():
+        link = lib / "haflow" / name
+        if link.is_symlink():
+            link.unlink()
     init = lib / "haflow" / "__init__.py"
     if init.exists() and _ours(init):
         init.unlink()

@@ -1,7 +1,7 @@
 """OCF 1.1 exit codes as plain ints, for the agents' hot path.
 
 Importing ``enum`` costs about a third of a bare interpreter's start-up, so
-the framework works with these; :class:`haflow.agents.exitcodes.OcfExit` is
+the framework works with these; :class:`haflow.agents.ocfexit.OcfExit` is
 the same set as an IntEnum for authors and tools.
 """
 

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from haflow.agents import deadline, marker, ocfcodes
 from haflow.agents.framework import Agent, OcfError
-from haflow.agents.naming import (
+from haflow.agents.params import Param, Value
+from haflow.encoding.ids import (
     FAILURE_POLICY_META,
     PARAM_STEP,
     PARAM_SUBMISSION,
     PARAM_WORKFLOW,
     step_id,
 )
-from haflow.agents.params import Param, Value
 
 Outputs = dict[str, str]
 

@@ -24,7 +24,7 @@ import os
 import subprocess
 import xml.etree.ElementTree as ET
 
-from haflow.agents.naming import EFFECT_META, PARAM_WORKFLOW, PROVIDER
+from haflow.encoding.ids import EFFECT_META, PARAM_WORKFLOW, PROVIDER
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ import sys
 
 from haflow.agents import ocfcodes
 from haflow.agents.framework import OcfError, run
-from haflow.agents.naming import sweep_set_id
 from haflow.agents.params import Param
 from haflow.agents.step import Outputs, StepAgent, StepContext
+from haflow.encoding.ids import sweep_set_id
 
 
 class WorkflowAgent(StepAgent):

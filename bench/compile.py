@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from lxml import etree
 
-from haflow.coordinator import simulate
+from haflow.coordinator.cluster import simulate
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import loads
 from haflow.coordinator.workflow.model import Workflow

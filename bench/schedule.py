@@ -34,7 +34,7 @@ import sys
 
 from lxml import etree
 
-from haflow.coordinator import simulate
+from haflow.coordinator.cluster import simulate
 from haflow.coordinator.reports import HaflowError
 from haflow.coordinator.workflow.model import AgentSpec, Step, Workflow
 

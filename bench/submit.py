@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from haflow.coordinator import livecib, workflows
+from haflow.coordinator import workflows
+from haflow.coordinator.cluster import livecib
 from haflow.lab import control
 from haflow.lab.layout import LabLayout
 from haflow.lab.workload import lab_env

@@ -30,9 +30,9 @@ from typing import Any
 
 from lxml import etree
 
-from haflow.agents.alert_spool import EVENT_PREFIX
-from haflow.agents.naming import FENCING_STEP, root_id
-from haflow.coordinator.env import Env
+from haflow.agents.alert.spool import EVENT_PREFIX
+from haflow.coordinator.cluster.env import Env
+from haflow.encoding.ids import FENCING_STEP, root_id
 
 
 @dataclass

@@ -17,13 +17,13 @@ from typing import Any
 
 from lxml import etree
 
-from haflow.agents import naming
-from haflow.coordinator import simulate
+from haflow.coordinator.cluster import simulate
+from haflow.coordinator.cluster.simulate import Action, Simulation, TransitionGraph
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import error
-from haflow.coordinator.simulate import Action, Simulation, TransitionGraph
 from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.model import FailurePolicy, Workflow
+from haflow.encoding import ids as naming
 
 # a step that fails everywhere is tried on each node once: bound the rounds
 MAX_FAIL_ROUNDS = 64

@@ -18,15 +18,15 @@ from typing import Any, cast
 from lxml import etree
 
 # the alert agent's placement check (ElementTree API: lxml elements have it too)
-from haflow.agents.alert_haflow import banned, configured_meta
-from haflow.agents.naming import (
+from haflow.agents.alert.agent import banned, configured_meta
+from haflow.agents.progress import DEFAULT_INTERVAL, parse_value
+from haflow.coordinator.workflow.roles import names, root_of
+from haflow.encoding.ids import (
     EFFECT_META,
     HEARTBEAT_ATTR_PREFIX,
     OUTPUT_META_PREFIX,
     root_id,
 )
-from haflow.agents.progress import DEFAULT_INTERVAL, parse_value
-from haflow.coordinator.workflow.roles import names, root_of
 
 STUCK_FACTOR = 3  # a heartbeat older than 3 intervals means the action is stuck
 INFINITY = 1_000_000  # Pacemaker's score/fail-count infinity
@@ -561,7 +561,7 @@ def read_live(env: Any) -> tuple[etree._Element, etree._Element]:
     function here."""
     import tempfile
 
-    from haflow.coordinator import livecib
+    from haflow.coordinator.cluster import livecib
 
     read = env.run(livecib.QUERY)
     if read.returncode != 0:

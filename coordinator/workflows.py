@@ -1,6 +1,6 @@
 """Workflows on a live cluster: submit, abort, retry, remove — each one atomic CIB change.
 
-Every write goes through :mod:`haflow.coordinator.livecib` (one versionless
+Every write goes through :mod:`haflow.coordinator.cluster.livecib` (one versionless
 patch: all of it or nothing, and nobody else's concurrent change is lost),
 and refuses without quorum, naming the partition's members.
 
@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from haflow.agents.alert_spool import EVENT_PREFIX, history_set_id
-from haflow.agents.naming import root_id
-from haflow.coordinator import livecib as livecib  # re-exported: lab/workload.py uses it
-from haflow.coordinator.env import Env
+from haflow.agents.alert.spool import EVENT_PREFIX, history_set_id
+from haflow.coordinator.cluster import livecib as livecib  # re-exported: lab/workload.py uses it
+from haflow.coordinator.cluster.env import Env
+from haflow.coordinator.cluster.quorum import require_quorum
 from haflow.coordinator.exitcodes import ExitCode
-from haflow.coordinator.quorum_guard import require_quorum
 from haflow.coordinator.reports import HaflowError, error
 from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.compiler import CompiledWorkflow, merge_into
@@ -30,6 +29,7 @@ from haflow.coordinator.workflow.compiler import (
     compile_workflow as compile_workflow,  # re-exported: lab/faults.py uses it
 )
 from haflow.coordinator.workflow.model import Workflow
+from haflow.encoding.ids import root_id
 
 SECTIONS = ("resources", "constraints", "tags")
 ALERT_ID = "haflow-alert"
@@ -322,7 +322,7 @@ def retry(env: Env, workflow: str, step: str | None = None) -> list[str]:
 
     Returns the resources whose failures were cleared.
     """
-    from haflow.agents.naming import step_id
+    from haflow.encoding.ids import step_id
 
     require_quorum(env, f"retry workflow '{workflow}'")
     cib = livecib.query(env)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from haflow.coordinator.output import FORMATS, emit
+from haflow.coordinator.cli.output import FORMATS, emit
 
 DEFAULT_LAB = "default"
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from haflow.cib_templates import render
+from haflow.coordinator.cluster.crm_mon import ClusterView, parse_crm_mon
 from haflow.lab import errors, netns, power
 from haflow.lab.layout import (
     MAX_NODES,
@@ -30,7 +31,6 @@ from haflow.lab.layout import (
     node_address,
     node_names,
 )
-from haflow.lab.view import ClusterView, parse_crm_mon
 
 PROVISION_SCRIPT = Path(__file__).with_name("provision-node.sh")
 BOOTSTRAP_SCRIPT = Path(__file__).with_name("bootstrap-cluster.sh")
@@ -256,8 +256,8 @@ def wait_for_membership(layout: LabLayout, node: str, nodes: Sequence[str],
     device. Without the bindings (installed without the -dev packages) crm_mon
     alone decides, as before.
     """
+    from haflow.coordinator.cluster.env import Env
     from haflow.coordinator.corosync.remote import collect
-    from haflow.coordinator.env import Env
     from haflow.coordinator.reports import HaflowError
 
     env = Env(prefix=tuple(node_command(layout, node, [])),

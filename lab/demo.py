@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from haflow.agents.alert_spool import FLUSH_DELAY
+from haflow.agents.alert.spool import FLUSH_DELAY
 from haflow.coordinator.reports import HaflowError
 from haflow.lab import control, records
 from haflow.lab.layout import LabLayout

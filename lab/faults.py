@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from haflow.coordinator import livecib, workflows
+from haflow.coordinator import workflows
+from haflow.coordinator.cluster import livecib
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import loads
 from haflow.lab import control, records

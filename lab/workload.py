@@ -13,19 +13,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from haflow.coordinator import env as envs
-from haflow.coordinator import livecib, workflows
-from haflow.coordinator.env import Env
+from haflow.coordinator import workflows
+from haflow.coordinator.cluster import livecib
+from haflow.coordinator.cluster.crm_mon import ClusterView
+from haflow.coordinator.cluster.env import Env
 from haflow.coordinator.workflow.loader import loads
 from haflow.lab import control, power
+from haflow.lab.env import for_lab as lab_env_for
 from haflow.lab.layout import LabLayout
-from haflow.lab.view import ClusterView
 
 T = TypeVar("T")
 
 
 def lab_env(layout: LabLayout, node: str | None = None) -> Env:
-    return envs.for_lab(layout.name, node, str(layout.root))
+    return lab_env_for(layout.name, node, str(layout.root))
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 90.0,

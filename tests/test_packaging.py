@@ -26,7 +26,7 @@ def test_non_editable_install_imports_under_the_haflow_namespace(tmp_path: Path)
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "import haflow, haflow.agents, haflow.coordinator, haflow.lab, haflow.cib_templates;"
-        "import haflow.coordinator.cli, haflow.lab.control;"
+        "import haflow.coordinator.cli.main, haflow.lab.control;"
         "print(haflow.lab.__file__);"
         "print(haflow.cib_templates.render('lab-bootstrap.xml', cluster_name='c',"
         " dc_deadtime='2s', lab_dir='/x', fence_hosts='node1')[:4])"

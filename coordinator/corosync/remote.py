@@ -13,7 +13,7 @@ import subprocess
 import sys
 from typing import Any
 
-from haflow.coordinator.env import Env
+from haflow.coordinator.cluster.env import Env
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import HaflowError, Report, error
 

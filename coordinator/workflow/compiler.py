@@ -20,16 +20,6 @@ from functools import cached_property
 
 from lxml import etree
 
-from haflow.agents.naming import (
-    FAILURE_POLICY_META,
-    PARAM_STEP,
-    PARAM_SUBMISSION,
-    PARAM_WORKFLOW,
-    PROVIDER,
-    root_id,
-    step_id,
-    tag_id,
-)
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import HaflowError, Report
 from haflow.coordinator.workflow.durations import to_pacemaker
@@ -42,6 +32,16 @@ from haflow.coordinator.workflow.model import (
     RuleOp,
     Step,
     Workflow,
+)
+from haflow.encoding.ids import (
+    FAILURE_POLICY_META,
+    PARAM_STEP,
+    PARAM_SUBMISSION,
+    PARAM_WORKFLOW,
+    PROVIDER,
+    root_id,
+    step_id,
+    tag_id,
 )
 
 DEFAULT_SUBMISSION = "1"

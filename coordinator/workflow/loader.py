@@ -14,9 +14,9 @@ from pathlib import Path
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import HaflowError, Report, Severity
 from haflow.coordinator.workflow import schema, semantic
+from haflow.coordinator.workflow.agent_info import agent_info
 from haflow.coordinator.workflow.build import build_workflow
 from haflow.coordinator.workflow.gcpause import gc_paused
-from haflow.coordinator.workflow.metadata import agent_info
 from haflow.coordinator.workflow.model import Workflow
 from haflow.coordinator.workflow.semantic import MetaLookup
 from haflow.coordinator.workflow.yamlsrc import MAX_CHARS, parse

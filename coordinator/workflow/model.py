@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
-from haflow.agents.naming import PROVIDER
+from haflow.encoding.ids import PROVIDER
 
 
 class FailurePolicy(StrEnum):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from haflow.agents.naming import root_id, sweep_set_id
+from haflow.encoding.ids import root_id, sweep_set_id
 
 TARGET_ROLE = "target-role"
 

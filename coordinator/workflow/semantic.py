@@ -10,19 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-from haflow.agents.naming import (
-    NAME_MAX,
-    PARAM_STEP,
-    PARAM_SUBMISSION,
-    PARAM_WORKFLOW,
-    ROOT_STEP,
-    valid_name,
-)
 from haflow.agents.outputs import LOOSE_REFERENCE_RE, references
 from haflow.coordinator.reports import Report, Severity
+from haflow.coordinator.workflow.agent_info import AgentInfo, agent_info
 from haflow.coordinator.workflow.build import UNPARSED
 from haflow.coordinator.workflow.graph import Ancestors, find_cycles
-from haflow.coordinator.workflow.metadata import AgentInfo, agent_info
 from haflow.coordinator.workflow.model import (
     HAFLOW_AGENTS,
     AgentSpec,
@@ -31,6 +23,14 @@ from haflow.coordinator.workflow.model import (
     RuleOp,
     Step,
     Workflow,
+)
+from haflow.encoding.ids import (
+    NAME_MAX,
+    PARAM_STEP,
+    PARAM_SUBMISSION,
+    PARAM_WORKFLOW,
+    ROOT_STEP,
+    valid_name,
 )
 
 FRAMEWORK_PARAMS = (PARAM_WORKFLOW, PARAM_STEP, PARAM_SUBMISSION)

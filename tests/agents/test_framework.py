@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from haflow.agents import ocfcodes
-from haflow.agents.exitcodes import OcfExit
+from haflow.agents.ocfexit import OcfExit
 from haflow.agents.params import BOOLEAN, INTEGER, SELECT, Param, parse
 from tests.agents.agentrun import Sandbox, ocf_env, run_agent
 

@@ -23,8 +23,8 @@ def test_same_text_as_saxutils(text: str) -> None:
 
 def test_the_alert_agent_and_cib_access_import_no_http_stack() -> None:
     """saxutils imports urllib.request, http.client, email and ssl: 36 ms per alert."""
-    code = ("import sys, haflow.agents.alert_haflow, haflow.agents.cibio, "
-            "haflow.agents.metadata; print(sorted(m for m in ('urllib.request', "
+    code = ("import sys, haflow.agents.alert.agent, haflow.agents.cibio, "
+            "haflow.agents.ocf_metadata; print(sorted(m for m in ('urllib.request', "
             "'http.client', 'email', 'ssl') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)

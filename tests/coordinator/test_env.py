@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from haflow.coordinator.env import Env
+from haflow.coordinator.cluster.env import Env
 from haflow.coordinator.reports import HaflowError
 
 pytestmark = pytest.mark.tier0

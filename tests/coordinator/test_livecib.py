@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from lxml import etree
 
-from haflow.coordinator import env as envs
-from haflow.coordinator import livecib
-from haflow.coordinator.env import Env
+from haflow.coordinator.cluster import env as envs
+from haflow.coordinator.cluster import livecib
+from haflow.coordinator.cluster.env import Env
 from haflow.coordinator.reports import HaflowError
 from haflow.lab.layout import LabLayout
 

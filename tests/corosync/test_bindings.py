@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from haflow.coordinator import quorum_guard
-from haflow.coordinator.env import for_lab
+from haflow.coordinator.cluster import quorum as quorum_guard
+from haflow.coordinator.cluster.env import for_lab
 from haflow.lab import control
 from haflow.lab.layout import LabLayout
 from tests.corosync.probe import (

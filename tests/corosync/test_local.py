@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from haflow.coordinator import quorum_guard
+from haflow.coordinator.cluster import quorum as quorum_guard
+from haflow.coordinator.cluster.env import local
 from haflow.coordinator.corosync import (
     Cfg,
     Cmap,
@@ -19,7 +20,6 @@ from haflow.coordinator.corosync import (
     Quorum,
     VoteQuorum,
 )
-from haflow.coordinator.env import local
 from haflow.coordinator.exitcodes import ExitCode
 
 pytestmark = pytest.mark.tier0

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from haflow.coordinator import quorum_guard
-from haflow.coordinator.env import for_lab
+from haflow.coordinator.cluster import quorum as quorum_guard
+from haflow.coordinator.cluster.env import for_lab
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import HaflowError
 from haflow.lab import control, power

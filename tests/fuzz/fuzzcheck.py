@@ -26,13 +26,13 @@ from typing import Any
 from lxml import etree
 from ruamel.yaml import YAML
 
-from haflow.agents.naming import root_id, step_id
 from haflow.coordinator.reports import HaflowError
+from haflow.coordinator.workflow.agent_info import AgentInfo, agent_info
 from haflow.coordinator.workflow.build import param_text
 from haflow.coordinator.workflow.compiler import CompiledWorkflow, compile_workflow
 from haflow.coordinator.workflow.loader import loads
-from haflow.coordinator.workflow.metadata import AgentInfo, agent_info
 from haflow.coordinator.workflow.model import AgentSpec, Workflow
+from haflow.encoding.ids import root_id, step_id
 
 # a strict parser: the CIB must be well-formed without any help (no recovery,
 # no entities resolved, no DTD fetched)

@@ -19,10 +19,10 @@ from lxml import etree
 
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import HaflowError, Severity
-from haflow.coordinator.workflow import metadata
+from haflow.coordinator.workflow import agent_info as metadata
+from haflow.coordinator.workflow.agent_info import agent_info
 from haflow.coordinator.workflow.compiler import CompiledWorkflow, compile_workflow
 from haflow.coordinator.workflow.loader import check_text, load, loads, read
-from haflow.coordinator.workflow.metadata import agent_info
 from haflow.coordinator.workflow.model import AgentSpec
 from haflow.coordinator.workflow.yamlsrc import MAX_CHARS, MAX_DEPTH, MAX_VALUES, parse
 from tests.fuzz.fuzzcheck import Spawns, assert_clear_error, assert_round_trip, reference

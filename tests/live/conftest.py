@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from haflow.coordinator import env as envs
-from haflow.coordinator import livecib
-from haflow.coordinator.env import Env
+from haflow.coordinator.cluster import env as envs
+from haflow.coordinator.cluster import livecib
+from haflow.coordinator.cluster.env import Env
 from haflow.lab import control, power
 from haflow.lab.layout import LabLayout
 

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 from lxml import etree
 
-from haflow.agents import alert_haflow, alert_spool
+from haflow.agents.alert import agent as alert_haflow
+from haflow.agents.alert import spool as alert_spool
 from haflow.coordinator import history
 from tests.live.test_status_tier0 import alert_env, cib_file
 

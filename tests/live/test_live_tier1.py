@@ -12,7 +12,8 @@ import time
 import pytest
 from lxml import etree
 
-from haflow.coordinator import livecib, workflows
+from haflow.coordinator import workflows
+from haflow.coordinator.cluster import livecib
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import load

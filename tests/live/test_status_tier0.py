@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from haflow.agents import alert_haflow
+from haflow.agents.alert import agent as alert_haflow
 from haflow.coordinator import history, status, workflows
-from haflow.coordinator.live_cli import list_line, render_workflow
+from haflow.coordinator.cli.live import list_line, render_workflow
 from haflow.coordinator.status import StepState, WorkflowState
 from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into

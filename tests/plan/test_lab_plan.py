@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from haflow.coordinator import cli, env, livecib, pcs_export
+from haflow.coordinator.cli import main as cli
+from haflow.coordinator.cluster import env, livecib
+from haflow.coordinator.workflow import pcs_export
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import load
 from haflow.lab import control

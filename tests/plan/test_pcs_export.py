@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from haflow.coordinator import pcs_export, simulate
+from haflow.coordinator.cluster import simulate
+from haflow.coordinator.workflow import pcs_export
 from tests.plan.cibnorm import snapshot
 
 pytestmark = pytest.mark.tier0

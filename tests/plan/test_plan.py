@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from haflow.coordinator import cli, simulate
+from haflow.coordinator.cli import main as cli
+from haflow.coordinator.cluster import simulate
 from haflow.coordinator.exitcodes import ExitCode
 
 pytestmark = pytest.mark.tier0

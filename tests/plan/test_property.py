@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from haflow.agents import naming
-from haflow.coordinator import simulate
+from haflow.coordinator.cluster import simulate
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.model import AgentSpec, Step, Workflow
+from haflow.encoding import ids as naming
 
 pytestmark = pytest.mark.tier0
 

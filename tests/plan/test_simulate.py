@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from haflow.coordinator import simulate
+from haflow.coordinator.cluster import simulate
 from haflow.coordinator.reports import HaflowError
 
 pytestmark = pytest.mark.tier0

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from haflow.coordinator import simulate
+from haflow.coordinator.cluster import simulate
 from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import load, loads

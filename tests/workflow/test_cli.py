@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from haflow.coordinator.cli import COMMANDS, build_parser, main
+from haflow.coordinator.cli.main import COMMANDS, build_parser, main
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import load
 
@@ -79,14 +79,18 @@ def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
     return set(found.choices)
 
 
+# commands that plugins add (the lab's, through the haflow.cli entry points)
+PLUGIN_COMMANDS = {"lab"}
+
+
 def test_each_command_builds_only_its_module_and_the_map_names_every_command() -> None:
-    assert _subcommands(build_parser()) == set(COMMANDS)
-    for command in COMMANDS:
+    assert _subcommands(build_parser()) == set(COMMANDS) | PLUGIN_COMMANDS
+    for command in set(COMMANDS) | PLUGIN_COMMANDS:
         assert command in _subcommands(build_parser(command)), command
     assert _subcommands(build_parser("status")) == {c for c, m in COMMANDS.items()
                                                    if m == COMMANDS["status"]}
     # anything else gets every command: the top-level help and a typo's suggestions
-    assert _subcommands(build_parser("--help")) == set(COMMANDS)
+    assert _subcommands(build_parser("--help")) == set(COMMANDS) | PLUGIN_COMMANDS
 
 
 def test_an_unknown_command_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

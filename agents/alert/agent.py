@@ -44,9 +44,10 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
-from haflow.agents import alert_spool
-from haflow.agents.alert_spool import HISTORY_SET_SUFFIX
-from haflow.agents.naming import (
+from haflow.agents.alert import spool as alert_spool
+from haflow.agents.alert.spool import HISTORY_SET_SUFFIX
+from haflow.agents.xmltext import quoteattr
+from haflow.encoding.ids import (
     FENCING_STEP,
     PROVIDER,
     ROOT_STEP,
@@ -55,7 +56,6 @@ from haflow.agents.naming import (
     split_step_id,
     sweep_set_id,
 )
-from haflow.agents.xmltext import quoteattr
 
 POLICY_META = "haflow-failure-policy"
 INFINITY = 1_000_000

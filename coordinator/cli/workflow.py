@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from haflow.coordinator.cli.output import emit
 from haflow.coordinator.exitcodes import ExitCode
-from haflow.coordinator.output import emit
 from haflow.coordinator.reports import HaflowError, Report, Severity
 
 
 def register(sub: Any) -> None:
-    from haflow.coordinator.cli import add_output_option
+    from haflow.coordinator.cli.main import add_output_option
 
     validate = sub.add_parser("validate", help="check workflow files; print every problem")
     validate.add_argument("files", nargs="+", metavar="FILE", help="workflow YAML file")

@@ -11,7 +11,7 @@ import argparse
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -89,19 +89,21 @@ def local() -> Env:
     return Env()
 
 
+# how a command reaches another kind of node: plugins name a factory under this
+# entry-point group (the lab registers "lab"), so cluster access never imports them
+ENV_PROVIDERS = "haflow.env"
+
+
 def for_lab(lab: str, node: str | None = None, root: str | None = None) -> Env:
     """An Env that runs as ``node`` of lab ``lab`` (default: the first node powered on)."""
-    from pathlib import Path
+    from importlib.metadata import entry_points
 
-    from haflow.lab import control, power
-
-    layout = control.layout_for(lab, Path(root) if root else None)
-    nodes = control.nodes_of(layout)
-    if node is None:
-        node = next((n for n in nodes if power.is_on(layout, n)), nodes[0])
-    # node_command() with no argv is exactly the prefix: nsenter ... --
-    return Env(prefix=tuple(control.node_command(layout, node, [])),
-               description=f"{node} of lab {lab}")
+    found = entry_points(group=ENV_PROVIDERS, name="lab")
+    if not found:
+        raise error("MISSING_DEPENDENCY", "--lab needs haflow's lab, which is not installed "
+                    "with this haflow", ExitCode.MISSING_DEPENDENCY)
+    factory: Callable[[str, str | None, str | None], Env] = next(iter(found)).load()
+    return factory(lab, node, root)
 
 
 def add_cluster_options(parser: argparse.ArgumentParser) -> None:

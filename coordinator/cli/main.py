@@ -10,34 +10,33 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from haflow.coordinator.cli.output import FORMATS, emit_error
 from haflow.coordinator.exitcodes import ExitCode
-from haflow.coordinator.output import FORMATS, emit_error
 from haflow.coordinator.reports import HaflowError
 
 # modules that contribute subcommands; each has register(subparsers)
 COMMAND_MODULES = (
-    "haflow.lab.cli",
-    "haflow.agents.cli",
-    "haflow.coordinator.workflow_cli",
-    "haflow.coordinator.cluster_cli",
-    "haflow.coordinator.plan_cli",
-    "haflow.coordinator.live_cli",
+    "haflow.coordinator.cli.agents",
+    "haflow.coordinator.cli.workflow",
+    "haflow.coordinator.cli.cluster",
+    "haflow.coordinator.cli.plan",
+    "haflow.coordinator.cli.live",
 )
-_LIVE = "haflow.coordinator.live_cli"
+_LIVE = "haflow.coordinator.cli.live"
 # which module registers each command: a command builds only its own module's parsers
 # (argparse of every subcommand was 25 ms of a 500-step ``haflow status``); anything
 # else (``--help``, a typo) builds them all. tests/workflow/test_cli.py keeps it true.
 COMMANDS = {
-    "lab": "haflow.lab.cli",
-    "agents": "haflow.agents.cli",
-    "validate": "haflow.coordinator.workflow_cli",
-    "compile": "haflow.coordinator.workflow_cli",
-    "cluster": "haflow.coordinator.cluster_cli",
-    "watch": "haflow.coordinator.cluster_cli",
-    "plan": "haflow.coordinator.plan_cli",
-    "export": "haflow.coordinator.plan_cli",
+    "agents": "haflow.coordinator.cli.agents",
+    "validate": "haflow.coordinator.cli.workflow",
+    "compile": "haflow.coordinator.cli.workflow",
+    "cluster": "haflow.coordinator.cli.cluster",
+    "watch": "haflow.coordinator.cli.cluster",
+    "plan": "haflow.coordinator.cli.plan",
+    "export": "haflow.coordinator.cli.plan",
     **dict.fromkeys(("submit", "list", "status", "wait", "abort", "retry", "remove",
                      "history"), _LIVE),
 }
@@ -62,7 +61,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     own = COMMANDS.get(command or "")
     for name in [own] if own else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    if not own:
+        for plugin in plugins(command):
+            plugin(sub)
     return parser
+
+
+# packages that add commands (the lab: ``haflow lab``) name their register function
+# under this entry-point group; the CLI does not import them
+PLUGINS = "haflow.cli"
+
+
+def plugins(command: str | None) -> list[Callable[[Any], None]]:
+    """The register functions of plugin commands: ``command``'s alone when it is one."""
+    from importlib.metadata import entry_points
+
+    found = list(entry_points(group=PLUGINS))
+    named = [ep for ep in found if ep.name == command]
+    return [ep.load() for ep in named or found]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

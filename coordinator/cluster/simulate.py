@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from haflow.coordinator.env import Env
+from haflow.coordinator.cluster.env import Env
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import error
 

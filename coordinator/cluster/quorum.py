@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from haflow.coordinator.env import Env
+from haflow.coordinator.cluster.env import Env
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import error
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from haflow.coordinator import env as envmod
+from haflow.coordinator.cli.output import emit
+from haflow.coordinator.cluster import env as envmod
 from haflow.coordinator.exitcodes import ExitCode
-from haflow.coordinator.output import emit
 from haflow.coordinator.reports import error
 
 
@@ -48,7 +48,8 @@ def register(sub: Any) -> None:
 def run_plan(args: argparse.Namespace) -> int:
     from lxml import etree
 
-    from haflow.coordinator import livecib, plan
+    from haflow.coordinator import plan
+    from haflow.coordinator.cluster import livecib
     from haflow.coordinator.workflow.loader import load
 
     workflow = load(args.file)
@@ -69,7 +70,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from haflow.coordinator import pcs_export
+    from haflow.coordinator.workflow import pcs_export
     from haflow.coordinator.workflow.compiler import compile_workflow
     from haflow.coordinator.workflow.loader import load
 

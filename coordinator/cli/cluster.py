@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from haflow.agents.naming import split_step_id
-from haflow.coordinator.env import Env, add_cluster_options, from_args
+from haflow.coordinator.cluster.env import Env, add_cluster_options, from_args
+from haflow.encoding.ids import split_step_id
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from haflow.coordinator.cli import add_output_option
+    from haflow.coordinator.cli.main import add_output_option
 
     cluster = sub.add_parser(
         "cluster", help="members, quorum, votes, links, token timings and DC in one view",
@@ -47,8 +47,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def pacemaker_view(env: Env) -> dict[str, Any] | None:
     """DC and node states from crm_mon, or None when Pacemaker does not answer."""
+    from haflow.coordinator.cluster.crm_mon import parse_crm_mon
     from haflow.coordinator.reports import HaflowError
-    from haflow.lab.view import parse_crm_mon
 
     try:
         result = env.run(["crm_mon", "--output-as=xml", "-1"], timeout=15)
@@ -100,7 +100,7 @@ def render_cluster(data: dict[str, Any]) -> str:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from haflow.coordinator.output import emit
+    from haflow.coordinator.cli.output import emit
 
     emit(cluster_view(from_args(args)), args.output_as, render_cluster)
     return 0

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from haflow.coordinator.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from haflow.coordinator.env import Env
+    from haflow.coordinator.cluster.env import Env
     from haflow.coordinator.status import StepStatus, WorkflowStatus
 
 POLL = 1.0  # seconds between two looks at the cluster (wait, --watch)
@@ -29,7 +29,7 @@ FAILED_GRACE = 20.0  # a failed rollback workflow gets this long for the alert t
 
 
 def register(sub: Any) -> None:
-    from haflow.coordinator.env import add_cluster_options
+    from haflow.coordinator.cluster.env import add_cluster_options
 
     def command(name: str, text: str, handler: Any, formats: tuple[str, ...] = ("text", "json")
                 ) -> argparse.ArgumentParser:
@@ -81,7 +81,7 @@ def register(sub: Any) -> None:
 
 
 def _env(args: argparse.Namespace) -> Env:
-    from haflow.coordinator.env import from_args
+    from haflow.coordinator.cluster.env import from_args
 
     return from_args(args)
 
@@ -230,7 +230,7 @@ def list_line(wf: WorkflowStatus) -> str:
 
 
 def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:
-    from haflow.coordinator.output import emit
+    from haflow.coordinator.cli.output import emit
 
     emit(data, args.output_as, text)
 
@@ -378,7 +378,7 @@ def _wait(env: Env, workflow: str, timeout: float | None, fmt: str,
 
 
 def _emit_json(data: Any) -> None:
-    from haflow.coordinator.output import emit
+    from haflow.coordinator.cli.output import emit
 
     emit(data, "json", str)
 
@@ -466,7 +466,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from haflow.coordinator import history, livecib, workflows
+    from haflow.coordinator import history, workflows
+    from haflow.coordinator.cluster import livecib
 
     env = _env(args)
     read, fencing = env.run_together(livecib.QUERY, history.FENCING_HISTORY)

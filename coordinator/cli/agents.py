@@ -9,7 +9,7 @@ from haflow.coordinator.exitcodes import ExitCode
 
 
 def register(sub: Any) -> None:
-    from haflow.coordinator.cli import add_output_option
+    from haflow.coordinator.cli.main import add_output_option
 
     parser = sub.add_parser("agents", help="install haflow's OCF agents on this node",
                             description="Manage haflow's OCF resource agents (ocf:haflow:*).")
@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
         action.add_argument("--ocf-root", default=None,
                             help="OCF root (default: $OCF_ROOT or /usr/lib/ocf)")
         if name == "install":
-            from haflow.coordinator.env import add_cluster_options
+            from haflow.coordinator.cluster.env import add_cluster_options
 
             action.add_argument("--python", default=None,
                                 help="interpreter for the launchers (default: this one)")
@@ -37,7 +37,7 @@ def handle(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from haflow.agents import install
-    from haflow.coordinator.output import emit
+    from haflow.coordinator.cli.output import emit
     from haflow.coordinator.reports import error
 
     try:
@@ -53,7 +53,7 @@ def handle(args: argparse.Namespace) -> int:
                     ExitCode.ERROR) from exc
 
     if getattr(args, "cluster", False):
-        from haflow.coordinator import env as envs
+        from haflow.coordinator.cluster import env as envs
         from haflow.coordinator.workflows import configure_alert
 
         changed = configure_alert(envs.from_args(args))

@@ -26,8 +26,8 @@ import sys
 import time
 from collections.abc import Mapping
 
-from haflow.agents.naming import root_id
 from haflow.agents.xmltext import quoteattr
+from haflow.encoding.ids import root_id
 
 SPOOL_ENV = "HAFLOW_ALERT_SPOOL"  # the spool's directory; empty: write every event at once
 FLUSH_DELAY = 3.0  # seconds a flusher gathers events before each CIB write
@@ -112,7 +112,7 @@ def flusher_running(path: str) -> bool:
 def start_flusher(path: str) -> None:
     """A flusher detached from the alert (Pacemaker waits for the alert, not for it)."""
     code = (f"import sys; sys.path[:0] = {sys.path!r}; "
-            "from haflow.agents.alert_spool import flush_loop; sys.exit(flush_loop(sys.argv[1]))")
+            "from haflow.agents.alert.spool import flush_loop; sys.exit(flush_loop(sys.argv[1]))")
     flags = [flag for flag, on in (("-I", sys.flags.isolated), ("-S", sys.flags.no_site)) if on]
     subprocess.Popen([sys.executable, *flags, "-c", code, path], start_new_session=True,
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

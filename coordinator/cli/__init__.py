@@ -1,0 +1,1 @@
+"""The ``haflow`` command line: parses arguments, calls commands, renders their data."""

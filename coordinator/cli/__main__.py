@@ -1,0 +1,5 @@
+import sys
+
+from haflow.coordinator.cli.main import main
+
+sys.exit(main())
