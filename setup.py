@@ -33,6 +33,7 @@ PACKAGE_DIRS = {
     "haflow.coordinator.workflow": "coordinator/workflow",
     "haflow.coordinator.cluster": "coordinator/cluster",
     "haflow.coordinator.cli": "coordinator/cli",
+    "haflow.coordinator.commands": "coordinator/commands",
     "haflow.coordinator.corosync": "coordinator/corosync",
     "haflow.lab": "lab",
     "haflow.cib_templates": "cib_templates",
@@ -69,6 +70,8 @@ setup(
             "ruff>=0.4",
             "mypy>=1.8",
             "lxml-stubs",
+            # the import rules of .ci/lint (pyproject.toml [tool.importlinter])
+            "import-linter>=2.1",
             "types-jsonschema",
             # generates coordinator/workflow/schema_fast.py (schema_gen.py); its test
             "fastjsonschema>=2.16",

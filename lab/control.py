@@ -256,8 +256,8 @@ def wait_for_membership(layout: LabLayout, node: str, nodes: Sequence[str],
     device. Without the bindings (installed without the -dev packages) crm_mon
     alone decides, as before.
     """
+    from haflow.coordinator.cluster.corosync_remote import collect
     from haflow.coordinator.cluster.env import Env
-    from haflow.coordinator.corosync.remote import collect
     from haflow.coordinator.reports import HaflowError
 
     env = Env(prefix=tuple(node_command(layout, node, [])),

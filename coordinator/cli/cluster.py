@@ -63,7 +63,7 @@ def pacemaker_view(env: Env) -> dict[str, Any] | None:
 
 
 def cluster_view(env: Env) -> dict[str, Any]:
-    from haflow.coordinator.corosync.remote import collect
+    from haflow.coordinator.cluster.corosync_remote import collect
 
     data = collect(env)
     pcmk = pacemaker_view(env)
@@ -164,7 +164,7 @@ def render_event(event: dict[str, Any]) -> str:
 def watch(env: Env, emit: Callable[[dict[str, Any]], None], count: int | None = None,
           timeout: float | None = None, interval: float = 1.0) -> int:
     """Stream events to ``emit`` until ``count`` events or ``timeout`` s; returns the count."""
-    from haflow.coordinator.corosync.remote import module_argv
+    from haflow.coordinator.cluster.corosync_remote import module_argv
 
     seen = 0
     deadline = None if timeout is None else time.monotonic() + timeout

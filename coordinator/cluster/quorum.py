@@ -17,7 +17,7 @@ from haflow.coordinator.reports import error
 
 def quorum_state(env: Env) -> dict[str, Any]:
     """Quorate?, votes and the partition's members, from Corosync on ``env``'s node."""
-    from haflow.coordinator.corosync.remote import collect
+    from haflow.coordinator.cluster.corosync_remote import collect
 
     return collect(env, "--quorum")
 
