@@ -12,7 +12,8 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 from haflow.agents.xmltext import quoteattr
-from haflow.encoding.ids import EFFECT_META, OUTPUT_META_PREFIX, root_id
+from haflow.encoding.ids import root_id
+from haflow.encoding.meta import EFFECT_META, OUTPUT_META_PREFIX
 
 CIB_NO_SUCH_OBJECT = 105  # cibadmin: the xpath matched nothing
 OUTPUTS_SET_SUFFIX = "-haflow-outputs"

@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 
-from haflow.encoding.ids import HEARTBEAT_ATTR_PREFIX
+from haflow.encoding.meta import HEARTBEAT_ATTR_PREFIX
 
 DEFAULT_INTERVAL = 5.0
 

@@ -21,13 +21,8 @@ from __future__ import annotations
 from haflow.agents import deadline, marker, ocfcodes
 from haflow.agents.framework import Agent, OcfError
 from haflow.agents.params import Param, Value
-from haflow.encoding.ids import (
-    FAILURE_POLICY_META,
-    PARAM_STEP,
-    PARAM_SUBMISSION,
-    PARAM_WORKFLOW,
-    step_id,
-)
+from haflow.encoding.ids import step_id
+from haflow.encoding.meta import FAILURE_POLICY_META, PARAM_STEP, PARAM_SUBMISSION, PARAM_WORKFLOW
 
 Outputs = dict[str, str]
 

@@ -24,7 +24,8 @@ import os
 import subprocess
 import xml.etree.ElementTree as ET
 
-from haflow.encoding.ids import EFFECT_META, PARAM_WORKFLOW, PROVIDER
+from haflow.encoding.ids import PROVIDER
+from haflow.encoding.meta import EFFECT_META, PARAM_WORKFLOW
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -32,7 +32,8 @@ from lxml import etree
 
 from haflow.agents.alert.spool import EVENT_PREFIX
 from haflow.coordinator.cluster.env import Env
-from haflow.encoding.ids import FENCING_STEP, root_id
+from haflow.encoding.ids import root_id
+from haflow.encoding.record import FENCING_STEP
 
 
 @dataclass

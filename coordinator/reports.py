@@ -1,7 +1,8 @@
 """Errors as data: a report has a stable code, a severity, a message and where.
 
 The library raises :class:`HaflowError` carrying every report at once; the CLI
-renders them as text or JSON. Tests assert on codes, not on wording.
+renders them as text or JSON. Tests assert on codes, not on wording. Every code is
+one of the registry, :class:`~haflow.coordinator.codes.Code`, which gives its exit code.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from haflow.coordinator.codes import Code
 from haflow.coordinator.exitcodes import ExitCode
 
 
@@ -21,7 +23,7 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True)
 class Report:
-    code: str
+    code: Code
     message: str
     severity: Severity = Severity.ERROR
     file: str | None = None
@@ -29,6 +31,10 @@ class Report:
     column: int | None = None
     step: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.code, Code):  # a report read back from JSON (another process)
+            object.__setattr__(self, "code", Code[self.code])
 
     def location(self) -> str:
         """``file:line:column`` (as far as known), the way compilers print it."""
@@ -48,18 +54,20 @@ class Report:
 
 
 class HaflowError(Exception):
-    """One or more error reports; nothing was changed when this is raised."""
+    """One or more error reports; nothing was changed when this is raised.
 
-    def __init__(self, *reports: Report, exit_code: ExitCode = ExitCode.ERROR) -> None:
+    The exit code is the first report's; ``exit_code`` only passes on the one
+    another haflow process already chose.
+    """
+
+    def __init__(self, *reports: Report, exit_code: ExitCode | None = None) -> None:
         if not reports:
             raise ValueError("HaflowError needs at least one report")
         self.reports: tuple[Report, ...] = reports
-        self.exit_code = exit_code
+        self.exit_code = reports[0].code.exit_code if exit_code is None else exit_code
         super().__init__("\n".join(str(r) for r in reports))
 
 
-def error(
-    code: str, message: str, exit_code: ExitCode = ExitCode.ERROR, **where: Any
-) -> HaflowError:
+def error(code: Code, message: str, **where: Any) -> HaflowError:
     """Shorthand for a single-report error."""
-    return HaflowError(Report(code=code, message=message, **where), exit_code=exit_code)
+    return HaflowError(Report(code=code, message=message, **where))

@@ -21,12 +21,8 @@ from lxml import etree
 from haflow.agents.alert.agent import banned, configured_meta
 from haflow.agents.progress import DEFAULT_INTERVAL, parse_value
 from haflow.coordinator.workflow.roles import names, root_of
-from haflow.encoding.ids import (
-    EFFECT_META,
-    HEARTBEAT_ATTR_PREFIX,
-    OUTPUT_META_PREFIX,
-    root_id,
-)
+from haflow.encoding.ids import root_id
+from haflow.encoding.meta import EFFECT_META, HEARTBEAT_ATTR_PREFIX, OUTPUT_META_PREFIX
 
 STUCK_FACTOR = 3  # a heartbeat older than 3 intervals means the action is stuck
 INFINITY = 1_000_000  # Pacemaker's score/fail-count infinity
@@ -529,59 +525,6 @@ def _workflow_state(steps: list[StepStatus], aborted: bool, policy: str,
     if steps and states == {StepState.DONE}:
         return WorkflowState.DONE
     return WorkflowState.RUNNING
-
-
-# ---- reading the live cluster -------------------------------------------------------------
-
-
-# only the sections read here: node history and the rest cost crm_mon a quarter of its
-# time on 500 running steps
-MON = ("crm_mon", "--output-as=xml", "--inactive", "--exclude=all", "--include=nodes,resources")
-# crm_mon on the very CIB just read (CIB_file): status comes from one consistent
-# snapshot, and the CIB manager serves one copy instead of two at once (500 running
-# steps on a lab node: 0.34 s instead of 0.45 s for the two calls side by side)
-ON_SNAPSHOT = 'f=$(mktemp) && trap \'rm -f "$f"\' EXIT && cat > "$f" && CIB_file="$f" "$@"'
-
-
-def unvalidated(cib_text: str) -> str:
-    """The snapshot with ``validate-with="none"``: crm_mon on a CIB file checks it against
-    Pacemaker's schema first (35 ms of its 165 ms on 500 running steps), which the CIB
-    manager already did when it accepted every change; its output is the same."""
-    end = cib_text.find(">")
-    head = cib_text[:end]
-    at = head.find(' validate-with="')
-    if end < 0 or not head.lstrip().startswith("<cib") or at < 0:
-        return cib_text
-    close = head.find('"', at + len(' validate-with="'))
-    return f'{head[:at]} validate-with="none"{cib_text[close + 1:]}'
-
-
-def read_live(env: Any) -> tuple[etree._Element, etree._Element]:
-    """(the CIB, crm_mon's XML of that same CIB) from ``env``'s node; the only impure
-    function here."""
-    import tempfile
-
-    from haflow.coordinator.cluster import livecib
-
-    read = env.run(livecib.QUERY)
-    if read.returncode != 0:
-        livecib.parse_query(env, read)  # raises the error that names the problem
-    argv = ["sh", "-c", ON_SNAPSHOT, "sh", *MON]
-    with tempfile.TemporaryFile() as snapshot:
-        snapshot.write(unvalidated(read.stdout).encode())
-        snapshot.seek(0)
-        # crm_mon works on the snapshot (its stdin, a file) while this process parses it
-        process = env.start(argv, stdin=snapshot)
-        try:
-            cib = livecib.parse_query(env, read)
-        finally:
-            result = env.finish(process, argv)
-    try:
-        mon = etree.fromstring(result.stdout.encode())
-    except etree.XMLSyntaxError:
-        raise livecib.cib_error("reading the cluster's status (crm_mon)", env,
-                                result.returncode, result.stderr) from None
-    return cib, mon
 
 
 def to_xml(workflows: list[WorkflowStatus]) -> etree._Element:

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from haflow.agents.alert.spool import EVENT_PREFIX, history_set_id
+from haflow.coordinator.cluster import live_view
 from haflow.coordinator.cluster import livecib as livecib  # re-exported: lab/workload.py uses it
 from haflow.coordinator.cluster.env import Env
 from haflow.coordinator.cluster.quorum import require_quorum
-from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import HaflowError, error
 from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.compiler import CompiledWorkflow, merge_into
@@ -61,8 +62,8 @@ def require_workflow(cib: etree._Element, workflow: str) -> list[etree._Element]
     found = elements_of(cib, workflow)
     if not found:
         known = ", ".join(roles.names(cib)) or "none"
-        raise error("WORKFLOW_NOT_FOUND", f"no workflow named '{workflow}' in the cluster "
-                    f"(workflows: {known})", ExitCode.NOT_FOUND)
+        raise error(Code.WORKFLOW_NOT_FOUND, f"no workflow named '{workflow}' in the cluster "
+                    f"(workflows: {known})")
     return found
 
 
@@ -111,22 +112,21 @@ def submit(env: Env, wf: Workflow, replace: bool = False) -> Submitted:
         try:
             return _submit_once(env, wf, replace)
         except HaflowError as exc:
-            if attempt == SUBMIT_ATTEMPTS or exc.reports[0].code != "CIB_CONFLICT":
+            if attempt == SUBMIT_ATTEMPTS or exc.reports[0].code != Code.CIB_CONFLICT:
                 raise
-            if elements_of(livecib.query(env), wf.name) and not replace:
-                raise error("WORKFLOW_EXISTS", f"workflow '{wf.name}' was submitted by "
+            if elements_of(live_view.query(env), wf.name) and not replace:
+                raise error(Code.WORKFLOW_EXISTS, f"workflow '{wf.name}' was submitted by "
                             "someone else at the same time; nothing of this submit was "
-                            "applied", ExitCode.CONFLICT) from exc
+                            "applied") from exc
     raise AssertionError("unreachable")
 
 
 def _submit_once(env: Env, wf: Workflow, replace: bool) -> Submitted:
-    old = livecib.query(env)
+    old = live_view.query(env)
     present = elements_of(old, wf.name)
     if present and not replace:
-        raise error("WORKFLOW_EXISTS", f"a workflow named '{wf.name}' is already in the "
-                    "cluster; use --replace to change it, or remove it first",
-                    ExitCode.CONFLICT)
+        raise error(Code.WORKFLOW_EXISTS, f"a workflow named '{wf.name}' is already in the "
+                    "cluster; use --replace to change it, or remove it first")
     # kept by a replacement; a fresh one even for a workflow of foreign agents only
     # (no step carries it, but its history names it)
     submission = submission_of(old, wf.name) or new_submission_id()
@@ -248,7 +248,7 @@ def with_alert(cib: etree._Element, path: str | None = None) -> bool:
 
 def configure_alert(env: Env, path: str | None = None) -> bool:
     """Install haflow's alert in the live CIB (one patch); True if it changed."""
-    old = livecib.query(env)
+    old = live_view.query(env)
     new = deepcopy(old)
     if not with_alert(new, path):
         return False
@@ -263,11 +263,11 @@ def set_workflow_role(env: Env, workflow: str, role: str | None, what: str,
                       event: tuple[str, str] | None = None) -> bool:
     """Set target-role on the root and every step in one change (``None``: remove it);
     True if changed."""
-    old = livecib.query(env)
+    old = live_view.query(env)
     require_workflow(old, workflow)
     if roles.root_of(old, workflow) is None:
-        raise error("WORKFLOW_DAMAGED", f"workflow '{workflow}' has no root "
-                    f"({root_id(workflow)}); was it changed by hand?", ExitCode.ERROR)
+        raise error(Code.WORKFLOW_DAMAGED, f"workflow '{workflow}' has no root "
+                    f"({root_id(workflow)}); was it changed by hand?")
     new = deepcopy(old)
     roles.set_role(new, workflow, role)
     if event is not None:
@@ -282,12 +282,12 @@ def is_aborted(cib: etree._Element, workflow: str) -> bool:
 def abort(env: Env, workflow: str) -> bool:
     """Stop the workflow: Pacemaker undoes every step, in reverse dependency order."""
     require_quorum(env, f"abort workflow '{workflow}'")
-    cib = livecib.query(env)
+    cib = live_view.query(env)
     require_workflow(cib, workflow)
     if is_aborted(cib, workflow):
-        raise error("ALREADY_ABORTED", f"workflow '{workflow}' is already aborted (being "
+        raise error(Code.ALREADY_ABORTED, f"workflow '{workflow}' is already aborted (being "
                     "undone, or undone); 'haflow retry' runs it again, 'haflow remove' "
-                    "deletes it", ExitCode.CONFLICT)
+                    "deletes it")
     changed = set_workflow_role(env, workflow, "Stopped", f"aborting workflow '{workflow}'",
                                 event=("abort", "every step is undone, in reverse order"))
     # a step held after a failure (on-fail=block) would block the rollback for good:
@@ -303,7 +303,7 @@ def stuck_steps(env: Env, workflow: str) -> list[str]:
     """The workflow's steps that failed and do not run (failed or blocked)."""
     from haflow.coordinator import status
 
-    cib, mon = status.read_live(env)
+    cib, mon = live_view.read_live(env)
     found = status.workflow_status(cib, mon, workflow)
     return [s.resource for s in found.steps
             if s.state in (status.StepState.FAILED, status.StepState.BLOCKED)]
@@ -311,7 +311,7 @@ def stuck_steps(env: Env, workflow: str) -> list[str]:
 
 def record_event(env: Env, workflow: str, task: str, text: str) -> None:
     """One history event of the workflow, as its own patch."""
-    old = livecib.query(env)
+    old = live_view.query(env)
     new = deepcopy(old)
     add_event(new, env, workflow, task, text)
     livecib.push(env, old, new, f"recording {task} of workflow '{workflow}'")
@@ -325,15 +325,15 @@ def retry(env: Env, workflow: str, step: str | None = None) -> list[str]:
     from haflow.encoding.ids import step_id
 
     require_quorum(env, f"retry workflow '{workflow}'")
-    cib = livecib.query(env)
+    cib = live_view.query(env)
     found = require_workflow(cib, workflow)
     ids = [e.get("id", "") for e in found if e.tag == "primitive"]
     if step is not None:
         wanted = step_id(workflow, step)
         if wanted not in ids:
             steps = ", ".join(i.split(".", 1)[1] for i in ids if i != root_id(workflow))
-            raise error("STEP_NOT_FOUND", f"workflow '{workflow}' has no step '{step}' "
-                        f"(steps: {steps})", ExitCode.NOT_FOUND)
+            raise error(Code.STEP_NOT_FOUND, f"workflow '{workflow}' has no step '{step}' "
+                        f"(steps: {steps})")
         ids = [wanted]
     what = f"failures of {step or 'every step'} cleared"
     if is_aborted(cib, workflow):
@@ -344,8 +344,8 @@ def retry(env: Env, workflow: str, step: str | None = None) -> list[str]:
     for rid in ids:
         result = env.run(["crm_resource", "--cleanup", "--resource", rid])
         if result.returncode != 0:
-            raise error("CLEANUP_FAILED", f"clearing failures of {rid} failed: "
-                        f"{result.stderr.strip()}", ExitCode.ERROR)
+            raise error(Code.CLEANUP_FAILED, f"clearing failures of {rid} failed: "
+                        f"{result.stderr.strip()}")
     return ids
 
 
@@ -361,20 +361,19 @@ def remove(env: Env, workflow: str, active: list[str], force: bool = False,
     and the caller tells the admin about the leftovers.
     """
     require_quorum(env, f"remove workflow '{workflow}'")
-    old = livecib.query(env)
+    old = live_view.query(env)
     require_workflow(old, workflow)
     if active:
-        raise error("WORKFLOW_RUNNING", f"workflow '{workflow}' still runs ({', '.join(active)})"
-                    "; abort it and wait until it is undone, then remove it",
-                    ExitCode.CONFLICT)
+        raise error(Code.WORKFLOW_RUNNING, f"workflow '{workflow}' still runs ({', '.join(active)})"
+                    "; abort it and wait until it is undone, then remove it")
     if leftovers and not force:
-        raise error("EFFECTS_REMAIN", f"workflow '{workflow}' has steps that failed without "
+        raise error(Code.EFFECTS_REMAIN, f"workflow '{workflow}' has steps that failed without "
                     f"being undone, their effects may remain: {', '.join(leftovers)}; "
                     "clean them up (or 'haflow retry' then 'haflow abort'), or remove with "
-                    "--force", ExitCode.CONFLICT)
+                    "--force")
     if failed_stops:
         forget_failed_stops(env, workflow, failed_stops)
-        old = livecib.query(env)
+        old = live_view.query(env)
     livecib.push(env, old, without(old, workflow), f"removing workflow '{workflow}'")
 
 
@@ -398,14 +397,13 @@ def forget_failed_stops(env: Env, workflow: str, resources: list[str]) -> None:
         env.run(["crm_resource", "--cleanup", "--resource", rid])
     deadline = time.monotonic() + FORGET_TIMEOUT
     while True:
-        _, mon = status.read_live(env)
+        _, mon = live_view.read_live(env)
         parsed = status.parse_mon(mon)
         still = [r for r in resources if parsed.resources.get(r) and parsed.resources[r].active]
         if not still:
             return
         if time.monotonic() > deadline:
-            raise error("STOP_STILL_FAILED", f"workflow '{workflow}': the failed stop of "
+            raise error(Code.STOP_STILL_FAILED, f"workflow '{workflow}': the failed stop of "
                         f"{', '.join(still)} did not clear; not removing it (Pacemaker would "
-                        "fence its node for a deleted resource whose stop failed)",
-                        ExitCode.CONFLICT)
+                        "fence its node for a deleted resource whose stop failed)")
         time.sleep(0.5)

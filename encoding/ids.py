@@ -1,10 +1,12 @@
-"""How workflow and step names become CIB ids — shared by the compiler and the agents.
+"""Every id haflow gives an element of the CIB, and the names ids are made of.
 
-Stdlib only: agents import this on their monitor path.
+Stdlib only and cheap: agents import this on their monitor path.
 
 Names are restricted so that every id below is a valid XML id, readable in
 crm_mon, and collision-free between workflows: a name never contains ``.``,
-so ``WF.STEP`` can only come from workflow ``WF`` and step ``STEP``.
+so ``WF.STEP`` can only come from workflow ``WF`` and step ``STEP``, and
+everything else of a workflow hangs below ``WF.root.`` (``root`` is no
+step's name) or below its resource's id.
 """
 
 from __future__ import annotations
@@ -17,27 +19,29 @@ _NAME_CHARS = _LETTERS | frozenset("0123456789_-")
 # a step may not be called this: the workflow's root resource uses the id
 ROOT_STEP = "root"
 PROVIDER = "haflow"
+# the root's agent, ocf:haflow:workflow (no step may use it)
+ROOT_AGENT = "workflow"
 
-# framework parameters the compiler sets on every haflow step (see agents/framework.py)
-PARAM_WORKFLOW = "workflow"
-PARAM_STEP = "step"
-PARAM_SUBMISSION = "submission"
-
-# the step's failure policy (rollback or hold), a meta attribute of its primitive
-FAILURE_POLICY_META = "haflow-failure-policy"
-# whether a step's effect may exist ("pending" while do runs, "present" once done),
-# a meta attribute next to its outputs: a rollback undoes whatever still has it
-EFFECT_META = "haflow-effect"
-# step outputs are meta attributes of the step's primitive, under this prefix
-OUTPUT_META_PREFIX = "haflow-output-"
-# the "step" of a fencing in a workflow's history (alert agent and ``haflow history``)
-FENCING_STEP = "(fencing)"
-# a meta attribute set of the root, added by the alert agent when the root's node was
-# fenced during a rollback: target-role=Started there outranks the abort's Stopped
-# until the root has started again, so that its stop (the sweep) runs on a survivor
+# meta attribute sets haflow adds to a resource besides the compiler's
+# RESOURCE.params and RESOURCE.meta; the id of an nvpair is SET.NAME (nvpair_id)
+PARAMS_SET_SUFFIX = ".params"
+META_SET_SUFFIX = ".meta"
+# the step's outputs and effect flag, written by the step's agent
+OUTPUTS_SET_SUFFIX = ".outputs"
+# the workflow's history, on its root: written by the alert agent and the coordinator
+HISTORY_SET_SUFFIX = ".history"
+# on the root, added by the alert agent when the root's node was fenced during a
+# rollback: target-role=Started there outranks the abort's Stopped until the root
+# has started again, so that its stop (the sweep) runs on a survivor
 SWEEP_SET_SUFFIX = ".sweep"
-# transient node attributes a running action publishes (value: see agents/progress.py)
-HEARTBEAT_ATTR_PREFIX = "haflow-hb-"
+
+# the kinds of constraint the compiler writes: WF.root.KIND.PARTS (constraint_id)
+ORDER = "order"
+STOP_LAST = "stop-last"
+WITH = "with"
+APART = "apart"
+PLACE = "place"
+DISCOVERY = "discovery"
 
 
 def valid_name(name: str) -> bool:
@@ -56,12 +60,13 @@ def root_id(workflow: str) -> str:
     return f"{workflow}.{ROOT_STEP}"
 
 
-def sweep_set_id(workflow: str) -> str:
-    return root_id(workflow) + SWEEP_SET_SUFFIX
-
-
 def step_id(workflow: str, step: str) -> str:
     return f"{workflow}.{step}"
+
+
+def workflow_of(element_id: str) -> str:
+    """The workflow an element belongs to: its id up to the first ``.`` (see read.owned_by)."""
+    return element_id.partition(".")[0]
 
 
 def split_step_id(resource_id: str) -> tuple[str, str] | None:
@@ -71,3 +76,39 @@ def split_step_id(resource_id: str) -> tuple[str, str] | None:
     if not sep or not valid_name(workflow) or not valid_name(step):
         return None
     return workflow, step
+
+
+def constraint_id(workflow: str, kind: str, *parts: str) -> str:
+    """``WF.root.KIND.PART...``: a constraint of the workflow (``kind`` one of ORDER ...)."""
+    return ".".join((root_id(workflow), kind, *parts))
+
+
+def nvpair_id(set_id: str, name: str) -> str:
+    """The id of the nvpair ``name`` in the set ``set_id``."""
+    return f"{set_id}.{name}"
+
+
+def params_set_id(resource: str) -> str:
+    return resource + PARAMS_SET_SUFFIX
+
+
+def meta_set_id(resource: str) -> str:
+    return resource + META_SET_SUFFIX
+
+
+def outputs_set_id(resource: str) -> str:
+    return resource + OUTPUTS_SET_SUFFIX
+
+
+def history_set_id(workflow: str) -> str:
+    return root_id(workflow) + HISTORY_SET_SUFFIX
+
+
+def sweep_set_id(workflow: str) -> str:
+    return root_id(workflow) + SWEEP_SET_SUFFIX
+
+
+def runtime_set(set_id: str) -> bool:
+    """Whether a meta attribute set is one the cluster writes as a workflow runs (outputs,
+    history), not one the compiler made."""
+    return set_id.endswith((OUTPUTS_SET_SUFFIX, HISTORY_SET_SUFFIX))

@@ -133,10 +133,10 @@ def exec_argv(args: argparse.Namespace, argv: list[str]) -> int:
 def cmd_exec(args: argparse.Namespace) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
-        from haflow.coordinator.exitcodes import ExitCode
+        from haflow.coordinator.codes import Code
         from haflow.coordinator.reports import error
 
-        raise error("USAGE", "give the command to run after '--'", ExitCode.USAGE)
+        raise error(Code.USAGE, "give the command to run after '--'")
     return exec_argv(args, argv)
 
 
@@ -192,6 +192,7 @@ def cmd_flap(args: argparse.Namespace) -> int:
 def cmd_chaos(args: argparse.Namespace) -> int:
     import tempfile
 
+    from haflow.coordinator.codes import Code
     from haflow.coordinator.exitcodes import ExitCode
     from haflow.coordinator.reports import error
     from haflow.lab import control
@@ -199,11 +200,9 @@ def cmd_chaos(args: argparse.Namespace) -> int:
 
     lab = layout(args)
     if not control.exists(lab):
-        raise error("LAB_NOT_FOUND", f"no lab named {args.lab}; run 'haflow lab up' first",
-                    ExitCode.NOT_FOUND)
+        raise error(Code.LAB_NOT_FOUND, f"no lab named {args.lab}; run 'haflow lab up' first")
     if args.minutes <= 0 or args.workflows < 1:
-        raise error("USAGE", "--minutes must be positive and --workflows at least 1",
-                    ExitCode.USAGE)
+        raise error(Code.USAGE, "--minutes must be positive and --workflows at least 1")
     # the test agent's state must be visible from every node: under the lab's own folder
     base = Path(tempfile.mkdtemp(prefix="chaos-", dir=lab.dir))
     report = run_chaos(lab, args.minutes, args.seed, base, args.workflows)

@@ -25,6 +25,7 @@ from typing import Any
 
 from haflow.coordinator import workflows
 from haflow.coordinator.cluster import livecib
+from haflow.coordinator.commands.remove import remove
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import loads
 from haflow.lab import control, records
@@ -341,11 +342,13 @@ SCENARIOS_BY_NAME = {s.name: s for s in SCENARIOS}
 def workflow_states(layout: LabLayout, names: list[str]) -> dict[str, str]:
     """Each workflow's state, as the first node that answers sees it (one may be down)."""
     from haflow.coordinator import status
+    from haflow.coordinator.cluster import live_view
     from haflow.coordinator.reports import HaflowError
 
     for node in control.nodes_of(layout):
         try:
-            cib, mon = status.read_live(lab_env(layout, node))
+            # a node not synced yet (rebooting) is skipped at once: another one answers
+            cib, mon = live_view.read_live(lab_env(layout, node), wait=0)
             break
         except HaflowError:
             continue
@@ -374,7 +377,7 @@ def cleanup(layout: LabLayout, names: list[str]) -> None:
     if present:
         wait_state(layout, present, "rolled back", timeout=180)
     for name in present:
-        workflows.remove(env, name, active=[], force=True)
+        remove(env, name, force=True)
 
 
 def run_scenario(layout: LabLayout, scenario: Scenario, base: Path, seed: int = 0) -> Result:

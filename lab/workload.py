@@ -17,6 +17,7 @@ from haflow.coordinator import workflows
 from haflow.coordinator.cluster import livecib
 from haflow.coordinator.cluster.crm_mon import ClusterView
 from haflow.coordinator.cluster.env import Env
+from haflow.coordinator.commands.remove import remove
 from haflow.coordinator.workflow.loader import loads
 from haflow.lab import control, power
 from haflow.lab.env import for_lab as lab_env_for
@@ -105,7 +106,7 @@ def submitted(layout: LabLayout, text: str, steps: list[str]) -> Iterator[str]:
             if not workflows.is_aborted(cib, wf.name):
                 workflows.abort(env, wf.name)
             wait_stopped(layout, wf.name, steps, timeout=120)
-            workflows.remove(env, wf.name, active=[])
+            remove(env, wf.name, force=True)
 
 
 def wait_healthy(layout: LabLayout, timeout: float = 90.0) -> None:

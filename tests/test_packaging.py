@@ -29,7 +29,7 @@ def test_non_editable_install_imports_under_the_haflow_namespace(tmp_path: Path)
         "import haflow.coordinator.cli.main, haflow.lab.control;"
         "print(haflow.lab.__file__);"
         "print(haflow.cib_templates.render('lab-bootstrap.xml', cluster_name='c',"
-        " dc_deadtime='2s', lab_dir='/x', fence_hosts='node1')[:4])"
+        " dc_deadtime='2s', lab_dir='/x', fence_hosts='node1', load_threshold='80%')[:4])"
     )
     # -S: no site-packages, so nothing can come from the editable install of this checkout
     result = subprocess.run([sys.executable, "-S", "-c", code, str(target)],

@@ -48,7 +48,6 @@ from haflow.agents.alert import spool as alert_spool
 from haflow.agents.alert.spool import HISTORY_SET_SUFFIX
 from haflow.agents.xmltext import quoteattr
 from haflow.encoding.ids import (
-    FENCING_STEP,
     PROVIDER,
     ROOT_STEP,
     SWEEP_SET_SUFFIX,
@@ -56,6 +55,7 @@ from haflow.encoding.ids import (
     split_step_id,
     sweep_set_id,
 )
+from haflow.encoding.record import FENCING_STEP
 
 POLICY_META = "haflow-failure-policy"
 INFINITY = 1_000_000

@@ -38,6 +38,7 @@ def handle(args: argparse.Namespace) -> int:
 
     from haflow.agents import install
     from haflow.coordinator.cli.output import emit
+    from haflow.coordinator.codes import Code
     from haflow.coordinator.reports import error
 
     try:
@@ -49,8 +50,8 @@ def handle(args: argparse.Namespace) -> int:
             placed = install.listing(args.ocf_root)
     except OSError as exc:
         hint = " (run as root, or pass --ocf-root)" if isinstance(exc, PermissionError) else ""
-        raise error("CANNOT_WRITE", f"cannot write {exc.filename}: {exc.strerror}{hint}",
-                    ExitCode.ERROR) from exc
+        raise error(Code.CANNOT_WRITE,
+                    f"cannot write {exc.filename}: {exc.strerror}{hint}") from exc
 
     if getattr(args, "cluster", False):
         from haflow.coordinator.cluster import env as envs

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from haflow.coordinator.cluster.env import Env
     from haflow.coordinator.status import StepStatus, WorkflowStatus
 
-POLL = 1.0  # seconds between two looks at the cluster (wait, --watch)
-FAILED_GRACE = 20.0  # a failed rollback workflow gets this long for the alert to act
 
 
 def register(sub: Any) -> None:
@@ -86,18 +84,11 @@ def _env(args: argparse.Namespace) -> Env:
     return from_args(args)
 
 
-def _statuses(env: Env, workflow: str | None = None) -> list[WorkflowStatus]:
-    from haflow.coordinator import status
-    from haflow.coordinator.workflow.roles import root_of
+def _statuses(env: Env, workflow: str | None = None, sync_wait: float | None = None
+              ) -> list[WorkflowStatus]:
+    from haflow.coordinator.commands.status import statuses
 
-    cib, mon = status.read_live(env)
-    if workflow is not None:
-        if root_of(cib, workflow) is None:  # the compiler's import is for the rare case
-            from haflow.coordinator import workflows
-
-            workflows.require_workflow(cib, workflow)
-        return [status.workflow_status(cib, mon, workflow)]
-    return status.all_status(cib, mon)
+    return statuses(env, workflow, sync_wait)
 
 
 def _clock(epoch: float | None) -> str:
@@ -239,12 +230,10 @@ def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from haflow.coordinator import workflows
-    from haflow.coordinator.workflow.loader import load
+    from haflow.coordinator.commands.submit import submit_file
 
-    wf = load(args.file)
     env = _env(args)
-    result = workflows.submit(env, wf, replace=args.replace)
+    result = submit_file(env, args.file, replace=args.replace)
     _warn_without_alert_agent(env)
     data = {"workflow": result.workflow, "submission": result.submission,
             "replaced": result.replaced, "changed": result.changed,
@@ -260,20 +249,17 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.wait and args.output_as == "text":
         _emit(args, data, text)
     if args.wait:
-        return _wait(env, wf.name, args.timeout, args.output_as, {"submitted": data})
+        return _wait(env, result.workflow, args.timeout, args.output_as, {"submitted": data})
     _emit(args, data, text)
     return int(ExitCode.OK)
 
 
 def _warn_without_alert_agent(env: Env) -> None:
-    """Rollback with no haflow process alive, and the history, need the alert agent."""
-    from haflow.agents import install
+    from haflow.coordinator.commands.submit import missing_alert_agent
 
-    path = str(install.alert_path(install.ocf_root()))
-    if env.run(["test", "-x", path]).returncode != 0:
-        sys.stderr.write(f"haflow: warning: the alert agent is not installed at {path} on "
-                         f"{env.description}: failure policy rollback and 'haflow history' "
-                         "need it on every node ('haflow agents install') [NO_ALERT_AGENT]\n")
+    problem = missing_alert_agent(env)
+    if problem:
+        sys.stderr.write(f"haflow: warning: {problem} [NO_ALERT_AGENT]\n")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -284,12 +270,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
-def _show_status(args: argparse.Namespace, env: Env) -> list[WorkflowStatus]:
+def _show_status(args: argparse.Namespace, env: Env, sync_wait: float | None = None
+                 ) -> list[WorkflowStatus]:
     from lxml import etree
 
     from haflow.coordinator.status import to_xml
 
-    found = _statuses(env, args.workflow)
+    found = _statuses(env, args.workflow, sync_wait)
     if args.output_as == "xml":
         sys.stdout.write(etree.tostring(to_xml(found), pretty_print=True,
                                         encoding="unicode"))
@@ -306,62 +293,55 @@ def _show_status(args: argparse.Namespace, env: Env) -> list[WorkflowStatus]:
 
 def cmd_status(args: argparse.Namespace) -> int:
     env = _env(args)
-    found = _show_status(args, env)
     if not args.watch:
+        found = _show_status(args, env)
         return int(ExitCode.FAILED if any(w.problems for w in found) else ExitCode.OK)
     tty = sys.stdout.isatty()
     while True:
+        _watch_once(args, env)
         time.sleep(args.interval)
         if tty and args.output_as == "text":
             sys.stdout.write("\033[H\033[J")  # clear: a refreshing view, not a scroll
-        _show_status(args, env)
 
 
-def _outcome(wf: WorkflowStatus, failed_since: float | None) -> ExitCode | None:
-    from haflow.coordinator.status import WorkflowState
+def _watch_once(args: argparse.Namespace, env: Env) -> None:
+    """One refresh of ``--watch``: while the node is not synced (booting, joining, no
+    quorum) it shows what it waits for instead of a state it cannot trust."""
+    from haflow.coordinator.codes import Code
+    from haflow.coordinator.reports import HaflowError
 
-    if wf.state == WorkflowState.DONE:
-        return ExitCode.OK
-    if wf.state == WorkflowState.ROLLED_BACK:
-        return ExitCode.ROLLED_BACK
-    if wf.state in (WorkflowState.HELD, WorkflowState.BLOCKED):
-        return ExitCode.FAILED
-    # under rollback the alert agent stops the root in a moment: wait for the rollback
-    if wf.state == WorkflowState.FAILED and (
-            wf.policy != "rollback" or (failed_since is not None and
-                                        time.monotonic() - failed_since > FAILED_GRACE)):
-        return ExitCode.FAILED
-    return None
+    try:
+        _show_status(args, env, sync_wait=0)
+    except HaflowError as err:
+        report = err.reports[0]
+        if report.code not in (Code.VIEW_NOT_SYNCED, Code.NO_QUORUM):
+            raise
+        data = {"node": env.description, "code": report.code,
+                "waiting_for": report.details.get("waiting_for", report.message)}
+        _emit(args, {"not_synced": data}, lambda d: f"{_clock(time.time())} "
+              f"{d['not_synced']['node']} is not synced: {d['not_synced']['waiting_for']} "
+              f"[{d['not_synced']['code']}]")
 
 
 def _wait(env: Env, workflow: str, timeout: float | None, fmt: str,
           extra: dict[str, Any] | None = None) -> int:
-    from haflow.coordinator.status import WorkflowState
+    from haflow.coordinator.commands.wait import wait
 
-    deadline = None if timeout is None else time.monotonic() + timeout
     bar = _Bar(workflow) if sys.stdout.isatty() and fmt == "text" else None
     last = None
-    failed_since: float | None = None
+
+    def seen(wf: WorkflowStatus) -> None:
+        nonlocal last
+        if bar is not None:
+            bar.update(wf)
+        elif fmt == "text":
+            line = list_line(wf)
+            if line != last:
+                print(f"{_clock(time.time())} {line}", flush=True)
+                last = line
+
     try:
-        while True:
-            wf = _statuses(env, workflow)[0]
-            if wf.state == WorkflowState.FAILED:
-                failed_since = failed_since or time.monotonic()
-            else:
-                failed_since = None
-            outcome = _outcome(wf, failed_since)
-            if bar is not None:
-                bar.update(wf)
-            elif fmt == "text":
-                line = list_line(wf)
-                if line != last:
-                    print(f"{_clock(time.time())} {line}", flush=True)
-                    last = line
-            if outcome is None and deadline is not None and time.monotonic() > deadline:
-                outcome = ExitCode.TIMEOUT
-            if outcome is not None:
-                break
-            time.sleep(POLL)
+        wf, outcome = wait(env, workflow, timeout, seen)
     finally:
         if bar is not None:
             bar.close()
@@ -439,25 +419,9 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from haflow.coordinator import status, workflows
-    from haflow.coordinator.status import StepState
+    from haflow.coordinator.commands.remove import remove
 
-    env = _env(args)
-    cib, mon = status.read_live(env)
-    workflows.require_workflow(cib, args.workflow)
-    wf = status.workflow_status(cib, mon, args.workflow)
-    parsed = status.parse_mon(mon)
-    # the root has no effect of its own: it does not count; a blocked step is a
-    # leftover, not something still running
-    ids = [s.resource for s in wf.steps if s.state != StepState.BLOCKED]
-    active = [i for i in ids if parsed.resources.get(i) and parsed.resources[i].active]
-    leftovers = [f"{s.name} ({s.state.value}{' on ' + s.node if s.node else ''})"
-                 for s in wf.steps if s.state == StepState.BLOCKED
-                 or (s.state == StepState.FAILED and not wf.aborted)]
-    failed_stops = [s.resource for s in wf.steps if s.state == StepState.BLOCKED
-                    and parsed.resources.get(s.resource) and parsed.resources[s.resource].active]
-    workflows.remove(env, args.workflow, active, force=args.force, leftovers=leftovers,
-                     failed_stops=failed_stops)
+    leftovers = remove(_env(args), args.workflow, force=args.force)
     _emit(args, {"workflow": args.workflow, "removed": True, "effects_remain": leftovers},
           lambda d: f"removed {d['workflow']}" + (
               f"; effects that may remain (not undone): {', '.join(d['effects_remain'])}"
@@ -466,17 +430,14 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from haflow.coordinator import history, workflows
-    from haflow.coordinator.cluster import livecib
+    from haflow.coordinator import history
+    from haflow.coordinator.commands.history import workflow_history
 
     env = _env(args)
-    read, fencing = env.run_together(livecib.QUERY, history.FENCING_HISTORY)
-    cib = livecib.parse_query(env, read)
-    workflows.require_workflow(cib, args.workflow)
-    fence_xml, problem = history.read_fencing(env, fencing)
-    if problem:
+    found = workflow_history(env, args.workflow)
+    if found.fencing_unreadable:
         sys.stderr.write(f"haflow: warning: the fencing history could not be read on "
-                         f"{env.description} ({problem}): fencing is not shown\n")
-    events = history.history(cib, fence_xml, args.workflow)
-    _emit(args, [e.to_dict() for e in events], lambda _: history.render(events))
+                         f"{env.description} ({found.fencing_unreadable}): fencing is not "
+                         "shown\n")
+    _emit(args, [e.to_dict() for e in found.events], lambda _: history.render(found.events))
     return int(ExitCode.OK)

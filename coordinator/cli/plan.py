@@ -10,7 +10,6 @@ from typing import Any
 from haflow.coordinator.cli.output import emit
 from haflow.coordinator.cluster import env as envmod
 from haflow.coordinator.exitcodes import ExitCode
-from haflow.coordinator.reports import error
 
 
 def register(sub: Any) -> None:
@@ -46,22 +45,10 @@ def register(sub: Any) -> None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from lxml import etree
+    from haflow.coordinator.commands import plan
 
-    from haflow.coordinator import plan
-    from haflow.coordinator.cluster import livecib
-    from haflow.coordinator.workflow.loader import load
-
-    workflow = load(args.file)
-    if args.cib:
-        try:
-            cib = etree.parse(args.cib).getroot()
-        except (OSError, etree.XMLSyntaxError) as exc:
-            raise error("CIB_UNREADABLE", f"--cib {args.cib}: {exc}", ExitCode.INVALID,
-                        file=args.cib) from exc
-    else:
-        cib = livecib.query(envmod.from_args(args))
-    result = plan.make_plan(workflow, cib, node_down=args.node_down, fail=args.fail)
+    result = plan.plan_file(args.file, None if args.cib else envmod.from_args(args), args.cib,
+                            node_down=args.node_down, fail=args.fail)
     if args.output_as == "dot":
         sys.stdout.write(plan.to_dot(result))
     else:
@@ -70,15 +57,9 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from haflow.coordinator.workflow import pcs_export
-    from haflow.coordinator.workflow.compiler import compile_workflow
-    from haflow.coordinator.workflow.loader import load
+    from haflow.coordinator.commands.files import export_pcs
 
-    workflow = load(args.file)
-    compiled = (compile_workflow(workflow) if args.submission is None
-                else compile_workflow(workflow, submission=args.submission))
-    text = pcs_export.script(compiled.resources, compiled.constraints, compiled.tags,
-                             title=f"workflow {workflow.name} from {args.file}")
+    text = export_pcs(args.file, args.submission)
     if args.output:
         Path(args.output).write_text(text)
         Path(args.output).chmod(0o755)

@@ -9,7 +9,7 @@ from typing import Any
 
 from haflow.coordinator.cli.output import emit
 from haflow.coordinator.exitcodes import ExitCode
-from haflow.coordinator.reports import HaflowError, Report, Severity
+from haflow.coordinator.reports import Report, Severity
 
 
 def register(sub: Any) -> None:
@@ -29,15 +29,6 @@ def register(sub: Any) -> None:
     compile_.set_defaults(handler=cmd_compile)
 
 
-def _validate_file(path: str) -> list[Report]:
-    from haflow.coordinator.workflow.loader import check_text, read
-
-    try:
-        return check_text(read(path), path)[1]
-    except HaflowError as err:
-        return list(err.reports)
-
-
 def _text(result: dict[str, Any]) -> str:
     lines = [str(Report(**{**r, "severity": Severity(r["severity"])})) for r in result["reports"]]
     for name, ok in result["files"].items():
@@ -46,22 +37,17 @@ def _text(result: dict[str, Any]) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    reports: list[Report] = []
-    files: dict[str, bool] = {}
-    for path in args.files:
-        found = _validate_file(path)
-        reports += found
-        files[path] = not any(r.severity == Severity.ERROR for r in found)
-    emit({"files": files, "reports": [r.to_dict() for r in reports]}, args.output_as, _text)
-    return int(ExitCode.OK if all(files.values()) else ExitCode.INVALID)
+    from haflow.coordinator.commands.files import validate
+
+    result = validate(args.files)
+    emit(result.to_dict(), args.output_as, _text)
+    return int(ExitCode.OK if result.valid else ExitCode.INVALID)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from haflow.coordinator.workflow.compiler import DEFAULT_SUBMISSION, compile_workflow
-    from haflow.coordinator.workflow.loader import load
+    from haflow.coordinator.commands.files import compile_file
 
-    wf = load(args.file)
-    xml = compile_workflow(wf, args.submission or DEFAULT_SUBMISSION).to_xml()
+    xml = compile_file(args.file, args.submission)
     if args.output:
         Path(args.output).write_bytes(xml)
     else:

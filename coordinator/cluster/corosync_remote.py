@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from haflow.coordinator.cluster.env import Env
+from haflow.coordinator.codes import Code
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import HaflowError, Report, error
 
@@ -35,12 +36,12 @@ def collect(env: Env, *args: str, timeout: float = 30.0) -> dict[str, Any]:
         result = subprocess.run(module_argv(env, *args), capture_output=True, text=True,
                                 timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        raise error("TOOL_TIMEOUT", f"corosync did not answer within {timeout:.0f} s on "
-                    f"{env.description}", ExitCode.TIMEOUT) from exc
+        raise error(Code.TOOL_TIMEOUT, f"corosync did not answer within {timeout:.0f} s on "
+                    f"{env.description}") from exc
     try:
         data: dict[str, Any] = json.loads(result.stdout)
     except json.JSONDecodeError as exc:
-        raise error("OPERATION_FAILED", f"reading corosync on {env.description} failed "
+        raise error(Code.OPERATION_FAILED, f"reading corosync on {env.description} failed "
                     f"(exit {result.returncode}): {result.stderr.strip()[-500:]}") from exc
     if "errors" in data:
         reports = [Report(**{k: v for k, v in r.items() if k != "severity"})

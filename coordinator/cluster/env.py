@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
-from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import error
 
 
@@ -73,16 +73,15 @@ class Env:
 
     def _require(self, argv: Sequence[str]) -> None:
         if not self.prefix and shutil.which(argv[0]) is None:
-            raise error("MISSING_DEPENDENCY", f"{argv[0]} is not installed on {self.description}; "
-                        "is this a cluster node? (or use --lab NAME)",
-                        ExitCode.MISSING_DEPENDENCY)
+            raise error(Code.MISSING_DEPENDENCY, f"{argv[0]} is not installed on "
+                        f"{self.description}; is this a cluster node? (or use --lab NAME)")
 
     def _env(self) -> dict[str, str] | None:
         return dict(os.environ, **self.extra_env) if self.extra_env else None
 
     def _timed_out(self, argv: Sequence[str], timeout: float) -> Exception:
-        return error("TOOL_TIMEOUT", f"{argv[0]} did not answer within {timeout:.0f} s on "
-                     f"{self.description}", ExitCode.TIMEOUT)
+        return error(Code.TOOL_TIMEOUT, f"{argv[0]} did not answer within {timeout:.0f} s on "
+                     f"{self.description}")
 
 
 def local() -> Env:
@@ -100,8 +99,8 @@ def for_lab(lab: str, node: str | None = None, root: str | None = None) -> Env:
 
     found = entry_points(group=ENV_PROVIDERS, name="lab")
     if not found:
-        raise error("MISSING_DEPENDENCY", "--lab needs haflow's lab, which is not installed "
-                    "with this haflow", ExitCode.MISSING_DEPENDENCY)
+        raise error(Code.MISSING_DEPENDENCY, "--lab needs haflow's lab, which is not installed "
+                    "with this haflow")
     factory: Callable[[str, str | None, str | None], Env] = next(iter(found)).load()
     return factory(lab, node, root)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from lxml import etree
 
 from haflow.coordinator.cluster.env import Env
-from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import HaflowError, error
 
 # cibadmin exit codes (crm_error) we translate
@@ -31,7 +31,8 @@ QUERY = ("cibadmin", "--query")
 
 
 def query(env: Env, xpath: str | None = None) -> etree._Element:
-    """The whole live CIB (or the element at ``xpath``), parsed."""
+    """The whole live CIB (or the element at ``xpath``), parsed, as the node's CIB manager
+    has it, synced or not: commands decide from :func:`live_view.query` instead."""
     return parse_query(env, env.run([*QUERY] + (["--xpath", xpath] if xpath else [])))
 
 
@@ -59,7 +60,7 @@ def diff(old: etree._Element, new: etree._Element) -> str | None:
         return None
     if result.returncode == 1 and result.stdout.strip():
         return result.stdout  # crm_diff says 1 when the files differ
-    raise error("CIB_DIFF_FAILED", f"crm_diff failed: {result.stderr.strip()}")
+    raise error(Code.CIB_DIFF_FAILED, f"crm_diff failed: {result.stderr.strip()}")
 
 
 def push(env: Env, old: etree._Element, new: etree._Element, what: str) -> bool:
@@ -76,11 +77,11 @@ def push(env: Env, old: etree._Element, new: etree._Element, what: str) -> bool:
 def cib_error(what: str, env: Env, code: int, stderr: str) -> HaflowError:
     detail = stderr.strip().removeprefix("Call failed: ")
     if code == CIB_NOT_CONNECTED or "Transport endpoint" in stderr or "connect" in stderr.lower():
-        return error("CIB_UNAVAILABLE", f"{what}: the CIB on {env.description} does not answer "
-                     f"({detail}); is pacemaker running?", ExitCode.ERROR)
+        return error(Code.CIB_UNAVAILABLE, f"{what}: the CIB on {env.description} does not answer "
+                     f"({detail}); is pacemaker running?")
     if code == CIB_SCHEMA_VIOLATION:
-        return error("CIB_CONFLICT", f"{what}: the cluster refused the change ({detail}); an id "
+        return error(Code.CIB_CONFLICT, f"{what}: the cluster refused the change ({detail}); an id "
                      "it creates may have been created meanwhile by someone else; nothing was "
-                     "changed", ExitCode.CONFLICT)
-    return error("CIB_UPDATE_FAILED", f"{what} failed on {env.description}: {detail} "
-                 f"(cibadmin exit {code}); nothing was changed", ExitCode.ERROR)
+                     "changed")
+    return error(Code.CIB_UPDATE_FAILED, f"{what} failed on {env.description}: {detail} "
+                 f"(cibadmin exit {code}); nothing was changed")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from haflow.coordinator.cluster.env import Env
-from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import error
 
 
@@ -28,11 +28,10 @@ def require_quorum(env: Env, action: str = "write to the cluster") -> dict[str, 
     if not state["quorate"]:
         names = ", ".join(m["name"] for m in state["members"]) or "none"
         raise error(
-            "NO_QUORUM",
+            Code.NO_QUORUM,
             f"refusing to {action}: the partition of {env.description} has no quorum "
             f"(members: {names}; {state['total_votes']} of {state['expected_votes']} expected "
             f"votes, {state['quorum']} needed)",
-            ExitCode.NO_QUORUM,
             details={"members": [m["name"] for m in state["members"]],
                      "total_votes": state["total_votes"], "quorum": state["quorum"]},
         )  # fmt: skip

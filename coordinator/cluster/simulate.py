@@ -19,7 +19,7 @@ from pathlib import Path
 from lxml import etree
 
 from haflow.coordinator.cluster.env import Env
-from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import error
 
 # actions that change what runs where; probes and recurring monitors only observe
@@ -89,7 +89,7 @@ class TransitionGraph:
                     ready.append(user)
             ready.sort()
         if len(order) != len(self.actions):
-            raise error("GRAPH_CYCLE", "the transition graph has a cycle; the scheduler "
+            raise error(Code.GRAPH_CYCLE, "the transition graph has a cycle; the scheduler "
                         "produced a graph haflow cannot order")
         return order
 
@@ -257,11 +257,10 @@ def simulate_error(code: int, stderr: str) -> Exception:
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     feature = next((ln for ln in lines if "feature set" in ln), None)
     if feature:
-        return error("SIMULATE_VERSION", "the CIB was written by a newer Pacemaker than this "
-                     f"node's crm_simulate: {feature.split(': ', 1)[-1]}", ExitCode.ERROR)
+        return error(Code.SIMULATE_VERSION, "the CIB was written by a newer Pacemaker than this "
+                     f"node's crm_simulate: {feature.split(': ', 1)[-1]}")
     detail = "; ".join(lines[-3:]) or f"exit {code}"
-    return error("SIMULATE_FAILED", f"crm_simulate could not schedule this CIB: {detail}",
-                 ExitCode.ERROR)
+    return error(Code.SIMULATE_FAILED, f"crm_simulate could not schedule this CIB: {detail}")
 
 
 def node_names(cib: etree._Element) -> list[str]:
@@ -301,7 +300,7 @@ def skeleton(node_count: int, *, online: bool = True, stonith: bool = False,
     """
     result = (env or Env()).run(["cibadmin", "--empty"])
     if result.returncode != 0:
-        raise error("SIMULATE_FAILED", f"cibadmin --empty failed: {result.stderr.strip()}")
+        raise error(Code.SIMULATE_FAILED, f"cibadmin --empty failed: {result.stderr.strip()}")
     cib = etree.fromstring(result.stdout.encode())
     cib.set("have-quorum", "1")
     cib.set("dc-uuid", "1")

@@ -8,7 +8,7 @@ Every class is a context manager that finalizes its handle::
 
 Corosync's IPC is per node (per network namespace for the lab): the bindings
 talk to the corosync of the namespace they run in. Errors are
-:class:`CorosyncError` (a ``HaflowError`` whose code is the ``CS_ERR_*`` name),
+:class:`CorosyncError` (a ``HaflowError``, code COROSYNC_CALL_FAILED, naming the ``CS_ERR_*``),
 :class:`CorosyncNotRunning` and :class:`CorosyncUnavailable` (built without the
 Corosync -dev packages). See docs/corosync-bindings.md.
 """

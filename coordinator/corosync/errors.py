@@ -1,8 +1,8 @@
-"""Corosync errors as haflow errors: the report code is the CS_ERR_* name."""
+"""Corosync errors as haflow errors: COROSYNC_CALL_FAILED, its details name the CS_ERR_*."""
 
 from __future__ import annotations
 
-from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import HaflowError, Report
 
 # cs_error_t (corosync/corotypes.h)
@@ -38,14 +38,13 @@ class CorosyncError(HaflowError):
     """A Corosync call failed; ``cs_code``/``cs_error`` name the cs_error_t it returned."""
 
     def __init__(self, call: str, cs_code: int, message: str | None = None,
-                 code: str | None = None) -> None:
+                 code: Code = Code.COROSYNC_CALL_FAILED) -> None:
         self.call = call
         self.cs_code = cs_code
         self.cs_error = cs_name(cs_code)
         text = message or f"{call} failed: {self.cs_error}"
-        super().__init__(Report(code=code or self.cs_error, message=text,
-                                details={"call": call, "cs_error": self.cs_error}),
-                         exit_code=ExitCode.ERROR)
+        super().__init__(Report(code=code, message=text,
+                                details={"call": call, "cs_error": self.cs_error}))
 
 
 class CorosyncNotRunning(CorosyncError):
@@ -56,7 +55,7 @@ class CorosyncNotRunning(CorosyncError):
             call, cs_code,
             f"cannot connect to corosync ({call}: {cs_name(cs_code)}): corosync is not running "
             "on this node, or not in this namespace (for a lab, run inside the node)",
-            code="COROSYNC_NOT_RUNNING")  # fmt: skip
+            code=Code.COROSYNC_NOT_RUNNING)  # fmt: skip
 
 
 class CorosyncUnavailable(HaflowError):
@@ -65,11 +64,11 @@ class CorosyncUnavailable(HaflowError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(Report(
-            code="COROSYNC_BINDINGS_MISSING",
+            code=Code.COROSYNC_BINDINGS_MISSING,
             message=(f"haflow's Corosync bindings are not built ({reason}); install "
                      f"{', '.join(DEV_PACKAGES)} and a C compiler, then reinstall haflow "
                      "(pip install .)"),
-        ), exit_code=ExitCode.MISSING_DEPENDENCY)  # fmt: skip
+        ))  # fmt: skip
 
 
 def check(call: str, rc: int) -> None:

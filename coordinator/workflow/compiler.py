@@ -20,8 +20,8 @@ from functools import cached_property
 
 from lxml import etree
 
-from haflow.coordinator.exitcodes import ExitCode
-from haflow.coordinator.reports import HaflowError, Report
+from haflow.coordinator.codes import Code
+from haflow.coordinator.reports import error
 from haflow.coordinator.workflow.durations import to_pacemaker
 from haflow.coordinator.workflow.gcpause import gc_paused
 from haflow.coordinator.workflow.graph import topological_order
@@ -33,16 +33,8 @@ from haflow.coordinator.workflow.model import (
     Step,
     Workflow,
 )
-from haflow.encoding.ids import (
-    FAILURE_POLICY_META,
-    PARAM_STEP,
-    PARAM_SUBMISSION,
-    PARAM_WORKFLOW,
-    PROVIDER,
-    root_id,
-    step_id,
-    tag_id,
-)
+from haflow.encoding.ids import PROVIDER, root_id, step_id, tag_id
+from haflow.encoding.meta import FAILURE_POLICY_META, PARAM_STEP, PARAM_SUBMISSION, PARAM_WORKFLOW
 
 DEFAULT_SUBMISSION = "1"
 ROOT_AGENT = "workflow"
@@ -508,10 +500,8 @@ def compile_workflow(wf: Workflow, submission: str = DEFAULT_SUBMISSION) -> Comp
     """The CIB elements of a validated workflow."""
     if not submission or NOT_XML.search(submission):
         # the file's own text is checked by the loader; this comes from the command line
-        raise HaflowError(
-            Report("bad-submission", f"submission id {submission!r} cannot be stored in the CIB"),
-            exit_code=ExitCode.USAGE,
-        )
+        raise error(Code.BAD_SUBMISSION,
+                    f"submission id {submission!r} cannot be stored in the CIB")
     out = CompiledWorkflow(wf.name)
     order = topological_order({n: s.after for n, s in wf.steps.items()})
     out.resource_nodes.append(_root(wf))
@@ -545,17 +535,14 @@ def merge_into(cib: etree._Element, compiled: CompiledWorkflow) -> etree._Elemen
     clash = sorted(compiled.ids() & taken) if taken else []
     if clash:
         shown = ", ".join(clash[:5]) + (" ..." if len(clash) > 5 else "")
-        raise HaflowError(
-            Report(
-                "id-collision",
-                f"the CIB already has ids of workflow '{compiled.workflow}': {shown}",
-                details={"ids": clash},
-            ),
-            exit_code=ExitCode.CONFLICT,
+        raise error(
+            Code.ID_COLLISION,
+            f"the CIB already has ids of workflow '{compiled.workflow}': {shown}",
+            details={"ids": clash},
         )
     config = new.find("configuration")
     if config is None:
-        raise HaflowError(Report("bad-cib", "the CIB has no <configuration>"))
+        raise error(Code.BAD_CIB, "the CIB has no <configuration>")
     for section in compiled.fragment():  # a tree of our own: its elements move over
         holder = config.find(section.tag)
         if holder is None:

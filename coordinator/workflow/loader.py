@@ -11,8 +11,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from haflow.coordinator.exitcodes import ExitCode
-from haflow.coordinator.reports import HaflowError, Report, Severity
+from haflow.coordinator.codes import Code
+from haflow.coordinator.reports import HaflowError, Report, Severity, error
 from haflow.coordinator.workflow import schema, semantic
 from haflow.coordinator.workflow.agent_info import agent_info
 from haflow.coordinator.workflow.build import build_workflow
@@ -70,7 +70,7 @@ def loads(text: str, filename: str = "<string>", meta: MetaLookup = agent_info) 
     wf, reports = check_text(text, filename, meta)
     errors = _errors(reports)
     if errors or wf is None:
-        raise HaflowError(*(errors or reports), exit_code=ExitCode.INVALID)
+        raise HaflowError(*(errors or reports))
     return wf
 
 
@@ -80,20 +80,17 @@ def read(path: str | Path) -> str:
             # bounded: /dev/zero or a runaway file must not fill memory
             data = f.read(MAX_CHARS + 1)
     except OSError as err:
-        raise HaflowError(
-            Report("unreadable", f"cannot read workflow file: {err.strerror}", file=str(path)),
-            exit_code=ExitCode.NOT_FOUND if isinstance(err, FileNotFoundError) else ExitCode.ERROR,
-        ) from err
+        code = Code.FILE_NOT_FOUND if isinstance(err, FileNotFoundError) else Code.UNREADABLE
+        raise error(code, f"cannot read workflow file: {err.strerror}", file=str(path)) from err
     if len(data) > MAX_CHARS:
         raise HaflowError(
             Report(
-                "yaml-too-large",
+                Code.YAML_TOO_LARGE,
                 f"the file is larger than {MAX_CHARS // 2**20} MiB",
                 file=str(path),
                 line=1,
                 column=1,
-            ),
-            exit_code=ExitCode.INVALID,
+            )
         )
     try:
         text = data.decode("utf-8")
@@ -104,13 +101,12 @@ def read(path: str | Path) -> str:
         column = len(data[line_start : err.start].decode("utf-8")) + 1
         raise HaflowError(
             Report(
-                "unreadable",
+                Code.NOT_UTF8,
                 f"not UTF-8 text: {err.reason} (byte 0x{data[err.start]:02x})",
                 file=str(path),
                 line=line,
                 column=column,
-            ),
-            exit_code=ExitCode.INVALID,
+            )
         ) from err
     # what text mode did before: universal newlines
     return text.replace("\r\n", "\n").replace("\r", "\n")

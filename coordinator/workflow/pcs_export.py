@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from lxml import etree
 
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import error
 
 HEADER = """#!/bin/sh
@@ -206,7 +207,7 @@ def _plain_sets(sets: list[etree._Element]) -> bool:
 
 def tag_commands(tag: etree._Element) -> list[str]:
     if tag.tag != "tag":
-        raise error("EXPORT_UNSUPPORTED", f"cannot export a <{tag.tag}> as a tag")
+        raise error(Code.EXPORT_UNSUPPORTED, f"cannot export a <{tag.tag}> as a tag")
     refs = [str(r.get("id")) for r in tag.iterfind("obj_ref")]
     return [command(f"{PCS} tag create", [str(tag.get("id")), *refs])]
 

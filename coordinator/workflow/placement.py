@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from haflow.coordinator.codes import Code
 from haflow.coordinator.workflow.model import Workflow
 
 # (code, message, step, location key in the step)
-Problem = tuple[str, str, str, str]
+Problem = tuple[Code, str, str, str]
 
 
 class _Groups:
@@ -46,14 +47,14 @@ def impossible_placement(wf: Workflow) -> Iterator[Problem]:
                 continue
             if other in step.with_:
                 yield (
-                    "impossible-placement",
+                    Code.IMPOSSIBLE_PLACEMENT,
                     f"'{other}' is both 'with' and 'apart' of this step",
                     step.name,
                     f"apart.{i}",
                 )
             elif groups.find(other) == groups.find(step.name):
                 yield (
-                    "impossible-placement",
+                    Code.IMPOSSIBLE_PLACEMENT,
                     f"'{other}' must be apart from this step, but 'with' chains put them "
                     "on the same node",
                     step.name,
@@ -61,7 +62,7 @@ def impossible_placement(wf: Workflow) -> Iterator[Problem]:
                 )
         if step.nodes and set(step.nodes) <= set(step.avoid):
             yield (
-                "impossible-placement",
+                Code.IMPOSSIBLE_PLACEMENT,
                 "'avoid' excludes every node in 'nodes'",
                 step.name,
                 "avoid",
@@ -91,7 +92,7 @@ def _group_nodes(wf: Workflow, groups: _Groups) -> Iterator[Problem]:
         culprit = pinned[-1] if len(pinned) > 1 else pinned[0]
         others = ", ".join(sorted(n for n in names if n != culprit.name))
         yield (
-            "impossible-placement",
+            Code.IMPOSSIBLE_PLACEMENT,
             f"runs with {others} (through 'with'), but no node is allowed for all of them "
             "by their 'nodes' and 'avoid'",
             culprit.name,

@@ -7,6 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import Report
 from haflow.coordinator.workflow.yamlsrc import Source
 
@@ -116,7 +117,7 @@ def _report(err: ValidationError, source: Source, extra_key: str = "") -> Report
     if "propertyNames" in err.schema_path:
         # the error is about a key (a parameter name): point at the key
         where = source.key_loc((*path, instance))
-        code, message = "bad-key", f"{field_name}: {instance!r} is not a valid name here"
+        code, message = Code.BAD_KEY, f"{field_name}: {instance!r} is not a valid name here"
         details = {"key": instance}
     elif err.validator == "additionalProperties":
         # name the unknown key and point at it, not at the mapping holding it
@@ -124,19 +125,19 @@ def _report(err: ValidationError, source: Source, extra_key: str = "") -> Report
         key = extra_key
         where = source.key_loc((*path, key))
         hint = f" (known: {', '.join(sorted(known))})" if known else ""
-        code, message = "unknown-key", f"unknown key '{key}' in {field_name}{hint}"
+        code, message = Code.UNKNOWN_KEY, f"unknown key '{key}' in {field_name}{hint}"
         details = {"key": key}
     elif err.validator == "required":
         where = source.value_loc(path)
-        code, message = "missing-key", f"{field_name}: {err.message}"
+        code, message = Code.MISSING_KEY, f"{field_name}: {err.message}"
     elif err.validator in ("type", "oneOf", "anyOf"):
         where = source.value_loc(path)
         # a oneOf (durations) has no single type: its description says what fits
         wanted = _describe(rule["type"]) if "type" in rule else rule.get("description", "?")
-        code, message = "wrong-type", f"{field_name}: expected {wanted}, got {instance!r}"
+        code, message = Code.WRONG_TYPE, f"{field_name}: expected {wanted}, got {instance!r}"
     else:
         where = source.value_loc(path)
-        code, message = "invalid-value", f"{field_name}: {err.message}"
+        code, message = Code.INVALID_VALUE, f"{field_name}: {err.message}"
         details = {"rule": str(err.validator)}
     return Report(
         code,

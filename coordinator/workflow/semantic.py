@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from haflow.agents.outputs import LOOSE_REFERENCE_RE, references
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import Report, Severity
 from haflow.coordinator.workflow.agent_info import AgentInfo, agent_info
 from haflow.coordinator.workflow.build import UNPARSED
@@ -24,14 +25,8 @@ from haflow.coordinator.workflow.model import (
     Step,
     Workflow,
 )
-from haflow.encoding.ids import (
-    NAME_MAX,
-    PARAM_STEP,
-    PARAM_SUBMISSION,
-    PARAM_WORKFLOW,
-    ROOT_STEP,
-    valid_name,
-)
+from haflow.encoding.ids import NAME_MAX, ROOT_STEP, valid_name
+from haflow.encoding.meta import PARAM_STEP, PARAM_SUBMISSION, PARAM_WORKFLOW
 
 FRAMEWORK_PARAMS = (PARAM_WORKFLOW, PARAM_STEP, PARAM_SUBMISSION)
 ROOT_AGENT = "workflow"  # ocf:haflow:workflow is the root's agent, not a step's
@@ -61,7 +56,7 @@ class _Out:
 
     def add(
         self,
-        code: str,
+        code: Code,
         message: str,
         loc: Loc,
         step: str | None = None,
@@ -104,21 +99,21 @@ def _names(out: _Out) -> None:
     wf = out.wf
     if not valid_name(wf.name):
         out.add(
-            "bad-name",
+            Code.BAD_NAME,
             f"workflow name '{wf.name}' is not valid: {NAME_RULE}",
             wf.locs.get("name", wf.loc),
         )
     for step in wf.steps.values():
         if step.name == ROOT_STEP:
             out.add(
-                "reserved-name",
+                Code.RESERVED_NAME,
                 f"'{ROOT_STEP}' is reserved for the workflow's root resource",
                 step.loc,
                 step.name,
             )
         elif not valid_name(step.name):
             out.add(
-                "bad-name",
+                Code.BAD_NAME,
                 f"step name '{step.name}' is not valid: {NAME_RULE}",
                 step.loc,
                 step.name,
@@ -132,10 +127,10 @@ def _step_refs(out: _Out) -> None:
             for i, name in enumerate(names):
                 loc = step.where(f"{key}.{i}")
                 if name == step.name:
-                    out.add("self-reference", f"'{key}' names the step itself", loc, step.name)
+                    out.add(Code.SELF_REFERENCE, f"'{key}' names the step itself", loc, step.name)
                 elif name not in out.wf.steps:
                     out.add(
-                        "unknown-step",
+                        Code.UNKNOWN_STEP,
                         f"'{key}' names unknown step '{name}'" + _suggest(out, name),
                         loc,
                         step.name,
@@ -165,7 +160,8 @@ def _cycles(out: _Out) -> None:
         # the cycle runs against the arrows: a after b after ... after a
         text = " -> ".join(reversed(cycle)) + " (each runs before the next)"
         loc = first.where(f"after.{first.after.index(cycle[1])}")
-        out.add("cycle", f"dependency cycle: {text}", loc, first.name, cycle=list(reversed(cycle)))
+        out.add(Code.CYCLE, f"dependency cycle: {text}", loc, first.name,
+                cycle=list(reversed(cycle)))
 
 
 def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
@@ -175,7 +171,7 @@ def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
         if ":" not in text:
             known = ", ".join(HAFLOW_AGENTS)
             out.add(
-                "unknown-agent",
+                Code.UNKNOWN_AGENT,
                 f"no haflow agent named '{text}' (known: {known}; "
                 "others are written ocf:PROVIDER:TYPE)",
                 agent_loc,
@@ -183,7 +179,7 @@ def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
             )
         else:
             out.add(
-                "bad-agent",
+                Code.BAD_AGENT,
                 f"agent '{text}': write exec, http, test or "
                 "ocf:PROVIDER:TYPE (only OCF agents can be steps; PROVIDER and TYPE "
                 "are letters, digits, '_', '.', '+' or '-', not starting with '.' or '-')",
@@ -193,7 +189,7 @@ def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
         return
     if step.agent.is_haflow and step.agent.type == ROOT_AGENT:
         out.add(
-            "bad-agent",
+            Code.BAD_AGENT,
             f"'{step.agent}' is the workflow's root agent, not a step's",
             agent_loc,
             step.name,
@@ -203,7 +199,7 @@ def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
         for param in FRAMEWORK_PARAMS:
             if param in step.params:
                 out.add(
-                    "reserved-param",
+                    Code.RESERVED_PARAM,
                     f"parameter '{param}' is set by haflow itself",
                     step.key_where(f"params.{param}"),
                     step.name,
@@ -211,11 +207,11 @@ def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
                 )
     info = meta(step.agent)
     if info.error and info.checked:
-        out.add("unknown-agent", f"agent '{step.agent}': {info.error}", agent_loc, step.name)
+        out.add(Code.UNKNOWN_AGENT, f"agent '{step.agent}': {info.error}", agent_loc, step.name)
         return
     if not info.checked:
         out.add(
-            "unchecked-params",
+            Code.UNCHECKED_PARAMS,
             f"parameters of '{step.agent}' not checked: {info.error}",
             agent_loc,
             step.name,
@@ -227,7 +223,7 @@ def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
         if param not in info.params and not (step.agent.is_haflow and param in FRAMEWORK_PARAMS):
             known = ", ".join(sorted(info.params)) or "none"
             out.add(
-                "unknown-param",
+                Code.UNKNOWN_PARAM,
                 f"agent '{step.agent}' has no parameter '{param}' (known: {known})",
                 step.key_where(f"params.{param}"),
                 step.name,
@@ -236,7 +232,7 @@ def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
     framework = set(FRAMEWORK_PARAMS) if step.agent.is_haflow else set()
     for param in sorted(info.required - given - framework):
         out.add(
-            "missing-param",
+            Code.MISSING_PARAM,
             f"agent '{step.agent}' requires parameter '{param}'",
             step.where("params") if step.params else agent_loc,
             step.name,
@@ -265,7 +261,7 @@ def _output_refs(out: _Out, step: Step) -> None:
             where = Loc(loc.line, loc.column + offset) if on_first_line else loc
             if target not in out.wf.steps:
                 out.add(
-                    "reference-unknown-step",
+                    Code.REFERENCE_UNKNOWN_STEP,
                     f"{ref} names unknown step '{target}'",
                     where,
                     step.name,
@@ -275,7 +271,7 @@ def _output_refs(out: _Out, step: Step) -> None:
                 continue
             if not out.runs_after(step.name, target):
                 out.add(
-                    "reference-not-dependency",
+                    Code.REFERENCE_NOT_DEPENDENCY,
                     f"{ref}: '{step.name}' does not run after '{target}' (add it to 'after')",
                     where,
                     step.name,
@@ -285,7 +281,7 @@ def _output_refs(out: _Out, step: Step) -> None:
         for match in LOOSE_REFERENCE_RE.finditer(value):
             if match.start() not in parsed:
                 out.add(
-                    "bad-reference",
+                    Code.BAD_REFERENCE,
                     f"'{match.group(0)}' is not a reference: write "
                     "${steps.STEP.KEY}, or $${ for a literal ${",
                     Loc(loc.line, loc.column + match.start()),
@@ -300,25 +296,25 @@ MAX_DURATION_MS = 2**31 - 1
 
 def _timing(out: _Out, step: Step) -> None:
     if step.timeout_ms < 1000:
-        out.add("bad-duration", "timeout must be at least 1s", step.where("timeout"), step.name)
+        out.add(Code.BAD_DURATION, "timeout must be at least 1s", step.where("timeout"), step.name)
     for name, value in (("timeout", step.timeout_ms), ("interval", step.interval_ms)):
         if value > MAX_DURATION_MS:
             out.add(
-                "bad-duration",
+                Code.BAD_DURATION,
                 f"{name} must be at most {MAX_DURATION_MS // 1000}s (~24 days)",
                 step.where(name),
                 step.name,
             )
     if 0 < step.interval_ms < 1000:
         out.add(
-            "bad-duration",
+            Code.BAD_DURATION,
             "interval must be 0 (no monitor) or at least 1s",
             step.where("interval"),
             step.name,
         )
     if step.failure_policy == FailurePolicy.HOLD and "retries" in step.locs:
         out.add(
-            "retries-ignored",
+            Code.RETRIES_IGNORED,
             "under failure_policy hold the first failure blocks the step: 'retries' has no effect",
             step.where("retries"),
             step.name,
@@ -330,9 +326,9 @@ def _rules(out: _Out, step: Step) -> None:
     for rule in step.rules:
         unary = rule.op in (RuleOp.DEFINED, RuleOp.NOT_DEFINED)
         if unary and rule.value is not None:
-            out.add("bad-rule", f"rule op '{rule.op}' takes no value", rule.loc, step.name)
+            out.add(Code.BAD_RULE, f"rule op '{rule.op}' takes no value", rule.loc, step.name)
         elif not unary and rule.value is None:
-            out.add("bad-rule", f"rule op '{rule.op}' needs a value", rule.loc, step.name)
+            out.add(Code.BAD_RULE, f"rule op '{rule.op}' needs a value", rule.loc, step.name)
 
 
 def _placement(out: _Out) -> None:

@@ -34,6 +34,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import Report
 from haflow.coordinator.workflow.model import NOT_XML, Loc
 
@@ -91,7 +92,7 @@ class _TooMany(Exception):
 
 
 def _too_many(filename: str, mark: Any) -> Report:
-    return Report("yaml-too-large", f"more than {MAX_VALUES:,} values", file=filename,
+    return Report(Code.YAML_TOO_LARGE, f"more than {MAX_VALUES:,} values", file=filename,
                   line=mark.line + 1, column=mark.column + 1)
 
 
@@ -139,7 +140,9 @@ class _Builder:
             if id(node) in self.open:
                 # `&a [*a]` composes to a cyclic graph: building it would never end
                 self.reports.append(
-                    self._report("yaml-alias-loop", "an alias refers to a value holding it", node)
+                    self._report(
+                        Code.YAML_ALIAS_LOOP, "an alias refers to a value holding it", node
+                    )
                 )
                 return None
             self._check_tag(node)
@@ -172,7 +175,7 @@ class _Builder:
             # !!python/object, !!binary, !custom: workflows hold plain data only
             self.reports.append(
                 self._report(
-                    "yaml-tag", f"unsupported YAML tag '{tag}'", node, details={"tag": tag}
+                    Code.YAML_TAG, f"unsupported YAML tag '{tag}'", node, details={"tag": tag}
                 )
             )
             return node.value
@@ -184,7 +187,7 @@ class _Builder:
             shown = node.value if len(node.value) <= 40 else node.value[:40] + "..."
             self.reports.append(
                 self._report(
-                    "yaml-value",
+                    Code.YAML_VALUE,
                     f"'{shown}' cannot be read as '{tag.removeprefix(_TAG)}'",
                     node,
                     details={"tag": tag},
@@ -197,7 +200,7 @@ class _Builder:
         if tag != (_MAP if isinstance(node, MappingNode) else _SEQ):
             self.reports.append(
                 self._report(
-                    "yaml-tag", f"unsupported YAML tag '{tag}'", node, details={"tag": tag}
+                    Code.YAML_TAG, f"unsupported YAML tag '{tag}'", node, details={"tag": tag}
                 )
             )
 
@@ -208,7 +211,7 @@ class _Builder:
             char = f"U+{ord(bad.group()):04X}"
             self.reports.append(
                 self._report(
-                    "bad-character",
+                    Code.BAD_CHARACTER,
                     f"character {char} cannot be stored in the CIB (XML)",
                     node,
                     details={"character": char},
@@ -227,7 +230,7 @@ class _Builder:
                     # a list item is pointed at itself: two bad items, two places
                     self.reports.append(
                         self._report(
-                            "yaml-merge",
+                            Code.YAML_MERGE,
                             "'<<' takes a mapping or a list of mappings",
                             source if source is not value_node else key_node,
                         )
@@ -237,7 +240,7 @@ class _Builder:
                     # `&a {<<: *a}`: a mapping merging itself (or one holding it)
                     self.reports.append(
                         self._report(
-                            "yaml-alias-loop", "'<<' merges a mapping into itself", key_node
+                            Code.YAML_ALIAS_LOOP, "'<<' merges a mapping into itself", key_node
                         )
                     )
                     continue
@@ -258,7 +261,7 @@ class _Builder:
                 continue
             if not isinstance(key_node, ScalarNode):
                 self.reports.append(
-                    self._report("yaml-key", "a key must be a plain scalar", key_node)
+                    self._report(Code.YAML_KEY, "a key must be a plain scalar", key_node)
                 )
                 continue
             self._spend(key_node)
@@ -272,7 +275,7 @@ class _Builder:
                     # `true:` or `~:` would silently become a step or parameter `True`/`None`
                     self.reports.append(
                         self._report(
-                            "yaml-key",
+                            Code.YAML_KEY,
                             f"key {key_node.value!r} is read as {type(constructed).__name__}, "
                             "not text: quote it",
                             key_node,
@@ -282,7 +285,7 @@ class _Builder:
                 first = self.source.keys[(*path, key)]
                 self.reports.append(
                     self._report(
-                        "duplicate-key",
+                        Code.DUPLICATE_KEY,
                         f"duplicate key '{key}' (first defined at line {first.line})",
                         key_node,
                         details={"key": key, "first": str(first)},
@@ -390,7 +393,7 @@ class _Builder:
             self.constructed[(tag, event.value)] = value  # immutable: int, float, bool...
         return value
 
-    def _report(self, code: str, message: str, node: Node, **extra: Any) -> Report:
+    def _report(self, code: Code, message: str, node: Node, **extra: Any) -> Report:
         where = _loc(node)
         return Report(
             code=code,
@@ -448,7 +451,7 @@ def parse(text: str, filename: str, fast: bool = True) -> tuple[Source, list[Rep
             "to JSON or YAML 1.2, nor to most editors): it would silently change values and "
             "line numbers; write it escaped in double quotes (\\N, \\L, \\P) or remove it"
         )
-        return _failed(Report("bad-character", message, file=filename), text, odd.start())
+        return _failed(Report(Code.BAD_CHARACTER, message, file=filename), text, odd.start())
     yaml = _yaml()
     if fast and len(text) <= FAST_PATH_MAX_CHARS:
         plain = _Builder(yaml, filename)
@@ -478,29 +481,29 @@ def _parse_fully(yaml: YAML, text: str, filename: str) -> tuple[Source, list[Rep
             found = text.find(chr(err.character))
         else:
             message, found = f"invalid YAML text: {err.reason}", -1
-        report = Report("bad-character", message, file=filename)
+        report = Report(Code.BAD_CHARACTER, message, file=filename)
         return _failed(report, text, found if found >= 0 else err.position)
     except UnicodeEncodeError as err:
         # a lone surrogate (text decoded with surrogateescape/surrogatepass)
         message = f"character U+{ord(text[err.start]):04X} is not valid Unicode text"
-        return _failed(Report("bad-character", message, file=filename), text, err.start)
+        return _failed(Report(Code.BAD_CHARACTER, message, file=filename), text, err.start)
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or err.context or "invalid YAML"
-        report = Report("yaml-syntax", f"invalid YAML: {problem}", file=filename)
+        report = Report(Code.YAML_SYNTAX, f"invalid YAML: {problem}", file=filename)
         if mark:
             report = replace(report, line=mark.line + 1, column=mark.column + 1)
         return Source(None, filename), [report]
     if root is None:
         return Source(None, filename), [
-            Report("empty", "the file holds no workflow", file=filename, line=1, column=1)
+            Report(Code.EMPTY, "the file holds no workflow", file=filename, line=1, column=1)
         ]
     builder = _Builder(yaml, filename)
     try:
         builder.source.data = builder.build(root, ())
     except _TooLarge as err:
         report = builder._report(
-            "yaml-too-large",
+            Code.YAML_TOO_LARGE,
             f"{err.what} once aliases are expanded",
             err.node,
         )
@@ -508,7 +511,7 @@ def _parse_fully(yaml: YAML, text: str, filename: str) -> tuple[Source, list[Rep
     if builder.source.data is None and not builder.reports:
         # `--- ~` or `null`: a document, but nothing in it
         return Source(None, filename), [
-            Report("empty", "the file holds no workflow", file=filename, line=1, column=1)
+            Report(Code.EMPTY, "the file holds no workflow", file=filename, line=1, column=1)
         ]
     return builder.source, builder.reports
 
@@ -534,7 +537,7 @@ def _shape(yaml: YAML, text: str, filename: str) -> Report | None:
     """
 
     def report(message: str, line: int, column: int) -> Report:
-        return Report("yaml-too-large", message, file=filename, line=line, column=column)
+        return Report(Code.YAML_TOO_LARGE, message, file=filename, line=line, column=column)
 
     if len(text) > MAX_CHARS:
         return report(f"the file is larger than {MAX_CHARS // 2**20} MiB", 1, 1)
@@ -547,7 +550,7 @@ def _shape(yaml: YAML, text: str, filename: str) -> Report | None:
             # `no`, `010` would mean true, false, 8 or not, depending on the machine
             mark = event.start_mark
             return Report(
-                "yaml-version",
+                Code.YAML_VERSION,
                 f"haflow reads YAML 1.2, not {'.'.join(map(str, version))}: remove the %YAML "
                 "directive (in 1.1, yes/no/on/off are booleans and 010 is 8)",
                 file=filename,

@@ -26,6 +26,7 @@ from typing import Any
 from lxml import etree
 from ruamel.yaml import YAML
 
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import HaflowError
 from haflow.coordinator.workflow.agent_info import AgentInfo, agent_info
 from haflow.coordinator.workflow.build import param_text
@@ -74,7 +75,7 @@ def offline_meta(spec: AgentSpec) -> AgentInfo:
 def assert_clear_error(err: HaflowError) -> None:
     assert err.reports
     for report in err.reports:
-        assert report.code and report.code.replace("-", "").isalpha(), report
+        assert isinstance(report.code, Code) and report.code.isupper(), report
         assert report.message, report
         json.dumps(report.to_dict())  # `haflow validate --output-as json` can render it
         # safe to print: no terminal escapes, bidi overrides or line breaks from the file

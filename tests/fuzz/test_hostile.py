@@ -144,7 +144,7 @@ def test_agent_name_cannot_walk_out_of_the_ocf_root(tmp_path: Path) -> None:
     agent = f"ocf:{up}{str(tmp_path).lstrip('/')}:evil"
     agent_info.cache_clear()
     _, reports = check_text(f"name: trav\nsteps:\n  a: {{agent: '{agent}'}}\n")
-    assert [r.code for r in reports if r.severity == Severity.ERROR] == ["bad-agent"]
+    assert [r.code for r in reports if r.severity == Severity.ERROR] == ["BAD_AGENT"]
     # the lookup itself refuses such a spec too, whoever builds it
     info = metadata._foreign_info(AgentSpec("ocf", up + str(tmp_path).lstrip("/"), "evil"))
     assert info.error
@@ -178,7 +178,7 @@ def test_agent_names_with_paths_or_metacharacters_do_not_parse(agent: str) -> No
 def test_recursive_aliases_are_reported_not_recursed(text: str) -> None:
     """They used to raise RecursionError."""
     _, reports = parse(text, "loop.yaml")
-    assert [r.code for r in reports] == ["yaml-alias-loop"]
+    assert [r.code for r in reports] == ["YAML_ALIAS_LOOP"]
 
 
 @pytest.mark.parametrize(
@@ -198,7 +198,7 @@ def test_deep_nesting_is_too_large_with_a_location(shape: str, value: str) -> No
         loads(f"name: deep\n{OK_STEPS}x-deep:{value}\n")
     assert time.monotonic() - started < 5, shape
     assert_clear_error(err.value)
-    assert [r.code for r in err.value.reports] == ["yaml-too-large"]
+    assert [r.code for r in err.value.reports] == ["YAML_TOO_LARGE"]
     assert f"{MAX_DEPTH} levels" in err.value.reports[0].message
 
 
@@ -218,7 +218,7 @@ def test_hundred_thousand_levels_do_not_kill_the_interpreter() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "yaml-too-large"
+    assert done.stdout.strip() == "YAML_TOO_LARGE"
 
 
 def test_many_values_are_too_large_before_composing() -> None:
@@ -227,7 +227,7 @@ def test_many_values_are_too_large_before_composing() -> None:
     with pytest.raises(HaflowError) as err:
         loads(text)
     assert time.monotonic() - started < 10
-    assert [r.code for r in err.value.reports] == ["yaml-too-large"]
+    assert [r.code for r in err.value.reports] == ["YAML_TOO_LARGE"]
     assert_clear_error(err.value)
 
 
@@ -240,7 +240,7 @@ def test_huge_file_is_too_large(tmp_path: Path) -> None:
     for from_file in (True, False):
         with pytest.raises(HaflowError) as err:
             load(path) if from_file else loads(path.read_text())
-        assert [(r.code, r.line, r.column) for r in err.value.reports] == [("yaml-too-large", 1, 1)]
+        assert [(r.code, r.line, r.column) for r in err.value.reports] == [("YAML_TOO_LARGE", 1, 1)]
         assert err.value.exit_code == ExitCode.INVALID
 
 
@@ -260,13 +260,13 @@ def test_endless_device_is_read_bounded() -> None:
         pytest.skip("no /dev/zero")
     with pytest.raises(HaflowError) as err:
         read("/dev/zero")
-    assert [r.code for r in err.value.reports] == ["yaml-too-large"]
+    assert [r.code for r in err.value.reports] == ["YAML_TOO_LARGE"]
 
 
 def test_directory_is_unreadable(tmp_path: Path) -> None:
     with pytest.raises(HaflowError) as err:
         load(tmp_path)
-    assert [r.code for r in err.value.reports] == ["unreadable"]
+    assert [r.code for r in err.value.reports] == ["UNREADABLE"]
     assert err.value.exit_code == ExitCode.ERROR
 
 
@@ -274,7 +274,7 @@ def test_path_below_a_file_is_unreadable(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(HaflowError) as err:
         load(tmp_path / "file" / "wf.yaml")
-    assert [r.code for r in err.value.reports] == ["unreadable"]
+    assert [r.code for r in err.value.reports] == ["UNREADABLE"]
 
 
 def test_dangling_symlink_is_not_found(tmp_path: Path) -> None:
@@ -291,7 +291,7 @@ def test_file_without_read_permission_is_unreadable(tmp_path: Path) -> None:
     path.chmod(0)
     with pytest.raises(HaflowError) as err:
         load(path)
-    assert [r.code for r in err.value.reports] == ["unreadable"]
+    assert [r.code for r in err.value.reports] == ["UNREADABLE"]
 
 
 def test_invalid_utf8_points_at_the_byte(tmp_path: Path) -> None:
@@ -300,7 +300,7 @@ def test_invalid_utf8_points_at_the_byte(tmp_path: Path) -> None:
     path.write_bytes("name: ok\nsteps:\n  é: {agent: t".encode() + b"\xc3\x28st}\n")
     with pytest.raises(HaflowError) as err:
         load(path)
-    assert [(r.code, r.line, r.column) for r in err.value.reports] == [("unreadable", 3, 15)]
+    assert [(r.code, r.line, r.column) for r in err.value.reports] == [("NOT_UTF8", 3, 15)]
 
 
 def test_crlf_and_cr_files_load_like_text_mode(tmp_path: Path) -> None:
@@ -313,12 +313,12 @@ def test_crlf_and_cr_files_load_like_text_mode(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        ('name: a\nsteps: {a: {agent: exec, params: {do: "x\\0y"}}}\n', "bad-character"),
-        ('name: a\ndescription: "\\e[1m"\nsteps: {a: {agent: test}}\n', "bad-character"),
-        ('name: a\nsteps: {a: {agent: test, nodes: ["n\\x01"]}}\n', "bad-character"),
-        ('name: a\nsteps: {a: {agent: exec, params: {do: "\\uFFFF"}}}\n', "bad-character"),
-        ("name: a\nsteps: {a: {agent: test}}\nx-a: \udcff\n", "bad-character"),
-        ("name: a\nsteps: {a: {agent: test}}\nx-a: \x00\n", "bad-character"),
+        ('name: a\nsteps: {a: {agent: exec, params: {do: "x\\0y"}}}\n', "BAD_CHARACTER"),
+        ('name: a\ndescription: "\\e[1m"\nsteps: {a: {agent: test}}\n', "BAD_CHARACTER"),
+        ('name: a\nsteps: {a: {agent: test, nodes: ["n\\x01"]}}\n', "BAD_CHARACTER"),
+        ('name: a\nsteps: {a: {agent: exec, params: {do: "\\uFFFF"}}}\n', "BAD_CHARACTER"),
+        ("name: a\nsteps: {a: {agent: test}}\nx-a: \udcff\n", "BAD_CHARACTER"),
+        ("name: a\nsteps: {a: {agent: test}}\nx-a: \x00\n", "BAD_CHARACTER"),
     ],
 )
 def test_characters_xml_cannot_hold_are_reported(text: str, code: str) -> None:
@@ -348,7 +348,7 @@ def test_characters_xml_cannot_hold_are_reported(text: str, code: str) -> None:
 def test_tags_never_construct_objects(text: str) -> None:
     """The safe loader raised ConstructorError/ValueError/KeyError out of the loader."""
     source, reports = parse(text, "tags.yaml")
-    assert {"yaml-tag", "yaml-value"} & {r.code for r in reports}
+    assert {"YAML_TAG", "YAML_VALUE"} & {r.code for r in reports}
     plain = (dict, list, str, int, float, bool, type(None))
     stack = [source.data]
     while stack:
@@ -365,22 +365,22 @@ def test_null_document_is_empty(text: str) -> None:
     """``loads`` raised ValueError (a HaflowError without reports) on these."""
     with pytest.raises(HaflowError) as err:
         loads(text)
-    assert [r.code for r in err.value.reports] == ["empty"]
+    assert [r.code for r in err.value.reports] == ["EMPTY"]
 
 
 def test_non_text_keys_are_reported() -> None:
     """``true:`` silently became a step named ``True``."""
     _, reports = check_text("name: a\nsteps:\n  true: {agent: test}\n  ~: {agent: test}\n")
-    assert [(r.code, r.line) for r in reports if r.code == "yaml-key"] == [
-        ("yaml-key", 3),
-        ("yaml-key", 4),
+    assert [(r.code, r.line) for r in reports if r.code == "YAML_KEY"] == [
+        ("YAML_KEY", 3),
+        ("YAML_KEY", 4),
     ]
 
 
 def test_durations_beyond_pacemakers_32_bit_milliseconds_are_refused() -> None:
     with pytest.raises(HaflowError) as err:
         loads("name: a\nsteps: {a: {agent: test, timeout: 25d}}\n".replace("25d", "600h"))
-    assert [r.code for r in err.value.reports] == ["bad-duration"]
+    assert [r.code for r in err.value.reports] == ["BAD_DURATION"]
     loads("name: a\nsteps: {a: {agent: test, timeout: 500h}}\n")
 
 
@@ -412,7 +412,7 @@ def test_one_big_scalar_aliased_many_times_is_too_large() -> None:
     with pytest.raises(HaflowError) as err:
         loads(f"name: w\nx-big: &b {big}\nsteps:\n{steps}")
     assert time.monotonic() - started < 5
-    assert [(r.code, r.line) for r in err.value.reports] == [("yaml-too-large", 2)]
+    assert [(r.code, r.line) for r in err.value.reports] == [("YAML_TOO_LARGE", 2)]
     assert "once aliases are expanded" in err.value.reports[0].message
 
 
@@ -422,7 +422,7 @@ def test_long_keys_through_aliases_count_too() -> None:
     with pytest.raises(HaflowError) as err:
         # an explicit key (``? KEY``): a plain one is at most 1,024 characters
         loads(f"name: w\n{OK_STEPS}x-m: &m\n  ? {key}\n  : 1\nx-all: [{refs}]\n")
-    assert [r.code for r in err.value.reports] == ["yaml-too-large"]
+    assert [r.code for r in err.value.reports] == ["YAML_TOO_LARGE"]
 
 
 @pytest.mark.parametrize("submission", ["a\x00b", "\x1b[2J", "\ufffe"])
@@ -431,7 +431,7 @@ def test_submission_id_xml_cannot_hold_is_refused(submission: str) -> None:
     wf = loads(f"name: s\n{OK_STEPS}")
     with pytest.raises(HaflowError) as err:
         compile_workflow(wf, submission)
-    assert [r.code for r in err.value.reports] == ["bad-submission"]
+    assert [r.code for r in err.value.reports] == ["BAD_SUBMISSION"]
     assert err.value.exit_code == ExitCode.USAGE
 
 
@@ -446,12 +446,12 @@ def test_submission_id_with_xml_metacharacters_is_escaped() -> None:
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        ('name: a\nsteps: {a: {agent: test, timeout: "5s\\n"}}\n', "wrong-type"),
+        ('name: a\nsteps: {a: {agent: test, timeout: "5s\\n"}}\n', "WRONG_TYPE"),
         (
             'name: a\nsteps: {a: {agent: test, rules: [{attribute: "site\\n", op: defined}]}}\n',
-            "invalid-value",
+            "INVALID_VALUE",
         ),
-        ('name: a\nsteps: {a: {agent: exec, params: {"do\\n": x}}}\n', "bad-key"),
+        ('name: a\nsteps: {a: {agent: exec, params: {"do\\n": x}}}\n', "BAD_KEY"),
     ],
 )
 def test_schema_patterns_do_not_accept_a_trailing_newline(text: str, code: str) -> None:
@@ -481,7 +481,7 @@ def test_spawn_recorder_sees_the_one_command_validation_may_run(
 def test_raw_control_character_location_counts_characters_not_bytes() -> None:
     """The C reader reports a UTF-8 byte offset: 'é' earlier in the file shifted it."""
     _, reports = parse("name: a\n# ééééé\nx-a: b\x1b\n", "f.yaml")
-    assert [(r.code, r.line, r.column) for r in reports] == [("bad-character", 3, 7)]
+    assert [(r.code, r.line, r.column) for r in reports] == [("BAD_CHARACTER", 3, 7)]
 
 
 @pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])
@@ -490,7 +490,7 @@ def test_yaml_1_1_line_breaks_are_refused_raw_and_kept_escaped(char: str) -> Non
     writer's) "\\x85" became " " in the CIB, without a word."""
     with pytest.raises(HaflowError) as err:
         loads(f'name: a\nsteps: {{a: {{agent: exec, params: {{do: "x{char}y"}}}}}}\n')
-    assert [(r.code, r.line, r.column) for r in err.value.reports] == [("bad-character", 2, 41)]
+    assert [(r.code, r.line, r.column) for r in err.value.reports] == [("BAD_CHARACTER", 2, 41)]
     escaped = {"\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P"}[char]
     wf = loads(f'name: a\nsteps: {{a: {{agent: exec, params: {{do: "x{escaped}y"}}}}}}\n')
     assert wf.steps["a"].params["do"] == f"x{char}y"
@@ -503,7 +503,7 @@ def test_yaml_1_1_documents_are_refused() -> None:
     honours 1.1: ``no:`` was a step named ``no`` or ``False`` depending on the machine."""
     with pytest.raises(HaflowError) as err:
         loads(f"%YAML 1.1\n---\nname: a\n{OK_STEPS}")
-    assert [(r.code, r.line, r.column) for r in err.value.reports] == [("yaml-version", 1, 1)]
+    assert [(r.code, r.line, r.column) for r in err.value.reports] == [("YAML_VERSION", 1, 1)]
     assert list(loads(f"%YAML 1.2\n---\nname: a\n{OK_STEPS}").steps) == ["a"]
 
 
@@ -520,7 +520,7 @@ def test_many_unknown_steps_are_reported_quickly() -> None:
     # no timed assert (shared, noisy machines): the loader's own limits end a bomb;
     # a hang would hit pytest's overall run, not a wall-clock guess
     del started
-    assert [r.code for r in reports] == ["unknown-step"] * 3000
+    assert [r.code for r in reports] == ["UNKNOWN_STEP"] * 3000
     assert "did you mean 'step-00000-abcdefghijklmnopqrstuvwxyz'" in reports[0].message
 
 
@@ -533,7 +533,7 @@ def test_long_unknown_names_are_not_fuzzy_matched() -> None:
     started = time.monotonic()
     _, reports = check_text(text)
     assert time.monotonic() - started < 10
-    assert {r.code for r in reports} == {"bad-name", "unknown-step"}
+    assert {r.code for r in reports} == {"BAD_NAME", "UNKNOWN_STEP"}
 
 
 def test_a_graph_full_of_cycles_reports_a_bounded_few() -> None:
@@ -549,7 +549,7 @@ def test_a_graph_full_of_cycles_reports_a_bounded_few() -> None:
     # no timed assert (shared, noisy machines): the loader's own limits end a bomb;
     # a hang would hit pytest's overall run, not a wall-clock guess
     del started
-    assert [r.code for r in reports] == ["cycle"] * 20
+    assert [r.code for r in reports] == ["CYCLE"] * 20
 
 
 def test_a_dense_dag_validates_in_linear_dfs() -> None:
@@ -579,6 +579,6 @@ def test_a_value_with_thousands_of_references_validates_quickly() -> None:
     started = time.monotonic()
     _, reports = check_text(text)
     assert time.monotonic() - started < 10
-    assert [r.code for r in reports] == ["bad-reference"] * 20_000
+    assert [r.code for r in reports] == ["BAD_REFERENCE"] * 20_000
     # the column still points into the value (one line, after the opening quote)
     assert reports[0].column == text.splitlines()[3].index("${bad0}") + 1

@@ -17,6 +17,7 @@ from lxml import etree
 from haflow.agents.alert import agent as alert_haflow
 from haflow.coordinator import history, status, workflows
 from haflow.coordinator.cli.live import list_line, render_workflow
+from haflow.coordinator.cluster import live_view
 from haflow.coordinator.status import StepState, WorkflowState
 from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
@@ -470,17 +471,17 @@ def test_an_unreadable_fencing_history_is_not_an_empty_one() -> None:
 
 def test_crm_mon_reads_the_snapshot_unvalidated_with_the_same_result(tmp_path: Path) -> None:
     text = (DATA / "undoing.cib.xml").read_text()
-    fast = status.unvalidated(text)
+    fast = live_view.unvalidated(text)
     assert fast.startswith('<cib validate-with="none" epoch=') and fast.count("<") == \
         text.count("<") and len(fast) == len(text) - len("pacemaker-3.9") + len("none")
-    assert status.unvalidated("<cib epoch='1'/>") == "<cib epoch='1'/>"  # nothing to change
+    assert live_view.unvalidated("<cib epoch='1'/>") == "<cib epoch='1'/>"  # nothing to change
     if not shutil.which("crm_mon"):
         pytest.fail("crm_mon is missing: install pacemaker-cli-utils")
     shown = []
     for name, body in (("checked", text), ("unchecked", fast)):
         path = tmp_path / f"{name}.xml"
         path.write_text(body)
-        done = subprocess.run(status.MON, capture_output=True, text=True, check=True,
+        done = subprocess.run(live_view.MON, capture_output=True, text=True, check=True,
                               env=dict(os.environ, CIB_file=str(path)))
         shown.append(etree.tostring(etree.fromstring(done.stdout.encode()).find("resources")))
     assert shown[0] == shown[1] and b"t1undo.a" in shown[0]

@@ -118,7 +118,7 @@ def test_unknown_what_if_targets_are_reported(files: tuple[str, str], option: li
     code = cli.main(["plan", files[0], "--cib", files[1], "--output-as", "json", *option])
     errors = json.loads(capsys.readouterr().out)["errors"]
     assert code == ExitCode.NOT_FOUND
-    assert errors[0]["code"] in ("UNKNOWN_STEP", "UNKNOWN_NODE")
+    assert errors[0]["code"] in ("STEP_NOT_FOUND", "NODE_NOT_FOUND")
 
 
 def test_export_pcs_writes_a_script(files: tuple[str, str], tmp_path: Path) -> None:

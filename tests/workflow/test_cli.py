@@ -30,7 +30,7 @@ def test_validate_reports_as_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(path)]) == 3
     out = capsys.readouterr().out
     assert f"{path}:5:13: error: step 'a':" in out
-    assert "[self-reference]" in out
+    assert "[SELF_REFERENCE]" in out
 
 
 def test_validate_reports_as_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,12 +38,12 @@ def test_validate_reports_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--output-as", "json", str(good), str(bad)]) == 3
     data = json.loads(capsys.readouterr().out)
     assert data["files"] == {str(good): True, str(bad): False}
-    assert [(r["code"], r["line"], r["column"]) for r in data["reports"]] == [("cycle", 6, 20)]
+    assert [(r["code"], r["line"], r["column"]) for r in data["reports"]] == [("CYCLE", 6, 20)]
 
 
 def test_validate_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["validate", str(tmp_path / "nope.yaml")]) == 3
-    assert "[unreadable]" in capsys.readouterr().out
+    assert "[FILE_NOT_FOUND]" in capsys.readouterr().out
 
 
 def test_compile_writes_the_golden_bytes(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_compile_writes_the_golden_bytes(tmp_path: Path) -> None:
 
 def test_compile_invalid_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compile", str(INVALID / "cycle-two.yaml")]) == 3
-    assert "[cycle]" in capsys.readouterr().err
+    assert "[CYCLE]" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -70,7 +70,7 @@ def test_warnings_do_not_fail_validation(
     assert main(["validate", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"{path}:4:29: warning: step 'a':" in out
-    assert "[retries-ignored]" in out
+    assert "[RETRIES_IGNORED]" in out
     load(path)  # warnings do not make load() fail either
 
 

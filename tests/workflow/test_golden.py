@@ -72,7 +72,7 @@ def test_merge_refuses_an_id_collision() -> None:
     once = merge_into(skeleton(), compiled)
     with pytest.raises(HaflowError) as err:
         merge_into(once, compiled)
-    assert err.value.reports[0].code == "id-collision"
+    assert err.value.reports[0].code == "ID_COLLISION"
 
 
 @pytest.mark.parametrize("name", CASES)

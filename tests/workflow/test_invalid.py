@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from haflow.coordinator.codes import Code
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.reports import HaflowError, Severity
 from haflow.coordinator.workflow.loader import check_text, load
@@ -18,12 +19,12 @@ INVALID = Path(__file__).parent / "invalid"
 CASES = sorted(p.stem for p in INVALID.glob("*.yaml"))
 
 
-def _expected(name: str) -> list[tuple[str, int, int, str]]:
+def _expected(name: str) -> list[tuple[Code, int, int, str]]:
     rows = []
     for line in (INVALID / f"{name}.expected").read_text().splitlines():
         code, where, fragment = line.split(" ", 2)
         row, col = where.split(":")
-        rows.append((code, int(row), int(col), fragment))
+        rows.append((Code[code], int(row), int(col), fragment))
     return rows
 
 
@@ -56,4 +57,4 @@ def test_missing_file_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(HaflowError) as err:
         load(tmp_path / "nope.yaml")
     assert err.value.exit_code == ExitCode.NOT_FOUND
-    assert err.value.reports[0].code == "unreadable"
+    assert err.value.reports[0].code == Code.FILE_NOT_FOUND

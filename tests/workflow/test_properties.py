@@ -70,7 +70,7 @@ def test_random_dags_compile_to_cibs_crm_verify_accepts(data: dict[str, Any]) ->
         wf = loads(text, "random.yaml")
     except HaflowError as err:
         # random with/apart/nodes can contradict; the validator must say so, nothing else
-        assert {r.code for r in err.reports} == {"impossible-placement"}, str(err)
+        assert {r.code for r in err.reports} == {"IMPOSSIBLE_PLACEMENT"}, str(err)
         assume(False)
     compiled = compile_workflow(wf)
     assert compiled.to_xml() == compile_workflow(loads(text, "random.yaml")).to_xml()
@@ -89,6 +89,6 @@ def test_a_cycle_is_always_named(data: st.DataObject) -> None:
     text = json.dumps({"name": "ring", "steps": steps})
     with pytest.raises(HaflowError) as err:
         loads(text)
-    cycles = [r for r in err.value.reports if r.code == "cycle"]
+    cycles = [r for r in err.value.reports if r.code == "CYCLE"]
     assert len(cycles) == 1
     assert set(cycles[0].details["cycle"]) == set(names)

@@ -79,7 +79,7 @@ def test_too_many_values_is_reported_at_the_same_place_either_way(
     text = "name: w\nx-big: [" + "1," * 1000 + "1]\n"
     fast, full = both(text)
     assert fast == full
-    assert [r.code for r in fast[4]] == ["yaml-too-large"]
+    assert [r.code for r in fast[4]] == ["YAML_TOO_LARGE"]
 
 
 # scalars that YAML 1.2 reads as other types, or that look as if they might

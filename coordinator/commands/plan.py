@@ -18,8 +18,9 @@ from typing import Any
 from lxml import etree
 
 from haflow.coordinator.cluster import simulate
+from haflow.coordinator.cluster.env import Env
 from haflow.coordinator.cluster.simulate import Action, Simulation, TransitionGraph
-from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import error
 from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.model import FailurePolicy, Workflow
@@ -91,18 +92,36 @@ class Plan:
                 "phases": [p.to_dict() for p in self.phases]}
 
 
+def plan_file(path: str, env: Env | None = None, cib_file: str | None = None, *,
+              node_down: str | None = None, fail: str | None = None) -> Plan:
+    """The plan of the workflow in ``path`` against ``cib_file``, else the live CIB."""
+    from haflow.coordinator.cluster import live_view
+    from haflow.coordinator.workflow.loader import load
+
+    workflow = load(path)
+    if cib_file:
+        try:
+            cib = etree.parse(cib_file).getroot()
+        except (OSError, etree.XMLSyntaxError) as exc:
+            raise error(Code.BAD_CIB, f"--cib {cib_file}: {exc}",
+                        file=cib_file) from exc
+    else:
+        cib = live_view.query(env or Env())
+    return make_plan(workflow, cib, node_down=node_down, fail=fail)
+
+
 def make_plan(workflow: Workflow, cib: etree._Element, *, node_down: str | None = None,
               fail: str | None = None) -> Plan:
     """Plan ``workflow`` against ``cib`` (not modified), with at most one what-if."""
     from haflow.coordinator import workflows
 
     if fail is not None and fail not in workflow.steps:
-        raise error("UNKNOWN_STEP", f"--fail {fail}: workflow {workflow.name} has no such step "
-                    f"(steps: {', '.join(workflow.steps)})", ExitCode.NOT_FOUND, step=fail)
+        raise error(Code.STEP_NOT_FOUND, f"--fail {fail}: workflow {workflow.name} has no such "
+                    f"step (steps: {', '.join(workflow.steps)})", step=fail)
     nodes = simulate.node_names(cib)
     if node_down is not None and node_down not in nodes:
-        raise error("UNKNOWN_NODE", f"--node-down {node_down}: the CIB has no such node "
-                    f"(nodes: {', '.join(nodes) or 'none'})", ExitCode.NOT_FOUND)
+        raise error(Code.NODE_NOT_FOUND, f"--node-down {node_down}: the CIB has no such node "
+                    f"(nodes: {', '.join(nodes) or 'none'})")
     present = bool(workflows.elements_of(cib, workflow.name))
     # a workflow in the CIB already: what replacing it would do (its own submission)
     shadow, _ = workflows.with_workflow(cib, workflow, None if present else PLAN_SUBMISSION)
@@ -178,7 +197,7 @@ def _stop_root(cib: etree._Element, workflow: str) -> etree._Element:
     """A copy of ``cib`` with the workflow stopped as abort/rollback stops it."""
     shadow = copy.deepcopy(cib)
     if roles.root_of(shadow, workflow) is None:
-        raise error("PLAN_NO_ROOT", "the compiled workflow has no root resource "
+        raise error(Code.WORKFLOW_DAMAGED, "the compiled workflow has no root resource "
                     f"{naming.root_id(workflow)}")
     roles.set_role(shadow, workflow, "Stopped")
     return shadow

@@ -1,0 +1,225 @@
+"""Every report code haflow uses, once: its exit code and what it means.
+
+Codes are UPPER_SNAKE, as pcs names its report codes. A site raises
+``error(Code.X, message)``; the exit code comes from here, never from the
+site. ``python -m haflow.coordinator.codes --update .`` writes the tables of
+README.md and docs/workflow-format.md (tests/coordinator/test_codes.py keeps
+them equal).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from enum import StrEnum, auto
+from pathlib import Path
+from typing import Any
+
+from haflow.coordinator.exitcodes import ExitCode
+
+E = ExitCode
+
+
+class Code(StrEnum):
+    """A report code; ``exit_code`` is what a command exits with when it is the first error,
+    ``in_file`` marks the codes of a workflow file (docs/workflow-format.md)."""
+
+    exit_code: ExitCode
+    meaning: str
+    in_file: bool
+
+    @staticmethod
+    def _generate_next_value_(name: str, start: int, count: int, last_values: list[Any]) -> str:
+        return name  # the value is the name: one spelling
+
+    def __new__(cls, value: str, exit_code: ExitCode, meaning: str, in_file: bool = False) -> Code:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.exit_code = exit_code
+        member.meaning = meaning
+        member.in_file = in_file
+        return member
+
+    # reading a workflow file
+    FILE_NOT_FOUND = auto(), E.NOT_FOUND, "the workflow file does not exist", True
+    UNREADABLE = (auto(), E.ERROR,
+        "the workflow file cannot be read (a directory, no permission)", True)
+    NOT_UTF8 = (auto(), E.INVALID,
+        "the file is not UTF-8 (with the line and column of the first bad byte)", True)
+    # the YAML itself
+    YAML_SYNTAX = auto(), E.INVALID, "the file is not valid YAML", True
+    EMPTY = auto(), E.INVALID, "the file holds no workflow", True
+    DUPLICATE_KEY = (auto(), E.INVALID,
+        "a key given twice in one mapping (a step, a parameter)", True)
+    YAML_KEY = auto(), E.INVALID, "a key that is not text, e.g. `true:` or `~:` (quote it)", True
+    YAML_MERGE = auto(), E.INVALID, "a `<<` merge of something other than a mapping", True
+    YAML_ALIAS_LOOP = (auto(), E.INVALID,
+        "an alias or `<<` merge that refers to a value holding it", True)
+    YAML_TOO_LARGE = (auto(), E.INVALID,
+        "a file over 32 MiB, values nested more than 100 levels, more than 400,000 values or 32 "
+        "MiB of text once aliases are expanded", True)
+    YAML_VERSION = (auto(), E.INVALID,
+        "a `%YAML` directive other than 1.2 (haflow reads YAML 1.2: `yes`/`no`/`on`/`off` are "
+        "text)", True)
+    YAML_TAG = (auto(), E.INVALID,
+        "a tag other than the plain data ones (`!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, "
+        "`!!map`, `!!seq`): `!!python/...`, `!!binary`, `!custom` never construct anything", True)
+    YAML_VALUE = auto(), E.INVALID, "a value its tag cannot read (`!!int abc`)", True
+    BAD_CHARACTER = (auto(), E.INVALID,
+        'a character XML cannot hold (`"\\0"`, `"\\e"`, U+FFFE...; every value ends up in the '
+        "CIB)", True)
+    # the schema
+    UNKNOWN_KEY = auto(), E.INVALID, "a key the schema does not know", True
+    MISSING_KEY = auto(), E.INVALID, "a key the schema requires is missing", True
+    WRONG_TYPE = auto(), E.INVALID, "a value of the wrong type", True
+    INVALID_VALUE = auto(), E.INVALID, "a value the schema does not allow", True
+    BAD_KEY = auto(), E.INVALID, "a key that is not a valid name (a parameter's)", True
+    # the workflow's meaning
+    BAD_NAME = auto(), E.INVALID, "a workflow or step name that cannot be a CIB id", True
+    RESERVED_NAME = auto(), E.INVALID, "a step named `root` (the workflow's root resource)", True
+    UNKNOWN_STEP = auto(), E.INVALID, "`after`/`with`/`apart` naming no step of the workflow", True
+    SELF_REFERENCE = auto(), E.INVALID, "`after`/`with`/`apart` naming the step itself", True
+    CYCLE = (auto(), E.INVALID,
+        "a dependency cycle, named: `a -> b -> c -> a` (each runs before the next)", True)
+    BAD_AGENT = (auto(), E.INVALID,
+        "not an OCF agent (PROVIDER and TYPE: letters, digits, `_` `.` `+` `-`, no leading `.` or "
+        "`-`, so never a path)", True)
+    UNKNOWN_AGENT = auto(), E.INVALID, "an agent that is not installed", True
+    MISSING_PARAM = auto(), E.INVALID, "a parameter the agent's meta-data requires is missing", True
+    UNKNOWN_PARAM = auto(), E.INVALID, "a parameter the agent's meta-data does not declare", True
+    RESERVED_PARAM = auto(), E.INVALID, "a parameter haflow sets itself", True
+    UNCHECKED_PARAMS = (auto(), E.OK,
+        "warning: the agent's meta-data could not be read, its parameters were not checked", True)
+    BAD_DURATION = (auto(), E.INVALID,
+        "a timeout under 1s, a monitor interval under 1s (other than 0), or either over ~24 days "
+        "(Pacemaker's 32-bit milliseconds)", True)
+    RETRIES_IGNORED = auto(), E.OK, "warning: `retries` on a step whose policy is `hold`", True
+    REFERENCE_UNKNOWN_STEP = auto(), E.INVALID, "`${steps...}` naming no step of the workflow", True
+    REFERENCE_NOT_DEPENDENCY = (auto(), E.INVALID,
+        "`${steps...}` naming a step this one does not run after", True)
+    BAD_REFERENCE = auto(), E.INVALID, "a `${...}` that is not a reference haflow knows", True
+    BAD_RULE = (auto(), E.INVALID,
+        "a rule with a value it should not have, or without one it needs", True)
+    IMPOSSIBLE_PLACEMENT = (auto(), E.INVALID,
+        "`with` and `apart` the same step; `with` chains joining steps that must be apart; `avoid`"
+        " covering `nodes`; steps that must share a node with no node allowed for all", True)
+
+    # compiling into a CIB
+    BAD_SUBMISSION = auto(), E.USAGE, "a submission id that cannot be stored in the CIB"
+    BAD_CIB = auto(), E.INVALID, "a CIB that is not XML or has no `<configuration>`"
+    ID_COLLISION = auto(), E.CONFLICT, "the CIB already has ids the workflow would add"
+    EXPORT_UNSUPPORTED = auto(), E.ERROR, "a CIB element pcs commands cannot express"
+    # the live cluster
+    WORKFLOW_NOT_FOUND = auto(), E.NOT_FOUND, "no workflow of that name in the cluster"
+    STEP_NOT_FOUND = auto(), E.NOT_FOUND, "the workflow has no step of that name"
+    NODE_NOT_FOUND = auto(), E.NOT_FOUND, "the cluster (or the lab) has no node of that name"
+    WORKFLOW_EXISTS = auto(), E.CONFLICT, "a workflow of that name is already in the cluster"
+    WORKFLOW_DAMAGED = auto(), E.ERROR, "the workflow's root resource is missing from the CIB"
+    WORKFLOW_RUNNING = auto(), E.CONFLICT, "the workflow still runs: remove refuses"
+    EFFECTS_REMAIN = (auto(), E.CONFLICT,
+        "steps failed without being undone: remove refuses without `--force`")
+    ALREADY_ABORTED = auto(), E.CONFLICT, "the workflow is already aborted"
+    STOP_STILL_FAILED = auto(), E.CONFLICT, "a failed stop (undo) still fails after a retry"
+    CLEANUP_FAILED = auto(), E.ERROR, "crm_resource could not clear a step's failures"
+    NO_QUORUM = auto(), E.NO_QUORUM, "refusing to write: this node's partition has no quorum"
+    VIEW_NOT_SYNCED = (auto(), E.ERROR,
+        "not deciding from this node's view of the cluster: it did not sync in time")
+    CIB_UNAVAILABLE = auto(), E.ERROR, "the CIB does not answer (is pacemaker running?)"
+    CIB_CONFLICT = auto(), E.CONFLICT, "the cluster refused the change: the CIB changed meanwhile"
+    CIB_UPDATE_FAILED = auto(), E.ERROR, "cibadmin could not apply the change; nothing was changed"
+    CIB_DIFF_FAILED = auto(), E.ERROR, "crm_diff could not compute the change"
+    SIMULATE_FAILED = auto(), E.ERROR, "crm_simulate (or cibadmin) could not schedule the CIB"
+    SIMULATE_VERSION = auto(), E.ERROR, "the CIB was written by a newer Pacemaker than crm_simulate"
+    GRAPH_CYCLE = auto(), E.ERROR, "the scheduler's transition graph has a cycle"
+    COROSYNC_NOT_RUNNING = (auto(), E.ERROR,
+        "no corosync answers on this node (or in this namespace)")
+    COROSYNC_CALL_FAILED = (auto(), E.ERROR,
+        "a Corosync call failed (details: the call and its CS_ERR_* name)")
+    COROSYNC_BINDINGS_MISSING = (auto(), E.MISSING_DEPENDENCY,
+        "haflow was installed without its Corosync bindings")
+    # tools, files and arguments
+    USAGE = auto(), E.USAGE, "bad command-line arguments"
+    MISSING_DEPENDENCY = (auto(), E.MISSING_DEPENDENCY,
+        "a required system tool (or haflow's lab) is not installed")
+    TOOL_TIMEOUT = auto(), E.TIMEOUT, "a cluster tool (or corosync) did not answer in time"
+    OPERATION_FAILED = auto(), E.ERROR, "an operation on the cluster or the lab failed"
+    CANNOT_WRITE = auto(), E.ERROR, "a file cannot be written (installing agents)"
+    # the lab
+    LAB_NOT_FOUND = auto(), E.NOT_FOUND, "no lab of that name"
+    LAB_EXISTS = auto(), E.CONFLICT, "a lab of that name already exists"
+    LAB_BAD_NAME = auto(), E.INVALID, "a lab name that is not valid"
+    LAB_BAD_NODE_COUNT = auto(), E.INVALID, "a lab node count out of range"
+    LAB_BAD_PARTITION = auto(), E.INVALID, "a partition that does not split the lab's nodes"
+    LAB_NODE_OFF = auto(), E.CONFLICT, "the lab node is powered off"
+    LAB_NOT_READY = auto(), E.TIMEOUT, "the lab was not ready in time"
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def exit_table() -> str:
+    """README.md's table of the exit codes."""
+    rows = [_row("exit", "name", "meaning"), _row("---", "---", "---")]
+    rows += [_row(str(int(e)), f"`{e.name}`", e.meaning) for e in ExitCode]
+    return "\n".join(rows)
+
+
+def code_table() -> str:
+    """README.md's table of every code outside a workflow file."""
+    rows = [_row("code", "exit", "meaning"), _row("---", "---", "---")]
+    rows += [_row(f"`{c}`", str(int(c.exit_code)), c.meaning) for c in Code if not c.in_file]
+    return "\n".join(rows)
+
+
+def file_table() -> str:
+    """docs/workflow-format.md's table of the codes a workflow file can get."""
+    rows = [_row("code", "exit", "meaning"), _row("---", "---", "---")]
+    rows += [_row(f"`{c}`", str(int(c.exit_code)), c.meaning) for c in Code if c.in_file]
+    return "\n".join(rows)
+
+
+# where the tables live: (file, marker) -> table
+TABLES: dict[tuple[str, str], Callable[[], str]] = {
+    ("README.md", "codes exit"): exit_table,
+    ("README.md", "codes other"): code_table,
+    ("docs/workflow-format.md", "codes file"): file_table,
+}
+BEGIN = "<!-- generated: {} -->\n"
+END = "\n<!-- end -->"
+
+
+def generated_block(text: str, marker: str) -> str | None:
+    """The table between ``marker``'s comments in ``text`` (None when it has none)."""
+    begin = BEGIN.format(marker)
+    start = text.find(begin)
+    if start < 0:
+        return None
+    start += len(begin)
+    end = text.find(END, start)
+    return None if end < 0 else text[start:end]
+
+
+def main(argv: list[str]) -> int:
+    """``--markdown``: print every table; ``--update ROOT``: rewrite them in ROOT's docs."""
+    if argv == ["--markdown"]:
+        for (name, marker), table in TABLES.items():
+            print(f"<!-- {name}: {marker} -->\n{table()}\n")
+        return 0
+    if len(argv) == 2 and argv[0] == "--update":
+        for (name, marker), table in TABLES.items():
+            path = Path(argv[1]) / name
+            text = path.read_text()
+            old = generated_block(text, marker)
+            if old is None:
+                print(f"{path}: no {BEGIN.format(marker).strip()} block", file=sys.stderr)
+                return int(ExitCode.ERROR)
+            path.write_text(text.replace(BEGIN.format(marker) + old + END,
+                                         BEGIN.format(marker) + table() + END, 1))
+        return 0
+    print("usage: python -m haflow.coordinator.codes --markdown | --update ROOT", file=sys.stderr)
+    return int(ExitCode.USAGE)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

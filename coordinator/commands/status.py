@@ -1,0 +1,27 @@
+"""``status`` and ``list``: the cluster's state read back as workflow state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from haflow.coordinator.cluster.env import Env
+    from haflow.coordinator.status import WorkflowStatus
+
+
+def statuses(env: Env, workflow: str | None = None, sync_wait: float | None = None
+             ) -> list[WorkflowStatus]:
+    """Every workflow's status, or only ``workflow``'s (not found: HaflowError), from a
+    synced view (``sync_wait``: how long to wait for one, default live_view.SYNC_WAIT)."""
+    from haflow.coordinator import status
+    from haflow.coordinator.cluster import live_view
+    from haflow.coordinator.workflow.roles import root_of
+
+    cib, mon = live_view.read_live(env, live_view.SYNC_WAIT if sync_wait is None else sync_wait)
+    if workflow is not None:
+        if root_of(cib, workflow) is None:  # the compiler's import is for the rare case
+            from haflow.coordinator import workflows
+
+            workflows.require_workflow(cib, workflow)
+        return [status.workflow_status(cib, mon, workflow)]
+    return status.all_status(cib, mon)

@@ -1,0 +1,190 @@
+"""Readers over a CIB: the workflows in it, their resources, root, roles, outputs, events.
+
+Written against the ElementTree API (element.py), so that the agents (stdlib
+``xml.etree``) and the coordinator (lxml) read the CIB through the same code;
+no XPath, which only lxml has. A ``cib`` argument is the whole CIB or its
+resources section (what ``cibadmin --query --scope resources`` returns).
+
+The resources of a workflow are decided one way, by id (``owned_by``): an
+element belongs to workflow WF when its id is ``WF`` (its tag) or starts with
+``WF.``. Names never contain ``.``, so no other workflow's id can match, and
+every element the compiler writes has such an id: steps of foreign agents too,
+which carry no ``workflow`` parameter, and constraints and the tag, which have
+no agent at all. It is also how Pacemaker names a workflow's resources
+wherever haflow meets them without their configuration: crm_mon, the status
+section's operation history, an alert's ``CRM_alert_rsc``.
+"""
+
+from __future__ import annotations
+
+from haflow.encoding.ids import (
+    PROVIDER,
+    ROOT_AGENT,
+    SWEEP_SET_SUFFIX,
+    root_id,
+    workflow_of,
+)
+from haflow.encoding.meta import (
+    EFFECT_META,
+    EVENT_META_PREFIX,
+    OUTPUT_META_PREFIX,
+    PARAM_SUBMISSION,
+    STOPPED,
+    TARGET_ROLE,
+)
+from haflow.encoding.record import Event, parse_value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from haflow.encoding.element import E
+
+# the configuration's sections that hold a workflow's elements
+SECTIONS = ("resources", "constraints", "tags")
+
+
+def _resources(cib: E) -> E | None:
+    return cib if cib.tag == "resources" else cib.find("configuration/resources")
+
+
+def owned_by(element_id: str, workflow: str) -> bool:
+    """Whether the element with this id belongs to ``workflow`` (module docstring)."""
+    return workflow_of(element_id) == workflow
+
+
+def is_root(primitive: E) -> bool:
+    """Whether ``primitive`` is a workflow's root (agent ocf:haflow:workflow)."""
+    return (primitive.get("class") == "ocf" and primitive.get("provider") == PROVIDER
+            and primitive.get("type") == ROOT_AGENT)
+
+
+def is_haflow_step(primitive: E) -> bool:
+    """Whether ``primitive`` is a step of one of haflow's agents (not a root)."""
+    return primitive.get("provider") == PROVIDER and primitive.get("type") != ROOT_AGENT
+
+
+def workflows(cib: E) -> list[str]:
+    """Every workflow in the CIB (one root each), sorted."""
+    resources = _resources(cib)
+    if resources is None:
+        return []
+    return sorted({workflow_of(p.get("id", "")) for p in resources.iter("primitive")
+                   if is_root(p)})
+
+
+def resources_of(cib: E, workflow: str) -> list[E]:
+    """The workflow's primitives: its root and its steps."""
+    resources = _resources(cib)
+    if resources is None:
+        return []
+    return [p for p in resources.findall("primitive") if owned_by(p.get("id", ""), workflow)]
+
+
+def elements_of(cib: E, workflow: str) -> list[E]:
+    """The workflow's top-level resources, constraints and tag in the CIB's configuration."""
+    found: list[E] = []
+    for section in SECTIONS:
+        holder = cib.find(f"configuration/{section}")
+        if holder is not None:
+            found += [e for e in holder if owned_by(e.get("id", ""), workflow)]
+    return found
+
+
+def primitive(cib: E, rid: str) -> E | None:
+    """The top-level primitive ``rid``."""
+    resources = _resources(cib)
+    if resources is None:
+        return None
+    return next((p for p in resources.findall("primitive") if p.get("id") == rid), None)
+
+
+def root_of(cib: E, workflow: str) -> E | None:
+    return primitive(cib, root_id(workflow))
+
+
+def configured_meta(element: E) -> dict[str, str]:
+    """The meta attributes as configured: a root's sweep set (ids.SWEEP_SET_SUFFIX) is a
+    passing override of the alert agent, which does not make an aborted workflow a
+    running one."""
+    sweep = element.get("id", "") + SWEEP_SET_SUFFIX
+    return {n.get("name", ""): n.get("value", "")
+            for m in element.findall("meta_attributes") if m.get("id") != sweep
+            for n in m.findall("nvpair")}
+
+
+def params(element: E) -> dict[str, str]:
+    """The instance attributes (parameters) of a primitive."""
+    return {n.get("name", ""): n.get("value", "")
+            for n in element.findall("instance_attributes/nvpair")}
+
+
+def target_role(cib: E, workflow: str) -> str | None:
+    """The root's target-role (None when unset or when there is no root)."""
+    root = root_of(cib, workflow)
+    return None if root is None else configured_meta(root).get(TARGET_ROLE)
+
+
+def aborted(cib: E, workflow: str) -> bool:
+    """Whether the workflow is aborted (its root is stopped on purpose)."""
+    return (target_role(cib, workflow) or "").lower() == STOPPED.lower()
+
+
+def submission_of(cib: E, workflow: str) -> str | None:
+    """The submission id the workflow's steps carry (None if it has no haflow step)."""
+    for p in resources_of(cib, workflow):
+        found = params(p).get(PARAM_SUBMISSION)
+        if found is not None:
+            return found
+    return None
+
+
+def outputs(meta: Mapping[str, str]) -> dict[str, str]:
+    """A step's outputs (key -> value), from its meta attributes (``configured_meta``)."""
+    start = len(OUTPUT_META_PREFIX)
+    return {k[start:]: v for k, v in meta.items() if k.startswith(OUTPUT_META_PREFIX)}
+
+
+def effect_flagged(element: E) -> bool:
+    """Whether a step's effect may still exist (meta.EFFECT_META is set)."""
+    return any(n.get("name") == EFFECT_META for n in element.findall("meta_attributes/nvpair"))
+
+
+def flagged_steps(cib: E, workflow: str) -> list[E]:
+    """The workflow's haflow steps whose effect may still exist."""
+    return [p for p in resources_of(cib, workflow) if is_haflow_step(p) and effect_flagged(p)]
+
+
+def events(cib: E, workflow: str) -> list[Event]:
+    """The workflow's history in the CIB (record.py), oldest first."""
+    root = root_of(cib, workflow)
+    if root is None:
+        return []
+    found = [e for n in root.findall("meta_attributes/nvpair")
+             if n.get("name", "").startswith(EVENT_META_PREFIX)
+             and (e := parse_value(n.get("value", ""))) is not None]
+    return sorted(found, key=lambda e: e.time)
+
+
+def _uname_test(expr: E, node: str) -> bool | None:
+    if expr.get("attribute") != "#uname":
+        return None  # other node attributes: not evaluated here
+    op, value = expr.get("operation"), expr.get("value")
+    return {"eq": node == value, "ne": node != value}.get(op or "")
+
+
+def banned(cib: E, rsc: str, node: str) -> bool:
+    """Whether a -INFINITY location rule on node names (a step's ``nodes``/``avoid``)
+    keeps ``rsc`` off ``node``; rules on other attributes are not evaluated (not banned)."""
+    for loc in cib.findall("configuration/constraints/rsc_location"):
+        if loc.get("rsc") != rsc:
+            continue
+        for rule in loc.findall("rule"):
+            if rule.get("score") not in ("-INFINITY", "-infinity"):
+                continue
+            tests = [_uname_test(e, node) for e in rule.findall("expression")]
+            if not tests or any(t is None for t in tests):
+                continue
+            if (all(tests) if rule.get("boolean-op", "and") == "and" else any(tests)):
+                return True
+    return False
