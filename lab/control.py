@@ -20,6 +20,7 @@ from typing import Any
 
 from haflow.cib_templates import render
 from haflow.coordinator.cluster.crm_mon import ClusterView, parse_crm_mon
+from haflow.coordinator.codes import Code
 from haflow.lab import errors, netns, power
 from haflow.lab.layout import (
     MAX_NODES,
@@ -41,6 +42,7 @@ FENCE_DEVICE = "lab-fence"
 REQUIRED_TOOLS = ("corosync", "pacemakerd", "crm_mon", "cibadmin", "ip", "nsenter", "unshare",
                   "setsid", "stonith_admin", "pcs", "pcsd", "openssl")
 DC_DEADTIME = "2s"
+DEFAULT_LOAD_THRESHOLD = 80  # Pacemaker's load-threshold, % of a node's cores
 
 
 def layout_for(name: str, root: Path | None = None) -> LabLayout:
@@ -103,6 +105,16 @@ def write_shadow(layout: LabLayout, password: str) -> None:
     layout.shadow_file.write_text("\n".join(lines) + "\n")
 
 
+def load_threshold(cores: int, nodes: int) -> str:
+    """The lab's ``load-threshold``: what the host's cores bear per node. Each node's
+    controller reads the host's load average, which all ``nodes`` make together, and
+    throttles once it passes the threshold times the cores it counts (Pacemaker's
+    throttle.c: a single core counts 0.6). A node's own share is 1/``nodes`` of it: the
+    default 80% then applies to that share on the host's cores."""
+    counted = cores if cores > 1 else 0.6
+    return f"{round(DEFAULT_LOAD_THRESHOLD * nodes * cores / counted)}%"
+
+
 def write_lab_files(layout: LabLayout, nodes: list[str]) -> None:
     password = secrets.token_urlsafe(24)
     layout.password_file.touch(mode=0o600)
@@ -117,6 +129,7 @@ def write_lab_files(layout: LabLayout, nodes: list[str]) -> None:
         dc_deadtime=DC_DEADTIME,
         lab_dir=str(layout.dir),
         fence_hosts=" ".join(nodes),
+        load_threshold=load_threshold(os.cpu_count() or 1, len(nodes)),
     ))
     # a copy, executable whatever the installed package kept of its mode
     killall = layout.dir / "killall"
@@ -271,7 +284,7 @@ def wait_for_membership(layout: LabLayout, node: str, nodes: Sequence[str],
         try:
             state = collect(env, "--quorum", timeout=15)
         except HaflowError as err:
-            if err.reports[0].code == "COROSYNC_BINDINGS_MISSING":
+            if err.reports[0].code == Code.COROSYNC_BINDINGS_MISSING:
                 return
             last = err.reports[0].message
         else:
@@ -348,12 +361,14 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 
 def teardown(layout: LabLayout) -> dict[str, int]:
-    """Remove every trace of the lab, whatever state it is in (also half-created)."""
-    killed = 0
+    """Remove every trace of the lab, whatever state it is in (also half-created); returns
+    once the killed processes are gone from the process table, not still zombies."""
+    killed: dict[int, int | None] = {}
     present = netns.list_netns()
     for name in layout.all_netns():
         if name in present:
-            killed += power.kill_netns(os.stat(NETNS_DIR / name).st_ino)
+            killed.update(power.kill_netns(os.stat(NETNS_DIR / name).st_ino))
+    not_reaped = power.wait_reaped(killed)
     mounts = lab_mounts(layout)
     for point in mounts:
         subprocess.run(["umount", "-l", point], check=False, capture_output=True)
@@ -364,7 +379,8 @@ def teardown(layout: LabLayout) -> dict[str, int]:
             removed += 1
     shutil.rmtree(layout.dir, ignore_errors=True)
     return {
-        "processes_killed": killed,
+        "processes_killed": len(killed),
+        "not_reaped": len(not_reaped),  # zombies whose parent did not reap them in time
         "namespaces_removed": removed,
         "mounts_removed": len(mounts),
     }

@@ -30,6 +30,9 @@ BOOT_TIMEOUT = 10.0
 # longer than this in their firmware.
 FENCE_REBOOT_POST_DELAY = 5.0
 KILL_ROUNDS = 200
+# a killed process stays in the process table, a zombie, until its parent (the host's
+# init, once the node's own is dead) reaps it: about a second was seen
+REAP_TIMEOUT = 10.0
 CLEAN_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "LANG": "C.UTF-8",
@@ -67,9 +70,20 @@ def pids_in_netns(inode: int) -> list[int]:
     return pids
 
 
-def kill_netns(inode: int) -> int:
-    """SIGKILL every process in the namespace until none is left; returns how many died."""
-    killed: set[int] = set()
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), telling it from a later one of that id;
+    None once it is gone from the process table (a zombie is still there)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def kill_netns(inode: int) -> dict[int, int | None]:
+    """SIGKILL every process in the namespace until none is left; returns each killed
+    pid with its start time (for :func:`wait_reaped`)."""
+    killed: dict[int, int | None] = {}
     own = os.getpid()
     # a power cut is instant: freeze everything first, so that no daemon of the node
     # sees its neighbours die one by one (execd reported a killed agent as a failed
@@ -86,15 +100,28 @@ def kill_netns(inode: int) -> int:
     for _ in range(KILL_ROUNDS):
         pids = [p for p in pids_in_netns(inode) if p != own]
         if not pids:
-            return len(killed)
+            return killed
         for pid in pids:
+            started = start_time(pid)
             try:
                 os.kill(pid, signal.SIGKILL)
-                killed.add(pid)
+                killed.setdefault(pid, started)
             except ProcessLookupError:
                 pass
         time.sleep(0.01)
     raise RuntimeError(f"processes keep appearing in netns {inode}")
+
+
+def wait_reaped(killed: dict[int, int | None], timeout: float = REAP_TIMEOUT) -> list[int]:
+    """Wait until every killed process is gone from the process table, zombies included
+    (at most ``timeout`` s); returns those still there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [pid for pid, started in killed.items()
+                if started is not None and start_time(pid) == started]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.02)
 
 
 def init_pid(layout: LabLayout, node: str) -> int | None:
@@ -143,7 +170,7 @@ def power_off(layout: LabLayout, node: str) -> int:
     if inode is None:
         raise RuntimeError(f"{node} has no network namespace")
     with power_switch(layout, node):
-        count = kill_netns(inode)
+        count = len(kill_netns(inode))
         (layout.node_dir(node) / "init.pid").unlink(missing_ok=True)
     return count
 

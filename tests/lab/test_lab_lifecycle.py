@@ -49,6 +49,19 @@ def test_down_removes_every_daemon_namespace_link_and_mount(fresh_layout: LabLay
     assert traces(fresh_layout, inodes) == []
 
 
+def test_down_returns_once_the_killed_daemons_are_gone_not_zombies(
+        fresh_layout: LabLayout) -> None:
+    """A killed process stays in the process table until it is reaped (about a second
+    was seen): down waits for that, so a lab gone is gone from ``ps`` too."""
+    control.up(fresh_layout, 1)
+    inodes = node_inodes(fresh_layout)
+    started = {p: power.start_time(p) for i in inodes for p in power.pids_in_netns(i)}
+    assert len(started) > 5
+    result = control.down(fresh_layout)
+    left = [p for p, t in started.items() if t is not None and power.start_time(p) == t]
+    assert left == [] and result["not_reaped"] == 0
+
+
 def test_down_after_every_node_crashed(fresh_layout: LabLayout) -> None:
     control.up(fresh_layout, 1)
     inodes = node_inodes(fresh_layout)
