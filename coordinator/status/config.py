@@ -1,0 +1,112 @@
+"""The CIB's configuration as status reads it, grouped once per CIB: each workflow's
+primitives and order constraints, each resource's location constraints.
+
+Grouping first keeps status linear in the CIB's size: asked per step, "which
+location rules name this resource" scanned every constraint for every step and
+online node, and each workflow of ``all_status`` scanned every resource.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from haflow.encoding.ids import ORDER, root_id, workflow_of
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+
+def agent(primitive: etree._Element) -> str:
+    """``class:provider:type`` (``class:type`` without a provider)."""
+    provider = primitive.get("provider")
+    parts = [primitive.get("class", ""), *([provider] if provider else []),
+             primitive.get("type", "")]
+    return ":".join(parts)
+
+
+def _uname_test(expr: etree._Element, node: str) -> bool | None:
+    if expr.get("attribute") != "#uname":
+        return None  # other node attributes: not evaluated here
+    op, value = expr.get("operation"), expr.get("value")
+    return {"eq": node == value, "ne": node != value}.get(op or "")
+
+
+def banned_by(locations: list[etree._Element], node: str) -> bool:
+    """Whether one of these rsc_locations (of one resource) keeps it off ``node``: a
+    -INFINITY rule on node names (a step's ``nodes``/``avoid``); rules on other
+    attributes are not evaluated (not banned). As encoding.read.banned decides, on
+    the resource's own constraints only (tests/live/test_status_parts_tier0.py)."""
+    for loc in locations:
+        for rule in loc.iterfind("rule"):
+            if rule.get("score") not in ("-INFINITY", "-infinity"):
+                continue
+            tests = [_uname_test(e, node) for e in rule.iterfind("expression")]
+            if not tests or any(t is None for t in tests):
+                continue
+            if (all(tests) if rule.get("boolean-op", "and") == "and" else any(tests)):
+                return True
+    return False
+
+
+def order_dependencies(orders: list[etree._Element]) -> dict[str, set[str]]:
+    """resource -> the resources it starts after, from these ``rsc_order``s."""
+    deps: dict[str, set[str]] = {}
+    for order in orders:
+        first, then = order.get("first"), order.get("then")
+        if first and then:
+            deps.setdefault(then, set()).add(first)
+            continue
+        previous: list[str] = []
+        for rset in order.iterfind("resource_set"):
+            refs = [r.get("id", "") for r in rset.iterfind("resource_ref")]
+            sequential = rset.get("sequential", "true") == "true"
+            for i, ref in enumerate(refs):
+                before = set(previous)
+                if sequential and i:
+                    before = {refs[i - 1]}
+                deps.setdefault(ref, set()).update(before)
+            if refs:
+                previous = [refs[-1]] if sequential else refs
+    return deps
+
+
+class Config:
+    """The configuration's elements of one CIB, by workflow and by resource."""
+
+    def __init__(self, cib: etree._Element) -> None:
+        # workflow -> its top-level primitives (root and steps), in CIB order
+        self._primitives: dict[str, list[etree._Element]] = {}
+        for prim in cib.iterfind("configuration/resources/primitive"):
+            wf, dot, _ = prim.get("id", "").partition(".")
+            if dot:
+                self._primitives.setdefault(wf, []).append(prim)
+        self._orders: dict[str, list[etree._Element]] = {}
+        self._locations: dict[str, list[etree._Element]] = {}
+        for order in cib.iterfind("configuration/constraints/rsc_order"):
+            self._orders.setdefault(workflow_of(order.get("id", "")), []).append(order)
+        for loc in cib.iterfind("configuration/constraints/rsc_location"):
+            self._locations.setdefault(loc.get("rsc", ""), []).append(loc)
+
+    def root(self, workflow: str) -> etree._Element | None:
+        rid = root_id(workflow)
+        return next((p for p in self._primitives.get(workflow, ()) if p.get("id") == rid),
+                    None)
+
+    def steps(self, workflow: str) -> list[etree._Element]:
+        """The workflow's primitives but its root, in CIB order."""
+        rid = root_id(workflow)
+        return [p for p in self._primitives.get(workflow, ()) if p.get("id") != rid]
+
+    def dependencies(self, workflow: str) -> dict[str, set[str]]:
+        prefix = f"{root_id(workflow)}.{ORDER}."
+        return order_dependencies([o for o in self._orders.get(workflow, ())
+                                   if o.get("id", "").startswith(prefix)])
+
+    def banned(self, rid: str, node: str) -> bool:
+        locations = self._locations.get(rid)
+        return locations is not None and banned_by(locations, node)
+
+
+def dependencies(cib: etree._Element, workflow: str) -> dict[str, set[str]]:
+    """resource -> the resources it starts after, from the workflow's ``rsc_order``s."""
+    return Config(cib).dependencies(workflow)
