@@ -12,11 +12,11 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 from haflow.agents.xmltext import quoteattr
-from haflow.encoding.ids import root_id
-from haflow.encoding.meta import EFFECT_META, OUTPUT_META_PREFIX
+from haflow.encoding import read, write
+from haflow.encoding.ids import outputs_set_id, root_id
+from haflow.encoding.meta import STOPPED, TARGET_ROLE
 
 CIB_NO_SUCH_OBJECT = 105  # cibadmin: the xpath matched nothing
-OUTPUTS_SET_SUFFIX = "-haflow-outputs"
 RESOURCE_TAGS = ("primitive", "clone", "group", "bundle")
 
 
@@ -48,11 +48,7 @@ def query(xpath: str | None = None, scope: str | None = None) -> ET.Element | No
 
 
 def _target_stopped(element: ET.Element) -> bool:
-    for nvpair in element.findall("./meta_attributes/nvpair"):
-        if nvpair.get("name") == "target-role" and \
-                (nvpair.get("value") or "").lower() == "stopped":
-            return True
-    return False
+    return (read.configured_meta(element).get(TARGET_ROLE) or "").lower() == STOPPED.lower()
 
 
 def _with_ancestors(resources: ET.Element, rid: str) -> list[ET.Element] | None:
@@ -114,24 +110,15 @@ def read_outputs(resources: list[str]) -> dict[str, dict[str, str]]:
         return result
     primitives = [found] if found.tag == "primitive" else found.findall(".//primitive")
     for primitive in primitives:
-        outputs = result.setdefault(primitive.get("id", ""), {})
-        for nvpair in primitive.findall("./meta_attributes/nvpair"):
-            name = nvpair.get("name", "")
-            if name.startswith(OUTPUT_META_PREFIX):
-                outputs[name[len(OUTPUT_META_PREFIX):]] = nvpair.get("value", "")
+        result[primitive.get("id", "")] = read.outputs(read.configured_meta(primitive))
     return result
 
 
 def outputs_xml(resource: str, outputs: dict[str, str], effect: str | None = None) -> str:
-    set_id = resource + OUTPUTS_SET_SUFFIX
-    # (id suffix, name, value); the id of an output is SET-KEY, keys never contain "-"
-    pairs = [(key, OUTPUT_META_PREFIX + key, value) for key, value in sorted(outputs.items())]
-    if effect is not None:
-        pairs.append((EFFECT_META, EFFECT_META, effect))
-    text = "".join(f"<nvpair id={quoteattr(f'{set_id}-{suffix}')} name={quoteattr(name)} "
-                   f"value={quoteattr(value)}/>" for suffix, name, value in pairs)
-    return (f"<primitive id={quoteattr(resource)}><meta_attributes id={quoteattr(set_id)}>"
-            f"{text}</meta_attributes></primitive>")
+    """``cibadmin --modify`` input: the outputs and effect flag (encoding/write.py)."""
+    primitive = ET.Element("primitive", id=resource)
+    write.outputs(primitive, outputs, effect)
+    return ET.tostring(primitive, encoding="unicode")
 
 
 def write_outputs(resource: str, outputs: dict[str, str], effect: str | None = None) -> None:
@@ -153,7 +140,7 @@ def write_outputs(resource: str, outputs: dict[str, str], effect: str | None = N
 
 def clear_outputs(resource: str) -> None:
     """Forget a step's outputs and effect flag (its effect was undone); absent is fine."""
-    delete_meta_set(resource + OUTPUTS_SET_SUFFIX)
+    delete_meta_set(outputs_set_id(resource))
 
 
 def delete_meta_set(set_id: str) -> None:

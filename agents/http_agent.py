@@ -37,42 +37,33 @@ retried. When start finds the object it knew deleted behind its back
 a service that replays answers to a repeated key cannot hand back the
 deleted object. No redirects are followed and no proxies are used.
 
-Module imports stay minimal (this is on the monitor's path): http.client,
-ssl and json are imported only by the methods that use them.
+Module imports stay minimal (this is on the monitor's path): the HTTP client
+(agents/http_client.py) imports http.client and ssl, and the agent json, only
+in the calls that use them.
 """
 
 from __future__ import annotations
 
 import sys
 
-from haflow.agents import ocfcodes
+from haflow.agents import http_client, ocfcodes
 from haflow.agents.framework import OcfError, run
+from haflow.agents.http_client import Response, quote
 from haflow.agents.params import BOOLEAN, INTEGER, Param
 from haflow.agents.step import Outputs, StepAgent, StepContext
 
 # typing and collections.abc cost milliseconds at import: annotations only
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import _socket
     from collections.abc import Mapping
 
 URL_OUTPUT = "url"  # the reserved output holding the resource URL
 METHODS = ("POST", "PUT")
 GONE = (404, 410)  # the object does not exist (check: not there; undo: already undone)
-MAX_RESPONSE_BYTES = 1 << 20  # a REST answer, not a download
 DEFAULT_REQUEST_TIMEOUT = 30.0  # when the action has no deadline (run by hand)
 OUTPUT_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 PathPart = str | int
-
-
-class Response:
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status = status
-        self.headers = headers  # names lower-cased
-        self.body = body
 
 
 # ---- small parsers (shared by validate and the actions) ---------------------------------------
@@ -202,7 +193,7 @@ def fill(template: str, outputs: Outputs) -> str | None:
         if value is None:
             return None
         result.append(rest[:start])
-        result.append(value if name == URL_OUTPUT else _quote(value))
+        result.append(value if name == URL_OUTPUT else quote(value))
         rest = rest[end + 1:]
 
 
@@ -488,7 +479,7 @@ class HttpAgent(StepAgent):
             return outputs[URL_OUTPUT]
         url = self._param(ctx, "url")
         if "id" in outputs:
-            return url.rstrip("/") + "/" + _quote(outputs["id"])
+            return url.rstrip("/") + "/" + quote(outputs["id"])
         if self._param(ctx, "method").upper() == "PUT":
             return url
         return None
@@ -544,151 +535,35 @@ class HttpAgent(StepAgent):
         return min(explicit, left) if explicit else left
 
     def plain_get(self, ctx: StepContext, url: str) -> Response:
-        """GET over a bare socket, for the monitor of an http:// URL.
-
-        http.client imports email and ssl, about as long as the interpreter takes
-        to start; the monitor only needs a status. ``Connection: close``, so the
-        answer ends at EOF (or at Content-Length).
-        """
-        import _socket
-
+        """GET over a bare socket, for the monitor of an http:// URL (http_client.py)."""
         try:
-            host, port, authority, target = split_http(url)
-        except ValueError as exc:
-            raise OcfError(ocfcodes.ERR_CONFIGURED, str(exc)) from None
-        lines = [f"GET {target} HTTP/1.1", f"Host: {authority}", "Accept: application/json",
-                 "User-Agent: haflow-http/1.0", "Connection: close"]
-        lines += [f"{name}: {value}" for name, value in parse_headers(self._param(ctx, "headers"))]
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-        timeout = self._timeout(ctx)
-        data = b""
-        try:
-            error: OSError = OSError(f"no address for {host}")
-            # an ASCII name as bytes: a str makes getaddrinfo import the idna codec (and re)
-            name: str | bytes = host.encode("ascii") if host.isascii() else host
-            for family, kind, proto, _, address in _socket.getaddrinfo(
-                    name, port, 0, _socket.SOCK_STREAM):
-                sock = _socket.socket(family, kind, proto)
-                try:
-                    sock.settimeout(timeout)
-                    sock.connect(address)
-                    sock.sendall(request)
-                    data = _read_answer(sock)
-                    break
-                except OSError as exc:
-                    error = exc
-                finally:
-                    sock.close()
-            else:
-                raise error
-        except OSError as exc:
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            raise OcfError(ocfcodes.ERR_GENERIC, f"GET {url} failed: {reason}") from None
-        head, _, body = data.partition(b"\r\n\r\n")
-        status_line = head.split(b"\r\n", 1)[0].split()
-        if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") \
-                or not _digits(status_line[1].decode("latin-1")):
-            raise OcfError(ocfcodes.ERR_GENERIC, f"GET {url}: not an HTTP answer "
-                           f"({head[:60]!r})")
-        return Response(int(status_line[1]), {}, body)
+            return http_client.plain_get(url, parse_headers(self._param(ctx, "headers")),
+                                         self._timeout(ctx))
+        except http_client.RequestFailed as exc:
+            raise _ocf_error(exc) from None
 
     def request(self, ctx: StepContext, method: str, url: str, body: bytes,
                 headers: dict[str, str]) -> Response:
         """One request, no redirects, no proxies; OcfError naming the URL on failure."""
-        import http.client
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
-        tls = None
-        if parts.scheme == "https":
-            # set up here, not in a helper: an ssl annotation would need typing at import
-            import ssl
-
-            try:
-                tls = ssl.create_default_context(cafile=self._param(ctx, "ca_file") or None)
-                if ctx.params.get("insecure"):
-                    tls.check_hostname = False
-                    tls.verify_mode = ssl.CERT_NONE
-                cert = self._param(ctx, "client_cert")
-                if cert:
-                    tls.load_cert_chain(cert, self._param(ctx, "client_key") or None)
-            except (OSError, ssl.SSLError) as exc:
-                raise OcfError(ocfcodes.ERR_CONFIGURED, f"TLS set-up for {url} failed "
-                               f"(ca_file, client_cert, client_key): {exc}") from None
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        timeout = self._timeout(ctx)
-        connection: http.client.HTTPConnection
-        try:
-            if tls is not None:
-                connection = http.client.HTTPSConnection(parts.hostname or "", parts.port,
-                                                         timeout=timeout, context=tls)
-            else:
-                connection = http.client.HTTPConnection(parts.hostname or "", parts.port,
-                                                        timeout=timeout)
-        except ValueError as exc:  # e.g. a port that is not a number
-            raise OcfError(ocfcodes.ERR_CONFIGURED, f"bad URL {url!r}: {exc}") from None
-        sent = {"Accept": "application/json", "User-Agent": "haflow-http/1.0"}
-        sent.update(headers)
+        sent = {**http_client.DEFAULT_HEADERS, **headers}
         for name, value in parse_headers(self._param(ctx, "headers")):
             sent.setdefault(name, value)  # the idempotency key and Content-Type win
         if method in ("POST", "PUT") or body:
             sent["Content-Length"] = str(len(body))
         try:
-            connection.request(method, target, body=body or None, headers=sent)
-            answer = connection.getresponse()
-            data = answer.read(MAX_RESPONSE_BYTES)
-            return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, data)
-        except (OSError, http.client.HTTPException) as exc:
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            raise OcfError(ocfcodes.ERR_GENERIC, f"{method} {url} failed: {reason}") from None
-        except ValueError as exc:  # http.client refusing a header or URL: configuration
-            raise OcfError(ocfcodes.ERR_CONFIGURED, f"{method} {url}: {exc}") from None
-        finally:
-            connection.close()
+            return http_client.request(
+                method, url, body, sent, self._timeout(ctx),
+                ca_file=self._param(ctx, "ca_file") or None,
+                insecure=bool(ctx.params.get("insecure")),
+                client_cert=self._param(ctx, "client_cert") or None,
+                client_key=self._param(ctx, "client_key") or None)
+        except http_client.RequestFailed as exc:
+            raise _ocf_error(exc) from None
 
 
-UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-
-def split_http(url: str) -> tuple[str, int, str, str]:
-    """(host, port, Host header, request target) of an http:// URL, without urllib.parse."""
-    rest = url[7:].split("#", 1)[0]
-    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
-    authority, target = rest[:cut].rpartition("@")[2], rest[cut:]
-    target = target if target.startswith("/") else "/" + target
-    if authority.startswith("["):  # [IPv6]:port
-        host, _, after = authority[1:].partition("]")
-        port_text = after[1:] if after.startswith(":") else ""
-    else:
-        host, _, port_text = authority.partition(":")
-    if not host or (port_text and not _digits(port_text)) or int(port_text or 80) > 65535:
-        raise ValueError(f"bad host or port in {url!r}")
-    return host, int(port_text or 80), authority, target
-
-
-def _quote(value: str) -> str:
-    """Percent-encoding of a path segment (urllib.parse.quote(value, safe=""), without re)."""
-    return "".join(chr(b) if b in UNRESERVED else f"%{b:02X}" for b in value.encode())
-
-
-def _read_answer(sock: _socket.socket) -> bytes:
-    """Bytes of an answer until EOF, the end of a Content-Length body, or the size cap."""
-    data = b""
-    expected = MAX_RESPONSE_BYTES
-    head_seen = False
-    while len(data) < expected:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-        if not head_seen and b"\r\n\r\n" in data:
-            head_seen = True
-            head = data.split(b"\r\n\r\n", 1)[0]
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length" and value.strip().isdigit():
-                    expected = min(expected, len(head) + 4 + int(value.strip()))
-    return data
+def _ocf_error(exc: http_client.RequestFailed) -> OcfError:
+    return OcfError(ocfcodes.ERR_CONFIGURED if exc.configured else ocfcodes.ERR_GENERIC,
+                    str(exc))
 
 
 def _path_text(path: list[PathPart]) -> str:

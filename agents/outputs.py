@@ -1,10 +1,10 @@
 """Step outputs: stored in the CIB, referenced by later steps as ``${steps.STEP.KEY}``.
 
-Stdlib only. A step's outputs are meta attributes ``haflow-output-KEY`` of its
-primitive, so they are replicated to every node and outlive the node that made
-them. A parameter value may reference an output of a step it depends on;
-the compiler checks the reference and leaves the text as is, the agent
-resolves it when its action runs. ``$${`` is a literal ``${``.
+Stdlib only. A step's outputs are meta attributes of its primitive (spelled by
+haflow.encoding: meta.OUTPUT_META_PREFIX, write.outputs), so they are replicated
+to every node and outlive the node that made them. A parameter value may
+reference an output of a step it depends on; the compiler checks the reference
+and leaves the text as is, the agent resolves it when its action runs. ``$${`` is a literal ``${``.
 """
 
 from __future__ import annotations

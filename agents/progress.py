@@ -1,7 +1,7 @@
 """Progress and heartbeat of a running action, published as a transient node attribute.
 
-While a start or an undo runs, the framework updates ``haflow-hb-RESOURCE`` on
-this node every few seconds with ``EPOCH PERCENT MESSAGE``. The attribute is
+While a start or an undo runs, the framework updates a transient attribute of
+this node every few seconds (its name and value: encoding/heartbeat.py). The attribute is
 replicated in the CIB's status section, so ``haflow status`` on any node can
 show progress, and flag a step whose heartbeat stopped as stuck long before
 its timeout fires. Transient attributes vanish when the node leaves.
@@ -15,25 +15,8 @@ import subprocess
 import threading
 import time
 
-from haflow.encoding.meta import HEARTBEAT_ATTR_PREFIX
-
-DEFAULT_INTERVAL = 5.0
-
-
-def attribute_name(resource: str) -> str:
-    return HEARTBEAT_ATTR_PREFIX + resource
-
-
-def format_value(percent: int | None, message: str, now: float | None = None) -> str:
-    pct = "-" if percent is None else str(max(0, min(100, percent)))
-    return f"{int(now if now is not None else time.time())} {pct} {' '.join(message.split())}"
-
-
-def parse_value(value: str) -> tuple[int, int | None, str]:
-    """(epoch seconds, percent or None, message) from an attribute value."""
-    stamp, _, rest = value.partition(" ")
-    pct, _, message = rest.partition(" ")
-    return int(stamp), (None if pct == "-" else int(pct)), message
+from haflow.encoding.heartbeat import DEFAULT_INTERVAL, attribute_name, format_value
+from haflow.encoding.heartbeat import parse_value as parse_value  # tests/agents import it here
 
 
 class Heartbeat:
@@ -65,7 +48,7 @@ class Heartbeat:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._attrd(["-U", format_value(self.percent, self.message)])
+            self._attrd(["-U", format_value(time.time(), self.percent, self.message)])
             self._changed.wait(self.interval)
             self._changed.clear()
             self._stop.wait(0.5)  # at most two updates a second, however chatty the agent

@@ -1,8 +1,8 @@
 """The step contract: ``do``/``undo``/``check`` in, correct start/stop/monitor out.
 
 An agent author writes three callbacks; this class turns them into OCF
-actions that are safe under Pacemaker's model (see "The step contract" in
-DESIGN.md):
+actions that are safe under Pacemaker's model (docs/agents.md, "The step
+contract"):
 
 - ``start`` adopts an effect that already exists (``check`` finds it, e.g.
   after a failover) instead of making a second one; otherwise runs ``do``
@@ -22,7 +22,15 @@ from haflow.agents import deadline, marker, ocfcodes
 from haflow.agents.framework import Agent, OcfError
 from haflow.agents.params import Param, Value
 from haflow.encoding.ids import step_id
-from haflow.encoding.meta import FAILURE_POLICY_META, PARAM_STEP, PARAM_SUBMISSION, PARAM_WORKFLOW
+from haflow.encoding.meta import (
+    EFFECT_PENDING,
+    EFFECT_PRESENT,
+    FAILURE_POLICY_META,
+    PARAM_STEP,
+    PARAM_SUBMISSION,
+    PARAM_WORKFLOW,
+    POLICY_HOLD,
+)
 
 Outputs = dict[str, str]
 
@@ -163,7 +171,7 @@ class StepAgent(Agent):
                 outputs = existing if isinstance(existing, dict) else self._stored_outputs()
                 self.log("INFO", f"adopting the existing effect of {ctx.key}")
             else:
-                self._flag_effect("pending")  # from here on, a rollback must undo it
+                self._flag_effect(EFFECT_PENDING)  # from here on, a rollback must undo it
                 outputs = self._do(ctx)
         # outputs first: a step is only "running here" once what it made is recorded
         self._store_outputs(outputs)
@@ -185,7 +193,7 @@ class StepAgent(Agent):
         try:
             self.undo(ctx)
         except Exception as exc:
-            # the effect flag stays "pending": a rollback of the workflow tries again
+            # the effect flag stays pending: a rollback of the workflow tries again
             self.log("ERROR", f"undoing the partial effect of {ctx.key} failed: {exc}")
             return
         if self.workflow:
@@ -199,7 +207,7 @@ class StepAgent(Agent):
     def _rolls_back(self) -> bool:
         """Whether the step's failure policy is rollback (read only when a start fails).
 
-        The compiler records the policy as meta attribute haflow-failure-policy,
+        The compiler records the policy as a meta attribute (meta.FAILURE_POLICY_META),
         which Pacemaker does not pass to agents: read it from the CIB, and fall
         back on the op's on-fail (block for hold) if the CIB cannot be read.
         """
@@ -211,7 +219,7 @@ class StepAgent(Agent):
             policy = None
         if policy is None:
             return self.meta.get("on_fail") != "block"
-        return policy != "hold"
+        return policy != POLICY_HOLD
 
     def _stored_outputs(self) -> Outputs:
         if not self.workflow:
@@ -241,7 +249,7 @@ class StepAgent(Agent):
         from haflow.agents import cibio
 
         try:
-            effect = "present" if self.tracks_effect else None
+            effect = EFFECT_PRESENT if self.tracks_effect else None
             cibio.write_outputs(self.resource, outputs, effect=effect)
         except cibio.CibUnavailable as exc:
             raise OcfError(ocfcodes.ERR_GENERIC, f"the step ran but its outputs could not be "

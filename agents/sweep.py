@@ -4,7 +4,7 @@ A step's undo can be cut short: its node is fenced in the middle of it (and
 Pacemaker then counts the step as stopped), or the step failed half-way
 under policy hold and the admin aborts later, or its node crashed mid-start
 and the abort came before a recovery. Every step records in the CIB whether
-its effect may exist (meta attribute ``haflow-effect``: ``pending`` while
+its effect may exist (meta attribute meta.EFFECT_META: ``pending`` while
 ``do`` runs, ``present`` once done; removed by a completed undo). When the
 workflow's root stops on purpose — after the first steps' stops (a one-way
 mandatory order), so the normal undos have run in reverse order — it runs
@@ -15,38 +15,21 @@ else would ever undo it. Undo is idempotent, so a sweep that finds nothing
 to do is harmless. A root whose node is fenced during the undo stops by the
 fencing alone, and its sweep does not run: the DC's alert agent then starts
 the root again on a live node, so that it stops once more and sweeps there
-(agents/alert_haflow.py; fault scenario crash-undo).
+(agents/alert/agent.py; fault scenario crash-undo).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import xml.etree.ElementTree as ET
 
+from haflow.encoding import read
 from haflow.encoding.ids import PROVIDER
-from haflow.encoding.meta import EFFECT_META, PARAM_WORKFLOW
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
     from collections.abc import Callable
-
-
-def flagged_steps(resources: ET.Element, workflow: str) -> list[ET.Element]:
-    """The workflow's haflow step primitives whose effect flag is still set."""
-    found = []
-    for primitive in resources.iter("primitive"):
-        if primitive.get("provider") != PROVIDER or primitive.get("type") == "workflow":
-            continue
-        params = {n.get("name"): n.get("value") for n in
-                  primitive.findall("./instance_attributes/nvpair")}
-        if params.get(PARAM_WORKFLOW) != workflow:
-            continue
-        flags = [n for n in primitive.findall("./meta_attributes/nvpair")
-                 if n.get("name") == EFFECT_META]
-        if flags:
-            found.append(primitive)
-    return found
 
 
 def step_environment(primitive: ET.Element, timeout_s: float) -> dict[str, str]:
@@ -55,8 +38,8 @@ def step_environment(primitive: ET.Element, timeout_s: float) -> dict[str, str]:
     env["OCF_RESOURCE_TYPE"] = primitive.get("type", "")
     env["OCF_RESOURCE_PROVIDER"] = PROVIDER
     env["OCF_RESKEY_CRM_meta_timeout"] = str(int(timeout_s * 1000))
-    for nvpair in primitive.findall("./instance_attributes/nvpair"):
-        env[f"OCF_RESKEY_{nvpair.get('name')}"] = nvpair.get("value", "")
+    for name, value in read.params(primitive).items():
+        env[f"OCF_RESKEY_{name}"] = value
     return env
 
 
@@ -73,7 +56,7 @@ def sweep(workflow: str, log: Callable[[str, str], None], timeout_s: float = 60.
         return []
     ocf_root = os.environ.get("OCF_ROOT") or "/usr/lib/ocf"
     swept = []
-    for primitive in flagged_steps(resources, workflow):
+    for primitive in read.flagged_steps(resources, workflow):
         rid = primitive.get("id", "")
         agent = os.path.join(ocf_root, "resource.d", PROVIDER, primitive.get("type", ""))
         log("WARNING", f"{rid} may still have an effect (its undo was cut short, or it "

@@ -18,6 +18,7 @@ from haflow.agents.framework import OcfError, run
 from haflow.agents.params import Param
 from haflow.agents.step import Outputs, StepAgent, StepContext
 from haflow.encoding.ids import sweep_set_id
+from haflow.encoding.meta import PARAM_DESCRIPTION, PARAM_WORKFLOW
 
 
 class WorkflowAgent(StepAgent):
@@ -29,7 +30,7 @@ class WorkflowAgent(StepAgent):
                 "reverse dependency order, and its stop then finishes any undo that was cut "
                 "short. It has no effect of its own.")
     params = (
-        Param("description", shortdesc="What the workflow does", reloadable=True,
+        Param(PARAM_DESCRIPTION, shortdesc="What the workflow does", reloadable=True,
               longdesc="A human-readable description of the workflow.", default=""),
     )
     monitor_interval = 30
@@ -37,7 +38,7 @@ class WorkflowAgent(StepAgent):
 
     def start(self) -> int:
         """Started again after a fencing cut a rollback's sweep short (the alert agent's
-        sweep set, alert_haflow.py): dropping that override makes Pacemaker stop the root
+        sweep set, agents/alert/agent.py): dropping that override makes Pacemaker stop the root
         once more, and its stop sweeps. Done here, not by the start's alert, so that a
         CIB that does not answer fails the start, which Pacemaker retries."""
         code = super().start()
@@ -50,7 +51,7 @@ class WorkflowAgent(StepAgent):
         return code
 
     def validate(self) -> list[str]:
-        if not self.values.get("workflow"):
+        if not self.values.get(PARAM_WORKFLOW):
             return ["parameter 'workflow' is required for a workflow root"]
         return []
 

@@ -6,7 +6,8 @@ the configuration change, not 500 resources starting): workflows of 50 and
 --pcs`` writes (pcs -f, one command per resource and constraint, then one
 cib-push), each timed until the CIB holds the whole configuration. Then, out
 of maintenance mode, ``haflow status`` on each workflow running (every step
-started, Pacemaker settled). All run on the node, as an admin runs them
+started, Pacemaker settled), and each part of that status timed on its own on
+the node (bench/status.py --live). All run on the node, as an admin runs them
 (haflow's median of 3); haflow from the host through ``--lab`` (every tool
 call through nsenter, the quorum check in a second interpreter inside the
 node) is shown beside, for reference. Goals: ≥ 100×
@@ -26,8 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from haflow.coordinator import workflows
 from haflow.coordinator.cluster import livecib
+from haflow.coordinator.commands.workflow_cib import without
+from haflow.encoding import read
 from haflow.lab import control
 from haflow.lab.layout import LabLayout
 from haflow.lab.workload import lab_env
@@ -82,16 +84,28 @@ def status_time(layout: LabLayout, name: str, on_node: bool) -> float:
                              for _ in range(RUNS))
 
 
+def status_parts(layout: LabLayout, name: str) -> dict[str, float]:
+    """Seconds of each part of ``haflow status``, timed on the node (bench/status.py
+    --live): which part a regression is in shows the next time this runs."""
+    argv = control.node_command(layout, "node1", [
+        sys.executable, str(Path(__file__).resolve().with_name("status.py")), "--live", name])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        sys.exit(f"bench/status.py --live {name} failed: {done.stderr[-500:]}")
+    parts: dict[str, float] = json.loads(done.stdout)
+    return parts
+
+
 def complete(layout: LabLayout, name: str, ids: int) -> bool:
     cib = livecib.query(lab_env(layout))
-    return sum(1 for e in workflows.elements_of(cib, name) for x in e.iter() if x.get("id")) \
+    return sum(1 for e in read.elements_of(cib, name) for x in e.iter() if x.get("id")) \
         >= ids
 
 
 def clear(layout: LabLayout, name: str) -> None:
     env = lab_env(layout)
     old = livecib.query(env)
-    livecib.push(env, old, workflows.without(old, name), "clearing the bench workflow")
+    livecib.push(env, old, without(old, name), "clearing the bench workflow")
 
 
 def main() -> int:
@@ -104,6 +118,7 @@ def main() -> int:
     args = parser.parse_args()
     rows: list[tuple[int, float, float, float | None]] = []
     statuses: dict[int, tuple[float, float]] = {}
+    parts: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="haflow-bench-") as root:
         folder = Path(root)
         layout = control.layout_for("benchsub", folder)
@@ -122,6 +137,7 @@ def main() -> int:
                 settle(layout)
                 statuses[steps] = (status_time(layout, f"bench{steps}", on_node=True),
                                    status_time(layout, f"bench{steps}", on_node=False))
+                parts[steps] = status_parts(layout, f"bench{steps}")
         finally:
             control.teardown(layout)
     print("submit until the CIB holds the whole workflow (1-node lab, maintenance mode);\n"
@@ -136,6 +152,11 @@ def main() -> int:
               f"{status:>12.2f}s ({status_via_lab:.2f}s)")
     print("\ngoals: ≥ 100× faster than pcs at 50 steps; 500 steps < 1 s; status on 500 "
           "steps < 0.5 s (all times include starting the command)")
+    print("\nhaflow status, part by part on the node (bench/status.py --live; cibadmin and "
+          "crm_node run side by side, crm_mon after them):")
+    print(f"{'':>38}" + "".join(f"{f'{steps} steps':>12}" for steps in parts))
+    for part in next(iter(parts.values()), {}):
+        print(f"  {part:<36}" + "".join(f"{p[part]:>11.3f}s" for p in parts.values()))
     return 0
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from haflow.coordinator import workflows
+from haflow.coordinator.commands.submit import submit
 from haflow.coordinator.workflow.loader import loads
 from haflow.lab import control, records
 from haflow.lab.audit import Audit, audit
@@ -106,7 +106,7 @@ def run_chaos(layout: LabLayout, minutes: float, seed: int, base: Path,
     env = lab_env(layout)
     try:
         for name in run.names:
-            workflows.submit(env, loads(run.text(name), f"{name}.json"))
+            submit(env, loads(run.text(name), f"{name}.json"))
         wait_state(layout, run.names, "done", timeout=120)
         deadline = time.monotonic() + minutes * 60
         while time.monotonic() < deadline:

@@ -274,7 +274,7 @@ def wait_for_membership(layout: LabLayout, node: str, nodes: Sequence[str],
     from haflow.coordinator.reports import HaflowError
 
     env = Env(prefix=tuple(node_command(layout, node, [])),
-              description=f"{node} of lab {layout.name}")
+              description=f"{node} of lab {layout.name}", node=node)
     deadline = time.monotonic() + timeout
     last = "corosync never answered"
     while True:

@@ -20,4 +20,4 @@ def for_lab(lab: str, node: str | None = None, root: str | None = None) -> Env:
         node = next((n for n in nodes if power.is_on(layout, n)), nodes[0])
     # node_command() with no argv is exactly the prefix: nsenter ... --
     return Env(prefix=tuple(control.node_command(layout, node, [])),
-               description=f"{node} of lab {lab}")
+               description=f"{node} of lab {lab}", node=node)

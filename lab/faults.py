@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from haflow.coordinator import workflows
 from haflow.coordinator.cluster import livecib
+from haflow.coordinator.commands.abort import abort
 from haflow.coordinator.commands.remove import remove
+from haflow.coordinator.commands.submit import submit
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import loads
+from haflow.encoding import read
 from haflow.lab import control, records
 from haflow.lab.audit import Audit, audit
 from haflow.lab.layout import LabLayout
@@ -145,7 +147,7 @@ def crash_during_monitor(run: Run) -> None:
 def crash_during_undo(run: Run) -> None:
     env = lab_env(run.layout)
     for name in run.names:
-        workflows.abort(env, name)
+        abort(env, name)
     target = wait_for("an undo in progress", lambda: next(
         (rid for rid, node in run.where().items() if rid.endswith(".c")), None), timeout=30)
     # the node of a workflow's root if one still runs: its stop (the sweep) is then implied
@@ -263,14 +265,14 @@ def killed_submit(run: Run) -> None:
         proc.kill()
         proc.wait()
         cib = livecib.query(env)
-        present = workflows.elements_of(cib, name)
+        present = read.elements_of(cib, name)
         compiled_ids = len(compile_workflow(loads(path.read_text(), str(path)))
                            .ids())
         found_ids = sum(1 for e in present for _ in e.iter() if _.get("id"))
         if present and found_ids < compiled_ids:
             raise AssertionError(f"{name} half-applied: {found_ids} of {compiled_ids} ids")
         if not present:
-            workflows.submit(env, loads(path.read_text(), str(path)))
+            submit(env, loads(path.read_text(), str(path)))
         run.notes.append(f"{name}: {'complete' if present else 'absent'} after the kill")
     run.fault_at = time.time()
 
@@ -292,7 +294,7 @@ def pcs_during_submit(run: Run) -> None:
 
 
 def submit_all(run: Run, env: Any) -> None:
-    threads = [threading.Thread(target=workflows.submit,
+    threads = [threading.Thread(target=submit,
                                 args=(env, loads(run.text(n), f"{n}.json")),
                                 daemon=True) for n in run.names]
     for thread in threads:
@@ -355,7 +357,7 @@ def workflow_states(layout: LabLayout, names: list[str]) -> dict[str, str]:
     else:
         return {}
     return {n: str(status.workflow_status(cib, mon, n).state) for n in names
-            if workflows.elements_of(cib, n)}
+            if read.elements_of(cib, n)}
 
 
 def wait_state(layout: LabLayout, names: list[str], want: str, timeout: float) -> None:
@@ -370,10 +372,10 @@ def cleanup(layout: LabLayout, names: list[str]) -> None:
     """Abort what still runs, wait until undone, remove: the lab is left clean."""
     env = lab_env(layout)
     cib = livecib.query(env)
-    present = [n for n in names if workflows.elements_of(cib, n)]
+    present = [n for n in names if read.elements_of(cib, n)]
     for name in present:
-        if not workflows.is_aborted(cib, name):
-            workflows.abort(env, name)
+        if not read.aborted(cib, name):
+            abort(env, name)
     if present:
         wait_state(layout, present, "rolled back", timeout=180)
     for name in present:

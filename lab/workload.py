@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from haflow.coordinator import workflows
 from haflow.coordinator.cluster import livecib
 from haflow.coordinator.cluster.crm_mon import ClusterView
 from haflow.coordinator.cluster.env import Env
+from haflow.coordinator.commands.abort import abort
 from haflow.coordinator.commands.remove import remove
+from haflow.coordinator.commands.submit import submit
 from haflow.coordinator.workflow.loader import loads
+from haflow.encoding import read
 from haflow.lab import control, power
 from haflow.lab.env import for_lab as lab_env_for
 from haflow.lab.layout import LabLayout
@@ -96,15 +98,15 @@ def workflow_yaml(name: str, state: Path, steps: dict[str, dict[str, Any]],
 def submitted(layout: LabLayout, text: str, steps: list[str]) -> Iterator[str]:
     """Submit a workflow; abort, wait until undone and remove it afterwards, always."""
     wf = loads(text, "test.yaml")
-    workflows.submit(lab_env(layout), wf)
+    submit(lab_env(layout), wf)
     try:
         yield wf.name
     finally:
         env = lab_env(layout)
         cib = livecib.query(env)
-        if workflows.elements_of(cib, wf.name):
-            if not workflows.is_aborted(cib, wf.name):
-                workflows.abort(env, wf.name)
+        if read.elements_of(cib, wf.name):
+            if not read.aborted(cib, wf.name):
+                abort(env, wf.name)
             wait_stopped(layout, wf.name, steps, timeout=120)
             remove(env, wf.name, force=True)
 

@@ -4,9 +4,9 @@ Pacemaker runs it (as ``hacluster``) for every resource operation and fencing
 event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
 
 1. History: each event of a haflow step (start, stop, failed monitor, ...) is
-   stored in the CIB as a meta attribute ``haflow-event-*`` of the workflow's
-   root primitive, in the set ``WF.root.history``: a failure at once, the
-   rest gathered into one write every few seconds (alert_spool.py: every
+   stored in the CIB as a record (encoding/record.py) in a meta attribute set
+   of the workflow's root primitive: a failure at once, the
+   rest gathered into one write every few seconds (spool.py: every
    write makes Pacemaker schedule again). The CIB is replicated to
    every node, so the history survives the loss of any node (including the
    node whose lrm history the DC erases when it is fenced); meta attributes
@@ -17,7 +17,7 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
    fencer restarted; every node runs the alert, and all of them write the
    same id (the operation's reference), so it is recorded once.
 2. Failure policy ``rollback`` with no haflow process alive: when a step whose
-   primitive says ``haflow-failure-policy=rollback`` fails and can no longer
+   primitive has that policy (meta.FAILURE_POLICY_META) fails and can no longer
    run on any online node (its fail count reached migration-threshold
    everywhere; a failed start counts as INFINITY), the workflow's root and
    every step get ``target-role=Stopped`` in one change, as ``haflow abort``
@@ -26,8 +26,8 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
    the sweep (agents/sweep.py) that finishes undos cut short, but a root
    whose node is fenced stops by the fencing alone, and no sweep runs. After
    a fencing, the DC's alert finds each aborted workflow whose root is not
-   active and that has steps still flagged ``haflow-effect``, and adds a
-   meta attribute set ``WF.root.sweep`` (score INFINITY: it outranks the
+   active and that has steps still flagged (meta.EFFECT_META), and adds the
+   root's sweep set (encoding.write.ask_sweep; score INFINITY: it outranks the
    abort's ``target-role=Stopped``) that starts the root on a survivor; the
    root's start deletes the set again (workflow_agent.py), and Pacemaker
    stops the root after the first steps, as for any rollback: its stop
@@ -45,19 +45,18 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 from haflow.agents.alert import spool as alert_spool
-from haflow.agents.alert.spool import HISTORY_SET_SUFFIX
 from haflow.agents.xmltext import quoteattr
-from haflow.encoding.ids import (
-    PROVIDER,
-    ROOT_STEP,
-    SWEEP_SET_SUFFIX,
-    root_id,
-    split_step_id,
-    sweep_set_id,
+from haflow.encoding import read, record, write
+from haflow.encoding.ids import ROOT_STEP, root_id, split_step_id, sweep_set_id
+from haflow.encoding.meta import (
+    FAILURE_POLICY_META,
+    MIGRATION_THRESHOLD,
+    POLICY_ROLLBACK,
+    STOPPED,
+    TARGET_ROLE,
 )
-from haflow.encoding.record import FENCING_STEP
+from haflow.encoding.read import banned
 
-POLICY_META = "haflow-failure-policy"
 INFINITY = 1_000_000
 FAILCOUNT_WAIT = 15.0  # seconds to wait for the fail count of a failure to be written
 CIB_NO_SUCH_OBJECT = 105
@@ -127,12 +126,11 @@ class Event:
         return self.failed or self.task not in ("monitor", "notify")
 
 
-def event_value(event: Event, what: str | None = None) -> str:
-    """``EPOCH NODE TASK RC STATUS TEXT``: one line, parsed by coordinator/history.py."""
-    outcome = what or ("failed" if event.failed else "ok")
-    text = event.desc or outcome
-    return (f"{event.time:.6f} {event.node or '-'} {event.label} {event.rc} {event.status} "
-            f"{outcome} {text}")
+def history_event(event: Event, step: str, outcome: str | None = None) -> record.Event:
+    """What the history records of ``event`` (encoding/record.py)."""
+    outcome = outcome or (record.FAILED if event.failed else record.OK)
+    return record.Event(event.time, event.node, step, event.label, event.rc, event.status,
+                        outcome, event.desc or outcome)
 
 
 def exit_reason(event: Event) -> str:
@@ -144,23 +142,22 @@ def exit_reason(event: Event) -> str:
     return " ".join(reason.split())
 
 
-def _suffix(stamp: float, node: str, step: str) -> str:
-    return f"{stamp:.6f}".replace(".", "-") + f"-{node}-{step}"
+def _spooled(workflow: str, event: record.Event) -> alert_spool.Event:
+    return workflow, record.key(event.time, event.node, event.step), record.format_value(event)
 
 
-def record(workflow: str, step: str, value: str, stamp: float, node: str) -> bool:
+def record_now(workflow: str, event: record.Event) -> bool:
     """Add one event to the workflow's history in the CIB (a merge: nothing else changes)."""
-    return _write_event(workflow, _suffix(stamp, node, step), f"{step} {value}")
+    return alert_spool.write([_spooled(workflow, event)])
 
 
-def record_later(env: Mapping[str, str], workflow: str, step: str, value: str, stamp: float,
-                 node: str) -> bool:
-    """Spool the event for the next gathered write (alert_spool.py); False when there is
-    no spool here (then it is for ``record``)."""
+def record_later(env: Mapping[str, str], workflow: str, event: record.Event) -> bool:
+    """Spool the event for the next gathered write (spool.py); False when there is
+    no spool here (then it is for ``record_now``)."""
     folder = alert_spool.folder(env)
     if folder is None:
         return False
-    alert_spool.add(folder, (workflow, _suffix(stamp, node, step), f"{step} {value}"))
+    alert_spool.add(folder, _spooled(workflow, event))
     return True
 
 
@@ -171,70 +168,27 @@ def record_fencing(event: Event) -> list[str]:
         return []
     ref = event.desc.rpartition("ref=")[2].rstrip(")").strip() if "ref=" in event.desc else ""
     # every node runs this alert: one id per operation makes their writes one record
-    key = "".join(c for c in ref if c.isalnum()) or f"{int(event.time)}"
-    suffix = f"fencing-{event.node}-{key}"
-    value = event_value(event, "success" if event.rc == 0 else "failed")
-    found = []
-    for meta in resources.iter("meta_attributes"):
-        set_id = meta.get("id", "")
-        if not set_id.endswith(HISTORY_SET_SUFFIX):
-            continue
-        # a value is "STEP EPOCH NODE ...": did the workflow do anything on that node?
-        if not any((n.get("value") or "").split(" ")[2:3] == [event.node]
-                   for n in meta.iter("nvpair")):
-            continue
-        found.append(set_id[: -len(HISTORY_SET_SUFFIX)].rpartition(".")[0])
-    events = [(workflow, suffix, f"{FENCING_STEP} {value}") for workflow in found]
+    key = record.fencing_key(event.node, "".join(c for c in ref if c.isalnum())
+                             or f"{int(event.time)}")
+    value = record.format_value(history_event(event, record.FENCING_STEP,
+                                              "success" if event.rc == 0 else record.FAILED))
+    # the workflows that did anything on that node
+    found = [workflow for workflow in read.workflows(resources)
+             if any(e.node == event.node for e in read.events(resources, workflow))]
+    events = [(workflow, key, value) for workflow in found]
     return found if events and alert_spool.write(events) else []
-
-
-def _write_event(workflow: str, suffix: str, value: str) -> bool:
-    return alert_spool.write([(workflow, suffix, value)])
 
 
 # ---- rollback -----------------------------------------------------------------------------
 
 
-def configured_meta(element: ET.Element) -> dict[str, str]:
-    """The meta attributes as configured: a root's sweep set (3. above) is a passing
-    override, which does not make an aborted workflow a running one. (Also used by
-    ``haflow status`` on lxml elements, which answer the same calls.)"""
-    return {n.get("name", ""): n.get("value", "")
-            for m in element.findall("./meta_attributes")
-            if not m.get("id", "").endswith(SWEEP_SET_SUFFIX) for n in m.findall("nvpair")}
-
-
-def _uname_test(expr: ET.Element, node: str) -> bool | None:
-    if expr.get("attribute") != "#uname":
-        return None  # other node attributes: not evaluated here
-    op, value = expr.get("operation"), expr.get("value")
-    return {"eq": node == value, "ne": node != value}.get(op or "")
-
-
-def banned(cib: ET.Element, rsc: str, node: str) -> bool:
-    """Whether a -INFINITY location rule on node names (a step's ``nodes``/``avoid``)
-    keeps ``rsc`` off ``node``; rules on other attributes are not evaluated (not banned)."""
-    for loc in cib.findall("./configuration/constraints/rsc_location"):
-        if loc.get("rsc") != rsc:
-            continue
-        for rule in loc.findall("./rule"):
-            if rule.get("score") not in ("-INFINITY", "-infinity"):
-                continue
-            tests = [_uname_test(e, node) for e in rule.findall("./expression")]
-            if not tests or any(t is None for t in tests):
-                continue
-            if (all(tests) if rule.get("boolean-op", "and") == "and" else any(tests)):
-                return True
-    return False
-
-
 def cannot_run_anywhere(cib: ET.Element, rsc: str, failed_node: str) -> bool | None:
     """True when the resource's fail count reached migration-threshold on every online
     node it may run on; None while the failure's own fail count is not written yet."""
-    prim = cib.find(f"./configuration/resources/primitive[@id={quoteattr(rsc)}]")
+    prim = read.primitive(cib, rsc)
     if prim is None:
         return False
-    threshold = _int(configured_meta(prim).get("migration-threshold")) or INFINITY
+    threshold = _int(read.configured_meta(prim).get(MIGRATION_THRESHOLD)) or INFINITY
     prefix = f"fail-count-{rsc}#"
     counts: dict[str, int] = {}
     online = []
@@ -252,30 +206,19 @@ def cannot_run_anywhere(cib: ET.Element, rsc: str, failed_node: str) -> bool | N
                if not banned(cib, rsc, node))
 
 
-def root_stopped(cib: ET.Element, workflow: str) -> bool:
-    root = cib.find(f"./configuration/resources/primitive[@id={quoteattr(root_id(workflow))}]")
-    return root is not None and configured_meta(root).get("target-role", "").lower() == "stopped"
-
-
 def stop_everything(cib: ET.Element, workflow: str) -> str:
-    """``cibadmin --modify`` input setting target-role=Stopped on the root and every step
-    of ``workflow`` (coordinator/workflow/roles.py does the same with lxml)."""
+    """``cibadmin --modify`` input stopping every resource of ``workflow`` as
+    ``haflow abort`` does (encoding.write.set_role, applied to ``cib`` in place). A
+    merge only changes and adds: what set_role removes stays (a second target-role
+    set by hand; the sweep set, which only an aborted workflow has)."""
+    write.set_role(cib, workflow, STOPPED)
     out = ET.Element("resources")
-    resources = cib.find("./configuration/resources")
-    for primitive in (resources if resources is not None else ()):
-        rid = primitive.get("id", "")
-        if primitive.tag != "primitive" or not rid.startswith(workflow + "."):
-            continue
-        sets = primitive.findall("meta_attributes")
-        # a target-role already set (by hand, or a former abort) is changed where it is
-        where, nvpair_id = next(((m.get("id", ""), n.get("id", "")) for m in sets
-                                 for n in m.findall("nvpair") if n.get("name") == "target-role"),
-                                ("", ""))
-        set_id = where or (sets[0].get("id", "") if sets else f"{rid}.meta")
-        meta = ET.SubElement(ET.SubElement(out, "primitive", id=rid), "meta_attributes",
-                             id=set_id)
-        ET.SubElement(meta, "nvpair", id=nvpair_id or f"{set_id}.target-role",
-                      name="target-role", value="Stopped")
+    for primitive in read.resources_of(cib, workflow):
+        patch = ET.SubElement(out, "primitive", id=primitive.get("id", ""))
+        for meta in primitive.findall("meta_attributes"):
+            held = [n for n in meta.findall("nvpair") if n.get("name") == TARGET_ROLE]
+            if held:
+                ET.SubElement(patch, "meta_attributes", id=meta.get("id", "")).extend(held)
     return ET.tostring(out, encoding="unicode")
 
 
@@ -286,11 +229,12 @@ def maybe_roll_back(event: Event, workflow: str, step: str) -> str | None:
         cib = _query()
         if cib is None:
             return None
-        prim = cib.find(f"./configuration/resources/primitive[@id={quoteattr(event.rsc)}]")
+        prim = read.primitive(cib, event.rsc)
         # no policy meta attribute: not a haflow step (a resource someone named "x.y")
-        if prim is None or configured_meta(prim).get(POLICY_META) != "rollback":
+        policy = None if prim is None else read.configured_meta(prim).get(FAILURE_POLICY_META)
+        if policy != POLICY_ROLLBACK:
             return None
-        if root_stopped(cib, workflow):
+        if read.aborted(cib, workflow):
             return None  # already rolling back
         verdict = cannot_run_anywhere(cib, event.rsc, event.node)
         if verdict is not None or time.monotonic() > deadline:
@@ -350,22 +294,16 @@ def active_somewhere(cib: ET.Element, rsc: str) -> bool:
 
 def sweep_needed(cib: ET.Element) -> list[str]:
     """Aborted workflows whose root is stopped while steps are still flagged."""
-    from haflow.agents.sweep import flagged_steps
-
-    resources = cib.find("./configuration/resources")
-    if resources is None:
-        return []
     found = []
-    for root in resources.findall("primitive"):
-        if root.get("provider") != PROVIDER or root.get("type") != "workflow":
+    for workflow in read.workflows(cib):
+        root = read.root_of(cib, workflow)
+        if root is None or not read.aborted(cib, workflow):
             continue
-        rid = root.get("id", "")
-        workflow = rid.rpartition(".")[0]
         asked = any(m.get("id") == sweep_set_id(workflow)
                     for m in root.findall("meta_attributes"))
-        if asked or not root_stopped(cib, workflow) or active_somewhere(cib, rid):
+        if asked or active_somewhere(cib, root_id(workflow)):
             continue
-        if flagged_steps(resources, workflow):
+        if read.flagged_steps(cib, workflow):
             found.append(workflow)
     return found
 
@@ -384,18 +322,16 @@ def sweep_after_fencing(event: Event) -> list[str]:
         time.sleep(0.5)
     done = []
     for workflow in sweep_needed(cib):
-        set_id = sweep_set_id(workflow)
-        xml = (f"<primitive id={quoteattr(root_id(workflow))}><meta_attributes "
-               f"id={quoteattr(set_id)} score=\"INFINITY\"><nvpair "
-               f"id={quoteattr(set_id + '.target-role')} name=\"target-role\" "
-               "value=\"Started\"/></meta_attributes></primitive>")
-        result = _run(["cibadmin", "--modify", "--scope", "resources", "--xml-text", xml])
+        root = ET.Element("primitive", id=root_id(workflow))
+        write.ask_sweep(root, workflow)
+        result = _run(["cibadmin", "--modify", "--scope", "resources", "--xml-text",
+                       ET.tostring(root, encoding="unicode")])
         if result is None or result.returncode != 0:
             continue
-        now = time.time()
-        record(workflow, ROOT_STEP, f"{now:.6f} {event.node} sweep 0 0 sweep the root stopped "
-               f"with {event.node} (fenced) before finishing undos cut short: it starts on a "
-               "live node, and its stop finishes them", now, event.node)
+        record_now(workflow, record.Event(
+            time.time(), event.node, ROOT_STEP, "sweep", 0, 0, "sweep",
+            f"the root stopped with {event.node} (fenced) before finishing undos cut short: "
+            "it starts on a live node, and its stop finishes them"))
         done.append(workflow)
     return done
 
@@ -419,18 +355,17 @@ def handle(env: Mapping[str, str]) -> int:
     if event.failed:
         event.desc = exit_reason(event) or event.desc
     if event.worth_recording():
-        value = event_value(event)
+        recorded = history_event(event, step)
         # a failure is written at once: the rollback below and an admin look for it
-        if event.failed or not record_later(env, workflow, step, value, event.time,
-                                            event.node):
-            record(workflow, step, value, event.time, event.node)
-    if event.failed and step != "root" and event.task in ("start", "monitor", "promote"):
+        if event.failed or not record_later(env, workflow, recorded):
+            record_now(workflow, recorded)
+    if event.failed and step != ROOT_STEP and event.task in ("start", "monitor", "promote"):
         if event.task == "monitor" and not event.interval:
             return 0  # a probe finding something is not a failure of the step
         why = maybe_roll_back(event, workflow, step)
         if why:
-            record(workflow, step, f"{time.time():.6f} {event.node} rollback 0 0 rollback {why}",
-                   time.time(), event.node)
+            record_now(workflow, record.Event(time.time(), event.node, step, "rollback", 0, 0,
+                                              "rollback", why))
     return 0
 
 

@@ -8,7 +8,7 @@ node (under ``/dev/shm``: it is gone with the node, like the node's memory),
 and a detached flusher writes the first events at once and then what gathered
 every FLUSH_DELAY seconds in one ``cibadmin`` change: 52 s with 1 s, 39 s
 with 3 s (same lab, one run each, on a busy machine). Failures, fencings and
-rollbacks are still written at once (see alert_haflow.py); events spooled on
+rollbacks are still written at once (see agent.py); events spooled on
 a node that dies within those seconds are lost with it, as the node's own
 resource history is (a lone event, as a step's start right before a crash,
 is written at once: the demo showed it missing when the flusher waited first).
@@ -24,37 +24,30 @@ import stat
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
-from haflow.agents.xmltext import quoteattr
 from haflow.encoding.ids import root_id
+from haflow.encoding.write import add_record
 
 SPOOL_ENV = "HAFLOW_ALERT_SPOOL"  # the spool's directory; empty: write every event at once
 FLUSH_DELAY = 3.0  # seconds a flusher gathers events before each CIB write
 EVENTS = "events"
 FLUSHER_LOCK = "flusher.lock"
-HISTORY_SET_SUFFIX = ".history"
-EVENT_PREFIX = "haflow-event-"
 
-Event = tuple[str, str, str]  # workflow, id suffix, value
-
-
-def history_set_id(workflow: str) -> str:
-    return root_id(workflow) + HISTORY_SET_SUFFIX
+Event = tuple[str, str, str]  # workflow, key (record.key), record (record.format_value)
 
 
 def events_xml(events: list[Event]) -> str:
     """``cibadmin --modify`` input adding ``events`` to their workflows' histories."""
-    by_workflow: dict[str, list[str]] = {}
-    for workflow, suffix, value in events:
-        set_id = history_set_id(workflow)
-        by_workflow.setdefault(workflow, []).append(
-            f"<nvpair id={quoteattr(f'{set_id}.{suffix}')} "
-            f"name={quoteattr(EVENT_PREFIX + suffix)} value={quoteattr(value)}/>")
-    return "<resources>" + "".join(
-        f"<primitive id={quoteattr(root_id(workflow))}><meta_attributes "
-        f"id={quoteattr(history_set_id(workflow))}>{''.join(pairs)}</meta_attributes>"
-        "</primitive>" for workflow, pairs in by_workflow.items()) + "</resources>"
+    out = ET.Element("resources")
+    roots: dict[str, ET.Element] = {}
+    for workflow, key, value in events:
+        root = roots.get(workflow)
+        if root is None:
+            root = roots[workflow] = ET.SubElement(out, "primitive", id=root_id(workflow))
+        add_record(root, workflow, key, value)
+    return ET.tostring(out, encoding="unicode")
 
 
 def write(events: list[Event]) -> bool:

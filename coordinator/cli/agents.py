@@ -55,7 +55,7 @@ def handle(args: argparse.Namespace) -> int:
 
     if getattr(args, "cluster", False):
         from haflow.coordinator.cluster import env as envs
-        from haflow.coordinator.workflows import configure_alert
+        from haflow.coordinator.commands.submit import configure_alert
 
         changed = configure_alert(envs.from_args(args))
         placed.append(install.Placed("alert", "cluster CIB <alerts>",

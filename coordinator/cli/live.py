@@ -23,7 +23,7 @@ from haflow.coordinator.exitcodes import ExitCode
 if TYPE_CHECKING:
     from haflow.coordinator.cluster.env import Env
     from haflow.coordinator.status import StepStatus, WorkflowStatus
-
+    from haflow.encoding.record import Event
 
 
 def register(sub: Any) -> None:
@@ -399,9 +399,9 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def cmd_abort(args: argparse.Namespace) -> int:
-    from haflow.coordinator import workflows
+    from haflow.coordinator.commands.abort import abort
 
-    workflows.abort(_env(args), args.workflow)
+    abort(_env(args), args.workflow)
     _emit(args, {"workflow": args.workflow, "aborted": True},
           lambda d: f"aborting {d['workflow']}: Pacemaker undoes each step in reverse order "
           f"('haflow wait {d['workflow']}' to follow)")
@@ -409,9 +409,9 @@ def cmd_abort(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from haflow.coordinator import workflows
+    from haflow.coordinator.commands.abort import retry
 
-    cleared = workflows.retry(_env(args), args.workflow, args.step)
+    cleared = retry(_env(args), args.workflow, args.step)
     _emit(args, {"workflow": args.workflow, "cleared": cleared},
           lambda d: f"{d['workflow']}: failures cleared on {', '.join(d['cleared'])}; "
           "the steps run again")
@@ -430,7 +430,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from haflow.coordinator import history
     from haflow.coordinator.commands.history import workflow_history
 
     env = _env(args)
@@ -439,5 +438,17 @@ def cmd_history(args: argparse.Namespace) -> int:
         sys.stderr.write(f"haflow: warning: the fencing history could not be read on "
                          f"{env.description} ({found.fencing_unreadable}): fencing is not "
                          "shown\n")
-    _emit(args, [e.to_dict() for e in found.events], lambda _: history.render(found.events))
+    _emit(args, [e.to_dict() for e in found.events], lambda _: render_history(found.events))
     return int(ExitCode.OK)
+
+
+def render_history(events: list[Event]) -> str:
+    """The events as text, one line each; a failed one marked ``!!``."""
+    lines = []
+    for e in events:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.time))
+        mark = "!!" if e.outcome not in ("ok", "success") else "  "
+        what = e.outcome.upper() if mark == "!!" else e.outcome
+        lines.append(f"{mark} {stamp}Z  {e.node:<10} {e.step:<16} {e.task:<12} {what:<8} "
+                     f"{e.text if e.text != e.outcome else ''}".rstrip())
+    return "\n".join(lines) if lines else "no events recorded (yet)"

@@ -26,6 +26,13 @@ class Env:
     prefix: tuple[str, ...] = ()
     description: str = "this node"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # the cluster node's name where it is known up front (a lab node); None: this host
+    node: str | None = None
+
+    @property
+    def node_name(self) -> str:
+        """The name of the node the commands run on (what history records as the node)."""
+        return self.node or os.uname().nodename
 
     def run(self, argv: Sequence[str], input: str | None = None,
             timeout: float = 60.0) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ order follow. Nothing here prints and nothing touches a cluster.
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import tempfile
 import time
@@ -212,8 +213,7 @@ def run(cib: etree._Element, *, simulate: bool = True, node_up: Iterable[str] = 
         argv += _repeat("--node-fail", node_fail) + _repeat("--op-inject", op_inject)
         argv += _repeat("--op-fail", op_fail)
         # crm_simulate keeps its working shadow copy under TMPDIR: keep it in ours
-        scoped = Env(prefix=runner.prefix, description=runner.description,
-                     extra_env={**runner.extra_env, "TMPDIR": tmp})
+        scoped = dataclasses.replace(runner, extra_env={**runner.extra_env, "TMPDIR": tmp})
         cpu_before = _children_cpu()
         started = time.perf_counter()
         result = scoped.run(argv, timeout=timeout)

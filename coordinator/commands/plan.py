@@ -22,9 +22,9 @@ from haflow.coordinator.cluster.env import Env
 from haflow.coordinator.cluster.simulate import Action, Simulation, TransitionGraph
 from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import error
-from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.model import FailurePolicy, Workflow
-from haflow.encoding import ids as naming
+from haflow.encoding import ids, read, write
+from haflow.encoding.meta import STOPPED
 
 # a step that fails everywhere is tried on each node once: bound the rounds
 MAX_FAIL_ROUNDS = 64
@@ -113,7 +113,7 @@ def plan_file(path: str, env: Env | None = None, cib_file: str | None = None, *,
 def make_plan(workflow: Workflow, cib: etree._Element, *, node_down: str | None = None,
               fail: str | None = None) -> Plan:
     """Plan ``workflow`` against ``cib`` (not modified), with at most one what-if."""
-    from haflow.coordinator import workflows
+    from haflow.coordinator.commands.workflow_cib import with_workflow
 
     if fail is not None and fail not in workflow.steps:
         raise error(Code.STEP_NOT_FOUND, f"--fail {fail}: workflow {workflow.name} has no such "
@@ -122,9 +122,9 @@ def make_plan(workflow: Workflow, cib: etree._Element, *, node_down: str | None 
     if node_down is not None and node_down not in nodes:
         raise error(Code.NODE_NOT_FOUND, f"--node-down {node_down}: the CIB has no such node "
                     f"(nodes: {', '.join(nodes) or 'none'})")
-    present = bool(workflows.elements_of(cib, workflow.name))
+    present = bool(read.elements_of(cib, workflow.name))
     # a workflow in the CIB already: what replacing it would do (its own submission)
-    shadow, _ = workflows.with_workflow(cib, workflow, None if present else PLAN_SUBMISSION)
+    shadow, _ = with_workflow(cib, workflow, None if present else PLAN_SUBMISSION)
     scenario = ("submit" if node_down is None and fail is None else
                 f"node {node_down} lost" if node_down else f"step {fail} fails")
     plan = Plan(workflow=workflow.name, scenario=scenario, nodes=nodes)
@@ -152,7 +152,7 @@ def make_plan(workflow: Workflow, cib: etree._Element, *, node_down: str | None 
 def _plan_failure(plan: Plan, workflow: Workflow, shadow: etree._Element, step: str,
                   mine: Callable[[Action], bool]) -> None:
     """The step's start fails wherever it is tried; follow the scheduler until it settles."""
-    rid = naming.step_id(workflow.name, step)
+    rid = ids.step_id(workflow.name, step)
     every_node = [f"{rid}_start_0@{node}=1" for node in plan.nodes]
     title = f"start the workflow; {step} fails"
     state = simulate.run(shadow, op_fail=every_node, keep_output=True)
@@ -196,10 +196,10 @@ def _next_order(plan: Plan) -> int:
 def _stop_root(cib: etree._Element, workflow: str) -> etree._Element:
     """A copy of ``cib`` with the workflow stopped as abort/rollback stops it."""
     shadow = copy.deepcopy(cib)
-    if roles.root_of(shadow, workflow) is None:
+    if read.root_of(shadow, workflow) is None:
         raise error(Code.WORKFLOW_DAMAGED, "the compiled workflow has no root resource "
-                    f"{naming.root_id(workflow)}")
-    roles.set_role(shadow, workflow, "Stopped")
+                    f"{ids.root_id(workflow)}")
+    write.set_role(shadow, workflow, STOPPED)
     return shadow
 
 
@@ -207,7 +207,7 @@ def _selector(workflow: str) -> Callable[[Action], bool]:
     def mine(action: Action) -> bool:
         if action.task == "stonith" and action.kind != "pseudo_event":
             return True  # fencing is part of any recovery
-        split = naming.split_step_id(action.resource or "")
+        split = ids.split_step_id(action.resource or "")
         return action.changes_state and split is not None and split[0] == workflow
     return mine
 
@@ -231,7 +231,7 @@ def reduce(sim: Simulation, title: str, mine: Callable[[Action], bool], *,
     for index, wave in enumerate(waves, start=1):
         for action in wave:
             order += 1
-            split = naming.split_step_id(action.resource or "")
+            split = ids.split_step_id(action.resource or "")
             numbered[action.id] = PlannedAction(
                 step=split[1] if split else "", resource=action.resource or action.key,
                 task=action.task, node=action.node, wave=index, order=order,
@@ -262,7 +262,7 @@ def _nearest_inputs(graph: TransitionGraph, shown: set[int]) -> dict[int, set[in
 
 def _placement(plan: Plan, workflow: Workflow) -> dict[str, dict[str, Any]]:
     """Each step's state and nodes after the last phase (a list: a clone runs on several)."""
-    steps = [naming.ROOT_STEP, *workflow.steps]
+    steps = [ids.ROOT_STEP, *workflow.steps]
     running: dict[str, list[str]] = {s: [] for s in steps}
     failed: dict[str, list[str]] = {s: [] for s in steps}
     for phase in plan.phases:

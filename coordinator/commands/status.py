@@ -15,13 +15,13 @@ def statuses(env: Env, workflow: str | None = None, sync_wait: float | None = No
     synced view (``sync_wait``: how long to wait for one, default live_view.SYNC_WAIT)."""
     from haflow.coordinator import status
     from haflow.coordinator.cluster import live_view
-    from haflow.coordinator.workflow.roles import root_of
+    from haflow.encoding.read import root_of
 
     cib, mon = live_view.read_live(env, live_view.SYNC_WAIT if sync_wait is None else sync_wait)
     if workflow is not None:
         if root_of(cib, workflow) is None:  # the compiler's import is for the rare case
-            from haflow.coordinator import workflows
+            from haflow.coordinator.commands.workflow_cib import require_workflow
 
-            workflows.require_workflow(cib, workflow)
+            require_workflow(cib, workflow)
         return [status.workflow_status(cib, mon, workflow)]
     return status.all_status(cib, mon)

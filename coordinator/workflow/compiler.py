@@ -1,6 +1,6 @@
 """Workflow -> CIB XML: the root, one primitive per step, constraints, a tag.
 
-The encoding is chosen for the scheduler's sake (see DESIGN.md "Scale"):
+The encoding is chosen for the scheduler's sake (bench/schedule.py measures it):
 steps that share their dependencies share one ordering constraint (resource
 sets, not one constraint per edge); haflow steps are never probed (one
 location constraint with ``resource-discovery="never"``), foreign agents are.
@@ -33,11 +33,33 @@ from haflow.coordinator.workflow.model import (
     Step,
     Workflow,
 )
-from haflow.encoding.ids import PROVIDER, root_id, step_id, tag_id
-from haflow.encoding.meta import FAILURE_POLICY_META, PARAM_STEP, PARAM_SUBMISSION, PARAM_WORKFLOW
+from haflow.encoding.ids import (
+    APART,
+    DISCOVERY,
+    ORDER,
+    PLACE,
+    PROVIDER,
+    ROOT_AGENT,
+    STOP_LAST,
+    WITH,
+    constraint_id,
+    meta_set_id,
+    nvpair_id,
+    params_set_id,
+    root_id,
+    step_id,
+    tag_id,
+)
+from haflow.encoding.meta import (
+    FAILURE_POLICY_META,
+    MIGRATION_THRESHOLD,
+    PARAM_DESCRIPTION,
+    PARAM_STEP,
+    PARAM_SUBMISSION,
+    PARAM_WORKFLOW,
+)
 
 DEFAULT_SUBMISSION = "1"
-ROOT_AGENT = "workflow"
 INFINITY = "INFINITY"
 # a node must NOT run the step when the negation of one of its rules holds
 _NEGATE = {
@@ -213,13 +235,12 @@ def _primitive(pid: str, agent: tuple[str, str, str], params: list[tuple[str, st
     standard, provider, kind = (_esc(part) for part in agent)
     lines = [f'<primitive id="{_esc(pid)}" class="{standard}" provider="{provider}" '
              f'type="{kind}">']
-    for tag, suffix, pairs in (("instance_attributes", "params", params),
-                               ("meta_attributes", "meta", meta)):
+    for tag, set_id, pairs in (("instance_attributes", params_set_id(pid), params),
+                               ("meta_attributes", meta_set_id(pid), meta)):
         if pairs:
-            set_id = _esc(f"{pid}.{suffix}")
-            lines.append(f'  <{tag} id="{set_id}">')
-            lines += [f'    <nvpair id="{set_id}.{_esc(n)}" name="{_esc(n)}" value="{_esc(v)}"/>'
-                      for n, v in pairs]
+            lines.append(f'  <{tag} id="{_esc(set_id)}">')
+            lines += [f'    <nvpair id="{_esc(nvpair_id(set_id, n))}" name="{_esc(n)}" '
+                      f'value="{_esc(v)}"/>' for n, v in pairs]
             lines.append(f"  </{tag}>")
     lines.append("  <operations>")
     lines += ["    <op" + "".join([f' {k}="{_esc(v)}"' for k, v in op.items()]) + "/>"
@@ -256,7 +277,7 @@ def _root(wf: Workflow) -> Rendered:
     after the first steps (_root_orders), so its stop is the rollback's last
     act. If the root's node is the one fenced during the undo, its stop is
     implied by the fencing and its sweep does not run: the DC's alert agent
-    starts it again on a live node to stop it there (agents/alert_haflow.py,
+    starts it again on a live node to stop it there (agents/alert/agent.py,
     fault scenario crash-undo). It used to be a clone on every node, which kept
     the order mandatory but cost the scheduler one instance per node and
     workflow (1,000 steps on 32 nodes: 2.6 s of CPU with the clone, 0.9 s
@@ -265,7 +286,7 @@ def _root(wf: Workflow) -> Rendered:
     rid = root_id(wf.name)
     params = [(PARAM_WORKFLOW, wf.name)]
     if wf.description:
-        params.append(("description", wf.description))
+        params.append((PARAM_DESCRIPTION, wf.description))
     meta = [
         (FAILURE_POLICY_META, str(wf.failure_policy)),
         # a joining node must not draw the root over: a move is a stop and a start
@@ -288,7 +309,7 @@ def _step(wf: Workflow, step: Step, submission: str) -> Rendered:
         ]
     meta = [
         # retries on one node before moving on; then the alert acts on the policy
-        ("migration-threshold", str(step.retries + 1)),
+        (MIGRATION_THRESHOLD, str(step.retries + 1)),
         # failures are never forgotten: otherwise retries would never run out
         ("failure-timeout", "0"),
         # a step stays where it runs: without this a joining node "rebalances"
@@ -362,7 +383,6 @@ def _orders(wf: Workflow, order: list[str]) -> list[Node]:
         deps[0]: names[0] for deps, names in groups.items() if len(deps) == 1 and len(names) == 1
     }
     edge_from = {then: first for first, then in edge_to.items()}
-    base = root_id(wf.name)
     result = []
     for deps, names in groups.items():
         if len(deps) == 1 and len(names) == 1:
@@ -372,25 +392,26 @@ def _orders(wf: Workflow, order: list[str]) -> list[Node]:
             while chain[-1] in edge_to:
                 chain.append(edge_to[chain[-1]])
             ids = [step_id(wf.name, n) for n in chain]
-            result.append(_chain(f"{base}.order.{chain[1]}", ids))
+            result.append(_chain(constraint_id(wf.name, ORDER, chain[1]), ids))
             continue
         then = [step_id(wf.name, n) for n in names]
         if deps:
             first = [step_id(wf.name, d) for d in deps]
-            result.append(_order(f"{base}.order.{names[0]}", first, then))
+            result.append(_order(constraint_id(wf.name, ORDER, names[0]), first, then))
         else:  # the first steps, after the root (see _root)
-            result += _root_orders(base, names[0], then)
+            result += _root_orders(wf.name, names[0], then)
     return result
 
 
-def _root_orders(root: str, first_name: str, first_steps: list[str]) -> list[Node]:
+def _root_orders(workflow: str, first_name: str, first_steps: list[str]) -> list[Node]:
     """The root starts before the first steps (Optional: its move restarts nothing) and
     stops after them (Mandatory, one way: its stop, the rollback's last act, waits for
     their stops, and is blocked with them by a step whose stop cannot run yet, until
     abort's cleanup; a step that merely moves does not stop the root)."""
-    starts = _order(f"{root}.order.{first_name}", [root], first_steps, kind="Optional",
-                    symmetrical=False)
-    cid = f"{root}.stop-last"
+    root = root_id(workflow)
+    starts = _order(constraint_id(workflow, ORDER, first_name), [root], first_steps,
+                    kind="Optional", symmetrical=False)
+    cid = constraint_id(workflow, STOP_LAST)
     if len(first_steps) == 1:
         stops = Node("rsc_order", {
             "id": cid, "kind": "Mandatory", "first": first_steps[0], "first-action": "stop",
@@ -406,7 +427,6 @@ def _root_orders(root: str, first_name: str, first_steps: list[str]) -> list[Nod
 
 
 def _colocations(wf: Workflow) -> list[Node]:
-    base = root_id(wf.name)
     result = []
     done: set[tuple[str, str]] = set()
     for step in wf.steps.values():
@@ -417,7 +437,7 @@ def _colocations(wf: Workflow) -> list[Node]:
                 Node(
                     "rsc_colocation",
                     {
-                        "id": f"{base}.with.{step.name}.{other}",
+                        "id": constraint_id(wf.name, WITH, step.name, other),
                         "rsc": step_id(wf.name, step.name),
                         "with-rsc": step_id(wf.name, other),
                         "score": INFINITY,
@@ -433,7 +453,7 @@ def _colocations(wf: Workflow) -> list[Node]:
                 Node(
                     "rsc_colocation",
                     {
-                        "id": f"{base}.apart.{step.name}.{other}",
+                        "id": constraint_id(wf.name, APART, step.name, other),
                         "rsc": step_id(wf.name, step.name),
                         "with-rsc": step_id(wf.name, other),
                         "score": f"-{INFINITY}",
@@ -446,7 +466,7 @@ def _colocations(wf: Workflow) -> list[Node]:
 def _location(wf: Workflow, step: Step) -> Node | None:
     if not (step.nodes or step.avoid or step.rules):
         return None
-    cid = f"{root_id(wf.name)}.place.{step.name}"
+    cid = constraint_id(wf.name, PLACE, step.name)
     loc = Node("rsc_location", {"id": cid, "rsc": step_id(wf.name, step.name)})
 
     def rule(kind: str, boolean_op: str, exprs: list[dict[str, str]]) -> None:
@@ -487,7 +507,7 @@ def _location(wf: Workflow, step: Step) -> Node | None:
 
 def _no_discovery(wf: Workflow, ids: list[str]) -> Node:
     """haflow steps are never probed: their "running here" is a node-local marker."""
-    cid = f"{root_id(wf.name)}.discovery"
+    cid = constraint_id(wf.name, DISCOVERY)
     loc = Node("rsc_location", {"id": cid, "resource-discovery": "never"})
     _set(loc, f"{cid}.set", ids, sequential=False)
     rule = _sub(loc, "rule", id=f"{cid}.rule", score="0")

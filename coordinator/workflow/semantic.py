@@ -25,11 +25,10 @@ from haflow.coordinator.workflow.model import (
     Step,
     Workflow,
 )
-from haflow.encoding.ids import NAME_MAX, ROOT_STEP, valid_name
+from haflow.encoding.ids import NAME_MAX, ROOT_AGENT, ROOT_STEP, valid_name
 from haflow.encoding.meta import PARAM_STEP, PARAM_SUBMISSION, PARAM_WORKFLOW
 
 FRAMEWORK_PARAMS = (PARAM_WORKFLOW, PARAM_STEP, PARAM_SUBMISSION)
-ROOT_AGENT = "workflow"  # ocf:haflow:workflow is the root's agent, not a step's
 MAX_CYCLES = 20
 SUGGESTION_BUDGET = 10_000  # candidates compared, per file: ~0.1 s
 NAME_RULE = "a letter, then up to 47 letters, digits, '_' or '-'"

@@ -48,9 +48,9 @@ def test_started_monitored_drift_repaired_then_aborted_in_reverse_order(
         assert [r.event for r in records.read(state) if r.resource == "chain.a"] == ["do", "do"]
         assert undos(state) == []
         # abort: one undo per step, in reverse dependency order
-        from haflow.coordinator import workflows
+        from haflow.coordinator.commands.abort import abort
 
-        workflows.abort(lab_env(lab3), name)
+        abort(lab_env(lab3), name)
         wait_stopped(lab3, name, steps)
         order = [r.resource for r in undos(state)]
         assert order == ["chain.c", "chain.b", "chain.a"], order

@@ -31,8 +31,9 @@ from haflow.agents.http_agent import (
     parse_path,
     parse_statuses,
     pick,
-    split_http,
 )
+from haflow.agents.http_client import split_http
+from haflow.encoding.ids import outputs_set_id
 from tests.agents.agentrun import AgentResult, Sandbox, cibadmin, ocf_tester
 
 pytestmark = pytest.mark.tier0
@@ -315,7 +316,7 @@ def test_a_lost_create_answer_is_deduplicated_by_the_key(rest: Rest, box: Sandbo
     params = step_params(rest)
     assert run(box, "start", params).rc == 0
     box.forget_markers()
-    cibadmin(box.cib_file, "-D", "-X", f'<meta_attributes id="{STEP}-haflow-outputs"/>')
+    cibadmin(box.cib_file, "-D", "-X", f'<meta_attributes id="{outputs_set_id(STEP)}"/>')
     result = run(box, "start", params)
     assert result.rc == 0, result
     assert rest.count("POST") == 2 and len(rest.objects) == 1
@@ -357,8 +358,8 @@ def test_drift_is_repaired_by_a_new_create(rest: Rest, box: Sandbox, replay: boo
     # with the same key: the service answers with the object the redo made
     box.forget_markers()
     cibadmin(box.cib_file, "--modify", "--scope", "resources", "-X",
-             f'<primitive id="{STEP}"><meta_attributes id="{STEP}-haflow-outputs">'
-             f'<nvpair id="{STEP}-haflow-outputs-url" name="haflow-output-url" '
+             f'<primitive id="{STEP}"><meta_attributes id="{outputs_set_id(STEP)}">'
+             f'<nvpair id="{outputs_set_id(STEP)}.haflow-output-url" name="haflow-output-url" '
              f'value="{rest.url("/items/1")}"/></meta_attributes></primitive>')
     assert box.outputs(STEP)["url"] == rest.url("/items/1")
     assert run(box, "start", params).rc == 0
@@ -538,7 +539,7 @@ def test_put_creates_at_the_url(rest: Rest, box: Sandbox) -> None:
 def forget_everything(box: Sandbox) -> None:
     """No marker on this node and no outputs in the CIB: the agent knows nothing."""
     box.forget_markers()
-    cibadmin(box.cib_file, "-D", "-X", f'<meta_attributes id="{STEP}-haflow-outputs"/>')
+    cibadmin(box.cib_file, "-D", "-X", f'<meta_attributes id="{outputs_set_id(STEP)}"/>')
 
 
 def test_put_undo_knowing_nothing_deletes_the_url(rest: Rest, box: Sandbox) -> None:
@@ -568,7 +569,7 @@ def test_static_check_url_adopts_and_learns_the_object_url(rest: Rest, box: Sand
 def test_headers_and_references_to_earlier_outputs(rest: Rest, box: Sandbox) -> None:
     box.add_primitive("wf.net", "http")
     cibadmin(box.cib_file, "--modify", "--scope", "resources", "-X",
-             '<primitive id="wf.net"><meta_attributes id="wf.net-haflow-outputs">'
+             f'<primitive id="wf.net"><meta_attributes id="{outputs_set_id("wf.net")}">'
              '<nvpair id="wf.net-o-id" name="haflow-output-id" value="net-7"/>'
              "</meta_attributes></primitive>")
     params = step_params(rest, body='{"net": "${steps.net.id}"}',

@@ -23,6 +23,7 @@ from lxml import etree
 from haflow.coordinator.cluster import env as envs
 from haflow.coordinator.cluster import livecib
 from haflow.coordinator.cluster.env import Env
+from haflow.encoding import ids
 from haflow.lab import control, power
 from haflow.lab.layout import LabLayout
 
@@ -66,7 +67,7 @@ class Live:
     def history(self, workflow: str, *wanted: tuple[str, str], timeout: float = 20.0,
                 node: str | None = None) -> list[tuple[str, str]]:
         """(step, task) of the workflow's history once it holds every ``wanted`` pair:
-        the alert agent writes successful events every few seconds (agents/alert_spool.py)."""
+        the alert agent writes successful events every few seconds (agents/alert/spool.py)."""
         deadline = time.monotonic() + timeout
         extra = ("--node", node) if node else ()
         while True:
@@ -115,7 +116,7 @@ class Live:
         config = livecib.query(self.env).find("configuration")
         assert config is not None
         for meta in list(config.iter("meta_attributes")):
-            if meta.get("id", "").endswith((".history", "-haflow-outputs")):
+            if ids.runtime_set(meta.get("id", "")):
                 meta.getparent().remove(meta)  # type: ignore[union-attr]
         # whitespace comes and goes with the CIB's own rewrites: compare elements only
         for element in config.iter():

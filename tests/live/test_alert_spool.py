@@ -1,4 +1,4 @@
-"""The alert agent's gathered history writes (agents/alert_spool.py), on a CIB file."""
+"""The alert agent's gathered history writes (agents/alert/spool.py), on a CIB file."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lxml import etree
 
 from haflow.agents.alert import agent as alert_haflow
 from haflow.agents.alert import spool as alert_spool
-from haflow.coordinator import history
+from haflow.encoding import read
 from tests.live.test_status_tier0 import alert_env, cib_file
 
 pytestmark = pytest.mark.tier0
@@ -25,7 +25,7 @@ def _epoch(path: Path) -> int:
 
 def _starts(path: Path, workflow: str) -> list[tuple[str, str]]:
     cib = etree.parse(str(path)).getroot()
-    return [(e.step, e.task) for e in history.step_events(cib, workflow)
+    return [(e.step, e.task) for e in read.events(cib, workflow)
             if e.time >= 1895672400]
 
 
@@ -56,7 +56,7 @@ def test_a_failure_is_written_at_once(cib_file: Path, tmp_path: Path,
     alert_haflow.handle(alert_env(HAFLOW_ALERT_SPOOL=str(tmp_path / "spool"),
                                   **_event("b", "1895672403", CRM_alert_rc="1")))
     cib = etree.parse(str(cib_file)).getroot()
-    assert [(e.step, e.outcome) for e in history.step_events(cib, "t1done")
+    assert [(e.step, e.outcome) for e in read.events(cib, "t1done")
             if e.time >= 1895672403] == [("b", "failed")]
 
 

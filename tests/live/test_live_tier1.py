@@ -12,11 +12,11 @@ import time
 import pytest
 from lxml import etree
 
-from haflow.coordinator import workflows
 from haflow.coordinator.cluster import livecib
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import load
+from haflow.encoding import read
 from haflow.lab import power, records
 from tests.live.conftest import Live
 
@@ -112,7 +112,7 @@ def test_abort_undoes_in_reverse_order_then_remove(live1: Live) -> None:
     removed = live1.run("remove", "t1chain")
     assert removed.returncode == 0 and "nothing of it remains" in removed.stdout
     assert live1.run("status", "t1chain").returncode == ExitCode.NOT_FOUND
-    assert workflows.elements_of(livecib.query(live1.env), "t1chain") == []
+    assert read.elements_of(livecib.query(live1.env), "t1chain") == []
 
 
 def test_failure_rolls_back_automatically_with_no_haflow_process(live1: Live) -> None:
@@ -267,7 +267,7 @@ def test_concurrent_submits_and_a_racing_pcs_change_all_survive(live1: Live) -> 
         cib = livecib.query(live1.env)
         for name, path in zip(names, paths, strict=True):
             expected = _top_ids(path)
-            assert {e.get("id") for e in workflows.elements_of(cib, name)} == expected
+            assert {e.get("id") for e in read.elements_of(cib, name)} == expected
         assert cib.find("configuration/resources/primitive[@id='t1pcs-dummy']") is not None
     finally:
         live1.env.run(["pcs", "resource", "delete", "t1pcs-dummy", "--force"])
@@ -294,7 +294,7 @@ def test_a_killed_submit_leaves_all_or_nothing(live1: Live) -> None:
         # a patch already handed to cibadmin (a child that outlives us) is applied
         # whole or not at all: give it time to land before looking
         time.sleep(1.5)
-        found = {e.get("id") for e in workflows.elements_of(livecib.query(live1.env), "t1kill")}
+        found = {e.get("id") for e in read.elements_of(livecib.query(live1.env), "t1kill")}
         assert found in (set(), expected), f"half-applied: {sorted(found)[:10]}"
         outcomes.add(bool(found))
         if found:

@@ -15,13 +15,15 @@ import pytest
 from lxml import etree
 
 from haflow.agents.alert import agent as alert_haflow
-from haflow.coordinator import history, status, workflows
-from haflow.coordinator.cli.live import list_line, render_workflow
+from haflow.coordinator import status
+from haflow.coordinator.cli.live import list_line, render_history, render_workflow
 from haflow.coordinator.cluster import live_view
+from haflow.coordinator.commands import history
 from haflow.coordinator.status import StepState, WorkflowState
 from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import loads
+from haflow.encoding import read, record
 from tests.agents.agentrun import ocf_env, run_agent
 
 pytestmark = pytest.mark.tier0
@@ -138,10 +140,10 @@ def test_dependencies_come_back_from_the_compiled_order_constraints() -> None:
 
 def test_history_events_parse_and_render() -> None:
     value = "b 1795672345.5 node1 start 1 0 failed failing on purpose (attempt 1)"
-    event = history.parse_value(value)
+    event = record.parse_value(value)
     assert event is not None and event.step == "b" and event.rc == 1
     assert event.text == "failing on purpose (attempt 1)"
-    assert history.parse_value("garbage") is None
+    assert record.parse_value("garbage") is None
     fence = etree.fromstring(
         b'<pacemaker-result><fence_history><fence_event action="reboot" target="node2" '
         b'delegate="node1" client="pacemaker-controld.1" origin="node1" status="success" '
@@ -150,7 +152,7 @@ def test_history_events_parse_and_render() -> None:
         b'</pacemaker-result>')
     fenced = history.fencing_events(fence, {"node2"})
     assert len(fenced) == 1 and fenced[0].node == "node2" and fenced[0].time > 0
-    text = history.render([event, *fenced])
+    text = render_history([event, *fenced])
     assert "FAILED" in text and "reboot of node2" in text
 
 
@@ -203,7 +205,7 @@ def test_the_alert_agent_records_events_in_the_cib(cib_file: Path) -> None:
                                   CRM_alert_interval="30000"))
     alert_haflow.handle(alert_env(CRM_alert_rsc="lab-fence", CRM_alert_task="start"))
     cib = etree.parse(str(cib_file)).getroot()
-    events = [e for e in history.step_events(cib, "t1done") if e.time == 1795672400.000123]
+    events = [e for e in read.events(cib, "t1done") if e.time == 1795672400.000123]
     assert [(e.step, e.task, e.outcome) for e in events] == [("a", "start", "ok")]
 
 
@@ -219,7 +221,7 @@ def test_the_alert_agent_records_a_fencing_once_where_a_workflow_ran(cib_file: P
                                       CRM_alert_timestamp_epoch=stamp))
     alert_haflow.handle(alert_env(CRM_alert_node="node9", **fencing))  # ran nothing there
     cib = etree.parse(str(cib_file)).getroot()
-    fenced = [e for e in history.step_events(cib, "t1done") if e.step == "(fencing)"]
+    fenced = [e for e in read.events(cib, "t1done") if e.step == "(fencing)"]
     assert [(e.node, e.task, e.outcome) for e in fenced] == [("node7", "reboot", "success")]
     # the fencer's own record of the same fencing is not shown a second time
     fencer = etree.fromstring(
@@ -234,20 +236,20 @@ def test_the_alert_agent_rolls_back_only_a_failure_for_good(cib_file: Path) -> N
     cib = etree.parse(str(cib_file)).getroot()
     assert alert_haflow.cannot_run_anywhere(
         _as_et(cib), "t1done.b", "node1") is None  # no fail count yet: wait for it
-    assert not workflows.is_aborted(cib, "t1done")
+    assert not read.aborted(cib, "t1done")
     subprocess.run(["crm_attribute", "--node", "node1", "--lifetime", "reboot", "--name",
                     "fail-count-t1done.b#start_0", "--update", "INFINITY"], check=True)
     alert_haflow.FAILCOUNT_WAIT = 1.0
     alert_haflow.handle(alert_env(CRM_alert_rsc="t1done.b", CRM_alert_task="start",
                                   CRM_alert_rc="1", CRM_alert_desc="error"))
     cib = etree.parse(str(cib_file)).getroot()
-    assert workflows.is_aborted(cib, "t1done")
+    assert read.aborted(cib, "t1done")
     # as haflow abort: the root and every step stopped, in one change
     roles_set = {p.get("id"): [n.get("value") for n in p.iterfind(
         "meta_attributes/nvpair[@name='target-role']")] for p in roles.resources_of(cib, "t1done")}
     assert "t1done.root" in roles_set and len(roles_set) > 2
     assert all(r == ["Stopped"] for r in roles_set.values()), roles_set
-    assert any(e.task == "rollback" for e in history.step_events(cib, "t1done"))
+    assert any(e.task == "rollback" for e in read.events(cib, "t1done"))
 
 
 def test_the_alert_agent_leaves_a_hold_workflow_alone(cib_file: Path) -> None:
@@ -256,9 +258,9 @@ def test_the_alert_agent_leaves_a_hold_workflow_alone(cib_file: Path) -> None:
     alert_haflow.handle(alert_env(CRM_alert_rsc="t1hold.b", CRM_alert_task="start",
                                   CRM_alert_rc="1", CRM_alert_desc="error"))
     cib = etree.parse(str(cib_file)).getroot()
-    assert not workflows.is_aborted(cib, "t1hold")
+    assert not read.aborted(cib, "t1hold")
     # the event carries the failure's exit reason, read from the CIB's status section
-    recorded_failure = [e for e in history.step_events(cib, "t1hold")
+    recorded_failure = [e for e in read.events(cib, "t1hold")
                         if e.time == 1795672400.000123]
     assert len(recorded_failure) == 1 and "failing on purpose" in recorded_failure[0].text
     # a monitor cancelled by a stop is no event
@@ -266,7 +268,7 @@ def test_the_alert_agent_leaves_a_hold_workflow_alone(cib_file: Path) -> None:
                                   CRM_alert_interval="30000", CRM_alert_status="1",
                                   CRM_alert_timestamp_epoch="1895672500"))
     cib = etree.parse(str(cib_file)).getroot()
-    assert not [e for e in history.step_events(cib, "t1hold") if e.time >= 1895672500]
+    assert not [e for e in read.events(cib, "t1hold") if e.time >= 1895672500]
 
 
 def _flag(cib_file: Path, rid: str) -> None:
@@ -306,11 +308,11 @@ def test_after_a_fencing_the_dc_starts_a_stopped_root_again_to_finish_cut_undos(
     assert _sweep_sets(cib_file) == [[("target-role", "Started")]]
     cib = etree.parse(str(cib_file)).getroot()
     # the override is the alert's, not the admin's: the workflow stays aborted
-    assert workflows.is_aborted(cib, "t1chain")
+    assert read.aborted(cib, "t1chain")
     wf = status.workflow_status(cib, recorded("rolled-back")[1], "t1chain", now=newest(cib))
     assert wf.aborted and wf.state != WorkflowState.ROLLED_BACK
-    assert [e.task for e in history.step_events(cib, "t1chain")][-1] == "sweep"
-    assert "node7 (fenced)" in history.render(history.step_events(cib, "t1chain"))
+    assert [e.task for e in read.events(cib, "t1chain")][-1] == "sweep"
+    assert "node7 (fenced)" in render_history(read.events(cib, "t1chain"))
     # the set is the override Pacemaker sees: the root starts on a live node
     sets = cib.findall(".//primitive[@id='t1chain.root']/meta_attributes")
     assert [m.get("score") for m in sets if m.get("id") == "t1chain.root.sweep"] == \

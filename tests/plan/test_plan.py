@@ -131,10 +131,10 @@ def test_export_pcs_writes_a_script(files: tuple[str, str], tmp_path: Path) -> N
 def test_a_workflow_in_the_cib_is_planned_as_its_replacement(
         files: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     """Not an id collision: the plan shows what ``submit --replace`` would do."""
-    from haflow.coordinator import workflows
+    from haflow.coordinator.commands.workflow_cib import with_workflow
     from haflow.coordinator.workflow.loader import loads
 
-    submitted, _ = workflows.with_workflow(simulate.skeleton(3), loads(WORKFLOW))
+    submitted, _ = with_workflow(simulate.skeleton(3), loads(WORKFLOW))
     running = simulate.run(submitted, keep_output=True).output
     assert running is not None
     Path(files[1]).write_bytes(etree.tostring(running))

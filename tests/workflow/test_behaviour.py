@@ -15,9 +15,9 @@ import pytest
 from lxml import etree
 
 from haflow.coordinator.cluster import simulate
-from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import load, loads
+from haflow.encoding import read, write
 from tests.workflow.cibtools import require
 
 pytestmark = pytest.mark.tier0
@@ -60,7 +60,7 @@ def _running_on(cib: etree._Element, resource: str) -> str:
 
 def test_abort_stops_every_step_in_reverse_order_and_the_root_last() -> None:
     cib = _started()
-    roles.set_role(cib, "wf", "Stopped")
+    write.set_role(cib, "wf", "Stopped")
     graph = simulate.run(cib).graph
     stops = {a.resource: a for a in graph.actions.values() if a.task == "stop" and a.resource}
     assert set(stops) == {"wf.root", "wf.a", "wf.b", "wf.c", "wf.d", "wf.ip"}
@@ -118,16 +118,16 @@ def test_losing_the_roots_node_restarts_no_step() -> None:
 
 def test_a_sweep_set_starts_a_fenced_root_again_on_a_survivor_and_nothing_else() -> None:
     """The alert agent's remedy when the root's node is fenced during a rollback
-    (agents/alert_haflow.py): its stop was implied by the fencing, so its sweep did not
+    (agents/alert/agent.py): its stop was implied by the fencing, so its sweep did not
     run. The sweep set outranks the abort's target-role: the root alone starts on a
     survivor; once the set is gone it stops again (its stop is the sweep)."""
     cib = _started()
     root_node = _running_on(cib, "wf.root")
-    roles.set_role(cib, "wf", "Stopped")
+    write.set_role(cib, "wf", "Stopped")
     sim = simulate.run(cib, node_fail=[root_node], keep_output=True)
     assert ("stop", "wf.root") not in _changes(sim.graph)  # implied by the fencing
     assert sim.output is not None
-    root = roles.root_of(sim.output, "wf")
+    root = read.root_of(sim.output, "wf")
     assert root is not None
     sweep = etree.SubElement(root, "meta_attributes", id="wf.root.sweep", score="INFINITY")
     etree.SubElement(sweep, "nvpair", id="wf.root.sweep.target-role", name="target-role",
@@ -137,17 +137,17 @@ def test_a_sweep_set_starts_a_fenced_root_again_on_a_survivor_and_nothing_else()
     assert again.output is not None and again.executed is not None
     started_on = {n for r, task, n, _ in again.executed if (r, task) == ("wf.root", "start")}
     assert started_on and root_node not in started_on
-    roles.set_role(again.output, "wf", "Stopped")  # drops the set, as the root's start does
+    write.set_role(again.output, "wf", "Stopped")  # drops the set, as the root's start does
     assert _changes(simulate.run(again.output).graph) == [("stop", "wf.root")]
 
 
 def test_resuming_an_aborted_workflow_starts_it_again() -> None:
     cib = _started()
-    roles.set_role(cib, "wf", "Stopped")
+    write.set_role(cib, "wf", "Stopped")
     sim = simulate.run(cib, keep_output=True)
     assert sim.output is not None
-    roles.set_role(sim.output, "wf", None)
-    assert roles.target_role(sim.output, "wf") is None
+    write.set_role(sim.output, "wf", None)
+    assert read.target_role(sim.output, "wf") is None
     started = {r for task, r in _changes(simulate.run(sim.output).graph) if task == "start"}
     assert started == {"wf.root", *(f"wf.{s}" for s in AFTER)}
 
@@ -181,7 +181,7 @@ def test_golden_start_and_abort_orders(name: str) -> None:
     sim = simulate.run(cib, keep_output=True)
     assert simulate.starts_respect(sim.graph, deps) == []
     assert sim.output is not None
-    roles.set_role(sim.output, wf.name, "Stopped")
+    write.set_role(sim.output, wf.name, "Stopped")
     graph = simulate.run(sim.output).graph
     stops = {a.resource: a.id for a in graph.actions.values() if a.task == "stop"}
     assert set(deps) <= set(stops)

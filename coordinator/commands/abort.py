@@ -1,0 +1,107 @@
+"""``abort`` and ``retry``: one target-role on every resource of a workflow, in one change.
+
+The root is ordered before the first steps by Optional orders (the compiler's
+root), so stopping the root alone stops nothing else. An abort sets
+target-role=Stopped on the root and on every step at once: the orders between
+steps are mandatory and symmetrical, so Pacemaker stops the steps in reverse
+dependency order, and the root last (its stop is the rollback's last act,
+agents/sweep.py). A retry removes those target-roles again and clears failures.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import TYPE_CHECKING
+
+from haflow.coordinator.cluster import live_view, livecib
+from haflow.coordinator.cluster.quorum import require_quorum
+from haflow.coordinator.codes import Code
+from haflow.coordinator.commands.workflow_cib import add_event, require_root, require_workflow
+from haflow.coordinator.reports import error
+from haflow.encoding import ids, read, write
+from haflow.encoding.meta import STOPPED
+
+if TYPE_CHECKING:
+    from haflow.coordinator.cluster.env import Env
+
+
+def set_workflow_role(env: Env, workflow: str, role: str | None, what: str,
+                      event: tuple[str, str] | None = None) -> bool:
+    """Set target-role on the root and every step in one change (``None``: remove it),
+    with ``event`` (task, text) in its history; True if changed."""
+    old = live_view.query(env)
+    require_root(old, workflow)
+    new = deepcopy(old)
+    write.set_role(new, workflow, role)
+    if event is not None:
+        add_event(new, env.node_name, workflow, *event)
+    return livecib.push(env, old, new, what)
+
+
+def abort(env: Env, workflow: str) -> bool:
+    """Stop the workflow: Pacemaker undoes every step, in reverse dependency order."""
+    require_quorum(env, f"abort workflow '{workflow}'")
+    cib = live_view.query(env)
+    require_workflow(cib, workflow)
+    if read.aborted(cib, workflow):
+        raise error(Code.ALREADY_ABORTED, f"workflow '{workflow}' is already aborted (being "
+                    "undone, or undone); 'haflow retry' runs it again, 'haflow remove' "
+                    "deletes it")
+    changed = set_workflow_role(env, workflow, STOPPED, f"aborting workflow '{workflow}'",
+                                event=("abort", "every step is undone, in reverse order"))
+    # a step held after a failure (on-fail=block) would block the rollback for good:
+    # forget its failure; its partial effect is flagged and the root's stop undoes it.
+    # Only steps that stay failed: cleaning up a step that recovered and runs would
+    # make Pacemaker forget it runs, and skip its undo.
+    for rid in stuck_steps(env, workflow):
+        env.run(["crm_resource", "--cleanup", "--resource", rid])
+    return changed
+
+
+def stuck_steps(env: Env, workflow: str) -> list[str]:
+    """The workflow's steps that failed and do not run (failed or blocked)."""
+    from haflow.coordinator import status
+
+    cib, mon = live_view.read_live(env)
+    found = status.workflow_status(cib, mon, workflow)
+    return [s.resource for s in found.steps
+            if s.state in (status.StepState.FAILED, status.StepState.BLOCKED)]
+
+
+def record_event(env: Env, workflow: str, task: str, text: str) -> None:
+    """One history event of the workflow, as its own patch."""
+    old = live_view.query(env)
+    new = deepcopy(old)
+    add_event(new, env.node_name, workflow, task, text)
+    livecib.push(env, old, new, f"recording {task} of workflow '{workflow}'")
+
+
+def retry(env: Env, workflow: str, step: str | None = None) -> list[str]:
+    """Clear failures (of one step, or all) so the steps run again; un-abort the workflow.
+
+    Returns the resources whose failures were cleared.
+    """
+    require_quorum(env, f"retry workflow '{workflow}'")
+    cib = live_view.query(env)
+    require_workflow(cib, workflow)
+    resources = [p.get("id", "") for p in read.resources_of(cib, workflow)]
+    if step is not None:
+        wanted = ids.step_id(workflow, step)
+        if wanted not in resources:
+            steps = ", ".join(i.split(".", 1)[1] for i in resources
+                              if i != ids.root_id(workflow))
+            raise error(Code.STEP_NOT_FOUND, f"workflow '{workflow}' has no step '{step}' "
+                        f"(steps: {steps})")
+        resources = [wanted]
+    what = f"failures of {step or 'every step'} cleared"
+    if read.aborted(cib, workflow):
+        set_workflow_role(env, workflow, None, f"restarting workflow '{workflow}'",
+                          event=("retry", what + "; the workflow runs again"))
+    else:
+        record_event(env, workflow, "retry", what)
+    for rid in resources:
+        result = env.run(["crm_resource", "--cleanup", "--resource", rid])
+        if result.returncode != 0:
+            raise error(Code.CLEANUP_FAILED, f"clearing failures of {rid} failed: "
+                        f"{result.stderr.strip()}")
+    return resources

@@ -1,0 +1,271 @@
+"""The encoding's readers and writers give the same CIB with stdlib ElementTree and with lxml.
+
+The agents edit the CIB with ``xml.etree`` and the coordinator with lxml,
+through the same functions (haflow.encoding.read and .write): each test runs
+on both, and set_role must make the same XML of the same CIB with both.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from haflow.agents import cibio
+from haflow.agents.alert import agent as alert
+from haflow.agents.alert import spool
+from haflow.encoding import read, record, write
+
+pytestmark = pytest.mark.tier0
+
+CIB = """<cib><configuration><resources>
+  <primitive id="wf.root" class="ocf" provider="haflow" type="workflow">
+    <instance_attributes id="wf.root.params">
+      <nvpair id="wf.root.params.workflow" name="workflow" value="wf"/>
+    </instance_attributes>
+    <meta_attributes id="wf.root.meta">
+      <nvpair id="wf.root.meta.haflow-failure-policy" name="haflow-failure-policy"
+              value="rollback"/>
+    </meta_attributes>
+    <operations><op id="wf.root.start" name="start" interval="0s"/></operations>
+    <meta_attributes id="wf.root.sweep" score="INFINITY">
+      <nvpair id="wf.root.sweep.target-role" name="target-role" value="Started"/>
+    </meta_attributes>
+  </primitive>
+  <primitive id="wf.a" class="ocf" provider="haflow" type="test">
+    <instance_attributes id="wf.a.params">
+      <nvpair id="wf.a.params.workflow" name="workflow" value="wf"/>
+      <nvpair id="wf.a.params.submission" name="submission" value="s1"/>
+    </instance_attributes>
+    <meta_attributes id="wf.a.meta">
+      <nvpair id="wf.a.meta.migration-threshold" name="migration-threshold" value="2"/>
+    </meta_attributes>
+    <operations><op id="wf.a.start" name="start" interval="0s"/></operations>
+    <meta_attributes id="wf.a.outputs">
+      <nvpair id="wf.a.outputs.haflow-effect" name="haflow-effect" value="present"/>
+    </meta_attributes>
+  </primitive>
+  <primitive id="wf.b" class="ocf" provider="heartbeat" type="Dummy">
+    <meta_attributes id="wf.b.meta">
+      <nvpair id="wf.b.meta.resource-stickiness" name="resource-stickiness" value="INFINITY"/>
+    </meta_attributes>
+    <meta_attributes id="by-hand">
+      <nvpair id="by-hand-role" name="target-role" value="Started"/>
+      <nvpair id="by-hand-role-2" name="target-role" value="Started"/>
+    </meta_attributes>
+  </primitive>
+  <primitive id="wf.c" class="ocf" provider="haflow" type="test">
+    <instance_attributes id="wf.c.params">
+      <nvpair id="wf.c.params.step" name="step" value="c"/>
+    </instance_attributes>
+    <operations><op id="wf.c.start" name="start" interval="0s"/></operations>
+  </primitive>
+  <primitive id="wfx.root" class="ocf" provider="haflow" type="workflow">
+    <meta_attributes id="wfx.root.meta">
+      <nvpair id="wfx.root.meta.target-role" name="target-role" value="Started"/>
+    </meta_attributes>
+  </primitive>
+  <primitive id="wfx.a" class="ocf" provider="haflow" type="test">
+    <instance_attributes id="wfx.a.params">
+      <nvpair id="wfx.a.params.workflow" name="workflow" value="wf"/>
+    </instance_attributes>
+    <meta_attributes id="wfx.a.outputs">
+      <nvpair id="wfx.a.outputs.haflow-effect" name="haflow-effect" value="present"/>
+    </meta_attributes>
+  </primitive>
+</resources><constraints>
+  <rsc_location id="wf.root.place.a" rsc="wf.a">
+    <rule id="wf.root.place.a.nodes" score="-INFINITY" boolean-op="and">
+      <expression id="wf.root.place.a.nodes.0" attribute="#uname" operation="ne" value="n1"/>
+    </rule>
+  </rsc_location>
+  <rsc_order id="wfx.root.order.a" first="wfx.root" then="wfx.a"/>
+</constraints><tags>
+  <tag id="wf"><obj_ref id="wf.a"/></tag>
+  <tag id="wfx"><obj_ref id="wfx.a"/></tag>
+</tags></configuration><status/></cib>"""
+
+
+class Lib:
+    """One ElementTree implementation: parse, serialize (canonical), make an element."""
+
+    def __init__(self, name: str, parse: Callable[[str], Any], text: Callable[[Any], str],
+                 element: Callable[..., Any]) -> None:
+        self.name = name
+        self.parse = parse
+        self._text = text
+        self.element = element
+
+    def canonical(self, element: Any) -> str:
+        return ET.canonicalize(self._text(element), strip_text=True)
+
+
+STDLIB = Lib("xml.etree", ET.fromstring, lambda e: ET.tostring(e, encoding="unicode"),
+             ET.Element)
+LXML = Lib("lxml", etree.fromstring, lambda e: etree.tostring(e, encoding="unicode"),
+           etree.Element)
+
+
+@pytest.fixture(params=[STDLIB, LXML], ids=lambda lib: lib.name)
+def lib(request: pytest.FixtureRequest) -> Lib:
+    return request.param  # type: ignore[no-any-return]
+
+
+def _roles(cib: Any) -> dict[str, list[tuple[str, str, str]]]:
+    """Resource -> its target-roles as (set id, nvpair id, value)."""
+    return {p.get("id"): [(m.get("id"), n.get("id"), n.get("value"))
+                          for m in p.findall("meta_attributes") for n in m.findall("nvpair")
+                          if n.get("name") == "target-role"]
+            for p in cib.iter("primitive")}
+
+
+# ---- readers ---------------------------------------------------------------------------
+
+
+def test_the_readers_decide_a_workflows_elements_by_id(lib: Lib) -> None:
+    cib = lib.parse(CIB)
+    assert read.workflows(cib) == ["wf", "wfx"]
+    # wfx.a says workflow=wf, but its id makes it wfx's
+    assert [p.get("id") for p in read.resources_of(cib, "wf")] == ["wf.root", "wf.a", "wf.b",
+                                                                   "wf.c"]
+    assert [e.get("id") for e in read.elements_of(cib, "wfx")] == ["wfx.root", "wfx.a",
+                                                                   "wfx.root.order.a", "wfx"]
+    assert [p.get("id") for p in read.flagged_steps(cib, "wf")] == ["wf.a"]
+    assert read.submission_of(cib, "wf") == "s1"
+    assert read.banned(cib, "wf.a", "n2") and not read.banned(cib, "wf.a", "n1")
+    resources = cib.find("configuration/resources")
+    assert [p.get("id") for p in read.resources_of(resources, "wf")] == \
+        [p.get("id") for p in read.resources_of(cib, "wf")]
+
+
+def test_the_sweep_set_is_no_configured_role(lib: Lib) -> None:
+    cib = lib.parse(CIB)
+    assert read.target_role(cib, "wf") is None  # only the sweep set says Started
+    root = read.root_of(cib, "wf")
+    assert root is not None
+    assert read.configured_meta(root) == {"haflow-failure-policy": "rollback"}
+
+
+# ---- set_role ----------------------------------------------------------------------------
+
+
+def test_set_role_stops_every_resource_of_the_workflow_and_nothing_else(lib: Lib) -> None:
+    cib = lib.parse(CIB)
+    before = _roles(cib)
+    write.set_role(cib, "wf", "Stopped")
+    roles = _roles(cib)
+    assert roles["wf.root"] == [("wf.root.meta", "wf.root.meta.target-role", "Stopped")]
+    assert roles["wf.a"] == [("wf.a.meta", "wf.a.meta.target-role", "Stopped")]
+    # one set by hand is changed where it is, the other one removed
+    assert roles["wf.b"] == [("by-hand", "by-hand-role", "Stopped")]
+    # no meta attributes at all: a set of its own, before the operations
+    assert roles["wf.c"] == [("wf.c.meta", "wf.c.meta.target-role", "Stopped")]
+    c = read.primitive(cib, "wf.c")
+    assert c is not None and [x.tag for x in c] == ["instance_attributes", "meta_attributes",
+                                                    "operations"]
+    # the sweep set would outrank the abort
+    root = read.root_of(cib, "wf")
+    assert root is not None
+    assert [m.get("id") for m in root.findall("meta_attributes")] == ["wf.root.meta"]
+    assert {r: v for r, v in roles.items() if r.startswith("wfx.")} == \
+        {r: v for r, v in before.items() if r.startswith("wfx.")}
+    assert read.aborted(cib, "wf") and not read.aborted(cib, "wfx")
+
+
+def test_set_role_none_resumes(lib: Lib) -> None:
+    cib = lib.parse(CIB)
+    write.set_role(cib, "wf", "Stopped")
+    write.set_role(cib, "wf", None)
+    assert all(not v for r, v in _roles(cib).items() if r.startswith("wf."))
+    assert read.target_role(cib, "wf") is None and not read.aborted(cib, "wf")
+    assert _roles(cib)["wfx.root"] == [("wfx.root.meta", "wfx.root.meta.target-role",
+                                        "Started")]
+
+
+@pytest.mark.parametrize("role", ["Stopped", None])
+def test_set_role_writes_the_same_xml_with_both_libraries(role: str | None) -> None:
+    made = []
+    for lib in (STDLIB, LXML):
+        cib = lib.parse(CIB)
+        write.set_role(cib, "wf", role)
+        made.append(lib.canonical(cib))
+    assert made[0] == made[1]
+
+
+def test_the_alert_stops_a_workflow_as_set_role_does() -> None:
+    """The alert agent sends the target-roles set_role made (a merge: cibadmin --modify)."""
+    patch = ET.fromstring(alert.stop_everything(ET.fromstring(CIB), "wf"))
+    stopped = LXML.parse(CIB)
+    write.set_role(stopped, "wf", "Stopped")
+    assert {r: v for r, v in _roles(patch).items()} == \
+        {r: v for r, v in _roles(stopped).items() if r.startswith("wf.")}
+
+
+# ---- outputs, history, sweep -------------------------------------------------------------
+
+
+def test_outputs_and_effect_flag(lib: Lib) -> None:
+    step = lib.element("primitive", id="wf.a")
+    write.outputs(step, {"url": "http://x/1", "id": "7"}, effect="pending")
+    assert lib.canonical(step) == (
+        '<primitive id="wf.a"><meta_attributes id="wf.a.outputs">'
+        '<nvpair id="wf.a.outputs.haflow-output-id" name="haflow-output-id" value="7"></nvpair>'
+        '<nvpair id="wf.a.outputs.haflow-output-url" name="haflow-output-url" '
+        'value="http://x/1"></nvpair>'
+        '<nvpair id="wf.a.outputs.haflow-effect" name="haflow-effect" value="pending"></nvpair>'
+        "</meta_attributes></primitive>")
+    write.outputs(step, {"id": "8"}, effect="present")  # changed in place
+    assert read.outputs(read.configured_meta(step)) == {"id": "8", "url": "http://x/1"}
+    assert read.effect_flagged(step)
+    assert len(step.findall("meta_attributes/nvpair")) == 3
+
+
+def test_the_step_agent_sends_the_writers_outputs() -> None:
+    sent = ET.fromstring(cibio.outputs_xml("wf.a", {"id": "7"}, "present"))
+    made = ET.Element("primitive", id="wf.a")
+    write.outputs(made, {"id": "7"}, "present")
+    assert STDLIB.canonical(sent) == STDLIB.canonical(made)
+
+
+def test_history_events_read_back(lib: Lib) -> None:
+    cib = lib.parse(CIB)
+    root = read.root_of(cib, "wf")
+    assert root is not None
+    first = record.Event(1795672400.5, "n1", "a", "start", 0, 0, "ok", "started\n fine")
+    later = record.Event(1795672401.0, "n2", "root", "abort", 0, 0, "ok", "by admin")
+    write.add_event(root, "wf", later, "abort")
+    nvpair = write.add_event(root, "wf", first, "a")
+    assert nvpair.get("id") == "wf.root.history.haflow-event-1795672400-500000-n1-a"
+    assert nvpair.get("name") == "haflow-event-1795672400-500000-n1-a"
+    write.add_event(root, "wf", first, "a")  # the same key: the same record
+    assert [(e.step, e.text) for e in read.events(cib, "wf")] == [("a", "started fine"),
+                                                                 ("root", "by admin")]
+    history = [m for m in root.findall("meta_attributes") if m.get("id") == "wf.root.history"]
+    assert len(history) == 1 and len(history[0]) == 2
+
+
+def test_the_alert_spool_writes_the_writers_records() -> None:
+    event = record.Event(1795672400.5, "n1", "a", "start", 0, 0, "ok", "ok")
+    key = record.key(event.time, event.node, "a")
+    sent = ET.fromstring(spool.events_xml([("wf", key, record.format_value(event))]))
+    made = LXML.element("resources")
+    root = etree.SubElement(made, "primitive", id="wf.root")
+    write.add_event(root, "wf", event, "a")
+    assert STDLIB.canonical(sent) == LXML.canonical(made)
+
+
+def test_a_sweep_set_starts_an_aborted_root_until_set_role_drops_it(lib: Lib) -> None:
+    cib = lib.parse(CIB)
+    write.set_role(cib, "wf", "Stopped")
+    root = read.root_of(cib, "wf")
+    assert root is not None
+    sweep = write.ask_sweep(root, "wf")
+    assert (sweep.get("id"), sweep.get("score")) == ("wf.root.sweep", "INFINITY")
+    assert [(n.get("id"), n.get("value")) for n in sweep] == [("wf.root.sweep.target-role",
+                                                               "Started")]
+    assert read.aborted(cib, "wf")  # a passing override, not a resumed workflow
+    write.set_role(cib, "wf", "Stopped")
+    assert "wf.root.sweep" not in [m.get("id") for m in root.findall("meta_attributes")]
