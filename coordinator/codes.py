@@ -18,6 +18,7 @@ from typing import Any
 from haflow.coordinator.exitcodes import ExitCode
 
 E = ExitCode
+CS_ERR_MEANING = "a Corosync call returned this cs_error_t (details: the call)"
 
 
 class Code(StrEnum):
@@ -134,7 +135,38 @@ class Code(StrEnum):
     COROSYNC_NOT_RUNNING = (auto(), E.ERROR,
         "no corosync answers on this node (or in this namespace)")
     COROSYNC_CALL_FAILED = (auto(), E.ERROR,
-        "a Corosync call failed (details: the call and its CS_ERR_* name)")
+        "a Corosync call returned a cs_error_t corosync/corotypes.h does not name")
+    # a Corosync call that failed is reported by the cs_error_t it returned, as corosync's
+    # own tools name it (one row for all of them in README.md's table)
+    CS_ERR_LIBRARY = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_VERSION = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_INIT = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_TIMEOUT = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_TRY_AGAIN = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_INVALID_PARAM = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_NO_MEMORY = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_BAD_HANDLE = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_BUSY = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_ACCESS = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_NOT_EXIST = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_NAME_TOO_LONG = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_EXIST = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_NO_SPACE = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_INTERRUPT = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_NAME_NOT_FOUND = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_NO_RESOURCES = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_NOT_SUPPORTED = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_BAD_OPERATION = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_FAILED_OPERATION = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_MESSAGE_ERROR = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_QUEUE_FULL = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_QUEUE_NOT_AVAILABLE = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_BAD_FLAGS = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_TOO_BIG = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_NO_SECTIONS = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_CONTEXT_NOT_FOUND = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_TOO_MANY_GROUPS = auto(), E.ERROR, CS_ERR_MEANING
+    CS_ERR_SECURITY = auto(), E.ERROR, CS_ERR_MEANING
     COROSYNC_BINDINGS_MISSING = (auto(), E.MISSING_DEPENDENCY,
         "haflow was installed without its Corosync bindings")
     # tools, files and arguments
@@ -168,7 +200,15 @@ def exit_table() -> str:
 def code_table() -> str:
     """README.md's table of every code outside a workflow file."""
     rows = [_row("code", "exit", "meaning"), _row("---", "---", "---")]
-    rows += [_row(f"`{c}`", str(int(c.exit_code)), c.meaning) for c in Code if not c.in_file]
+    for c in Code:
+        if c.in_file or (c.meaning == CS_ERR_MEANING and c != Code.CS_ERR_LIBRARY):
+            continue
+        if c == Code.CS_ERR_LIBRARY:  # the first of the cs_error_t family stands for all
+            rows.append(_row("`CS_ERR_*`", str(int(c.exit_code)),
+                             "a Corosync call failed: the code is the cs_error_t it returned "
+                             "(`CS_ERR_NOT_EXIST`, `CS_ERR_BAD_HANDLE`...; details: the call)"))
+        else:
+            rows.append(_row(f"`{c}`", str(int(c.exit_code)), c.meaning))
     return "\n".join(rows)
 
 

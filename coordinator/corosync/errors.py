@@ -1,23 +1,42 @@
-"""Corosync errors as haflow errors: COROSYNC_CALL_FAILED, its details name the CS_ERR_*."""
+"""Corosync errors as haflow errors: the report code is the CS_ERR_* name the call returned."""
 
 from __future__ import annotations
 
 from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import HaflowError, Report
 
-# cs_error_t (corosync/corotypes.h)
-CS_ERRORS = {
-    1: "CS_OK", 2: "CS_ERR_LIBRARY", 3: "CS_ERR_VERSION", 4: "CS_ERR_INIT",
-    5: "CS_ERR_TIMEOUT", 6: "CS_ERR_TRY_AGAIN", 7: "CS_ERR_INVALID_PARAM",
-    8: "CS_ERR_NO_MEMORY", 9: "CS_ERR_BAD_HANDLE", 10: "CS_ERR_BUSY", 11: "CS_ERR_ACCESS",
-    12: "CS_ERR_NOT_EXIST", 13: "CS_ERR_NAME_TOO_LONG", 14: "CS_ERR_EXIST",
-    15: "CS_ERR_NO_SPACE", 16: "CS_ERR_INTERRUPT", 17: "CS_ERR_NAME_NOT_FOUND",
-    18: "CS_ERR_NO_RESOURCES", 19: "CS_ERR_NOT_SUPPORTED", 20: "CS_ERR_BAD_OPERATION",
-    21: "CS_ERR_FAILED_OPERATION", 22: "CS_ERR_MESSAGE_ERROR", 23: "CS_ERR_QUEUE_FULL",
-    24: "CS_ERR_QUEUE_NOT_AVAILABLE", 25: "CS_ERR_BAD_FLAGS", 26: "CS_ERR_TOO_BIG",
-    27: "CS_ERR_NO_SECTIONS", 28: "CS_ERR_CONTEXT_NOT_FOUND", 30: "CS_ERR_TOO_MANY_GROUPS",
-    100: "CS_ERR_SECURITY",
-}  # fmt: skip
+# cs_error_t (corosync/corotypes.h): each failure is a report code of its own
+CS_ERRORS: dict[int, Code] = {
+    2: Code.CS_ERR_LIBRARY,
+    3: Code.CS_ERR_VERSION,
+    4: Code.CS_ERR_INIT,
+    5: Code.CS_ERR_TIMEOUT,
+    6: Code.CS_ERR_TRY_AGAIN,
+    7: Code.CS_ERR_INVALID_PARAM,
+    8: Code.CS_ERR_NO_MEMORY,
+    9: Code.CS_ERR_BAD_HANDLE,
+    10: Code.CS_ERR_BUSY,
+    11: Code.CS_ERR_ACCESS,
+    12: Code.CS_ERR_NOT_EXIST,
+    13: Code.CS_ERR_NAME_TOO_LONG,
+    14: Code.CS_ERR_EXIST,
+    15: Code.CS_ERR_NO_SPACE,
+    16: Code.CS_ERR_INTERRUPT,
+    17: Code.CS_ERR_NAME_NOT_FOUND,
+    18: Code.CS_ERR_NO_RESOURCES,
+    19: Code.CS_ERR_NOT_SUPPORTED,
+    20: Code.CS_ERR_BAD_OPERATION,
+    21: Code.CS_ERR_FAILED_OPERATION,
+    22: Code.CS_ERR_MESSAGE_ERROR,
+    23: Code.CS_ERR_QUEUE_FULL,
+    24: Code.CS_ERR_QUEUE_NOT_AVAILABLE,
+    25: Code.CS_ERR_BAD_FLAGS,
+    26: Code.CS_ERR_TOO_BIG,
+    27: Code.CS_ERR_NO_SECTIONS,
+    28: Code.CS_ERR_CONTEXT_NOT_FOUND,
+    30: Code.CS_ERR_TOO_MANY_GROUPS,
+    100: Code.CS_ERR_SECURITY,
+}
 CS_OK = 1
 CS_ERR_LIBRARY = 2
 CS_ERR_TRY_AGAIN = 6
@@ -31,19 +50,20 @@ DEV_PACKAGES = ("libcorosync-common-dev", "libcmap-dev", "libquorum-dev", "libvo
 
 
 def cs_name(code: int) -> str:
-    return CS_ERRORS.get(code, f"CS_ERR_{code}")
+    return "CS_OK" if code == CS_OK else str(CS_ERRORS.get(code, f"CS_ERR_{code}"))
 
 
 class CorosyncError(HaflowError):
     """A Corosync call failed; ``cs_code``/``cs_error`` name the cs_error_t it returned."""
 
     def __init__(self, call: str, cs_code: int, message: str | None = None,
-                 code: Code = Code.COROSYNC_CALL_FAILED) -> None:
+                 code: Code | None = None) -> None:
         self.call = call
         self.cs_code = cs_code
         self.cs_error = cs_name(cs_code)
         text = message or f"{call} failed: {self.cs_error}"
-        super().__init__(Report(code=code, message=text,
+        report_code = code or CS_ERRORS.get(cs_code, Code.COROSYNC_CALL_FAILED)
+        super().__init__(Report(code=report_code, message=text,
                                 details={"call": call, "cs_error": self.cs_error}))
 
 
