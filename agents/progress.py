@@ -16,7 +16,6 @@ import threading
 import time
 
 from haflow.encoding.heartbeat import DEFAULT_INTERVAL, attribute_name, format_value
-from haflow.encoding.heartbeat import parse_value as parse_value  # tests/agents import it here
 
 
 class Heartbeat:

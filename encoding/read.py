@@ -36,7 +36,7 @@ from haflow.encoding.record import Event, parse_value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from haflow.encoding.element import E
 
@@ -173,12 +173,11 @@ def _uname_test(expr: E, node: str) -> bool | None:
     return {"eq": node == value, "ne": node != value}.get(op or "")
 
 
-def banned(cib: E, rsc: str, node: str) -> bool:
-    """Whether a -INFINITY location rule on node names (a step's ``nodes``/``avoid``)
-    keeps ``rsc`` off ``node``; rules on other attributes are not evaluated (not banned)."""
-    for loc in cib.findall("configuration/constraints/rsc_location"):
-        if loc.get("rsc") != rsc:
-            continue
+def banned_by(locations: Iterable[E], node: str) -> bool:
+    """Whether one of these rsc_locations (of one resource) keeps it off ``node``: a
+    -INFINITY rule on node names (a step's ``nodes``/``avoid``); rules on other
+    attributes are not evaluated (not banned)."""
+    for loc in locations:
         for rule in loc.findall("rule"):
             if rule.get("score") not in ("-INFINITY", "-infinity"):
                 continue
@@ -188,3 +187,9 @@ def banned(cib: E, rsc: str, node: str) -> bool:
             if (all(tests) if rule.get("boolean-op", "and") == "and" else any(tests)):
                 return True
     return False
+
+
+def banned(cib: E, rsc: str, node: str) -> bool:
+    """Whether ``rsc``'s own location rules keep it off ``node`` (banned_by)."""
+    return banned_by((loc for loc in cib.findall("configuration/constraints/rsc_location")
+                      if loc.get("rsc") == rsc), node)

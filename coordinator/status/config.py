@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from haflow.encoding.ids import ORDER, root_id, workflow_of
+from haflow.encoding.read import banned_by
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -22,30 +23,6 @@ def agent(primitive: etree._Element) -> str:
     parts = [primitive.get("class", ""), *([provider] if provider else []),
              primitive.get("type", "")]
     return ":".join(parts)
-
-
-def _uname_test(expr: etree._Element, node: str) -> bool | None:
-    if expr.get("attribute") != "#uname":
-        return None  # other node attributes: not evaluated here
-    op, value = expr.get("operation"), expr.get("value")
-    return {"eq": node == value, "ne": node != value}.get(op or "")
-
-
-def banned_by(locations: list[etree._Element], node: str) -> bool:
-    """Whether one of these rsc_locations (of one resource) keeps it off ``node``: a
-    -INFINITY rule on node names (a step's ``nodes``/``avoid``); rules on other
-    attributes are not evaluated (not banned). As encoding.read.banned decides, on
-    the resource's own constraints only (tests/live/test_status_parts_tier0.py)."""
-    for loc in locations:
-        for rule in loc.iterfind("rule"):
-            if rule.get("score") not in ("-INFINITY", "-infinity"):
-                continue
-            tests = [_uname_test(e, node) for e in rule.iterfind("expression")]
-            if not tests or any(t is None for t in tests):
-                continue
-            if (all(tests) if rule.get("boolean-op", "and") == "and" else any(tests)):
-                return True
-    return False
 
 
 def order_dependencies(orders: list[etree._Element]) -> dict[str, set[str]]:

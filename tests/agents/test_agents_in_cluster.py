@@ -128,7 +128,7 @@ def test_exec_runs_with_the_step_contract_environment(lab3: LabLayout, tmp_path:
 def test_a_long_start_publishes_progress_then_clears_it(lab3: LabLayout, tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
 
-    from haflow.agents.progress import parse_value
+    from haflow.encoding.heartbeat import parse_value
 
     state = tmp_path / "state"
     text = workflow_yaml("slow", state, {"s": {"params": {"duration": 12}}})

@@ -20,10 +20,11 @@ from haflow.coordinator.cli.live import list_line, render_history, render_workfl
 from haflow.coordinator.cluster import live_view
 from haflow.coordinator.commands import history
 from haflow.coordinator.status import StepState, WorkflowState
-from haflow.coordinator.workflow import roles
 from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
 from haflow.coordinator.workflow.loader import loads
 from haflow.encoding import read, record
+from haflow.encoding.read import resources_of, root_of, target_role
+from haflow.encoding.write import set_role
 from tests.agents.agentrun import ocf_env, run_agent
 
 pytestmark = pytest.mark.tier0
@@ -246,7 +247,7 @@ def test_the_alert_agent_rolls_back_only_a_failure_for_good(cib_file: Path) -> N
     assert read.aborted(cib, "t1done")
     # as haflow abort: the root and every step stopped, in one change
     roles_set = {p.get("id"): [n.get("value") for n in p.iterfind(
-        "meta_attributes/nvpair[@name='target-role']")] for p in roles.resources_of(cib, "t1done")}
+        "meta_attributes/nvpair[@name='target-role']")] for p in resources_of(cib, "t1done")}
     assert "t1done.root" in roles_set and len(roles_set) > 2
     assert all(r == ["Stopped"] for r in roles_set.values()), roles_set
     assert any(e.task == "rollback" for e in read.events(cib, "t1done"))
@@ -326,7 +327,7 @@ def test_after_a_fencing_the_dc_starts_a_stopped_root_again_to_finish_cut_undos(
     assert started.rc == 0, started
     assert _sweep_sets(cib_file) == []
     cib = etree.parse(str(cib_file)).getroot()
-    assert roles.target_role(cib, "t1chain") == "Stopped"
+    assert target_role(cib, "t1chain") == "Stopped"
 
 
 def test_no_sweep_while_the_root_still_runs_or_for_a_running_workflow(
@@ -337,7 +338,7 @@ def test_no_sweep_while_the_root_still_runs_or_for_a_running_workflow(
     cib = etree.parse(str(cib_file)).getroot()
     assert not cib.findall(".//meta_attributes[@id='t1done.root.sweep']")
     # aborted, but the root is still active (its stop comes after the steps' stops)
-    roles.set_role(cib, "t1done", "Stopped")
+    set_role(cib, "t1done", "Stopped")
     cib_file.write_bytes(etree.tostring(cib))
     assert alert_haflow.sweep_needed(_as_et(cib)) == []
     assert alert_haflow.active_somewhere(_as_et(cib), "t1done.root")
@@ -345,15 +346,15 @@ def test_no_sweep_while_the_root_still_runs_or_for_a_running_workflow(
 
 def test_abort_and_retry_replace_a_sweep_override() -> None:
     cib, _ = recorded("rolled-back")
-    root = roles.root_of(cib, "t1chain")
+    root = root_of(cib, "t1chain")
     assert root is not None
     sweep = etree.SubElement(root, "meta_attributes", id="t1chain.root.sweep", score="INFINITY")
     etree.SubElement(sweep, "nvpair", id="t1chain.root.sweep.target-role", name="target-role",
                      value="Started")
-    assert roles.target_role(cib, "t1chain") == "Stopped"
-    roles.set_role(cib, "t1chain", None)
+    assert target_role(cib, "t1chain") == "Stopped"
+    set_role(cib, "t1chain", None)
     assert root.find("meta_attributes[@id='t1chain.root.sweep']") is None
-    assert roles.target_role(cib, "t1chain") is None
+    assert target_role(cib, "t1chain") is None
 
 
 def _as_et(cib: etree._Element) -> alert_haflow.ET.Element:
