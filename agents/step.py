@@ -21,7 +21,6 @@ from __future__ import annotations
 from haflow.agents import deadline, marker, ocfcodes
 from haflow.agents.framework import Agent, OcfError
 from haflow.agents.params import Param, Value
-from haflow.encoding.ids import step_id
 from haflow.encoding.meta import (
     EFFECT_PENDING,
     EFFECT_PRESENT,
@@ -127,6 +126,8 @@ class StepAgent(Agent):
         if wanted and not self.workflow:
             raise OcfError(ocfcodes.ERR_CONFIGURED,
                            "output references need the 'workflow' parameter")
+        from haflow.encoding.ids import step_id  # off the monitor path, as outputs are
+
         ids = {s: step_id(self.workflow, s) for s, _ in wanted}
         found: dict[str, dict[str, str]] = {}
         if ids:
