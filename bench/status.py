@@ -12,8 +12,8 @@ timed on its own, median of RUNS:
   cibadmin over IPC, slower: ``--live`` on a node measures that);
 - parsing both documents; the state machine (``workflow_status``); rendering
   as text, JSON and XML;
-- the whole ``haflow status WORKFLOW`` command on the file (crm_node
-  stubbed: there is no controller to ask).
+- the whole ``haflow status WORKFLOW`` command on the file (the local node's
+  id stubbed: there is no corosync to ask).
 
 Every part that is haflow's own also runs with the code of a git revision
 (``--baseline``, default HEAD: what the working tree changes), extracted to a
@@ -241,7 +241,7 @@ def print_parts(parts: dict[str, float], before: dict[str, float] | None, rev: s
 
 
 # parts whose code is not haflow's: timed once, with no ratio
-NOT_OURS = (PARSE, "cibadmin --query", "crm_mon on the snapshot", "crm_node --name")
+NOT_OURS = (PARSE, "cibadmin --query", "crm_mon on the snapshot", "local node id")
 ROUNDS = 3  # turns of the working tree and the baseline, each a process of its own
 
 
@@ -258,11 +258,14 @@ def offline(steps: int, nodes: int, rev: str) -> None:
         cib_text = run(["cibadmin", "--query"], env).stdout.decode()
         (folder / "cib.xml").write_text(cib_text)
         (folder / "mon.xml").write_text(snapshot_mon(cib_text, env)[0])
-        # the whole command, on the file: crm_node stubbed, there is no controller
+        # the whole command, on the file: the local node stubbed, there is no cluster
+        # (crm_node for a baseline from before live_view asked corosync)
         stub = folder / "bin"
         stub.mkdir()
-        (stub / "crm_node").write_text("#!/bin/sh\necho node1\n")
-        (stub / "crm_node").chmod(0o755)
+        for tool, answer in (("corosync-cmapctl", "runtime.votequorum.this_node_id (u32) = 1"),
+                             ("crm_node", "node1")):
+            (stub / tool).write_text(f"#!/bin/sh\necho '{answer}'\n")
+            (stub / tool).chmod(0o755)
         env["PATH"] = f"{stub}:{env.get('PATH', '')}"
         found = baseline_tree(rev, folder / "baseline")
         trees: dict[str, dict[str, str]] = {"now": env}
@@ -276,12 +279,12 @@ def offline(steps: int, nodes: int, rev: str) -> None:
                     [sys.executable, "-m", "haflow.coordinator.cli", "status", name], e,
                     ok=STATUS_EXIT))
                 runs[label].append({**startup(name, tree_env), **json.loads(done.stdout),
-                                    "the whole command (crm_node stubbed)": whole})
+                                    "the whole command (local node stubbed)": whole})
         now = {**medians(runs["now"]), **cluster_reads(cib_text, env)}
         order = ["interpreter start", "imports of the status path", "cibadmin --query",
                  "crm_mon on the snapshot", PARSE, "state machine (workflow_status)",
                  "render text", "render JSON", "render XML",
-                 "the whole command (crm_node stubbed)"]
+                 "the whole command (local node stubbed)"]
         print(f"haflow status {name}: {steps} running steps on {nodes} node(s), offline "
               f"(CIB_file), medians of {RUNS} runs in {ROUNDS} turns\n")
         print_parts({part: now[part] for part in order},
@@ -293,10 +296,12 @@ def offline(steps: int, nodes: int, rev: str) -> None:
 
 def live(name: str) -> None:
     """The parts on this cluster node, against the live CIB (bench/submit.py), as JSON."""
+    from haflow.coordinator.cluster import live_view
+
     cib_text = run(["cibadmin", "--query"]).stdout.decode()
     mon_text = snapshot_mon(cib_text, None)[0]
     parts = {**startup(name), **cluster_reads(cib_text, None),
-             "crm_node --name": median_time(lambda: run(["crm_node", "--name"])),
+             "local node id": median_time(lambda: run(list(live_view.LOCAL_NODE))),
              **in_process(cib_text, mon_text, name)}
     json.dump(parts, sys.stdout)
 

@@ -3,10 +3,10 @@
 ``not-synced.cib.xml`` was recorded on node1 of a 3-node lab, rebooted by its fencing
 after a crash, 1 s before the DC synced it: its CIB manager answered from the on-disk
 copy (the configuration, workflow ``stale`` done before the crash, an empty status
-section, no DC) while ``crm_node --name`` already said node1. ``rejoined.cib.xml`` is
-the same node's CIB 1.2 s later, synced. The ``.mon.xml`` files are crm_mon's view of
-each (``CIB_file``). The other views below are the synced one with the one attribute
-changed that Pacemaker changes in that situation.
+section, no DC) while its controller already answered (``crm_node --name``: node1).
+``rejoined.cib.xml`` is the same node's CIB 1.2 s later, synced. The ``.mon.xml``
+files are crm_mon's view of each (``CIB_file``). The other views below are the synced
+one with the one attribute changed that Pacemaker changes in that situation.
 """
 
 from __future__ import annotations
@@ -90,11 +90,11 @@ def test_each_condition_of_a_trusted_view_is_named() -> None:
 
 @dataclass(frozen=True)
 class Replay(Env):
-    """This host running crm_mon for real, but with cibadmin and crm_node answering what
+    """This host running crm_mon for real, but with cibadmin and corosync answering what
     node1 answered: the recorded CIBs one per read (the last one then stays)."""
 
     cibs: list[str] = field(default_factory=list)
-    node: str | None = "node1"  # None: the controller does not answer yet
+    node_id: int | None = 1  # None: corosync does not answer yet
     reads: list[str] = field(default_factory=list)
 
     def start(self, argv: Sequence[str], stdin: IO[bytes] | None = None
@@ -104,9 +104,10 @@ class Replay(Env):
             self.reads.append(name)
             argv = ["cat", str(DATA / f"{name}.cib.xml")]
         elif tuple(argv) == live_view.LOCAL_NODE:
-            argv = (["echo", self.node] if self.node else
-                    ["sh", "-c", "echo 'error: Could not connect to controller: Connection "
-                     "refused' >&2; exit 102"])
+            argv = (["echo", f"runtime.votequorum.this_node_id (u32) = {self.node_id}"]
+                    if self.node_id else
+                    ["sh", "-c", "echo 'Failed to initialize the cmap API. Error "
+                     "CS_ERR_LIBRARY' >&2; exit 1"])
         return super().start(argv, stdin)
 
 
@@ -133,6 +134,7 @@ def test_a_node_that_does_not_sync_in_time_is_an_error_naming_it() -> None:
         assert report.details["waiting_for"] == \
             "node1 has not joined the cluster yet (no node_state of it)"
     with pytest.raises(HaflowError) as caught:
-        live_view.read_live(Replay(cibs=["not-synced"], node=None), 0)
-    assert caught.value.reports[0].details["waiting_for"].startswith(
-        "its controller does not answer yet (crm_node --name: error: Could not connect")
+        live_view.read_live(Replay(cibs=["not-synced"], node_id=None), 0)
+    assert caught.value.reports[0].details["waiting_for"] == (
+        "corosync does not answer yet (corosync-cmapctl: Failed to initialize the cmap API. "
+        "Error CS_ERR_LIBRARY)")
