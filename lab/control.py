@@ -36,6 +36,12 @@ from haflow.lab.layout import (
 PROVISION_SCRIPT = Path(__file__).with_name("provision-node.sh")
 BOOTSTRAP_SCRIPT = Path(__file__).with_name("bootstrap-cluster.sh")
 FENCE_AGENT_SOURCE = Path(__file__).with_name("fence_haflow_lab.py")
+HOST_OCF_ROOT = Path("/usr/lib/ocf")  # as haflow.agents.install's default
+FENCE_LAUNCHER = """#!/bin/sh
+# written by haflow's lab, the same for every lab and checkout: inside a lab node the
+# agent below is the lab's own copy (its OCF lib dir is bound over the host's)
+exec {agent} "$@"
+"""
 FENCE_AGENT_PATH = Path("/usr/sbin/fence_haflow_lab")
 NODE_KILLALL = Path(__file__).with_name("node-killall.sh")
 FENCE_DEVICE = "lab-fence"
@@ -75,19 +81,34 @@ def check_node(layout: LabLayout, node: str) -> None:
 # -- up ---------------------------------------------------------------------
 
 
-def install_fence_agent(target: Path = FENCE_AGENT_PATH) -> bool:
-    """Place fence_haflow_lab where pacemaker-fenced looks; True if it changed."""
-    text = FENCE_AGENT_SOURCE.read_text().replace("@HAFLOW_PYTHON@", sys.executable)
-    from haflow.agents.install import atomic_write
+FENCE_LAUNCHER = """#!/bin/sh
+# written by haflow's lab, the same for every lab and checkout: inside a lab node the
+# agent below is the lab's own copy (its OCF lib dir is bound over the host's)
+exec {agent} "$@"
+"""
 
-    return atomic_write(target, text, 0o755) != "unchanged"
 
-
-def install_agents() -> None:
-    """haflow's OCF agents, as on a real node: the nodes share the host's /usr/lib/ocf."""
+def install_agents(root: Path) -> None:
+    """haflow's OCF agents and fence_haflow_lab under ``root``'s lib dir, and the fence
+    agent's launcher where pacemaker-fenced looks for it. The launcher never changes: a
+    file bound into a node's mount namespace is detached when the host's copy is replaced
+    (by another lab's install), so only directories are bound."""
     from haflow.agents import install
 
-    install.install()
+    install.install(str(root))
+    text = FENCE_AGENT_SOURCE.read_text().replace("@HAFLOW_PYTHON@", sys.executable)
+    install.atomic_write(install.lib_dir(root) / FENCE_AGENT_PATH.name, text, 0o755)
+    host_agent = install.lib_dir(HOST_OCF_ROOT) / FENCE_AGENT_PATH.name
+    install.atomic_write(FENCE_AGENT_PATH, FENCE_LAUNCHER.format(agent=host_agent), 0o755)
+
+
+def agent_binds(layout: LabLayout) -> list[tuple[str, str]]:
+    """The lab's own agents over the host's paths inside every node: labs started from
+    different checkouts at once (parallel test runs) each run their own code."""
+    from haflow.agents import install
+
+    return [(str(place(layout.ocf_root)), str(place(HOST_OCF_ROOT)))
+            for place in (install.agent_dir, install.lib_dir)]
 
 
 def write_shadow(layout: LabLayout, password: str) -> None:
@@ -145,6 +166,7 @@ def write_lab_files(layout: LabLayout, nodes: list[str]) -> None:
         # pcs cluster setup runs killall -9 on the cluster daemons: only this node's
         binds.append((str(killall), "/usr/bin/killall"))
         binds.append((str(layout.shadow_file), "/etc/shadow"))
+        binds += agent_binds(layout)
         config = {
             "name": node,
             "lab": layout.name,
@@ -228,8 +250,9 @@ def up(layout: LabLayout, node_count: int = 3, token_ms: int = 1000,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }, indent=2) + "\n")  # fmt: skip
     try:
-        install_fence_agent()
-        install_agents()
+        # the host's copies are the bind targets (and what a host-side tool finds)
+        for root in (HOST_OCF_ROOT, layout.ocf_root):
+            install_agents(root)
         write_lab_files(layout, nodes)
         create_network(layout, nodes)
         for node in nodes:

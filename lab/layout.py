@@ -81,6 +81,12 @@ class LabLayout:
         return self.dir / "shadow"
 
     @property
+    def ocf_root(self) -> Path:
+        """The lab's own OCF tree: haflow's agents as the checkout that started the lab
+        has them, bound over the nodes' /usr/lib/ocf/{resource.d,lib}/haflow."""
+        return self.dir / "ocf"
+
+    @property
     def password_file(self) -> Path:
         """hacluster's password inside the lab, for pcs host auth."""
         return self.dir / "hacluster-password"

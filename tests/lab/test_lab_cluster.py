@@ -5,6 +5,7 @@ Every test leaves the shared lab healthy (all nodes online) for the next one.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,6 +70,21 @@ def test_cluster_was_formed_with_pcs_without_touching_the_host(healthy: LabLayou
         return next(line for line in text.splitlines() if line.startswith("hacluster:"))
     lab_hash = hacluster_hash(run(healthy, "node2", "cat", "/etc/shadow"))
     assert lab_hash != hacluster_hash(Path("/etc/shadow").read_text())
+
+
+def test_nodes_run_the_agents_of_the_checkout_that_started_the_lab(
+        healthy: LabLayout) -> None:
+    # another checkout's lab may have installed its own agents on the host meanwhile
+    import haflow.agents
+
+    ours = str(Path(haflow.agents.__file__).resolve().parent)
+    for node in ("node1", "node3"):
+        link = run(healthy, node, "readlink", "/usr/lib/ocf/lib/haflow/haflow/agents").strip()
+        assert link == ours
+        launcher = run(healthy, node, "cat", str(control.FENCE_AGENT_PATH))
+        assert "/usr/lib/ocf/lib/haflow/fence_haflow_lab" in launcher
+        agent = run(healthy, node, "cat", "/usr/lib/ocf/lib/haflow/fence_haflow_lab")
+        assert f'HAFLOW_PYTHON = "{sys.executable}"' in agent
 
 
 def test_stonith_admin_reboot_really_fences_the_node(healthy: LabLayout) -> None:
