@@ -20,7 +20,6 @@ from functools import cmp_to_key
 from typing import TYPE_CHECKING
 
 from haflow.coordinator.status.mon import Mon, MonResource
-from haflow.encoding.read import configured_meta
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -29,6 +28,7 @@ TRUE = ("true", "yes", "on", "y", "1")  # Pacemaker's crm_is_true
 # meta attributes and node attributes under which crm_mon's answer is more than history
 UNMANAGING = ("is-managed", "maintenance")
 NODE_STATES = ("standby", "maintenance")
+NOT_PLAIN = (*UNMANAGING, "remote-node", "container")  # a guest node, or unmanaged
 # what a successful operation returns: start, stop and monitors 0 (OCF_SUCCESS); a
 # probe may also find it stopped (7, OCF_NOT_RUNNING)
 OK, NOT_RUNNING = "0", "7"
@@ -44,9 +44,8 @@ def view_from_cib(cib: etree._Element) -> Mon | None:
         return None
     primitives = {}
     for prim in cib.iterfind("configuration/resources/primitive"):
-        meta = configured_meta(prim)
-        if prim.get("template") or prim.get("type") == "remote" or \
-                any(name in meta for name in (*UNMANAGING, "remote-node", "container")):
+        if prim.get("template") or prim.get("type") == "remote" or any(
+                n.get("name") in NOT_PLAIN for n in prim.iterfind("meta_attributes/nvpair")):
             return None
         primitives[prim.get("id", "")] = prim
     running: dict[str, list[str]] = {}
