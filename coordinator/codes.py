@@ -115,6 +115,8 @@ class Code(StrEnum):
     STEP_NOT_FOUND = auto(), E.NOT_FOUND, "the workflow has no step of that name"
     NODE_NOT_FOUND = auto(), E.NOT_FOUND, "the cluster (or the lab) has no node of that name"
     WORKFLOW_EXISTS = auto(), E.CONFLICT, "a workflow of that name is already in the cluster"
+    DUPLICATE_WORKFLOW = (auto(), E.INVALID,
+        "one command names a workflow twice (two files of one name to submit)")
     WORKFLOW_DAMAGED = auto(), E.ERROR, "the workflow's root resource is missing from the CIB"
     WORKFLOW_RUNNING = auto(), E.CONFLICT, "the workflow still runs: remove refuses"
     EFFECTS_REMAIN = (auto(), E.CONFLICT,
