@@ -26,7 +26,7 @@ from haflow.coordinator.status.mon import Mon, parse_mon
 from haflow.coordinator.status.node_state import RC_TEXT, NodeStates, to_int
 from haflow.encoding import tickets
 from haflow.encoding.heartbeat import DEFAULT_INTERVAL, parse_value
-from haflow.encoding.ids import root_id
+from haflow.encoding.ids import root_id, sweep_set_id
 from haflow.encoding.meta import (
     EFFECT_META,
     FAILURE_POLICY_META,
@@ -104,7 +104,7 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
                 step.waiting_on.append("root")
         if not step.waiting_on and mon.online and not step.retry_on:
             step.note = "no online node may run it (placement, or fail counts)"
-    if aborted and not root_running:
+    if aborted and not root_running and not sweep_pending(root, nodes, workflow):
         for step in steps:
             if step.state == StepState.UNDOING and step.effect_flagged and \
                     not mon.resource(step.resource).active:
@@ -132,6 +132,24 @@ def _awaiting_approval(cib: etree._Element, workflow: str,
             if step is not None and step.state == StepState.WAITING:
                 step.state = StepState.AWAITING_APPROVAL
                 step.note = f"waits for 'haflow approve {workflow} {gate}'"
+
+
+def sweep_pending(root: etree._Element | None, nodes: NodeStates, workflow: str) -> bool:
+    """Whether the root's stop — the rollback's last act, which finishes undos cut
+    short (agents/sweep.py) — may still run, with the root not active.
+
+    It will when the alert agent asked for it (the root's sweep set), and when no
+    node's history shows the root stopped by its own stop or found stopped by a
+    probe: then its stop was a fencing's, whose alert starts the root again so that
+    it stops and sweeps (agents/alert/agent.py). Only a root whose stop ran, or that
+    the cluster found stopped, leaves nothing to finish a step's undo: BLOCKED."""
+    if root is None:
+        return False
+    if any(m.get("id") == sweep_set_id(workflow) for m in root.iterfind("meta_attributes")):
+        return True
+    return not any(not op.pending and ((op.operation == "stop" and op.rc == 0) or
+                                       (op.operation == "monitor" and op.rc == 7))
+                   for op in nodes.ops(root_id(workflow)))
 
 
 def ordered(steps: list[StepStatus], deps: dict[str, set[str]],
