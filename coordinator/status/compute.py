@@ -50,22 +50,27 @@ BLOCKED_NOTE = ("its effect may remain: the rollback could not undo it (the work
                 "'haflow retry' then 'haflow abort'")
 
 
-def workflow_status(cib: etree._Element, mon: etree._Element, workflow: str,
+def workflow_status(cib: etree._Element, mon: etree._Element | Mon, workflow: str,
                     now: float | None = None,
                     heartbeat_interval: float = DEFAULT_INTERVAL) -> WorkflowStatus:
-    """The state of ``workflow`` and of each of its steps (in dependency order)."""
+    """The state of ``workflow`` and of each of its steps (in dependency order), from the
+    CIB and crm_mon's XML of it (or the view already read from either: ``Mon``)."""
     now = time.time() if now is None else now
-    return _status(Config(cib), parse_mon(mon), NodeStates(cib), workflow, now,
+    return _status(Config(cib), _parsed(mon), NodeStates(cib), workflow, now,
                    heartbeat_interval, cib)
 
 
-def all_status(cib: etree._Element, mon: etree._Element, now: float | None = None,
+def all_status(cib: etree._Element, mon: etree._Element | Mon, now: float | None = None,
                heartbeat_interval: float = DEFAULT_INTERVAL) -> list[WorkflowStatus]:
     """Every workflow's status, by name."""
     now = time.time() if now is None else now
-    config, parsed, nodes = Config(cib), parse_mon(mon), NodeStates(cib)
+    config, parsed, nodes = Config(cib), _parsed(mon), NodeStates(cib)
     return [_status(config, parsed, nodes, name, now, heartbeat_interval, cib)
             for name in workflows(cib)]
+
+
+def _parsed(mon: etree._Element | Mon) -> Mon:
+    return mon if isinstance(mon, Mon) else parse_mon(mon)
 
 
 def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: float,
