@@ -154,6 +154,8 @@ def step_line(step: StepStatus, width: int) -> str:
         if step.note:
             text += f" [{step.note}]"
         return text
+    if step.state in (StepState.AWAITING_APPROVAL, StepState.SKIPPED):
+        return f"{head} -- {step.note}" if step.note else head
     if step.state == StepState.UNDONE:
         if step.failure is not None:  # why it was rolled back stays visible
             f = step.failure
@@ -184,13 +186,13 @@ def render_workflow(wf: WorkflowStatus, verbose: bool = False) -> str:
     counts = wf.counts
     total = len(wf.steps)
     fine = wf.state in (WorkflowState.RUNNING, WorkflowState.DONE, WorkflowState.ROLLED_BACK,
-                        WorkflowState.ROLLING_BACK)
+                        WorkflowState.ROLLING_BACK, WorkflowState.PAUSED)
     state = wf.state.value if fine and not wf.problems else wf.state.value.upper()
     summary = (f"{counts.get('undone', 0)}/{total} undone" if wf.aborted
                else f"{counts.get('done', 0)}/{total} done")
     lines = [f"{wf.name}: {state}, {summary} (policy {wf.policy})"]
     width = max((len(s.name) for s in wf.steps), default=4)
-    quiet = (StepState.DONE, StepState.UNDONE, StepState.WAITING)
+    quiet = (StepState.DONE, StepState.UNDONE, StepState.WAITING, StepState.SKIPPED)
     compact = not verbose and len(wf.steps) > COMPACT_OVER
     hidden: dict[str, int] = {}
     for step in wf.steps:
