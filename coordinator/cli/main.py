@@ -38,7 +38,7 @@ COMMANDS = {
     "plan": "haflow.coordinator.cli.plan",
     "export": "haflow.coordinator.cli.plan",
     **dict.fromkeys(("submit", "list", "status", "wait", "abort", "retry", "remove",
-                     "history"), _LIVE),
+                     "history", "approve", "pause", "resume"), _LIVE),
 }
 
 
