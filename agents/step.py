@@ -32,6 +32,7 @@ from haflow.encoding.meta import (
 )
 
 Outputs = dict[str, str]
+OTHER_UNDO_WAIT = 30.0  # s a stop waits for another one undoing a step depending on both
 HistoryRecord = tuple[str, str, str]  # workflow, key, value (agents/cibio.py: Record)
 
 TYPE_CHECKING = False
@@ -355,19 +356,49 @@ class StepAgent(Agent):
         from haflow.agents import cibio
 
         for rid in read.undo_order(deps, waiting):
+            # a join's dependencies are stopped at once, maybe on several nodes: the first
+            # of them still flagged undoes it, the others wait for that a while
+            first = min(d for d in deps.get(rid, ()) if d in flagged or d == self.resource)
+            if first != self.resource and self._undone_by_other(rid, first):
+                continue
             self.log("WARNING", f"{rid} depends on {self.resource} and may still have its "
                      "effect (its undo was cut short): undoing it first")
             left = deadline.remaining()
             sweep.undo_step(flagged[rid], self.log, max(5.0, (left or 60.0) - 5.0),
                             caller=self.resource)
         try:
-            now = cibio.configuration()
+            return not self._still_flagged(waiting)
         except cibio.CibUnavailable as exc:
             self.log("ERROR", f"cannot tell whether the steps after {self.resource} are "
                      f"undone: {exc}")
             return False
-        left_flagged = {p.get("id", "") for p in read.flagged_steps(now, self.workflow)}
-        return not left_flagged.intersection(waiting)
+
+    def _still_flagged(self, rids: list[str]) -> set[str]:
+        from haflow.agents import cibio
+        from haflow.encoding import read
+
+        now = cibio.configuration()
+        return {p.get("id", "") for p in read.flagged_steps(now, self.workflow)}.intersection(
+            rids)
+
+    def _undone_by_other(self, rid: str, first: str) -> bool:
+        """Wait (up to OTHER_UNDO_WAIT s, within this action's deadline) for ``first``'s
+        stop to undo ``rid``; whether it did. A ``first`` whose stop does not run (its
+        node fenced too) costs that wait, and this stop undoes ``rid`` itself."""
+        import time
+
+        from haflow.agents import cibio
+
+        self.log("INFO", f"{rid} is undone by the stop of {first}: waiting for it")
+        until = time.monotonic() + min(OTHER_UNDO_WAIT, (deadline.remaining() or 60.0) / 3)
+        while time.monotonic() < until:
+            try:
+                if not self._still_flagged([rid]):
+                    return True
+            except cibio.CibUnavailable:
+                pass
+            time.sleep(1)
+        return False
 
     def _history_record(self, task: str) -> HistoryRecord | None:
         """This action's record in the workflow's history (None for a step outside any

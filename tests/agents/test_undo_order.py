@@ -174,3 +174,40 @@ def test_the_alert_skips_what_the_agent_recorded(tmp_path: Path) -> None:
     env.update(CRM_alert_task="monitor", CRM_alert_interval="10000", CRM_alert_rc="7")
     subprocess.run([sys.executable, "-m", ALERT], env=env, check=True, timeout=60)
     assert history(box) == [("a", "start", "ok"), ("a", "monitor-10s", "failed")]
+
+
+def test_a_join_cut_short_is_undone_once_by_the_branches_stopped_at_once(
+        tmp_path: Path, ocf_root: Path) -> None:
+    """a -> {b, c} -> d: d's undo cut short, b's and c's stops run at once (two nodes): the
+    first of them undoes d, the other waits for it, and both branches come after d."""
+    import subprocess
+    import sys
+
+    state = tmp_path / "state"
+    box = Sandbox(tmp_path / "node")
+    box.add_primitive("wf.root", "workflow", params={"workflow": "wf"})
+    for step in "abcd":
+        box.add_primitive(f"wf.{step}", "test", params=params(state, step))
+    cibadmin(box.cib_file, "-C", "-o", "constraints", "-X",
+             '<rsc_order id="wf.root.order.diamond" kind="Mandatory">'
+             '<resource_set id="wf.root.order.diamond.1"><resource_ref id="wf.a"/>'
+             '</resource_set><resource_set id="wf.root.order.diamond.2" sequential="false">'
+             '<resource_ref id="wf.b"/><resource_ref id="wf.c"/></resource_set>'
+             '<resource_set id="wf.root.order.diamond.3"><resource_ref id="wf.d"/>'
+             '</resource_set></rsc_order>')
+    start_all(box, state, "abcd")
+    box.set_target_role("wf.root", "Stopped")
+    box.forget_markers()
+    stops = []
+    for step in "cb":  # c first: it must wait for b, the first of them
+        env = box.env(f"wf.{step}", params(state, step))
+        env["OCF_ROOT"] = str(ocf_root)
+        stops.append(subprocess.Popen([sys.executable, "-m", TEST, "stop"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True))
+    assert [p.wait(timeout=60) for p in stops] == [0, 0]
+    events = [(r.resource, r.event) for r in records.read(state)
+              if r.event.startswith("undo")]
+    assert [e for e in events if e[0] == "wf.d"] == [("wf.d", "undo")]
+    assert events[0] == ("wf.d", "undo") and sorted(events[1:]) == [("wf.b", "undo"),
+                                                                    ("wf.c", "undo")]
