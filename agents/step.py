@@ -18,7 +18,7 @@ contract"):
 
 from __future__ import annotations
 
-from haflow.agents import deadline, marker, ocfcodes, recorded
+from haflow.agents import deadline, marker, ocfcodes
 from haflow.agents.framework import Agent, OcfError
 from haflow.agents.params import Param, Value
 from haflow.encoding.meta import (
@@ -185,6 +185,8 @@ class StepAgent(Agent):
         # outputs first: a step is only "running here" once what it made is recorded;
         # the start's history record rides in that same write
         if self._store_outputs(outputs, self._history_record("start")):
+            from haflow.agents import recorded  # not on the monitor's path
+
             recorded.note(self.resource, "start")
         marker.write(self.instance, marker.Marker(ctx.key, resolved, outputs))
         return ocfcodes.SUCCESS
@@ -325,6 +327,8 @@ class StepAgent(Agent):
             self.log("WARNING", f"outputs of {self.resource} were not cleared: {exc}")
             return False
         if with_history:
+            from haflow.agents import recorded
+
             recorded.note(self.resource, "stop")
         return with_history
 
@@ -419,7 +423,7 @@ class StepAgent(Agent):
         event = self._history_record(task)
         if event is None:
             return
-        from haflow.agents import cibio
+        from haflow.agents import cibio, recorded
 
         try:
             if cibio.record_event(event):
