@@ -171,7 +171,8 @@ def test_the_alert_skips_what_the_agent_recorded(tmp_path: Path) -> None:
                CRM_alert_timestamp_epoch=str(int(time.time())))
     subprocess.run([sys.executable, "-m", ALERT], env=env, check=True, timeout=60)
     assert history(box) == [("a", "start", "ok")]  # the agent noted its start
-    env.update(CRM_alert_task="monitor", CRM_alert_interval="10000", CRM_alert_rc="7")
+    env.update(CRM_alert_task="monitor", CRM_alert_interval="10000", CRM_alert_rc="7",
+               CRM_alert_timestamp_epoch=str(int(time.time()) + 2))  # after the start's
     subprocess.run([sys.executable, "-m", ALERT], env=env, check=True, timeout=60)
     assert history(box) == [("a", "start", "ok"), ("a", "monitor-10s", "failed")]
 
