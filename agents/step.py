@@ -287,7 +287,10 @@ class StepAgent(Agent):
         meant, why, cib = self._undo_meant()
         found = marker.read(self.instance)
         undone = False
-        if meant and cib is not None and not self._dependents_undone(cib):
+        # the root's undo is the sweep, which goes dependents first itself and tries every
+        # flagged step even when one of them fails
+        if meant and cib is not None and self.tracks_effect and \
+                not self._dependents_undone(cib):
             meant, why = False, ("a step that depends on it still has its effect (its undo "
                                  "failed): keeping this one's, for the rollback's last act")
         if meant:
