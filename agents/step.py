@@ -18,7 +18,7 @@ contract"):
 
 from __future__ import annotations
 
-from haflow.agents import deadline, marker, ocfcodes, recorded
+from haflow.agents import deadline, marker, ocfcodes
 from haflow.agents.framework import Agent, OcfError
 from haflow.agents.params import Param, Value
 from haflow.encoding.meta import (
@@ -32,6 +32,7 @@ from haflow.encoding.meta import (
 )
 
 Outputs = dict[str, str]
+OTHER_UNDO_WAIT = 30.0  # s a stop waits for another one undoing a step depending on both
 HistoryRecord = tuple[str, str, str]  # workflow, key, value (agents/cibio.py: Record)
 
 TYPE_CHECKING = False
@@ -184,6 +185,8 @@ class StepAgent(Agent):
         # outputs first: a step is only "running here" once what it made is recorded;
         # the start's history record rides in that same write
         if self._store_outputs(outputs, self._history_record("start")):
+            from haflow.agents import recorded  # not on the monitor's path
+
             recorded.note(self.resource, "start")
         marker.write(self.instance, marker.Marker(ctx.key, resolved, outputs))
         return ocfcodes.SUCCESS
@@ -284,7 +287,10 @@ class StepAgent(Agent):
         meant, why, cib = self._undo_meant()
         found = marker.read(self.instance)
         undone = False
-        if meant and cib is not None and not self._dependents_undone(cib):
+        # the root's undo is the sweep, which goes dependents first itself and tries every
+        # flagged step even when one of them fails
+        if meant and cib is not None and self.tracks_effect and \
+                not self._dependents_undone(cib):
             meant, why = False, ("a step that depends on it still has its effect (its undo "
                                  "failed): keeping this one's, for the rollback's last act")
         if meant:
@@ -324,6 +330,8 @@ class StepAgent(Agent):
             self.log("WARNING", f"outputs of {self.resource} were not cleared: {exc}")
             return False
         if with_history:
+            from haflow.agents import recorded
+
             recorded.note(self.resource, "stop")
         return with_history
 
@@ -355,19 +363,49 @@ class StepAgent(Agent):
         from haflow.agents import cibio
 
         for rid in read.undo_order(deps, waiting):
+            # a join's dependencies are stopped at once, maybe on several nodes: the first
+            # of them still flagged undoes it, the others wait for that a while
+            first = min(d for d in deps.get(rid, ()) if d in flagged or d == self.resource)
+            if first != self.resource and self._undone_by_other(rid, first):
+                continue
             self.log("WARNING", f"{rid} depends on {self.resource} and may still have its "
                      "effect (its undo was cut short): undoing it first")
             left = deadline.remaining()
             sweep.undo_step(flagged[rid], self.log, max(5.0, (left or 60.0) - 5.0),
                             caller=self.resource)
         try:
-            now = cibio.configuration()
+            return not self._still_flagged(waiting)
         except cibio.CibUnavailable as exc:
             self.log("ERROR", f"cannot tell whether the steps after {self.resource} are "
                      f"undone: {exc}")
             return False
-        left_flagged = {p.get("id", "") for p in read.flagged_steps(now, self.workflow)}
-        return not left_flagged.intersection(waiting)
+
+    def _still_flagged(self, rids: list[str]) -> set[str]:
+        from haflow.agents import cibio
+        from haflow.encoding import read
+
+        now = cibio.configuration()
+        return {p.get("id", "") for p in read.flagged_steps(now, self.workflow)}.intersection(
+            rids)
+
+    def _undone_by_other(self, rid: str, first: str) -> bool:
+        """Wait (up to OTHER_UNDO_WAIT s, within this action's deadline) for ``first``'s
+        stop to undo ``rid``; whether it did. A ``first`` whose stop does not run (its
+        node fenced too) costs that wait, and this stop undoes ``rid`` itself."""
+        import time
+
+        from haflow.agents import cibio
+
+        self.log("INFO", f"{rid} is undone by the stop of {first}: waiting for it")
+        until = time.monotonic() + min(OTHER_UNDO_WAIT, (deadline.remaining() or 60.0) / 3)
+        while time.monotonic() < until:
+            try:
+                if not self._still_flagged([rid]):
+                    return True
+            except cibio.CibUnavailable:
+                pass
+            time.sleep(1)
+        return False
 
     def _history_record(self, task: str) -> HistoryRecord | None:
         """This action's record in the workflow's history (None for a step outside any
@@ -388,7 +426,7 @@ class StepAgent(Agent):
         event = self._history_record(task)
         if event is None:
             return
-        from haflow.agents import cibio
+        from haflow.agents import cibio, recorded
 
         try:
             if cibio.record_event(event):

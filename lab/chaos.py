@@ -21,11 +21,13 @@ from haflow.encoding.record import Event
 from haflow.lab import control, records
 from haflow.lab.audit import Audit, audit
 from haflow.lab.faults import (
+    CHAIN,
     DIAMOND,
     Run,
     Scenario,
     cleanup,
     crash_mid_undo_keeps_order,
+    dependents_of,
     nothing,
     wait_state,
     workflow_states,
@@ -166,7 +168,7 @@ def run_chaos(layout: LabLayout, minutes: float, seed: int, base: Path,
     histories.update(undos.histories)
     report.audit = audit(state, run.names + undos.names, undone=run.names + undos.names,
                          states=states, expected={n: "done" for n in run.names},
-                         histories=histories)
+                         histories=histories, dependents=dependents_of(CHAIN))
     report.audit.problems += [f"{r.key}: undone on {r.node} before the abort"
                               for r in records.read(state)
                               if r.event.startswith("undo") and r.time < aborted_at

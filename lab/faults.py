@@ -55,6 +55,12 @@ DIAMOND = {"a": {}, "b": {"after": ["a"]}, "c": {"after": ["a"]},
 UNDO_SECONDS = 4
 
 
+def dependents_of(shape: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """step -> the steps that start after it."""
+    return {step: [s for s, keys in shape.items() if step in keys.get("after", ())]
+            for step in shape}
+
+
 def exec_params(state: Path, step: str, dependents: list[str]) -> dict[str, str]:
     """An ``exec`` step whose effect is a file, with the test agent's records; its undo
     records a violation if a step depending on it still has its effect."""
@@ -95,8 +101,8 @@ class Run:
         body = {}
         for step, keys in scenario.shape.items():
             if scenario.agent == "exec":
-                dependents = [s for s, k in scenario.shape.items() if step in k.get("after", ())]
-                params: dict[str, Any] = exec_params(self.state, step, dependents)
+                params: dict[str, Any] = exec_params(self.state, step,
+                                                     dependents_of(scenario.shape)[step])
             else:
                 params = {"state_dir": str(self.state), **scenario.params.get(step, {})}
             body[step] = {"agent": scenario.agent, "interval": "2s",
@@ -481,7 +487,8 @@ def run_scenario(layout: LabLayout, scenario: Scenario, base: Path, seed: int = 
         restore(layout)
         histories = cleanup(layout, run.names)
     result = audit(state, run.names, undone=run.names, states=states,
-                   expected={n: scenario.expect for n in run.names}, histories=histories)
+                   expected={n: scenario.expect for n in run.names}, histories=histories,
+                   dependents=dependents_of(scenario.shape))
     early = [r for r in records.read(state) if r.event.startswith("undo")
              and r.time < aborted_at and scenario.expect == "done"]
     result.problems += [f"{r.key}: undone on {r.node} before any abort" for r in early]
