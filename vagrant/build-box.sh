@@ -89,7 +89,7 @@ printf '%s\n' "source /etc/network/interfaces.d/*" "auto lo" "iface lo inet loop
 rm -f "$rootfs/var/lib/dbus/machine-id"
 uuid=$(cat /proc/sys/kernel/random/uuid)
 echo "UUID=$uuid / ext4 errors=remount-ro 0 1" > "$rootfs/etc/fstab"
-kernel=$(cd "$rootfs/boot" && ls vmlinuz-* | sort -V | tail -n 1)
+kernel=$(find "$rootfs/boot" -name 'vmlinuz-*' -printf '%f\n' | sort -V | tail -n 1)
 install -d "$rootfs/boot/extlinux"
 # net.ifnames=0: the NIC is eth0 whatever slot libvirt gives it
 printf '%s\n' "DEFAULT debian" "TIMEOUT 1" "LABEL debian" "  LINUX /boot/$kernel" \
@@ -107,6 +107,7 @@ printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$raw"
 # extlinux needs it mounted, in a mount namespace of its own so nothing leaks
 mke2fs -q -t ext4 -O ^64bit -U "$uuid" -L haflow-root -d "$rootfs" \
     -E offset=1048576 "$raw" "$(( size * 1024 * 1024 - 1024 ))k"
+# shellcheck disable=SC2016  # expanded by the inner shell
 unshare --mount --propagation private sh -eu -c '
     mkdir -p "$1/mnt"
     mount -o loop,offset=1048576 "$2" "$1/mnt"
