@@ -48,6 +48,7 @@ def register(sub: Any) -> None:
     p.add_argument("name", metavar="NAME")
     p = command(tsub, "remove", "remove a template", cmd_templates_remove)
     p.add_argument("name", metavar="NAME")
+    register_service(sub)
 
 
 def _env(args: argparse.Namespace) -> Any:
@@ -141,4 +142,45 @@ def cmd_templates_remove(args: argparse.Namespace) -> int:
     remove(_env(args), args.name)
     _emit(args, {"template": args.name, "removed": True},
           lambda d: f"removed template {d['template']}")
+    return int(ExitCode.OK)
+
+
+def register_service(sub: Any) -> None:
+    from haflow.coordinator.cluster.env import add_cluster_options
+
+    service = sub.add_parser("service", help="the API as a highly available cluster resource")
+    ssub = service.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = ssub.add_parser("enable", help="add the API and its address (one change)",
+                        description="add the API (ocf:haflow:api) and an IPaddr2 address, "
+                        "colocated and ordered, in one CIB change")
+    add_cluster_options(p)
+    p.add_argument("--vip", required=True, metavar="ADDRESS/PREFIX")
+    p.add_argument("--port", type=int, default=8443)
+    p.add_argument("--tls-cert", default=None)
+    p.add_argument("--tls-key", default=None)
+    p.add_argument("--output-as", choices=("text", "json"), default="text")
+    p.set_defaults(handler=cmd_service_enable)
+    p = ssub.add_parser("disable", help="remove the API and its address (one change)")
+    add_cluster_options(p)
+    p.add_argument("--output-as", choices=("text", "json"), default="text")
+    p.set_defaults(handler=cmd_service_disable)
+
+
+def cmd_service_enable(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.service import enable
+
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert or args.tls_key else None
+    added = enable(_env(args), args.vip, args.port, tls=tls)
+    _emit(args, {"enabled": True, "vip": args.vip, "port": args.port, "resources": added},
+          lambda d: f"service enabled: the API on {d['vip'].split('/')[0]}:{d['port']} "
+          f"({', '.join(d['resources'])})")
+    return int(ExitCode.OK)
+
+
+def cmd_service_disable(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.service import disable
+
+    removed = disable(_env(args))
+    _emit(args, {"enabled": False, "removed": removed},
+          lambda d: f"service disabled: removed {', '.join(d['removed'])}")
     return int(ExitCode.OK)
