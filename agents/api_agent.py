@@ -150,6 +150,7 @@ class ApiAgent(Agent):
         return ocfcodes.SUCCESS
 
     def stop(self) -> int:
+        import contextlib
         import os
         import signal
         import time
@@ -162,10 +163,8 @@ class ApiAgent(Agent):
                 time.sleep(POLL_S)
             if self._pid() is not None:
                 os.killpg(pid, signal.SIGKILL)
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.pidfile)
-        except FileNotFoundError:
-            pass
         return ocfcodes.SUCCESS
 
 
