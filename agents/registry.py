@@ -18,6 +18,7 @@ AGENTS: dict[str, str] = {
     "workflow": "haflow.agents.workflow_agent:WorkflowAgent",
     "test": "haflow.agents.test_agent:TestAgent",
     "api": "haflow.agents.api_agent:ApiAgent",
+    "keeper": "haflow.agents.keeper_agent:KeeperAgent",
 }
 
 

@@ -86,3 +86,41 @@ def token_digest(salt: str, secret: str) -> str:
     import hashlib
 
     return hashlib.sha256(f"{salt}:{secret}".encode()).hexdigest()
+
+
+# secrets: their names and versions only (values live in each node's store, never here),
+# and the keeper clone that keeps every node's store in step
+SECRETS_SET = "haflow-secrets"
+SECRET_PREFIX = "haflow-secret-"
+KEEPER_RESOURCE = "haflow-keeper"
+KEEPER_CLONE = "haflow-keeper-clone"
+KEEPER_AGENT = "keeper"  # ocf:haflow:keeper
+
+
+def secret_name(nvpair_name: str) -> str | None:
+    name = nvpair_name.removeprefix(SECRET_PREFIX)
+    return name if name != nvpair_name and name else None
+
+
+def secret_nvpair(secret: str) -> tuple[str, str]:
+    name = SECRET_PREFIX + secret
+    return nvpair_id(SECRETS_SET, name), name
+
+
+def template_value(text: str) -> str:
+    """A template's YAML as one line (JSON string syntax): Pacemaker 2.1.5 writes the CIB
+    with raw line breaks in attribute values, which XML reads back as spaces."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def template_text(value: str) -> str | None:
+    """The YAML a template's value holds, or None when it is not one."""
+    import json
+
+    try:
+        text = json.loads(value)
+    except ValueError:
+        return None
+    return text if isinstance(text, str) else None

@@ -50,6 +50,19 @@ def register(sub: Any) -> None:
     p.add_argument("name", metavar="NAME")
     register_service(sub)
 
+    secrets = sub.add_parser("secrets", help="values steps reference as ${secrets.NAME}, kept "
+                             "on every node outside the CIB")
+    ssub = secrets.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(ssub, "set", "store a secret (its value on standard input) on every node",
+                cmd_secrets_set)
+    p.add_argument("name", metavar="NAME")
+    command(ssub, "list", "every secret's name (never a value)", cmd_secrets_list)
+    p = command(ssub, "remove", "remove a secret from every node", cmd_secrets_remove)
+    p.add_argument("name", metavar="NAME")
+    p = ssub.add_parser("keep", help=argparse.SUPPRESS)  # the keeper (ocf:haflow:keeper)
+    p.add_argument("--ready-file", default=None)
+    p.set_defaults(handler=cmd_secrets_keep)
+
 
 def _env(args: argparse.Namespace) -> Any:
     from haflow.coordinator.cluster.env import from_args
@@ -183,4 +196,43 @@ def cmd_service_disable(args: argparse.Namespace) -> int:
     removed = disable(_env(args))
     _emit(args, {"enabled": False, "removed": removed},
           lambda d: f"service disabled: removed {', '.join(d['removed'])}")
+    return int(ExitCode.OK)
+
+
+def cmd_secrets_set(args: argparse.Namespace) -> int:
+    import sys
+
+    from haflow.coordinator.commands.secrets import set_secret
+
+    value = sys.stdin.read()
+    if value.endswith("\n") and value.count("\n") == 1:
+        value = value[:-1]  # `echo VALUE |`: the line, not its end
+    found = set_secret(_env(args), args.name, value)
+    _emit(args, found.to_dict(), lambda d: f"secret {d['name']} set on every node "
+          f"(version {d['version']}); reference it as ${{secrets.{d['name']}}}")
+    return int(ExitCode.OK)
+
+
+def cmd_secrets_list(args: argparse.Namespace) -> int:
+    from haflow.coordinator.cluster import live_view
+    from haflow.coordinator.commands.secrets import secrets_in
+
+    found = [s.to_dict() for s in secrets_in(live_view.query(_env(args)))]
+    _emit(args, found, lambda d: "\n".join(s["name"] for s in d) or "no secrets")
+    return int(ExitCode.OK)
+
+
+def cmd_secrets_remove(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.secrets import remove_secret
+
+    remove_secret(_env(args), args.name)
+    _emit(args, {"secret": args.name, "removed": True},
+          lambda d: f"removed secret {d['secret']} from every node")
+    return int(ExitCode.OK)
+
+
+def cmd_secrets_keep(args: argparse.Namespace) -> int:
+    from haflow.coordinator.cluster.secret_store import keep
+
+    keep(args.ready_file)
     return int(ExitCode.OK)
