@@ -124,3 +124,7 @@ def template_text(value: str) -> str | None:
     except ValueError:
         return None
     return text if isinstance(text, str) else None
+
+# the unix groups `haflow acl enable` grants the roles to (haclient: every cluster user)
+ACL_VIEWER_GROUP = "haclient"
+ACL_OPERATOR_GROUP = "haflow-operators"

@@ -49,6 +49,7 @@ def register(sub: Any) -> None:
     p = command(tsub, "remove", "remove a template", cmd_templates_remove)
     p.add_argument("name", metavar="NAME")
     register_service(sub)
+    register_acl(sub)
 
     secrets = sub.add_parser("secrets", help="values steps reference as ${secrets.NAME}, kept "
                              "on every node outside the CIB")
@@ -235,4 +236,40 @@ def cmd_secrets_keep(args: argparse.Namespace) -> int:
     from haflow.coordinator.cluster.secret_store import keep
 
     keep(args.ready_file)
+    return int(ExitCode.OK)
+
+
+def register_acl(sub: Any) -> None:
+    from haflow.coordinator.cluster.env import add_cluster_options
+
+    acl = sub.add_parser("acl", help="Pacemaker ACLs for haflow's users on the nodes")
+    asub = acl.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = asub.add_parser("enable", help="roles haflow-viewer (group haclient) and "
+                        "haflow-operator (group haflow-operators), and enable-acl")
+    add_cluster_options(p)
+    p.add_argument("--output-as", choices=("text", "json"), default="text")
+    p.set_defaults(handler=cmd_acl_enable)
+    p = asub.add_parser("grant", help="give a unix user a haflow role on the nodes")
+    add_cluster_options(p)
+    p.add_argument("user", metavar="USER")
+    p.add_argument("--role", required=True, choices=("viewer", "operator"))
+    p.add_argument("--output-as", choices=("text", "json"), default="text")
+    p.set_defaults(handler=cmd_acl_grant)
+
+
+def cmd_acl_enable(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.acl import enable
+
+    made = enable(_env(args))
+    _emit(args, {"enabled": True, "acls": made},
+          lambda d: f"ACLs enabled: {', '.join(d['acls'])}")
+    return int(ExitCode.OK)
+
+
+def cmd_acl_grant(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.acl import grant
+
+    grant(_env(args), args.user, args.role)
+    _emit(args, {"user": args.user, "role": args.role},
+          lambda d: f"{d['user']} is a haflow {d['role']} on the nodes")
     return int(ExitCode.OK)

@@ -252,7 +252,8 @@ def test_hostile_requests_are_clear_4xx_and_change_nothing(api: Api, greet: str)
                                             "    params: {do: 'echo ${inputs.x}'}\n"
                                             "inputs: {x: {type: string}}\n"}},
          422, "BAD_REFERENCE"),
-        ("POST", "/v1/templates", {"json": {"text": "name: greet\nsteps: {}\n"}}, 409,
+        ("POST", "/v1/templates", {"json": {"text": "name: greet\nsteps:\n  a: {agent: test, "
+                                            "params: {state_dir: /tmp}}\n"}}, 409,
          "TEMPLATE_EXISTS"),
     ]
     for method, path, kwargs, status, code in cases:
