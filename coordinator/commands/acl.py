@@ -45,11 +45,12 @@ def _role(role: str, writes: tuple[str, ...]) -> etree._Element:
         etree.SubElement(made, "acl_permission", id=f"{role}.{kind}-{what}", kind=kind,
                          xpath=xpath)
 
+    # the token hashes are for the service (root) alone (tests/service: a viewer's
+    # cibadmin --query does not hold them)
+    permission("deny", "users", f"//cluster_property_set[@id='{USERS_SET}']")
     permission("read", "cib", "/cib")
     for section in writes:
         permission("write", section, f"/cib/configuration/{section}")
-    # the token hashes are for the service (root) alone
-    permission("deny", "users", f"//cluster_property_set[@id='{USERS_SET}']")
     return made
 
 
