@@ -15,7 +15,16 @@ from __future__ import annotations
 
 import re
 
-STORE = "/var/lib/pacemaker/lrm/secrets/haflow"
+
+def _store() -> str:
+    import posix
+
+    # HAFLOW_SECRETS_DIR: tests only (as HAFLOW_RUN_DIR for the markers)
+    found = posix.environ.get(b"HAFLOW_SECRETS_DIR")
+    return found.decode() if found else "/var/lib/pacemaker/lrm/secrets/haflow"
+
+
+STORE = _store()
 NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_-]{0,63}"
 # "$${" (an escaped "${", left for the step's own resolution) or ${secrets.NAME}
 TOKEN_RE = re.compile(r"\$\$\{|\$\{secrets\.(" + NAME_PATTERN + r")\}")

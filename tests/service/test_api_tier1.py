@@ -4,9 +4,12 @@ roles, idempotent submits, the event stream from submit to done, hostile request
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -274,3 +277,42 @@ def test_no_secret_or_token_in_answers(api: Api) -> None:
         assert value.partition(".")[2] not in text
 
 
+
+
+def test_acl_lets_a_haclient_member_read_status_but_not_write(api: Api) -> None:
+    """`haflow acl enable`: a user that is not root runs `haflow status`; its submit and
+    abort are refused by the CIB manager, and haflow says so."""
+    from haflow.lab import control
+
+    workflow = api.tmp / "aclwf.yaml"
+    workflow.write_text(json.dumps({"name": "aclwf", "steps": {
+        "a": {"agent": "test", "params": {"state_dir": str(api.tmp)}}}}))
+    workflow.chmod(0o644)
+    api.workflows.append("aclwf")
+    assert cli(api.layout, "submit", str(workflow)).returncode == 0
+    assert cli(api.layout, "acl", "enable").returncode == 0
+    assert cli(api.layout, "acl", "grant", "nobody", "--role", "viewer").returncode == 0
+    haflow = str(Path(sys.executable).with_name("haflow"))
+
+    def as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:
+        # a user with no corosync access, whose group lets it reach Pacemaker's IPC
+        return control.run_on(api.layout, "node1", ["setpriv", "--reuid=nobody",
+                                                    "--regid=haclient", "--clear-groups",
+                                                    *argv], timeout=120)
+
+    try:
+        shown = as_nobody(haflow, "status", "aclwf", "--output-as", "json")
+        assert shown.returncode in (0, 7), shown.stderr
+        assert json.loads(shown.stdout)["name"] == "aclwf"
+        for argv in (("abort", "aclwf"), ("submit", str(workflow), "--replace")):
+            refused = as_nobody(haflow, *argv, "--output-as", "json")
+            assert refused.returncode == 9, refused.stdout + refused.stderr
+            assert json.loads(refused.stdout)["errors"][0]["code"] == "PERMISSION_DENIED"
+        assert "haflow-user-" not in as_nobody("cibadmin", "--query").stdout
+        assert cli(api.layout, "acl", "grant", "nobody", "--role", "operator").returncode == 0
+        assert as_nobody(haflow, "abort", "aclwf").returncode == 0
+    finally:
+        config = for_lab(api.layout.name, root=str(api.layout.root))
+        config.run(["cibadmin", "--delete", "--xml-text", "<acls/>"])
+        config.run(["crm_attribute", "--type", "crm_config", "--name", "enable-acl",
+                    "--delete"])
