@@ -3,7 +3,8 @@
 A value goes to every node's root-only store (coordinator/cluster/secret_store.py) and
 never into the CIB: the CIB holds the secret's name and version (so every node's API and
 ``list`` know it) and the keeper clone that keeps the stores in step, added by the first
-``set`` in the same change. The agent resolves the reference when its action runs.
+``set`` in the same change (and removed with the last secret). The agent resolves the
+reference when its action runs.
 """
 
 from __future__ import annotations
@@ -113,4 +114,9 @@ def remove_secret(env: Env, name: str) -> None:
     _store(env, "drop", name)
     new = deepcopy(old)
     remove_value(new, SECRETS_SET, secret_nvpair(name)[1])
+    if not secrets_in(new):  # the last one: no keeper needed any more
+        for clone in new.iterfind(f"configuration/resources/clone[@id='{KEEPER_CLONE}']"):
+            parent = clone.getparent()
+            assert parent is not None
+            parent.remove(clone)
     livecib.push(env, old, new, f"removing secret '{name}'")

@@ -268,13 +268,32 @@ def test_hostile_requests_are_clear_4xx_and_change_nothing(api: Api, greet: str)
     assert _configuration(api) == before
 
 
-def test_no_secret_or_token_in_answers(api: Api) -> None:
-    users = api.http.get("/v1/users", api.tokens["admin"])
-    assert users.status_code == 200
-    text = users.text
-    assert {"t-viewer", "t-operator", "t-admin"} <= {u["name"] for u in users.json()}
-    for value in api.tokens.values():
-        assert value.partition(".")[2] not in text
+def test_no_secret_or_token_in_answers(api: Api, greet: str) -> None:
+    admin = api.tokens["admin"]
+    value = "v-" + "9f3a" * 8
+    put = api.http.request("PUT", "/v1/secrets/dbpass", admin, json={"value": value})
+    assert put.status_code == 200, put.text
+    try:
+        assert put.json()["name"] == "dbpass" and value not in put.text
+        bad = api.http.request("PUT", "/v1/secrets/a.b", admin, json={"value": "x"})
+        assert bad.status_code == 422
+        assert api.http.request("PUT", "/v1/secrets/dbpass", api.tokens["operator"],
+                                json={"value": "x"}).status_code == 403
+        answers = [api.http.get(path, admin).text for path in (
+            "/v1/secrets", "/v1/users", "/v1/templates", "/v1/templates/greet",
+            "/v1/workflows", "/v1/health", "/openapi.json")]
+        assert "dbpass" in answers[0]
+        users = api.http.get("/v1/users", admin).json()
+        assert {"t-viewer", "t-operator", "t-admin"} <= {u["name"] for u in users}
+        for text in answers:
+            assert value not in text
+            for token in api.tokens.values():
+                assert token.partition(".")[2] not in text
+        store = api.layout.dir / "nodes/node1/fs/var/lib/pacemaker/lrm/secrets/haflow/dbpass"
+        assert store.read_text() == value
+    finally:
+        gone = api.http.request("DELETE", "/v1/secrets/dbpass", admin)
+        assert gone.status_code == 200, gone.text
 
 
 
