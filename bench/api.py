@@ -22,7 +22,6 @@ cluster's own CPU.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -38,6 +37,7 @@ from haflow.lab.layout import LabLayout
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # tests.service.apitools: the client inside the lab's network
 
+from bench.submit import workflow_file  # noqa: E402
 from tests.service.apitools import LabHttp, serving, token, wait_healthy  # noqa: E402
 
 RUNS = 5
@@ -48,18 +48,6 @@ CLUSTER_DAEMONS = ("corosync", "pacemakerd", "pacemaker-based", "pacemaker-fence
                    "pacemaker-execd", "pacemaker-attrd", "pacemaker-schedulerd",
                    "pacemaker-controld")
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def workflow_file(folder: Path, name: str, steps: int) -> Path:
-    body: dict[str, dict[str, object]] = {}
-    for i in range(steps):
-        step: dict[str, object] = {"agent": "ocf:pacemaker:Dummy"}
-        if i % 10:
-            step["after"] = [f"s{i - 1}"]
-        body[f"s{i}"] = step
-    path = folder / f"{name}.json"
-    path.write_text(json.dumps({"name": name, "steps": body}))
-    return path
 
 
 def node_processes(layout: LabLayout, node: str) -> dict[int, str]:

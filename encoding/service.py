@@ -36,10 +36,15 @@ ACL_OPERATOR_ROLE = "haflow-operator"
 ROLES = ("viewer", "operator", "admin")  # each may do what the ones before it may
 
 
+def _named(prefix: str, nvpair_name: str) -> str | None:
+    """The name after ``prefix`` in an nvpair's name, or None."""
+    name = nvpair_name.removeprefix(prefix)
+    return name if name != nvpair_name and valid_name(name) else None
+
+
 def user_name(nvpair_name: str) -> str | None:
     """The user an nvpair of USERS_SET holds, or None."""
-    name = nvpair_name.removeprefix(USER_PREFIX)
-    return name if name != nvpair_name and valid_name(name) else None
+    return _named(USER_PREFIX, nvpair_name)
 
 
 def user_nvpair(user: str) -> tuple[str, str]:
@@ -49,8 +54,7 @@ def user_nvpair(user: str) -> tuple[str, str]:
 
 
 def template_name(nvpair_name: str) -> str | None:
-    name = nvpair_name.removeprefix(TEMPLATE_PREFIX)
-    return name if name != nvpair_name and valid_name(name) else None
+    return _named(TEMPLATE_PREFIX, nvpair_name)
 
 
 def template_nvpair(template: str) -> tuple[str, str]:

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from haflow.coordinator.cluster import livecib
 from haflow.coordinator.cluster.env import for_lab
-from haflow.encoding import ids
+from tests.live.conftest import Live
 from tests.service.apitools import LabHttp, cli
 from tests.service.conftest import PORT, Api
 
@@ -58,20 +57,9 @@ def greet(api: Api) -> Iterator[str]:
 
 
 def _configuration(api: Api) -> bytes:
-    """The CIB's configuration, without what running steps write (as tests/live does)."""
-    from lxml import etree
-
-    config = livecib.query(for_lab(api.layout.name, root=str(api.layout.root))).find(
-        "configuration")
-    assert config is not None
-    for meta in list(config.iter("meta_attributes")):
-        if ids.runtime_set(meta.get("id", "")):
-            meta.getparent().remove(meta)  # type: ignore[union-attr]
-    for element in config.iter():
-        element.tail = None
-        if len(element):
-            element.text = None
-    return etree.tostring(config, method="c14n")
+    """The CIB's configuration without what running steps write (tests/live's)."""
+    env = for_lab(api.layout.name, root=str(api.layout.root))
+    return Live(api.layout, api.tmp, env).configuration()
 
 
 def _codes(answer: Any) -> list[str]:

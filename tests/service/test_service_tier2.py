@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import subprocess
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -196,8 +195,9 @@ def test_secrets_reach_the_agent_and_are_nowhere_else(lab3: LabLayout,
         report = tmp_shared / "report"
         control.run_on(lab3, "node1", ["crm_report", "-S", "-f", started, str(report)],
                        timeout=300)
-        with tarfile.open(f"{report}.tar.bz2") as archive:
-            archive.extractall(tmp_shared / "extracted", filter="data")
+        (tmp_shared / "extracted").mkdir()
+        subprocess.run(["tar", "-xjf", f"{report}.tar.bz2", "-C", str(tmp_shared / "extracted")],
+                       check=True)
         assert list((tmp_shared / "extracted").rglob("*"))
         assert not _grep_tree(tmp_shared / "extracted", value.encode())
     finally:
