@@ -34,6 +34,7 @@ PACKAGE_DIRS = {
     "haflow.coordinator.cluster": "coordinator/cluster",
     "haflow.coordinator.cli": "coordinator/cli",
     "haflow.coordinator.commands": "coordinator/commands",
+    "haflow.coordinator.service": "coordinator/service",
     "haflow.coordinator.corosync": "coordinator/corosync",
     "haflow.lab": "lab",
     "haflow.cib_templates": "cib_templates",
@@ -61,6 +62,10 @@ setup(
         "jsonschema>=4.0",
         # haflow wait: a progress bar on a terminal
         "rich>=13.0",
+        # haflow serve: the HTTP API (OpenAPI generated from the routes and models)
+        "fastapi>=0.110",
+        "pydantic>=2.5",
+        "uvicorn>=0.23",
     ],
     extras_require={
         "test": [
@@ -78,6 +83,8 @@ setup(
             # the packaging test builds without isolation, with these
             "setuptools>=61",
             "wheel",
+            # the API's tests talk HTTP to a real haflow serve
+            "httpx>=0.25",
         ],
     },
     cffi_modules=corosync_cffi_modules(),
