@@ -35,6 +35,7 @@ PACKAGE_DIRS = {
     "haflow.coordinator.cli": "coordinator/cli",
     "haflow.coordinator.commands": "coordinator/commands",
     "haflow.coordinator.corosync": "coordinator/corosync",
+    "haflow.coordinator.web": "coordinator/web",
     "haflow.lab": "lab",
     "haflow.cib_templates": "cib_templates",
 }
@@ -51,6 +52,8 @@ setup(
         "haflow.lab": ["*.sh"],
         "haflow": ["py.typed"],
         "haflow.coordinator.workflow": ["*.schema.json"],
+        # the web view's page: served by haflow serve, nothing fetched at run time
+        "haflow.coordinator.web": ["static/*.html", "static/*.js", "static/*.css"],
     },
     install_requires=[
         "lxml>=4.9",
@@ -78,6 +81,8 @@ setup(
             # the packaging test builds without isolation, with these
             "setuptools>=61",
             "wheel",
+            # the web view's browser tests drive Debian's chromium (no browser download)
+            "playwright>=1.40",
         ],
     },
     cffi_modules=corosync_cffi_modules(),
