@@ -78,16 +78,11 @@ def to_dot(graph: Graph) -> str:
            "  splines=line; mclimit=0.2; nslimit=2; nslimit1=2;" if large else "",
            f"  node [shape=box, fixedsize=true, label=\"\", width={STEP_WIDTH / 72:.3f}, "
            f"height={STEP_HEIGHT / 72:.3f}];"]
-    grouped: dict[str, list[str]] = {}
-    for step in graph.steps:
-        if step.group is None:
-            out.append(f"  {ids[step.name]};")
-        else:
-            grouped.setdefault(step.group, []).append(ids[step.name])
-    for index, (group, members) in enumerate(grouped.items()):
+    out.extend(f"  {ids[step.name]};" for step in graph.steps if step.group is None)
+    for index, (group, members) in enumerate(_grouped(graph).items()):
         # the label only reserves room: the page writes the group's name itself
         out.append(f'  subgraph cluster_{index} {{ label="{_escape(group)}"; '
-                   f'{"; ".join(members)}; }}')
+                   f'{"; ".join(ids[m] for m in members)}; }}')
     out.extend(f"  {ids[a]} -> {ids[b]};" for a, b in graph.edges)
     out.append("}")
     return "\n".join(line for line in out if line) + "\n"
@@ -133,29 +128,32 @@ def _run_dot(dot_text: str) -> dict[str, Any]:
 
 def _parse(graph: Graph, laid: dict[str, Any]) -> dict[str, Any]:
     height = float(laid["bb"].split(",")[3])
-    names = {f"n{i}": step.name for i, step in enumerate(graph.steps)}
+    names = {f"n{i}": step for i, step in enumerate(graph.steps)}
+    clusters = {f"cluster_{i}": group for i, group in enumerate(_grouped(graph))}
     by_gvid: dict[int, str] = {}
     steps: dict[str, dict[str, float]] = {}
     groups: list[dict[str, Any]] = []
     for obj in laid.get("objects", ()):
         if "nodes" in obj or obj.get("name", "").startswith("cluster_"):
             x1, y1, x2, y2 = (float(v) for v in obj["bb"].split(","))
-            groups.append({"name": obj.get("label", ""), "x": x1, "y": height - y2,
-                           "w": x2 - x1, "h": y2 - y1})
+            group = clusters[obj["name"]]
+            groups.append({"name": group, "kind": graph.groups.get(group), "x": x1,
+                           "y": height - y2, "w": x2 - x1, "h": y2 - y1})
             continue
-        name = names.get(obj.get("name", ""))
-        if name is None:
+        step = names.get(obj.get("name", ""))
+        if step is None:
             continue
-        by_gvid[obj["_gvid"]] = name
+        by_gvid[obj["_gvid"]] = step.name
         x, y = (float(v) for v in obj["pos"].split(","))
-        steps[name] = {"x": round(x - STEP_WIDTH / 2, 1),
-                       "y": round(height - y - STEP_HEIGHT / 2, 1),
-                       "w": STEP_WIDTH, "h": STEP_HEIGHT}
+        steps[step.name] = {"x": round(x - STEP_WIDTH / 2, 1),
+                            "y": round(height - y - STEP_HEIGHT / 2, 1),
+                            "w": STEP_WIDTH, "h": STEP_HEIGHT, "group": step.group,
+                            "gate": step.gate}
     edges = [{"from": by_gvid[e["tail"]], "to": by_gvid[e["head"]],
               "d": _path(e.get("pos", ""), height)}
              for e in laid.get("edges", ()) if e["tail"] in by_gvid and e["head"] in by_gvid]
     return {"width": float(laid["bb"].split(",")[2]), "height": height, "steps": steps,
-            "edges": edges, "groups": groups, "kinds": graph.groups}
+            "edges": edges, "groups": groups}
 
 
 def _path(pos: str, height: float) -> str:
@@ -184,6 +182,15 @@ def _path(pos: str, height: float) -> str:
     if end is not None:
         d.append(f"L{fmt(end)}")
     return " ".join(d)
+
+
+def _grouped(graph: Graph) -> dict[str, list[str]]:
+    """group -> its steps, in the order of the steps."""
+    grouped: dict[str, list[str]] = {}
+    for step in graph.steps:
+        if step.group is not None:
+            grouped.setdefault(step.group, []).append(step.name)
+    return grouped
 
 
 def _escape(text: str) -> str:
