@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from lxml import etree
+
     from haflow.coordinator.cluster.env import Env
     from haflow.coordinator.status import WorkflowStatus
 
@@ -13,15 +15,28 @@ def statuses(env: Env, workflow: str | None = None, sync_wait: float | None = No
              ) -> list[WorkflowStatus]:
     """Every workflow's status, or only ``workflow``'s (not found: HaflowError), from a
     synced view (``sync_wait``: how long to wait for one, default live_view.SYNC_WAIT)."""
-    from haflow.coordinator import status
     from haflow.coordinator.cluster import live_view
-    from haflow.encoding.read import root_of
 
     cib, mon = live_view.read_live(env, live_view.SYNC_WAIT if sync_wait is None else sync_wait)
-    if workflow is not None:
-        if root_of(cib, workflow) is None:  # the compiler's import is for the rare case
-            from haflow.coordinator.commands.workflow_cib import require_workflow
+    if workflow is None:
+        return all_statuses(cib, mon)
+    return [one_status(cib, mon, workflow)]
 
-            require_workflow(cib, workflow)
-        return [status.workflow_status(cib, mon, workflow)]
+
+def all_statuses(cib: etree._Element, mon: etree._Element) -> list[WorkflowStatus]:
+    """Every workflow's status in a CIB and crm_mon's XML of it, by name."""
+    from haflow.coordinator import status
+
     return status.all_status(cib, mon)
+
+
+def one_status(cib: etree._Element, mon: etree._Element, workflow: str) -> WorkflowStatus:
+    """``workflow``'s status in a CIB and crm_mon's XML of it (not found: HaflowError)."""
+    from haflow.coordinator import status
+    from haflow.encoding.read import root_of
+
+    if root_of(cib, workflow) is None:  # the compiler's import is for the rare case
+        from haflow.coordinator.commands.workflow_cib import require_workflow
+
+        require_workflow(cib, workflow)
+    return status.workflow_status(cib, mon, workflow)
