@@ -131,7 +131,7 @@ def _parse(graph: Graph, laid: dict[str, Any]) -> dict[str, Any]:
     names = {f"n{i}": step for i, step in enumerate(graph.steps)}
     clusters = {f"cluster_{i}": group for i, group in enumerate(_grouped(graph))}
     by_gvid: dict[int, str] = {}
-    steps: dict[str, dict[str, float]] = {}
+    steps: dict[str, dict[str, Any]] = {}
     groups: list[dict[str, Any]] = []
     for obj in laid.get("objects", ()):
         if "nodes" in obj or obj.get("name", "").startswith("cluster_"):

@@ -204,10 +204,18 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
 
     @app.get("/v1/workflows", tags=["workflows"], response_model=list[models.WorkflowRow])
     def list_workflows(caller: Viewer) -> JSONResponse:
-        """Every workflow, one row each (``haflow list --output-as json``)."""
+        """Every workflow, one row each (``haflow list --output-as json``), with its policy,
+        description and when it was submitted (its history's first event: the web view's
+        list shows its age)."""
+        from haflow.encoding.read import events
+
+        view = service.view()
+        assert view.cib is not None
         rows = [{"name": w.name, "state": w.state.value, "counts": w.counts,
-                 "steps": len(w.steps), "problems": [s.name for s in w.problems]}
-                for w in service.view().workflows.values()]
+                 "steps": len(w.steps), "problems": [s.name for s in w.problems],
+                 "policy": w.policy, "description": w.description,
+                 "submitted": next((e.time for e in events(view.cib, w.name)), None)}
+                for w in view.workflows.values()]
         return JSONResponse(rows)
 
     @app.get("/v1/workflows/{name}", tags=["workflows"], response_model=models.WorkflowModel)
@@ -288,6 +296,16 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         service.wrote()
         return {"workflow": name, "removed": True, "effects_remain": leftovers}
 
+    @app.get("/v1/workflows/{name}/graph", tags=["workflows"])
+    def get_graph(name: NamePath, caller: Viewer) -> JSONResponse:
+        """The workflow's steps and ``after`` edges laid out by Graphviz (the web view's
+        graph): positions, edges' paths and groups, in CSS pixels."""
+        from haflow.coordinator.commands.graph import layout, workflow_graph
+
+        view = service.view()
+        assert view.cib is not None
+        return JSONResponse(layout(workflow_graph(view.cib, name)))
+
     @app.get("/v1/events", tags=["events"], response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {
                  "schema": models.Event.model_json_schema()}},
@@ -343,6 +361,9 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         assert view.cib is not None
         return JSONResponse([u.to_dict() for u in listed(view.cib)])
 
+    from haflow.coordinator.web import mount
+
+    mount(app)  # the web view at /
     return app
 
 

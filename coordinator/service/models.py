@@ -114,6 +114,9 @@ class WorkflowRow(BaseModel):
     counts: dict[str, int]
     steps: int
     problems: list[str]
+    policy: str
+    description: str | None
+    submitted: float | None = Field(description="epoch of its history's first event")
 
 
 class Submitted(BaseModel):
