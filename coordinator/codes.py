@@ -105,6 +105,43 @@ class Code(StrEnum):
         "`with` and `apart` the same step; `with` chains joining steps that must be apart; `avoid`"
         " covering `nodes`; steps that must share a node with no node allowed for all", True)
 
+    # inputs, instances and the orchestration keys (issue 16)
+    INPUT_MISSING = (auto(), E.INVALID,
+        "a declared input without a default was not given (`--input NAME=VALUE`)", True)
+    INPUT_UNKNOWN = auto(), E.INVALID, "a value given for an input the file does not declare", True
+    INPUT_TYPE = (auto(), E.INVALID,
+        "an input value (or default) that is not of the input's type", True)
+    INPUT_UNDECLARED = (auto(), E.INVALID,
+        "`${inputs.NAME}` naming an input the file does not declare", True)
+    INPUT_BAD_VALUE = (auto(), E.INVALID,
+        "`--input` that is not `NAME=VALUE`, or a VALUE that is not YAML", True)
+    INPUT_NOT_HERE = (auto(), E.INVALID,
+        "`${inputs.NAME}` where only literal text is read (a step's name, the workflow's name)",
+        True)
+    ITEM_OUTSIDE_FOR_EACH = (auto(), E.INVALID,
+        "`${item}` or `${index}` in a step without `for_each`", True)
+    BAD_FOR_EACH = (auto(), E.INVALID,
+        "`for_each` that is not a list of text, numbers or booleans (after its input is read)",
+        True)
+    BAD_MAX_PARALLEL = auto(), E.INVALID, "`max_parallel` without `for_each`", True
+    BAD_CONDITION = (auto(), E.INVALID,
+        "`when` that is not a boolean, `${inputs.NAME}` of a boolean input, or "
+        "`${inputs.NAME} == VALUE` (or `!=`)", True)
+    NAME_CLASH = (auto(), E.INVALID,
+        "a step made by `for_each` or `workflow` whose name another step has, or a name over 48 "
+        "characters", True)
+    SUBWORKFLOW_CYCLE = auto(), E.INVALID, "a `workflow:` file that includes itself", True
+    SUBWORKFLOW_INVALID = (auto(), E.INVALID,
+        "a `workflow:` file that does not load (its own reports follow, with their places)", True)
+    BAD_SUBWORKFLOW_KEY = (auto(), E.INVALID,
+        "a step with both `agent` and `workflow`, or neither; `params` on a sub-workflow or "
+        "`inputs` on an agent's step", True)
+    UNKNOWN_OUTPUT = (auto(), E.INVALID,
+        "`${steps.SUB.KEY}` of a sub-workflow that declares no output KEY; an `outputs` entry "
+        "that is not `${steps.STEP.KEY}`", True)
+    FAN_OUT_REFERENCE = (auto(), E.INVALID,
+        "`${steps.S.KEY}` of a `for_each` step (each instance has its own: name `S-INDEX`)", True)
+
     # compiling into a CIB
     BAD_SUBMISSION = auto(), E.USAGE, "a submission id that cannot be stored in the CIB"
     BAD_CIB = auto(), E.INVALID, "a CIB that is not XML or has no `<configuration>`"
@@ -113,6 +150,10 @@ class Code(StrEnum):
     # the live cluster
     WORKFLOW_NOT_FOUND = auto(), E.NOT_FOUND, "no workflow of that name in the cluster"
     STEP_NOT_FOUND = auto(), E.NOT_FOUND, "the workflow has no step of that name"
+    NOT_A_GATE = auto(), E.USAGE, "`approve` of a step that has no `approval: true`"
+    ALREADY_APPROVED = auto(), E.CONFLICT, "`approve` of a gate that is approved already"
+    ALREADY_PAUSED = auto(), E.CONFLICT, "`pause` of a workflow that is paused already"
+    NOT_PAUSED = auto(), E.CONFLICT, "`resume` of a workflow that is not paused"
     NODE_NOT_FOUND = auto(), E.NOT_FOUND, "the cluster (or the lab) has no node of that name"
     WORKFLOW_EXISTS = auto(), E.CONFLICT, "a workflow of that name is already in the cluster"
     WORKFLOW_DAMAGED = auto(), E.ERROR, "the workflow's root resource is missing from the CIB"

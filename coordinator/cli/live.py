@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
+    from haflow.coordinator.cli.inputs import add_input_options
     from haflow.coordinator.cluster.env import add_cluster_options
 
     def command(name: str, text: str, handler: Any, formats: tuple[str, ...] = ("text", "json")
@@ -44,6 +45,7 @@ def register(sub: Any) -> None:
                    help="change the workflow of that name (one diff; unchanged steps stay)")
     p.add_argument("--wait", action="store_true", help="then wait until it is done (as wait)")
     p.add_argument("--timeout", type=float, default=None, help="with --wait: seconds")
+    add_input_options(p)
 
     command("list", "every workflow in the cluster, one line each", cmd_list)
 
@@ -230,10 +232,11 @@ def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from haflow.coordinator.cli.inputs import input_options
     from haflow.coordinator.commands.submit import submit_file
 
     env = _env(args)
-    result = submit_file(env, args.file, replace=args.replace)
+    result = submit_file(env, args.file, replace=args.replace, **input_options(args))
     _warn_without_alert_agent(env)
     data = {"workflow": result.workflow, "submission": result.submission,
             "replaced": result.replaced, "changed": result.changed,

@@ -11,7 +11,7 @@ fails, followed through its failure policy.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,12 +93,14 @@ class Plan:
 
 
 def plan_file(path: str, env: Env | None = None, cib_file: str | None = None, *,
-              node_down: str | None = None, fail: str | None = None) -> Plan:
-    """The plan of the workflow in ``path`` against ``cib_file``, else the live CIB."""
+              node_down: str | None = None, fail: str | None = None,
+              inputs: Mapping[str, object] | None = None, name: str | None = None) -> Plan:
+    """The plan of the workflow in ``path`` (with ``inputs``, as instance ``name``) against
+    ``cib_file``, else the live CIB."""
     from haflow.coordinator.cluster import live_view
     from haflow.coordinator.workflow.loader import load
 
-    workflow = load(path)
+    workflow = load(path, inputs=inputs, name=name)
     if cib_file:
         try:
             cib = etree.parse(cib_file).getroot()

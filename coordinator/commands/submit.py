@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -119,11 +120,14 @@ def replayed(cib: etree._Element, idempotency: str) -> Submitted | None:
     return None
 
 
-def submit_file(env: Env, path: str, replace: bool = False) -> Submitted:
-    """Load, validate and submit the workflow in ``path`` (all of it, or nothing)."""
+def submit_file(env: Env, path: str, replace: bool = False, *,
+                inputs: Mapping[str, object] | None = None, name: str | None = None
+                ) -> Submitted:
+    """Load, validate and submit the workflow in ``path`` with ``inputs``, as the instance
+    ``name`` (else the file's name): all of it, or nothing."""
     from haflow.coordinator.workflow.loader import load
 
-    return submit(env, load(path), replace=replace)
+    return submit(env, load(path, inputs=inputs, name=name), replace=replace)
 
 
 def configure_alert(env: Env, path: str | None = None) -> bool:

@@ -7,6 +7,7 @@ sees every problem in one run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -28,6 +29,9 @@ from haflow.coordinator.workflow.model import (
 from haflow.encoding.ids import NAME_MAX, ROOT_AGENT, ROOT_STEP, valid_name
 from haflow.encoding.meta import PARAM_STEP, PARAM_SUBMISSION, PARAM_WORKFLOW
 
+# not ours to check: ${secrets.NAME} is resolved when the action runs, from a store outside
+# the CIB (the service's); ${item} and ${index} are a for_each step's (expand.py)
+PASSED_ON_RE = re.compile(r"\$\{(?:secrets\.[A-Za-z_][A-Za-z0-9_.-]*|item|index)\}")
 FRAMEWORK_PARAMS = (PARAM_WORKFLOW, PARAM_STEP, PARAM_SUBMISSION)
 MAX_CYCLES = 20
 SUGGESTION_BUDGET = 10_000  # candidates compared, per file: ~0.1 s
@@ -278,7 +282,7 @@ def _output_refs(out: _Out, step: Step) -> None:
                     key=key,
                 )
         for match in LOOSE_REFERENCE_RE.finditer(value):
-            if match.start() not in parsed:
+            if match.start() not in parsed and not PASSED_ON_RE.fullmatch(match.group(0)):
                 out.add(
                     Code.BAD_REFERENCE,
                     f"'{match.group(0)}' is not a reference: write "
