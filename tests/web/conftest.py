@@ -134,8 +134,9 @@ def template_file(tmp: Path, state_dir: Path) -> Path:
             steps[name]["after"] = [previous]
         previous = name
     path = tmp / f"{TEMPLATE}.yaml"
+    # one line: the service's template store loses line breaks (reported to the lead)
     path.write_text(json.dumps({"name": TEMPLATE, "failure_policy": "rollback",
-                                "steps": steps}, indent=2))
+                                "steps": steps}))
     return path
 
 

@@ -34,7 +34,7 @@ def sign_in(page: Any, service: Service, role: str) -> None:
     page.fill("#token", service.tokens[role])
     page.click("#signin-button")
     page.wait_for_selector("#who", state="visible")
-    page.wait_for_function("document.getElementById('who').textContent.includes(arguments[0])",
+    page.wait_for_function("(role) => document.getElementById('who').textContent.includes(role)",
                            arg=f"({role})")
 
 
@@ -72,7 +72,7 @@ def test_operator_follows_a_workflow_live_and_aborts_it_from_the_page(
     # the list learns of it from the event stream: no reload
     row = page.wait_for_selector(f'#workflows tr[data-workflow="{name}"]', timeout=TIMEOUT_MS)
     page.fill("#filter", name)
-    page.wait_for_function("document.querySelectorAll('#workflows tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#workflows tbody tr').length === 1")
     page.screenshot(path=str(DOCS / "web-list.png"))
     row.query_selector("a").click()
     page.wait_for_selector('.step[data-step="announce"]')
@@ -89,7 +89,11 @@ def test_operator_follows_a_workflow_live_and_aborts_it_from_the_page(
     page.click('#actions button[data-action="abort"]')
     page.wait_for_selector("#confirm[open]")
     page.click("#confirm-ok")
-    page.wait_for_selector('.step[data-state="undoing"]', timeout=TIMEOUT_MS)
+    # mid-rollback: the last step undone while the ones before it are still undoing
+    page.wait_for_function(
+        "() => document.querySelector('.step[data-step=announce][data-state=undone]')"
+        " && document.querySelector('.step[data-step=create][data-state=undoing]')",
+        timeout=TIMEOUT_MS)
     page.screenshot(path=str(DOCS / "web-rollback.png"), full_page=True)
     wait_all(page, "undone")
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"

@@ -319,8 +319,7 @@ class WorkflowPage {
     this.refresher = new Refresher(() => this.load());
     this.historyRefresher = new Refresher(() => this.loadHistory());
     this.ticker = setInterval(() => { if (this.graph) this.graph.tick(); this.renderDetails(); }, 1000);
-    this.pending = new Map();  // step -> state from events, painted on the next frame
-    this.frame = null;
+    this.frame = null;  // a paint of the states events brought, on the next frame
   }
 
   async refresh() {
@@ -357,7 +356,9 @@ class WorkflowPage {
     state.dataset.state = wf.state;
     state.innerHTML = `<span class="sym" aria-hidden="true">${workflowSymbol(wf.state)}</span> ` +
                       escapeHtml(wf.state);
-    document.getElementById("wf-counts").textContent = countsText(wf.counts || {});
+    const counts = {};
+    for (const step of wf.steps) counts[step.state] = (counts[step.state] || 0) + 1;
+    document.getElementById("wf-counts").textContent = countsText(counts);
     document.getElementById("wf-policy").textContent = `policy: ${wf.policy}`;
     document.getElementById("wf-desc").textContent = wf.description || "";
     this.graph.update(wf.steps);
@@ -381,14 +382,22 @@ class WorkflowPage {
 
   onEvent(type, data) {
     if (eventWorkflow(data) !== this.name) return;
-    // a step's new state shows at once; the rest (node, duration...) with the next read
-    if (data.step && data.state && this.graph) {
-      this.pending.set(data.step, data.state);
+    // a state shows at once (painted on the next frame, however many events came);
+    // the rest (duration, outputs, heartbeat...) with the next read
+    if (this.status && data.state) {
+      if (data.step) {
+        const step = this.status.steps.find((s) => s.name === data.step);
+        if (step) {
+          step.state = data.state;
+          if (data.node !== undefined) step.node = data.node;
+        }
+      } else if (data.state !== "removed") {
+        this.status.state = data.state;
+      }
       if (!this.frame) {
         this.frame = requestAnimationFrame(() => {
           this.frame = null;
-          for (const [step, state] of this.pending) this.graph.setState(step, state);
-          this.pending.clear();
+          this.render();
         });
       }
     }
@@ -464,7 +473,7 @@ class WorkflowPage {
       const answer = await api(workflowPath(this.name, `/${action}`), { method: "POST", body });
       report.hidden = false;
       report.dataset.kind = "ok";
-      report.textContent = (answer && answer.message) || `${spec.title}: done`;
+      report.textContent = (answer && answer.message) || `${spec.title}: accepted`;
       this.refresher.soon(0);
     } catch (err) {
       report.dataset.kind = "refused";

@@ -141,20 +141,6 @@ export class GraphView {
     box.innerHTML = stepInner(step);
   }
 
-  // an event's state for one step, before the next full read
-  setState(name, state) {
-    const box = this.boxes.get(name);
-    if (!box || box.dataset.state === state) return;
-    const st = stepState(state);
-    box.dataset.state = state;
-    box.setAttribute("aria-label", `${name}: ${st.text}`);
-    const sym = box.querySelector(".sym");
-    if (sym) sym.textContent = st.symbol;
-    const text = box.querySelector(".state");
-    if (text) text.textContent = st.text;
-    this.signatures.delete(name);
-  }
-
   // heartbeat ages move on between reads
   tick() {
     const now = Date.now() / 1000;
