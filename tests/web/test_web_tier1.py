@@ -70,11 +70,12 @@ def test_operator_follows_a_workflow_live_and_aborts_it_from_the_page(
     name = f"webrun{os.getpid() % 10000}"
     service.submit(name)
     # the list learns of it from the event stream: no reload
-    row = page.wait_for_selector(f'#workflows tr[data-workflow="{name}"]', timeout=TIMEOUT_MS)
+    row = f'#workflows tr[data-workflow="{name}"]'
+    page.wait_for_selector(row, timeout=TIMEOUT_MS)
     page.fill("#filter", name)
     page.wait_for_function("() => document.querySelectorAll('#workflows tbody tr').length === 1")
     page.screenshot(path=str(DOCS / "web-list.png"))
-    row.query_selector("a").click()
+    page.click(f"{row} a")  # a locator: the list is redrawn as events come
     page.wait_for_selector('.step[data-step="announce"]')
     page.evaluate(WATCH_STATES)
     wait_all(page, "done")
