@@ -35,7 +35,7 @@ from typing import Any
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from status import running_cib, snapshot_mon  # noqa: E402  (bench/status.py)
+from status import running_cib, snapshot_mon  # bench/status.py
 
 RUNS = 3
 CHROMIUM = "/usr/bin/chromium"
