@@ -49,13 +49,20 @@ class Graph:
 
 
 def workflow_graph(cib: etree._Element, workflow: str) -> Graph:
-    """The steps of ``workflow`` in ``cib`` and its ``after`` edges (from its orders)."""
+    """The steps of ``workflow`` in ``cib`` and its ``after`` edges (from its orders); the
+    steps a fan-out or a sub-workflow made grouped by the file step they came from (the
+    compiler's ``haflow-unit``), the steps an approval gate holds marked, and the steps
+    a false ``when`` skipped (never resources: no edges)."""
     from haflow.coordinator.commands.workflow_cib import require_workflow
     from haflow.coordinator.status.config import Config, agent
     from haflow.encoding.ids import split_step_id
+    from haflow.encoding.meta import SKIPPED_META, UNIT_META
+    from haflow.encoding.read import configured_meta
+    from haflow.encoding.tickets import gates
 
     require_workflow(cib, workflow)
     config = Config(cib)
+    gated = {rid for held in gates(cib, workflow).values() for rid in held}
     names: dict[str, str] = {}
     steps: list[GraphStep] = []
     for prim in config.steps(workflow):
@@ -63,11 +70,23 @@ def workflow_graph(cib: etree._Element, workflow: str) -> Graph:
         split = split_step_id(rid)
         name = split[1] if split else rid
         names[rid] = name
-        steps.append(GraphStep(name, agent(prim)))
+        unit = configured_meta(prim).get(UNIT_META) or None
+        steps.append(GraphStep(name, agent(prim), unit, rid in gated))
+    root = config.root(workflow)
+    skipped = configured_meta(root).get(SKIPPED_META, "") if root is not None else ""
+    steps += [GraphStep(name, "") for name in skipped.split()]
     edges = sorted({(names[first], names[then])
                     for then, firsts in config.dependencies(workflow).items() if then in names
                     for first in firsts if first in names})
-    return Graph(workflow, steps, edges)
+    return Graph(workflow, steps, edges, {group: _kind(group, members)
+                                          for group, members in _grouped_steps(steps).items()})
+
+
+def _kind(group: str, members: list[str]) -> str:
+    """A fan-out's instances are ``UNIT-INDEX``; a sub-workflow's steps ``UNIT-STEP``."""
+    prefix = f"{group}-"
+    indexed = all(m.startswith(prefix) and m[len(prefix):].isdigit() for m in members)
+    return "fan-out" if indexed else "sub-workflow"
 
 
 def to_dot(graph: Graph) -> str:
@@ -185,9 +204,13 @@ def _path(pos: str, height: float) -> str:
 
 
 def _grouped(graph: Graph) -> dict[str, list[str]]:
+    return _grouped_steps(graph.steps)
+
+
+def _grouped_steps(steps: list[GraphStep]) -> dict[str, list[str]]:
     """group -> its steps, in the order of the steps."""
     grouped: dict[str, list[str]] = {}
-    for step in graph.steps:
+    for step in steps:
         if step.group is not None:
             grouped.setdefault(step.group, []).append(step.name)
     return grouped

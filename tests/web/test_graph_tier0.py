@@ -92,3 +92,29 @@ def test_names_dot_would_read_as_syntax_are_laid_out() -> None:
     laid = graph.layout(graph.Graph("quoted", steps, [('we"ird', "b-2")]))
     assert set(laid["steps"]) == {'we"ird', "b-2"}
     assert laid["groups"][0]["name"] == 'g"1'
+
+
+def test_fan_out_instances_and_sub_workflow_steps_are_grouped_and_gates_marked() -> None:
+    from haflow.coordinator.cluster import simulate
+    from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
+    from haflow.coordinator.workflow.loader import load
+
+    golden = Path(__file__).resolve().parent.parent / "workflow" / "golden"
+    workflow = load(str(golden / "rolling-deploy.yaml"))
+    cib = merge_into(simulate.skeleton(1), compile_workflow(workflow))
+    got = graph.workflow_graph(cib, workflow.name)
+    groups = {s.name: s.group for s in got.steps}
+    assert groups["build"] is None and groups["announce"] is None
+    assert {n for n, g in groups.items() if g == "database"} == {
+        "database-create", "database-migrate", "database-seed"}
+    assert {n for n, g in groups.items() if g == "production"} == {
+        f"production-{i}" for i in range(4)}
+    assert got.groups == {"database": "sub-workflow", "staging": "fan-out",
+                          "production": "fan-out"}
+    # the approval gate holds every instance of production, and nothing else
+    assert {s.name for s in got.steps if s.gate} == {f"production-{i}" for i in range(4)}
+    # a join: announce runs after every instance
+    assert {a for a, b in got.edges if b == "announce"} == {f"production-{i}"
+                                                            for i in range(4)}
+    laid = graph.layout(got)
+    assert {g["name"]: g["kind"] for g in laid["groups"]} == got.groups
