@@ -287,6 +287,35 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         service.wrote()
         return {"workflow": name, "cleared": cleared}
 
+    @app.post("/v1/workflows/{name}/approve", tags=["workflows"])
+    def approve(name: NamePath, caller: Operator, body: models.ApproveRequest
+                ) -> dict[str, Any]:
+        """Grant a step's approval gate; who approved goes to the history
+        (``haflow approve``)."""
+        from haflow.coordinator.commands.gates import approve
+
+        approve(env, name, body.step, by=caller.user)
+        service.wrote()
+        return {"workflow": name, "step": body.step, "approved": True}
+
+    @app.post("/v1/workflows/{name}/pause", tags=["workflows"])
+    def pause(name: NamePath, caller: Operator) -> dict[str, Any]:
+        """No step starts or stops until resumed; running ones finish (``haflow pause``)."""
+        from haflow.coordinator.commands.gates import pause
+
+        pause(env, name)
+        service.wrote()
+        return {"workflow": name, "paused": True}
+
+    @app.post("/v1/workflows/{name}/resume", tags=["workflows"])
+    def resume(name: NamePath, caller: Operator) -> dict[str, Any]:
+        """Steps start and stop again (``haflow resume``)."""
+        from haflow.coordinator.commands.gates import resume
+
+        resume(env, name)
+        service.wrote()
+        return {"workflow": name, "paused": False}
+
     @app.delete("/v1/workflows/{name}", tags=["workflows"])
     def delete(name: NamePath, caller: Operator, force: bool = False) -> dict[str, Any]:
         """Remove an undone workflow (``haflow remove``)."""

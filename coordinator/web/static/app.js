@@ -447,18 +447,24 @@ class WorkflowPage {
     aside.hidden = false;
   }
 
-  // the step an approval is for: the one picked, else the only one waiting for it
-  gateToApprove() {
-    const waiting = (this.status ? this.status.steps : [])
-      .filter((s) => s.state === "awaiting approval").map((s) => s.name);
-    if (this.selected && waiting.includes(this.selected)) return this.selected;
-    return waiting.length === 1 ? waiting[0] : null;
+  // the gate an approval is for: the file step of the step picked (a fan-out's instances
+  // share their file step's gate), else the only one waiting for it
+  gateToApprove(step) {
+    const gateOf = (name) => {
+      const box = this.graph && this.graph.layout.steps[name];
+      return (box && box.group) || name;
+    };
+    if (step) return gateOf(step);
+    const waiting = new Set((this.status ? this.status.steps : [])
+      .filter((s) => s.state === "awaiting approval").map((s) => gateOf(s.name)));
+    if (this.selected && waiting.has(gateOf(this.selected))) return gateOf(this.selected);
+    return waiting.size === 1 ? [...waiting][0] : null;
   }
 
   async act(action, step) {
     const report = document.getElementById("report");
     report.hidden = true;
-    const target = action === "approve" ? (step || this.gateToApprove()) : null;
+    const target = action === "approve" ? this.gateToApprove(step) : null;
     if (action === "approve" && !target) {
       report.hidden = false;
       report.textContent = "Pick the step to approve: click a step awaiting approval.";
