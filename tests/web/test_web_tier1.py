@@ -22,7 +22,7 @@ WATCH_STATES = """() => {
   window.__seen = [];
   window.__loadedAt = performance.timeOrigin;
   const note = (el) => window.__seen.push([el.dataset.step, el.dataset.state, performance.now()]);
-  document.querySelectorAll("[data-step]").forEach(note);
+  document.querySelectorAll(".step[data-step]").forEach(note);
   new MutationObserver((records) => records.forEach((r) => {
     if (r.target.classList.contains("step") && r.target.dataset.step) note(r.target);
   })).observe(document.body, {subtree: true, attributes: true, attributeFilter: ["data-state"]});
@@ -45,11 +45,29 @@ def step_states(page: Any) -> dict[str, str]:
     return states
 
 
-def wait_all(page: Any, state: str) -> None:
-    page.wait_for_function(
-        "([state, n]) => { const els = document.querySelectorAll('.step[data-step]');"
-        " return els.length === n && [...els].every(e => e.dataset.state === state); }",
-        arg=[state, len(STEPS)], timeout=TIMEOUT_MS)
+def wait_page(page: Any, service: Service, name: str, predicate: str,
+              arg: Any = None) -> None:
+    """Wait until ``predicate`` holds in the page; if it never does, say what the page
+    and the service showed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(predicate, arg=arg, timeout=TIMEOUT_MS)
+    except PlaywrightTimeout:
+        seen = page.evaluate("window.__seen || []")
+        shown = {"steps": step_states(page), "stream": page.inner_text("#stream"),
+                 "report": page.inner_text("#report") if page.query_selector("#report")
+                 else None, "seen": seen[-30:]}
+        raise AssertionError(f"{predicate} never held: page {shown}; service "
+                             f"{[(s['name'], s['state']) for s in service.state(name)['steps']]}"
+                             f"\n{service.log()}") from None
+
+
+def wait_all(page: Any, service: Service, name: str, state: str) -> None:
+    wait_page(page, service, name,
+              "([state, n]) => { const els = document.querySelectorAll('.step[data-step]');"
+              " return els.length === n && [...els].every(e => e.dataset.state === state); }",
+              [state, len(STEPS)])
 
 
 def test_a_bad_token_is_refused(page: Any, service: Service) -> None:
@@ -78,7 +96,7 @@ def test_operator_follows_a_workflow_live_and_aborts_it_from_the_page(
     page.click(f"{row} a")  # a locator: the list is redrawn as events come
     page.wait_for_selector('.step[data-step="announce"]')
     page.evaluate(WATCH_STATES)
-    wait_all(page, "done")
+    wait_all(page, service, name, "done")
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
     assert service.state(name)["state"] == "done"
     seen = page.evaluate("window.__seen")
@@ -91,12 +109,11 @@ def test_operator_follows_a_workflow_live_and_aborts_it_from_the_page(
     page.wait_for_selector("#confirm[open]")
     page.click("#confirm-ok")
     # mid-rollback: the last step undone while the ones before it are still undoing
-    page.wait_for_function(
-        "() => document.querySelector('.step[data-step=announce][data-state=undone]')"
-        " && document.querySelector('.step[data-step=create][data-state=undoing]')",
-        timeout=TIMEOUT_MS)
+    wait_page(page, service, name,
+              "() => document.querySelector('.step[data-step=announce][data-state=undone]')"
+              " && document.querySelector('.step[data-step=create][data-state=undoing]')")
     page.screenshot(path=str(DOCS / "web-rollback.png"), full_page=True)
-    wait_all(page, "undone")
+    wait_all(page, service, name, "undone")
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
     seen = page.evaluate("window.__seen")
     undone_at: dict[str, float] = {}
