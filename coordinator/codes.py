@@ -173,6 +173,9 @@ class Code(StrEnum):
     SIMULATE_FAILED = auto(), E.ERROR, "crm_simulate (or cibadmin) could not schedule the CIB"
     SIMULATE_VERSION = auto(), E.ERROR, "the CIB was written by a newer Pacemaker than crm_simulate"
     GRAPH_CYCLE = auto(), E.ERROR, "the scheduler's transition graph has a cycle"
+    GRAPHVIZ_MISSING = (auto(), E.MISSING_DEPENDENCY,
+        "`dot` (Debian's graphviz) is not installed: the web view lays graphs out with it")
+    GRAPHVIZ_FAILED = auto(), E.ERROR, "`dot` could not lay a workflow's graph out"
     COROSYNC_NOT_RUNNING = (auto(), E.ERROR,
         "no corosync answers on this node (or in this namespace)")
     COROSYNC_CALL_FAILED = (auto(), E.ERROR,
