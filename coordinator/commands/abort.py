@@ -18,7 +18,7 @@ from haflow.coordinator.cluster.quorum import require_quorum
 from haflow.coordinator.codes import Code
 from haflow.coordinator.commands.workflow_cib import add_event, require_root, require_workflow
 from haflow.coordinator.reports import HaflowError, Report, error
-from haflow.encoding import ids, read, write
+from haflow.encoding import ids, read, tickets, write
 from haflow.encoding.meta import STOPPED
 
 if TYPE_CHECKING:
@@ -28,13 +28,16 @@ if TYPE_CHECKING:
 
 
 def set_workflow_role(env: Env, workflow: str, role: str | None, what: str,
-                      event: tuple[str, str] | None = None) -> bool:
+                      event: tuple[str, str] | None = None, resume: bool = False) -> bool:
     """Set target-role on the root and every step in one change (``None``: remove it),
-    with ``event`` (task, text) in its history; True if changed."""
+    with ``event`` (task, text) in its history, and, ``resume``, its pause removed in the
+    same change; True if changed."""
     old = live_view.query(env)
     require_root(old, workflow)
     new = deepcopy(old)
     write.set_role(new, workflow, role)
+    if resume:
+        tickets.remove_pause(new, workflow)
     if event is not None:
         add_event(new, env.node_name, workflow, *event)
     return livecib.push(env, old, new, what)
@@ -68,8 +71,15 @@ def abort_many(env: Env, workflows: list[str] | None) -> list[str]:
     new = deepcopy(old)
     for workflow in wanted:
         write.set_role(new, workflow, STOPPED)
+        # a paused workflow is frozen: nothing would stop. Aborting is the admin's word
+        # that it should be undone, so the pause goes in the same change
+        # (docs/workflow-format.md)
+        was_paused = tickets.pause_constraint(old, workflow) is not None
+        if was_paused:
+            tickets.remove_pause(new, workflow)
         add_event(new, env.node_name, workflow, "abort", "every step is undone, in reverse "
-                  "order")
+                  "order" + (" (it was paused: the pause is lifted to undo it)"
+                             if was_paused else ""))
     if not livecib.push(env, old, new, f"aborting {names}"):
         return []
     # a step held after a failure (on-fail=block) would block the rollback for good:
