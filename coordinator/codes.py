@@ -134,13 +134,13 @@ class Code(StrEnum):
     SUBWORKFLOW_INVALID = (auto(), E.INVALID,
         "a `workflow:` file that does not load (its own reports follow, with their places)", True)
     BAD_SUBWORKFLOW_KEY = (auto(), E.INVALID,
-        "a step with both `agent` and `workflow`, or neither; `params` on a sub-workflow or "
+        "a step with `workflow` and a key other than `inputs`, `after`, `approval`, `when`; "
         "`inputs` on an agent's step", True)
     UNKNOWN_OUTPUT = (auto(), E.INVALID,
         "`${steps.SUB.KEY}` of a sub-workflow that declares no output KEY; an `outputs` entry "
         "that is not `${steps.STEP.KEY}`", True)
     FAN_OUT_REFERENCE = (auto(), E.INVALID,
-        "`${steps.S.KEY}` of a `for_each` step (each instance has its own: name `S-INDEX`)", True)
+        "`${steps.S.KEY}` of a `for_each` step: each of its instances has outputs of its own", True)
 
     # compiling into a CIB
     BAD_SUBMISSION = auto(), E.USAGE, "a submission id that cannot be stored in the CIB"

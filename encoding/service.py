@@ -36,10 +36,15 @@ ACL_OPERATOR_ROLE = "haflow-operator"
 ROLES = ("viewer", "operator", "admin")  # each may do what the ones before it may
 
 
+def _named(prefix: str, nvpair_name: str) -> str | None:
+    """The name after ``prefix`` in an nvpair's name, or None."""
+    name = nvpair_name.removeprefix(prefix)
+    return name if name != nvpair_name and valid_name(name) else None
+
+
 def user_name(nvpair_name: str) -> str | None:
     """The user an nvpair of USERS_SET holds, or None."""
-    name = nvpair_name.removeprefix(USER_PREFIX)
-    return name if name != nvpair_name and valid_name(name) else None
+    return _named(USER_PREFIX, nvpair_name)
 
 
 def user_nvpair(user: str) -> tuple[str, str]:
@@ -49,8 +54,7 @@ def user_nvpair(user: str) -> tuple[str, str]:
 
 
 def template_name(nvpair_name: str) -> str | None:
-    name = nvpair_name.removeprefix(TEMPLATE_PREFIX)
-    return name if name != nvpair_name and valid_name(name) else None
+    return _named(TEMPLATE_PREFIX, nvpair_name)
 
 
 def template_nvpair(template: str) -> tuple[str, str]:
@@ -86,3 +90,45 @@ def token_digest(salt: str, secret: str) -> str:
     import hashlib
 
     return hashlib.sha256(f"{salt}:{secret}".encode()).hexdigest()
+
+
+# secrets: their names and versions only (values live in each node's store, never here),
+# and the keeper clone that keeps every node's store in step
+SECRETS_SET = "haflow-secrets"
+SECRET_PREFIX = "haflow-secret-"
+KEEPER_RESOURCE = "haflow-keeper"
+KEEPER_CLONE = "haflow-keeper-clone"
+KEEPER_AGENT = "keeper"  # ocf:haflow:keeper
+
+
+def secret_name(nvpair_name: str) -> str | None:
+    name = nvpair_name.removeprefix(SECRET_PREFIX)
+    return name if name != nvpair_name and name else None
+
+
+def secret_nvpair(secret: str) -> tuple[str, str]:
+    name = SECRET_PREFIX + secret
+    return nvpair_id(SECRETS_SET, name), name
+
+
+def template_value(text: str) -> str:
+    """A template's YAML as one line (JSON string syntax): Pacemaker 2.1.5 writes the CIB
+    with raw line breaks in attribute values, which XML reads back as spaces."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def template_text(value: str) -> str | None:
+    """The YAML a template's value holds, or None when it is not one."""
+    import json
+
+    try:
+        text = json.loads(value)
+    except ValueError:
+        return None
+    return text if isinstance(text, str) else None
+
+# the unix groups `haflow acl enable` grants the roles to (haclient: every cluster user)
+ACL_VIEWER_GROUP = "haclient"
+ACL_OPERATOR_GROUP = "haflow-operators"

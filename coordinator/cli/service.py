@@ -48,6 +48,21 @@ def register(sub: Any) -> None:
     p.add_argument("name", metavar="NAME")
     p = command(tsub, "remove", "remove a template", cmd_templates_remove)
     p.add_argument("name", metavar="NAME")
+    register_service(sub)
+    register_acl(sub)
+
+    secrets = sub.add_parser("secrets", help="values steps reference as ${secrets.NAME}, kept "
+                             "on every node outside the CIB")
+    ssub = secrets.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = command(ssub, "set", "store a secret (its value on standard input) on every node",
+                cmd_secrets_set)
+    p.add_argument("name", metavar="NAME")
+    command(ssub, "list", "every secret's name (never a value)", cmd_secrets_list)
+    p = command(ssub, "remove", "remove a secret from every node", cmd_secrets_remove)
+    p.add_argument("name", metavar="NAME")
+    p = ssub.add_parser("keep", help=argparse.SUPPRESS)  # the keeper (ocf:haflow:keeper)
+    p.add_argument("--ready-file", default=None)
+    p.set_defaults(handler=cmd_secrets_keep)
 
 
 def _env(args: argparse.Namespace) -> Any:
@@ -141,4 +156,120 @@ def cmd_templates_remove(args: argparse.Namespace) -> int:
     remove(_env(args), args.name)
     _emit(args, {"template": args.name, "removed": True},
           lambda d: f"removed template {d['template']}")
+    return int(ExitCode.OK)
+
+
+def register_service(sub: Any) -> None:
+    from haflow.coordinator.cluster.env import add_cluster_options
+
+    service = sub.add_parser("service", help="the API as a highly available cluster resource")
+    ssub = service.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = ssub.add_parser("enable", help="add the API and its address (one change)",
+                        description="add the API (ocf:haflow:api) and an IPaddr2 address, "
+                        "colocated and ordered, in one CIB change")
+    add_cluster_options(p)
+    p.add_argument("--vip", required=True, metavar="ADDRESS/PREFIX")
+    p.add_argument("--port", type=int, default=8443)
+    p.add_argument("--tls-cert", default=None)
+    p.add_argument("--tls-key", default=None)
+    p.add_argument("--output-as", choices=("text", "json"), default="text")
+    p.set_defaults(handler=cmd_service_enable)
+    p = ssub.add_parser("disable", help="remove the API and its address (one change)")
+    add_cluster_options(p)
+    p.add_argument("--output-as", choices=("text", "json"), default="text")
+    p.set_defaults(handler=cmd_service_disable)
+
+
+def cmd_service_enable(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.service import enable
+
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert or args.tls_key else None
+    added = enable(_env(args), args.vip, args.port, tls=tls)
+    _emit(args, {"enabled": True, "vip": args.vip, "port": args.port, "resources": added},
+          lambda d: f"service enabled: the API on {d['vip'].split('/')[0]}:{d['port']} "
+          f"({', '.join(d['resources'])})")
+    return int(ExitCode.OK)
+
+
+def cmd_service_disable(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.service import disable
+
+    removed = disable(_env(args))
+    _emit(args, {"enabled": False, "removed": removed},
+          lambda d: f"service disabled: removed {', '.join(d['removed'])}")
+    return int(ExitCode.OK)
+
+
+def cmd_secrets_set(args: argparse.Namespace) -> int:
+    import sys
+
+    from haflow.coordinator.commands.secrets import set_secret
+
+    value = sys.stdin.read()
+    if value.endswith("\n") and value.count("\n") == 1:
+        value = value[:-1]  # `echo VALUE |`: the line, not its end
+    found = set_secret(_env(args), args.name, value)
+    _emit(args, found.to_dict(), lambda d: f"secret {d['name']} set on every node "
+          f"(version {d['version']}); reference it as ${{secrets.{d['name']}}}")
+    return int(ExitCode.OK)
+
+
+def cmd_secrets_list(args: argparse.Namespace) -> int:
+    from haflow.coordinator.cluster import live_view
+    from haflow.coordinator.commands.secrets import secrets_in
+
+    found = [s.to_dict() for s in secrets_in(live_view.query(_env(args)))]
+    _emit(args, found, lambda d: "\n".join(s["name"] for s in d) or "no secrets")
+    return int(ExitCode.OK)
+
+
+def cmd_secrets_remove(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.secrets import remove_secret
+
+    remove_secret(_env(args), args.name)
+    _emit(args, {"secret": args.name, "removed": True},
+          lambda d: f"removed secret {d['secret']} from every node")
+    return int(ExitCode.OK)
+
+
+def cmd_secrets_keep(args: argparse.Namespace) -> int:
+    from haflow.coordinator.cluster.secret_store import keep
+
+    keep(args.ready_file)
+    return int(ExitCode.OK)
+
+
+def register_acl(sub: Any) -> None:
+    from haflow.coordinator.cluster.env import add_cluster_options
+
+    acl = sub.add_parser("acl", help="Pacemaker ACLs for haflow's users on the nodes")
+    asub = acl.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = asub.add_parser("enable", help="roles haflow-viewer (group haclient) and "
+                        "haflow-operator (group haflow-operators), and enable-acl")
+    add_cluster_options(p)
+    p.add_argument("--output-as", choices=("text", "json"), default="text")
+    p.set_defaults(handler=cmd_acl_enable)
+    p = asub.add_parser("grant", help="give a unix user a haflow role on the nodes")
+    add_cluster_options(p)
+    p.add_argument("user", metavar="USER")
+    p.add_argument("--role", required=True, choices=("viewer", "operator"))
+    p.add_argument("--output-as", choices=("text", "json"), default="text")
+    p.set_defaults(handler=cmd_acl_grant)
+
+
+def cmd_acl_enable(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.acl import enable
+
+    made = enable(_env(args))
+    _emit(args, {"enabled": True, "acls": made},
+          lambda d: f"ACLs enabled: {', '.join(d['acls'])}")
+    return int(ExitCode.OK)
+
+
+def cmd_acl_grant(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.acl import grant
+
+    grant(_env(args), args.user, args.role)
+    _emit(args, {"user": args.user, "role": args.role},
+          lambda d: f"{d['user']} is a haflow {d['role']} on the nodes")
     return int(ExitCode.OK)

@@ -23,7 +23,13 @@ from haflow.coordinator.codes import Code
 from haflow.coordinator.commands.property_sets import remove_value, set_value, values
 from haflow.coordinator.reports import HaflowError, Report, error
 from haflow.encoding import ids
-from haflow.encoding.service import TEMPLATES_SET, template_name, template_nvpair
+from haflow.encoding.service import (
+    TEMPLATES_SET,
+    template_name,
+    template_nvpair,
+    template_text,
+    template_value,
+)
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -74,9 +80,9 @@ def _parsed(name: str, text: str) -> Template:
 
 def templates_in(cib: etree._Element) -> dict[str, Template]:
     found = {}
-    for key, text in values(cib, TEMPLATES_SET).items():
-        name = template_name(key)
-        if name is not None:
+    for key, value in values(cib, TEMPLATES_SET).items():
+        name, text = template_name(key), template_text(value)
+        if name is not None and text is not None:
             found[name] = _parsed(name, text)
     return found
 
@@ -148,7 +154,7 @@ def add_text(env: Env, text: str, filename: str, replace: bool = False) -> Templ
         raise error(Code.TEMPLATE_EXISTS, f"a template named '{found.name}' is in the cluster "
                     "already; remove it first (or --replace)")
     new = deepcopy(old)
-    set_value(new, TEMPLATES_SET, template_nvpair(found.name), text)
+    set_value(new, TEMPLATES_SET, template_nvpair(found.name), template_value(text))
     livecib.push(env, old, new, f"adding template '{found.name}'")
     return found
 

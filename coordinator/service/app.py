@@ -35,6 +35,8 @@ from haflow.coordinator.service.events import Broadcaster, changes
 from haflow.coordinator.service.snapshot import Snapshot, View
 from haflow.encoding.ids import NAME_MAX, NAME_PATTERN
 
+SECRET_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+
 MAX_BODY = 512 * 1024  # bytes of a request body (a template is at most 256 KiB of YAML)
 IDEMPOTENCY_KEY_MAX = 200
 USER_REFRESH_S = 1.0  # an unknown token re-reads the users when the view is older
@@ -381,6 +383,34 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         remove(env, name)
         service.wrote()
         return {"template": name, "removed": True}
+
+    @app.get("/v1/secrets", tags=["secrets"], response_model=list[models.SecretModel])
+    def list_secrets(caller: Admin) -> JSONResponse:
+        """Every secret's name and version (never a value)."""
+        from haflow.coordinator.commands.secrets import secrets_in
+
+        view = service.view()
+        assert view.cib is not None
+        return JSONResponse([s.to_dict() for s in secrets_in(view.cib)])
+
+    @app.put("/v1/secrets/{name}", tags=["secrets"], response_model=models.SecretModel)
+    def put_secret(name: Annotated[str, Path(pattern=SECRET_PATTERN)],
+                   body: models.SecretRequest, caller: Admin) -> JSONResponse:
+        """Store a secret on every node (admin); the answer never holds the value."""
+        from haflow.coordinator.commands.secrets import set_secret
+
+        found = set_secret(env, name, body.value)
+        service.wrote()
+        return JSONResponse(found.to_dict())
+
+    @app.delete("/v1/secrets/{name}", tags=["secrets"])
+    def delete_secret(name: Annotated[str, Path(pattern=SECRET_PATTERN)],
+                      caller: Admin) -> dict[str, Any]:
+        from haflow.coordinator.commands.secrets import remove_secret
+
+        remove_secret(env, name)
+        service.wrote()
+        return {"secret": name, "removed": True}
 
     @app.get("/v1/users", tags=["users"], response_model=list[models.UserModel])
     def list_users(caller: Admin) -> JSONResponse:

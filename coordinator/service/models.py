@@ -170,3 +170,12 @@ class TemplateModel(BaseModel):
     description: str
     inputs: dict[str, Any]
     text: str | None = None
+
+
+class SecretRequest(Strict):
+    value: str = Field(min_length=1, max_length=64 * 1024, description="never shown again")
+
+
+class SecretModel(BaseModel):
+    name: str
+    version: str

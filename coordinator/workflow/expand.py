@@ -33,6 +33,8 @@ from haflow.encoding.ids import valid_name
 
 # "$${" (kept) or ${item} / ${index} (group 1)
 ITEM_RE = re.compile(r"\$\$\{|\$\{(item|index)\}")
+# what a sub-workflow step may say (the rest is its file's steps')
+SUBWORKFLOW_KEYS = ("workflow", "inputs", "after", "approval", "when")
 # where ${item} and ${index} are read
 ITEM_FIELDS = ("params", "nodes", "avoid")
 
@@ -115,11 +117,11 @@ class _Expander:
         fits = True
         where = step.key_where
         if "workflow" in spec:
-            for key in ("agent", "params", "for_each", "max_parallel"):
-                if key in spec:
+            for key in spec:
+                if key not in SUBWORKFLOW_KEYS:
                     self.add(Code.BAD_SUBWORKFLOW_KEY, f"'{key}' has no meaning on a step with "
-                             "'workflow' (its file's steps have their own)", where(key),
-                             step.name)
+                             "'workflow' (its file's steps have their own; it takes "
+                             f"{', '.join(SUBWORKFLOW_KEYS)})", where(key), step.name)
                     fits = False
         elif "inputs" in spec:
             self.add(Code.BAD_SUBWORKFLOW_KEY, "'inputs' is for a step with 'workflow'; an "
