@@ -119,7 +119,7 @@ const STREAM_TEXT = {
 
 function setStream(status) {
   streamBadge.dataset.stream = status;
-  streamBadge.textContent = STREAM_TEXT[status] || status;
+  streamBadge.textContent = status in STREAM_TEXT ? STREAM_TEXT[status] : status;
 }
 
 // a read of the API that fails for a reason the page can act on
@@ -170,7 +170,8 @@ function ago(epoch) {
 function submittedAt(wf) {
   if (wf.submitted) return wf.submitted;
   if (wf.created) return wf.created;
-  const starts = (wf.steps || []).map((s) => s.started).filter(Boolean);
+  // a list row counts its steps; a workflow's status lists them
+  const starts = Array.isArray(wf.steps) ? wf.steps.map((s) => s.started).filter(Boolean) : [];
   return starts.length ? Math.min(...starts) : null;
 }
 
