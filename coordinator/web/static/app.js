@@ -341,6 +341,7 @@ class WorkflowPage {
       ]);
       this.status = Array.isArray(status) ? status[0] : status;
       this.stepsByName = new Map(this.status.steps.map((step) => [step.name, step]));
+      this.dirty.clear();  // those were the old status's steps: render() paints them all
       if (!this.graph && layout) {
         this.graph = new GraphView(document.getElementById("graph"), layout,
                                    (step) => this.select(step));
