@@ -87,9 +87,15 @@ class Service:
             self.events.publish(changes(old, new))
 
     def view(self) -> View:
+        """The last view; its read's error when that failed (no quorum, not synced): an
+        older view is no answer to give while the cluster may have moved on."""
         view = self.snapshot.current()
+        if view.error is not None and self._stale(view):  # try again, at most once a second
+            view = self.snapshot.refresh()
+        if view.error is not None:
+            raise view.error
         if view.cib is None:
-            raise view.error or error(Code.CIB_UNAVAILABLE, "no view of the cluster yet")
+            raise error(Code.CIB_UNAVAILABLE, "no view of the cluster yet")
         return view
 
     def wrote(self) -> None:

@@ -289,9 +289,14 @@ def test_no_secret_or_token_in_answers(api: Api, greet: str) -> None:
 def test_acl_lets_a_haclient_member_read_status_but_not_write(api: Api) -> None:
     """`haflow acl enable`: a user that is not root runs `haflow status`; its submit and
     abort are refused by the CIB manager, and haflow says so."""
+    import tempfile
+
     from haflow.lab import control
 
-    workflow = api.tmp / "aclwf.yaml"
+    # where the user can read it (pytest's own directories are root's alone)
+    readable = Path(tempfile.mkdtemp(prefix="haflow-acl-"))
+    readable.chmod(0o755)
+    workflow = readable / "aclwf.yaml"
     workflow.write_text(json.dumps({"name": "aclwf", "steps": {
         "a": {"agent": "test", "params": {"state_dir": str(api.tmp)}}}}))
     workflow.chmod(0o644)
@@ -319,6 +324,8 @@ def test_acl_lets_a_haclient_member_read_status_but_not_write(api: Api) -> None:
         assert cli(api.layout, "acl", "grant", "nobody", "--role", "operator").returncode == 0
         assert as_nobody(haflow, "abort", "aclwf").returncode == 0
     finally:
+        workflow.unlink()
+        readable.rmdir()
         config = for_lab(api.layout.name, root=str(api.layout.root))
         config.run(["cibadmin", "--delete", "--xml-text", "<acls/>"])
         config.run(["crm_attribute", "--type", "crm_config", "--name", "enable-acl",
