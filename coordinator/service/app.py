@@ -39,6 +39,7 @@ SECRET_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 
 MAX_BODY = 512 * 1024  # bytes of a request body (a template is at most 256 KiB of YAML)
 IDEMPOTENCY_KEY_MAX = 200
+KEY_LOCKS = 64
 USER_REFRESH_S = 1.0  # an unknown token re-reads the users when the view is older
 
 # exit code -> HTTP status; a few codes say more than their exit code
@@ -79,8 +80,9 @@ class Service:
         self.snapshot = Snapshot(env, on_view=self._changed)
         self.logins = FailedLogins()
         self.watch = watch
-        self._key_locks: dict[str, threading.Lock] = {}
-        self._keys_lock = threading.Lock()
+        # requests with the same Idempotency-Key take turns (a bounded set of locks, so
+        # that keys never seen again cost nothing)
+        self._key_locks = [threading.Lock() for _ in range(KEY_LOCKS)]
 
     def _changed(self, old: View, new: View) -> None:
         if old.version:  # the first read is the baseline, not a change
@@ -103,8 +105,7 @@ class Service:
         self.snapshot.refresh()
 
     def key_lock(self, key: str) -> threading.Lock:
-        with self._keys_lock:
-            return self._key_locks.setdefault(key, threading.Lock())
+        return self._key_locks[hash(key) % KEY_LOCKS]
 
     def authenticate(self, request: Request) -> Caller:
         from haflow.coordinator.commands.users import users_in, verify

@@ -330,3 +330,49 @@ def test_acl_lets_a_haclient_member_read_status_but_not_write(api: Api) -> None:
         config.run(["cibadmin", "--delete", "--xml-text", "<acls/>"])
         config.run(["crm_attribute", "--type", "crm_config", "--name", "enable-acl",
                     "--delete"])
+
+
+GATED = """\
+name: gated
+steps:
+  a: {{agent: test, params: {{state_dir: "{state}"}}}}
+  b: {{agent: test, after: [a], approval: true, params: {{state_dir: "{state}"}}}}
+"""
+
+
+def test_approve_pause_and_resume_through_the_api(api: Api) -> None:
+    admin, operator, viewer = (api.tokens[r] for r in ("admin", "operator", "viewer"))
+    added = api.http.post("/v1/templates", admin, json={"text": GATED.format(state=api.tmp)})
+    assert added.status_code == 201, added.text
+    try:
+        made = api.http.post("/v1/workflows", operator, json={"template": "gated"})
+        api.workflows.append("gated")
+        assert made.status_code == 201, made.text
+        deadline = time.monotonic() + 60
+        while True:  # a runs, b waits for its approval
+            steps = {s["name"]: s for s in api.http.get("/v1/workflows/gated",
+                                                        viewer).json()["steps"]}
+            if steps["a"]["state"] == "done":
+                break
+            assert time.monotonic() < deadline, steps
+            time.sleep(0.5)
+        assert steps["b"]["state"] != "done"
+        path = "/v1/workflows/gated"
+        assert api.http.post(f"{path}/approve", viewer, json={"step": "b"}).status_code == 403
+        for action, code in (("pause", 200), ("pause", 409), ("resume", 200),
+                             ("resume", 409)):
+            answer = api.http.post(f"{path}/{action}", operator)
+            assert answer.status_code == code, (action, answer.text)
+        missing = api.http.post(f"{path}/approve", operator, json={"step": "nosuch"})
+        assert missing.status_code == 404 and _codes(missing) == ["STEP_NOT_FOUND"]
+        no_gate = api.http.post(f"{path}/approve", operator, json={"step": "a"})
+        assert no_gate.status_code == 400 and _codes(no_gate) == ["NOT_A_GATE"]
+        approved = api.http.post(f"{path}/approve", operator, json={"step": "b"})
+        assert approved.status_code == 200, approved.text
+        again = api.http.post(f"{path}/approve", operator, json={"step": "b"})
+        assert again.status_code == 409 and _codes(again) == ["ALREADY_APPROVED"]
+        _wait_state(api, "gated", "done")
+        history = api.http.get(f"{path}/history", viewer).json()
+        assert any(e["task"] == "approve" and "t-operator" in e["text"] for e in history)
+    finally:
+        cli(api.layout, "templates", "remove", "gated")
