@@ -36,6 +36,7 @@ PACKAGE_DIRS = {
     "haflow.coordinator.commands": "coordinator/commands",
     "haflow.coordinator.service": "coordinator/service",
     "haflow.coordinator.corosync": "coordinator/corosync",
+    "haflow.coordinator.web": "coordinator/web",
     "haflow.lab": "lab",
     "haflow.cib_templates": "cib_templates",
 }
@@ -52,6 +53,8 @@ setup(
         "haflow.lab": ["*.sh"],
         "haflow": ["py.typed"],
         "haflow.coordinator.workflow": ["*.schema.json"],
+        # the web view's page: served by haflow serve, nothing fetched at run time
+        "haflow.coordinator.web": ["static/*.html", "static/*.js", "static/*.css"],
     },
     install_requires=[
         "lxml>=4.9",
@@ -85,6 +88,8 @@ setup(
             "wheel",
             # the API's tests talk HTTP to a real haflow serve
             "httpx>=0.25",
+            # the web view's browser tests drive Debian's chromium (no browser download)
+            "playwright>=1.40",
         ],
     },
     cffi_modules=corosync_cffi_modules(),

@@ -134,13 +134,13 @@ class Code(StrEnum):
     SUBWORKFLOW_INVALID = (auto(), E.INVALID,
         "a `workflow:` file that does not load (its own reports follow, with their places)", True)
     BAD_SUBWORKFLOW_KEY = (auto(), E.INVALID,
-        "a step with both `agent` and `workflow`, or neither; `params` on a sub-workflow or "
+        "a step with `workflow` and a key other than `inputs`, `after`, `approval`, `when`; "
         "`inputs` on an agent's step", True)
     UNKNOWN_OUTPUT = (auto(), E.INVALID,
         "`${steps.SUB.KEY}` of a sub-workflow that declares no output KEY; an `outputs` entry "
         "that is not `${steps.STEP.KEY}`", True)
     FAN_OUT_REFERENCE = (auto(), E.INVALID,
-        "`${steps.S.KEY}` of a `for_each` step (each instance has its own: name `S-INDEX`)", True)
+        "`${steps.S.KEY}` of a `for_each` step: each of its instances has outputs of its own", True)
 
     # compiling into a CIB
     BAD_SUBMISSION = auto(), E.USAGE, "a submission id that cannot be stored in the CIB"
@@ -173,6 +173,9 @@ class Code(StrEnum):
     SIMULATE_FAILED = auto(), E.ERROR, "crm_simulate (or cibadmin) could not schedule the CIB"
     SIMULATE_VERSION = auto(), E.ERROR, "the CIB was written by a newer Pacemaker than crm_simulate"
     GRAPH_CYCLE = auto(), E.ERROR, "the scheduler's transition graph has a cycle"
+    GRAPHVIZ_MISSING = (auto(), E.MISSING_DEPENDENCY,
+        "`dot` (Debian's graphviz) is not installed: the web view lays graphs out with it")
+    GRAPHVIZ_FAILED = auto(), E.ERROR, "`dot` could not lay a workflow's graph out"
     COROSYNC_NOT_RUNNING = (auto(), E.ERROR,
         "no corosync answers on this node (or in this namespace)")
     COROSYNC_CALL_FAILED = (auto(), E.ERROR,

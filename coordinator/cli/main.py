@@ -41,7 +41,7 @@ COMMANDS = {
     **dict.fromkeys(("serve", "users", "templates", "service", "acl", "secrets"),
                     "haflow.coordinator.cli.service"),
     **dict.fromkeys(("submit", "list", "status", "wait", "abort", "retry", "remove",
-                     "history"), _LIVE),
+                     "history", "approve", "pause", "resume"), _LIVE),
 }
 
 

@@ -175,6 +175,39 @@ def unvalidated(cib_text: str) -> str:
     return f'{head[:at]} validate-with="none"{cib_text[close + 1:]}'
 
 
+def read_synced(env: Env, wait: float = SYNC_WAIT) -> tuple[etree._Element, str]:
+    """The synced CIB, and the text it was parsed from (for :func:`mon_of`)."""
+
+    def read() -> tuple[str | None, tuple[etree._Element, str]]:
+        got, name = env.run_together(livecib.QUERY, local_node(env))
+        cib = livecib.parse_query(env, got)
+        return _judge(cib, name), (cib, got.stdout)
+
+    return _until_trusted(env, wait, read)
+
+
+def mon_of(env: Env, cib_text: str) -> etree._Element:
+    """crm_mon's XML of the CIB ``cib_text`` (a snapshot :func:`read_synced` read)."""
+    argv, process = _start_mon(env, cib_text)
+    return _mon_xml(env, env.finish(process, argv))
+
+
+def _start_mon(env: Env, cib_text: str) -> tuple[list[str], subprocess.Popen[str]]:
+    argv = ["sh", "-c", ON_SNAPSHOT, "sh", *MON]
+    with tempfile.TemporaryFile() as snapshot:
+        snapshot.write(unvalidated(cib_text).encode())
+        snapshot.seek(0)
+        return argv, env.start(argv, stdin=snapshot)
+
+
+def _mon_xml(env: Env, result: subprocess.CompletedProcess[str]) -> etree._Element:
+    try:
+        return etree.fromstring(result.stdout.encode())
+    except etree.XMLSyntaxError:
+        raise livecib.cib_error("reading the cluster's status (crm_mon)", env,
+                                result.returncode, result.stderr) from None
+
+
 def read_live(env: Env, wait: float = SYNC_WAIT) -> tuple[etree._Element, etree._Element]:
     """(the synced CIB, crm_mon's XML of that same CIB) from ``env``'s node."""
 
@@ -182,24 +215,15 @@ def read_live(env: Env, wait: float = SYNC_WAIT) -> tuple[etree._Element, etree.
         got, name = env.run_together(livecib.QUERY, local_node(env))
         if got.returncode != 0:
             livecib.parse_query(env, got)  # raises the error that names the problem
-        argv = ["sh", "-c", ON_SNAPSHOT, "sh", *MON]
-        with tempfile.TemporaryFile() as snapshot:
-            snapshot.write(unvalidated(got.stdout).encode())
-            snapshot.seek(0)
-            # crm_mon works on the snapshot (its stdin, a file) while this process parses it
-            process = env.start(argv, stdin=snapshot)
-            try:
-                cib = livecib.parse_query(env, got)
-            finally:
-                result = env.finish(process, argv)
+        # crm_mon works on the snapshot (its stdin, a file) while this process parses it
+        argv, process = _start_mon(env, got.stdout)
+        try:
+            cib = livecib.parse_query(env, got)
+        finally:
+            result = env.finish(process, argv)
         reason = _judge(cib, name)
         if reason is not None:
             return reason, (cib, cib)  # read again: crm_mon's view of it is of no use
-        try:
-            mon = etree.fromstring(result.stdout.encode())
-        except etree.XMLSyntaxError:
-            raise livecib.cib_error("reading the cluster's status (crm_mon)", env,
-                                    result.returncode, result.stderr) from None
-        return None, (cib, mon)
+        return None, (cib, _mon_xml(env, result))
 
     return _until_trusted(env, wait, read)

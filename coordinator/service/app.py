@@ -232,10 +232,18 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
 
     @app.get("/v1/workflows", tags=["workflows"], response_model=list[models.WorkflowRow])
     def list_workflows(caller: Viewer) -> JSONResponse:
-        """Every workflow, one row each (``haflow list --output-as json``)."""
+        """Every workflow, one row each (``haflow list --output-as json``), with its policy,
+        description and when it was submitted (its history's first event: the web view's
+        list shows its age)."""
+        from haflow.encoding.read import events
+
+        view = service.view()
+        assert view.cib is not None
         rows = [{"name": w.name, "state": w.state.value, "counts": w.counts,
-                 "steps": len(w.steps), "problems": [s.name for s in w.problems]}
-                for w in service.view().workflows.values()]
+                 "steps": len(w.steps), "problems": [s.name for s in w.problems],
+                 "policy": w.policy, "description": w.description,
+                 "submitted": next((e.time for e in events(view.cib, w.name)), None)}
+                for w in view.workflows.values()]
         return JSONResponse(rows)
 
     @app.get("/v1/workflows/{name}", tags=["workflows"], response_model=models.WorkflowModel)
@@ -307,6 +315,35 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         service.wrote()
         return {"workflow": name, "cleared": cleared}
 
+    @app.post("/v1/workflows/{name}/approve", tags=["workflows"])
+    def approve(name: NamePath, caller: Operator, body: models.ApproveRequest
+                ) -> dict[str, Any]:
+        """Grant a step's approval gate; who approved goes to the history
+        (``haflow approve``)."""
+        from haflow.coordinator.commands.gates import approve
+
+        approve(env, name, body.step, by=caller.user)
+        service.wrote()
+        return {"workflow": name, "step": body.step, "approved": True}
+
+    @app.post("/v1/workflows/{name}/pause", tags=["workflows"])
+    def pause(name: NamePath, caller: Operator) -> dict[str, Any]:
+        """No step starts or stops until resumed; running ones finish (``haflow pause``)."""
+        from haflow.coordinator.commands.gates import pause
+
+        pause(env, name)
+        service.wrote()
+        return {"workflow": name, "paused": True}
+
+    @app.post("/v1/workflows/{name}/resume", tags=["workflows"])
+    def resume(name: NamePath, caller: Operator) -> dict[str, Any]:
+        """Steps start and stop again (``haflow resume``)."""
+        from haflow.coordinator.commands.gates import resume
+
+        resume(env, name)
+        service.wrote()
+        return {"workflow": name, "paused": False}
+
     @app.delete("/v1/workflows/{name}", tags=["workflows"])
     def delete(name: NamePath, caller: Operator, force: bool = False) -> dict[str, Any]:
         """Remove an undone workflow (``haflow remove``)."""
@@ -315,6 +352,16 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         leftovers = remove(env, name, force=force)
         service.wrote()
         return {"workflow": name, "removed": True, "effects_remain": leftovers}
+
+    @app.get("/v1/workflows/{name}/graph", tags=["workflows"])
+    def get_graph(name: NamePath, caller: Viewer) -> JSONResponse:
+        """The workflow's steps and ``after`` edges laid out by Graphviz (the web view's
+        graph): positions, edges' paths and groups, in CSS pixels."""
+        from haflow.coordinator.commands.graph import layout, workflow_graph
+
+        view = service.view()
+        assert view.cib is not None
+        return JSONResponse(layout(workflow_graph(view.cib, name)))
 
     @app.get("/v1/events", tags=["events"], response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {
@@ -399,6 +446,9 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         assert view.cib is not None
         return JSONResponse([u.to_dict() for u in listed(view.cib)])
 
+    from haflow.coordinator.web import mount
+
+    mount(app)  # the web view at /
     return app
 
 

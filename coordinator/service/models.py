@@ -28,6 +28,11 @@ class SubmitRequest(Strict):
                              description="the workflow's name (default: the template's)")
 
 
+class ApproveRequest(Strict):
+    step: str = Field(pattern=f"^{NAME_PATTERN}$", max_length=NAME_MAX,
+                      description="the file step whose approval gate to grant")
+
+
 class RetryRequest(Strict):
     step: str | None = Field(default=None, pattern=f"^{NAME_PATTERN}$", max_length=NAME_MAX)
 
@@ -68,7 +73,8 @@ class StepModel(BaseModel):
     name: str
     resource: str
     agent: str
-    state: Literal["waiting", "starting", "done", "failed", "undoing", "undone", "blocked"]
+    state: Literal["waiting", "starting", "done", "failed", "undoing", "undone", "blocked",
+                   "skipped", "awaiting approval", "paused"]
     policy: str
     node: str | None
     waiting_on: list[str]
@@ -90,7 +96,7 @@ class StepModel(BaseModel):
 
 
 WorkflowState = Literal["running", "done", "failed", "rolling back", "rolled back", "held",
-                        "blocked"]
+                        "blocked", "paused"]
 
 
 class WorkflowModel(BaseModel):
@@ -114,6 +120,9 @@ class WorkflowRow(BaseModel):
     counts: dict[str, int]
     steps: int
     problems: list[str]
+    policy: str
+    description: str | None
+    submitted: float | None = Field(description="epoch of its history's first event")
 
 
 class Submitted(BaseModel):

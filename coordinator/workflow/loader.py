@@ -18,8 +18,9 @@ from haflow.coordinator.workflow import inputs as inputs_mod
 from haflow.coordinator.workflow import schema, semantic
 from haflow.coordinator.workflow.agent_info import agent_info
 from haflow.coordinator.workflow.build import build_workflow
+from haflow.coordinator.workflow.expand import expand
 from haflow.coordinator.workflow.gcpause import gc_paused
-from haflow.coordinator.workflow.model import Workflow
+from haflow.coordinator.workflow.model import Loc, Workflow
 from haflow.coordinator.workflow.semantic import MetaLookup
 from haflow.coordinator.workflow.yamlsrc import MAX_CHARS, parse
 
@@ -56,7 +57,7 @@ def check_text(
     ``inputs`` are the values of the file's declared inputs (text from a command line
     as :class:`inputs.RawInput`); ``name`` replaces the file's ``name`` (an instance).
     """
-    wf, reports = _check_text(text, filename, meta, inputs, name)
+    wf, reports = _check_text(text, filename, meta, inputs, name, ())
     return wf, [_safe(r) for r in reports]
 
 
@@ -66,7 +67,8 @@ def _by_place(reports: list[Report]) -> list[Report]:
 
 def _check_text(text: str, filename: str, meta: MetaLookup,
                 given: Mapping[str, object] | None, name: str | None,
-                ) -> tuple[Workflow | None, list[Report]]:
+                including: tuple[Path, ...]) -> tuple[Workflow | None, list[Report]]:
+    """``including``: the files whose sub-workflow this one is, outermost first."""
     source, reports = parse(text, filename)
     if source.data is None:
         return None, reports
@@ -81,6 +83,25 @@ def _check_text(text: str, filename: str, meta: MetaLookup,
         source.data["name"] = name
     wf = build_workflow(source)
     reports += semantic.check(wf, meta, source.quoted)
+    if _errors(reports):
+        return wf, _by_place(reports)
+    here = (*including, Path(filename).resolve())
+
+    def load_sub(path: Path, sub_inputs: Mapping[str, object], loc: Loc
+                 ) -> tuple[Workflow | None, list[Report]]:
+        if path.resolve() in here:
+            chain = " -> ".join(str(p) for p in (*here, path.resolve()))
+            return None, [Report(Code.SUBWORKFLOW_CYCLE, f"workflow files include each "
+                                 f"other: {chain}", file=filename, line=loc.line,
+                                 column=loc.column)]
+        try:
+            sub_text = read(path)
+        except HaflowError as err:
+            return None, list(err.reports)
+        return _check_text(sub_text, str(path), meta, sub_inputs, None, here)
+
+    wf, expanded = expand(wf, source, load_sub)
+    reports += expanded
     return wf, _by_place(reports)
 
 

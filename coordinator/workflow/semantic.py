@@ -15,7 +15,7 @@ from haflow.agents.outputs import LOOSE_REFERENCE_RE, references
 from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import Report, Severity
 from haflow.coordinator.workflow.agent_info import AgentInfo, agent_info
-from haflow.coordinator.workflow.build import UNPARSED
+from haflow.coordinator.workflow.build import SUBWORKFLOW, UNPARSED
 from haflow.coordinator.workflow.graph import Ancestors, find_cycles
 from haflow.coordinator.workflow.model import (
     HAFLOW_AGENTS,
@@ -168,6 +168,8 @@ def _cycles(out: _Out) -> None:
 
 
 def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
+    if step.agent == SUBWORKFLOW:
+        return  # its file's steps are checked when it is loaded (expand.py)
     agent_loc = step.where("agent")
     if step.agent.standard == UNPARSED:
         text = step.agent.type
