@@ -231,20 +231,21 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         return {"user": caller.user, "role": caller.role}
 
     @app.get("/v1/workflows", tags=["workflows"], response_model=list[models.WorkflowRow])
-    def list_workflows(caller: Viewer) -> JSONResponse:
+    def list_workflows(caller: Viewer) -> Response:
         """Every workflow, one row each (``haflow list --output-as json``), with its policy,
         description and when it was submitted (its history's first event: the web view's
         list shows its age)."""
         from haflow.encoding.read import events
 
         view = service.view()
-        assert view.cib is not None
-        rows = [{"name": w.name, "state": w.state.value, "counts": w.counts,
-                 "steps": len(w.steps), "problems": [s.name for s in w.problems],
-                 "policy": w.policy, "description": w.description,
-                 "submitted": next((e.time for e in events(view.cib, w.name)), None)}
-                for w in view.workflows.values()]
-        return JSONResponse(rows)
+        cib = view.cib
+        assert cib is not None
+        return service.answer(view, "workflows", lambda: [
+            {"name": w.name, "state": w.state.value, "counts": w.counts,
+             "steps": len(w.steps), "problems": [s.name for s in w.problems],
+             "policy": w.policy, "description": w.description,
+             "submitted": next((e.time for e in events(cib, w.name)), None)}
+            for w in view.workflows.values()])
 
     @app.get("/v1/workflows/{name}", tags=["workflows"], response_model=models.WorkflowModel)
     def get_workflow(name: NamePath, caller: Viewer) -> Response:
