@@ -108,10 +108,10 @@ class Service:
         every client that polls gets the same bytes (50 pollers of a 500-step workflow
         would otherwise serialize it 50 times a second)."""
         with self._answers_lock:
-            if self._answers_version != view.version:
+            if self._answers_version < view.version:  # a newer view: the old bytes go
                 self._answers.clear()
                 self._answers_version = view.version
-            body = self._answers.get(key)
+            body = self._answers.get(key) if self._answers_version == view.version else None
         if body is None:
             body = json.dumps(build(), separators=(",", ":")).encode()
             with self._answers_lock:
