@@ -375,4 +375,7 @@ def test_approve_pause_and_resume_through_the_api(api: Api) -> None:
         history = api.http.get(f"{path}/history", viewer).json()
         assert any(e["task"] == "approve" and "t-operator" in e["text"] for e in history)
     finally:
-        cli(api.layout, "templates", "remove", "gated")
+        template = "/v1/templates/gated"
+        assert api.http.request("DELETE", template, operator).status_code == 403
+        assert api.http.request("DELETE", template, admin).status_code == 200
+        assert api.http.get(template, viewer).status_code == 404
