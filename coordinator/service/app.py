@@ -40,6 +40,7 @@ SECRET_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 MAX_BODY = 512 * 1024  # bytes of a request body (a template is at most 256 KiB of YAML)
 IDEMPOTENCY_KEY_MAX = 200
 KEY_LOCKS = 64
+THREADS = 200
 USER_REFRESH_S = 1.0  # an unknown token re-reads the users when the view is older
 
 # exit code -> HTTP status; a few codes say more than their exit code
@@ -163,6 +164,11 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         import asyncio
 
         service.events.loop = asyncio.get_running_loop()
+        # routes that call commands run in threads: enough for many pollers at once
+        # (anyio's default is 40; a 41st concurrent request waited for a thread)
+        from anyio import to_thread
+
+        to_thread.current_default_thread_limiter().total_tokens = THREADS
         if service.watch:
             service.snapshot.start()
         yield
