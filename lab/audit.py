@@ -105,7 +105,8 @@ def history_lost(completed: list[records.Record],
         if had.get(key, 0) > 0:
             had[key] -= 1
         else:
-            missing.append(f"{entry.resource}: {key[3]} on {entry.node} at {entry.time:.1f}")
+            missing.append(f"{entry.resource}: {key[3]} on {entry.node} at {entry.time:.1f}"
+                           + (f" ({entry.detail})" if entry.detail else ""))
     return missing
 
 
