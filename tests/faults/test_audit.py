@@ -62,4 +62,4 @@ def test_an_action_completed_without_quorum_is_not_expected_in_the_history(
     found = audit(tmp_path, ["wf"], undone=[], histories={"wf": [ok("a", "start")]})
     assert found.history_lost == []
     found = audit(tmp_path, ["wf"], undone=[], histories={"wf": []})
-    assert found.history_lost == ["wf.a: start on node1 at 1.0"]
+    assert found.history_lost == ["wf.a: start on node1 at 1.0 (quorum=1)"]
