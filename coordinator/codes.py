@@ -156,6 +156,8 @@ class Code(StrEnum):
     NOT_PAUSED = auto(), E.CONFLICT, "`resume` of a workflow that is not paused"
     NODE_NOT_FOUND = auto(), E.NOT_FOUND, "the cluster (or the lab) has no node of that name"
     WORKFLOW_EXISTS = auto(), E.CONFLICT, "a workflow of that name is already in the cluster"
+    DUPLICATE_WORKFLOW = (auto(), E.INVALID,
+        "one command names a workflow twice (two files of one name to submit)")
     WORKFLOW_DAMAGED = auto(), E.ERROR, "the workflow's root resource is missing from the CIB"
     WORKFLOW_RUNNING = auto(), E.CONFLICT, "the workflow still runs: remove refuses"
     EFFECTS_REMAIN = (auto(), E.CONFLICT,
