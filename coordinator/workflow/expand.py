@@ -133,21 +133,22 @@ class _Expander:
                      step.name)
             fits = False
         if "for_each" not in spec:
-            for key, value in self._item_fields(step):
-                if _has_item(value):
-                    self.add(Code.ITEM_OUTSIDE_FOR_EACH, "${item} and ${index} are the items "
-                             "of a 'for_each' step: this step has none", step.where(key),
-                             step.name)
-                    fits = False
+            fits &= self.items_outside_for_each(step)
         when = spec.get("when", True)
         return fits and isinstance(when, bool)  # a condition that is text was reported
 
-    @staticmethod
-    def _item_fields(step: Step) -> list[tuple[str, str]]:
+    def items_outside_for_each(self, step: Step) -> bool:
+        """Report ${item}/${index} in a step that has no items; True if there is none."""
+        fits = True
         found = [(f"params.{k}", v) for k, v in step.params.items()]
         found += [(f"nodes.{i}", v) for i, v in enumerate(step.nodes)]
         found += [(f"avoid.{i}", v) for i, v in enumerate(step.avoid)]
-        return found
+        for key, value in found:
+            if "${" in value and _has_item(value):
+                self.add(Code.ITEM_OUTSIDE_FOR_EACH, "${item} and ${index} are the items of "
+                         "a 'for_each' step: this step has none", step.where(key), step.name)
+                fits = False
+        return fits
 
     def _fan_out(self, step: Step, spec: dict[str, Any]) -> None:
         items = spec["for_each"]
@@ -283,8 +284,16 @@ class _Expander:
             seen[step.name] = step
 
 
+# the step keys this module reads: a file with none of them is its own expansion
+KEYS = frozenset(("for_each", "max_parallel", "approval", "when", "workflow", "inputs"))
+
+
 def expand(wf: Workflow, source: Source, load_sub: LoadSub) -> tuple[Workflow, list[Report]]:
     """The workflow with the orchestration keys applied, and what they found wrong."""
     expander = _Expander(wf, source, load_sub)
+    if not any(KEYS.intersection(spec) for spec in source.data["steps"].values()):
+        for step in wf.steps.values():  # the one check that applies to a plain step
+            expander.items_outside_for_each(step)
+        return wf, expander.reports
     result = expander.run()
     return result, expander.reports

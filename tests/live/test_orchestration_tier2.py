@@ -101,10 +101,12 @@ def test_a_fan_out_of_five_never_runs_more_than_max_parallel(live3: Live) -> Non
     at = done_at(live3, "rollout")
     instances = [f"upgrade-{i}" for i in range(5)]
     assert set(instances) <= set(at)
-    # the instances' actions, from their records: at most 2 at once, and 2 at some point
+    # the instances' actions, from their records: never more than 2 at once. (Whether 2
+    # run at once is the controller's call: on a loaded machine its throttle lets the DC
+    # run one action at a time cluster-wide, "High CPU load detected" in its log.)
     spans = [(at[i], at[i] + linger) for i in instances]
     overlap = [sum(1 for s, e in spans if s <= t < e) for t, _ in spans]
-    assert max(overlap) == 2, spans
+    assert max(overlap) <= 2, spans
     # the lanes: instance i starts only once instance i-2 has finished its start
     for i in range(2, 5):
         assert at[f"upgrade-{i}"] >= at[f"upgrade-{i - 2}"] + linger, spans
