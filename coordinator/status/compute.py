@@ -104,6 +104,8 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
                 step.waiting_on.append("root")
         if not step.waiting_on and mon.online and not step.retry_on:
             step.note = "no online node may run it (placement, or fail counts)"
+        if paused and not step.waiting_on:
+            step.note = "the workflow is paused: it starts once resumed"
     if aborted and not root_running:
         for step in steps:
             if step.state == StepState.UNDOING and step.effect_flagged and \

@@ -25,7 +25,7 @@ from typing import Any
 
 from haflow.agents.outputs import TOKEN_RE as OUTPUT_TOKEN_RE
 from haflow.coordinator.codes import Code
-from haflow.coordinator.reports import Report
+from haflow.coordinator.reports import Report, Severity
 from haflow.coordinator.workflow.inputs import literal, text_of
 from haflow.coordinator.workflow.model import Loc, Step, Workflow
 from haflow.coordinator.workflow.yamlsrc import Source
@@ -181,11 +181,12 @@ class _Expander:
         base = Path(self.wf.source).parent
         sub, reports = self.load_sub(base / spec["workflow"], spec.get("inputs", {}),
                                      step.where("workflow"))
-        if sub is None:
+        if sub is None or any(r.severity == Severity.ERROR for r in reports):
             self.add(Code.SUBWORKFLOW_INVALID, f"workflow '{spec['workflow']}' does not load "
                      "(its reports follow)", step.where("workflow"), name)
             self.reports += reports
             return
+        self.reports += reports  # its warnings
         prefixed = {inner: f"{name}-{inner}" for inner in sub.steps}
 
         def rename(target: str, key: str) -> tuple[str, str] | None:

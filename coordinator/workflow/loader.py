@@ -61,8 +61,10 @@ def check_text(
     return wf, [_safe(r) for r in reports]
 
 
-def _by_place(reports: list[Report]) -> list[Report]:
-    return sorted(reports, key=lambda r: (r.line or 0, r.column or 0))
+def _by_place(reports: list[Report], filename: str | None = None) -> list[Report]:
+    """In file order; reports of other files (a sub-workflow's) after, in their order."""
+    return sorted(reports, key=lambda r: (filename is not None and r.file != filename,
+                                          r.line or 0, r.column or 0))
 
 
 def _check_text(text: str, filename: str, meta: MetaLookup,
@@ -105,7 +107,7 @@ def _check_text(text: str, filename: str, meta: MetaLookup,
 
     wf, expanded = expand(wf, source, load_sub)
     reports += expanded
-    return wf, _by_place(reports)
+    return wf, _by_place(reports, filename)
 
 
 def loads(text: str, filename: str = "<string>", meta: MetaLookup = agent_info, *,

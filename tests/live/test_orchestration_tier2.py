@@ -141,6 +141,10 @@ def test_a_gate_holds_its_step_and_what_follows_across_the_crash_of_the_dc(
         if not control.cluster_view(live3.layout, dc):
             control.reboot(live3.layout, dc)
     assert set(done_at(live3, "release")) <= {"stage"}  # held all along
+    not_a_gate = live3.run("approve", "release", "stage", "--node", survivor)
+    assert not_a_gate.returncode == ExitCode.USAGE and "NOT_A_GATE" in not_a_gate.stderr
+    unknown = live3.run("approve", "release", "prod", "--node", survivor)
+    assert unknown.returncode == ExitCode.NOT_FOUND, unknown.stderr
     approved = live3.run("approve", "release", "production", "--by", "alice",
                          "--node", survivor)
     assert approved.returncode == 0, approved.stdout + approved.stderr
@@ -164,9 +168,11 @@ def test_a_pause_holds_through_a_node_crash_and_resume_finishes(live3: Live) -> 
     })
     submit(live3, path, "slow")
     data = wait_for(live3, "slow", lambda d, s: s["a"]["state"] == "starting")
+    assert live3.run("resume", "slow").returncode == ExitCode.CONFLICT  # not paused
     paused = live3.run("pause", "slow")
     assert paused.returncode == 0, paused.stdout + paused.stderr
     paused_at = time.time()
+    assert live3.run("pause", "slow").returncode == ExitCode.CONFLICT  # paused already
     # the running start finishes; nothing after it starts
     data = wait_for(live3, "slow", lambda d, s: s["a"]["state"] == "done")
     assert data["state"] == "paused"
