@@ -39,6 +39,7 @@ from haflow.encoding.meta import (
     SKIPPED_META,
     STOPPED,
     TARGET_ROLE,
+    UNIT_META,
 )
 from haflow.encoding.read import configured_meta, outputs, workflows
 
@@ -192,7 +193,8 @@ def _step(config: Config, prim: etree._Element, mon: Mon, nodes: NodeStates,
     node = res.nodes[0] if res.nodes else None
     step = StepStatus(rid.split(".", 1)[1], rid, agent(prim), StepState.WAITING, policy,
                       node=node, outputs=outputs(meta), failure=failure, fail_count=counts,
-                      migration_threshold=threshold, effect_flagged=bool(meta.get(EFFECT_META)))
+                      migration_threshold=threshold, effect_flagged=bool(meta.get(EFFECT_META)),
+                      unit=meta.get(UNIT_META))
     step.retry_on = [n for n in mon.online if counts.get(n, 0) < threshold
                      and not config.banned(rid, n)]
     undoing = aborted or self_stopped

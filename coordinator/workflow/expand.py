@@ -35,8 +35,6 @@ from haflow.encoding.ids import valid_name
 ITEM_RE = re.compile(r"\$\$\{|\$\{(item|index)\}")
 # what a sub-workflow step may say (the rest is its file's steps')
 SUBWORKFLOW_KEYS = ("workflow", "inputs", "after", "approval", "when")
-# where ${item} and ${index} are read
-ITEM_FIELDS = ("params", "nodes", "avoid")
 
 # (path of the sub-workflow file, its inputs, where the step names it) -> it, or None
 # and its reports

@@ -15,7 +15,7 @@ import pytest
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.workflow.loader import load
 from haflow.lab import control, records
-from tests.labtools import wait_healthy
+from tests.labtools import last_fenced, wait_fenced, wait_healthy
 from tests.live.conftest import Live
 
 pytestmark = pytest.mark.tier2
@@ -163,7 +163,7 @@ def test_a_gate_holds_its_step_and_what_follows_across_the_crash_of_the_dc(
 def test_a_pause_holds_through_a_node_crash_and_resume_finishes(live3: Live) -> None:
     path = write(live3, "slow", {
         "name": "slow",
-        "steps": {"a": {"params": {"duration": 6}}, "b": {"after": ["a"]},
+        "steps": {"a": {"params": {"duration": 20}}, "b": {"after": ["a"]},
                   "c": {"after": ["b"]}},
     })
     submit(live3, path, "slow")
@@ -172,6 +172,7 @@ def test_a_pause_holds_through_a_node_crash_and_resume_finishes(live3: Live) -> 
     paused = live3.run("pause", "slow")
     assert paused.returncode == 0, paused.stdout + paused.stderr
     paused_at = time.time()
+    assert live3.status("slow")["steps"][0]["state"] == "starting", "a ended before the pause"
     assert live3.run("pause", "slow").returncode == ExitCode.CONFLICT  # paused already
     # the running start finishes; nothing after it starts
     data = wait_for(live3, "slow", lambda d, s: s["a"]["state"] == "done")
@@ -179,11 +180,15 @@ def test_a_pause_holds_through_a_node_crash_and_resume_finishes(live3: Live) -> 
     victim = data["steps"][0]["node"]
     survivor = next(n for n in ("node1", "node2", "node3") if n != victim)
     try:
+        since = last_fenced(live3.layout, survivor, victim)
         control.crash(live3.layout, victim)
-        time.sleep(12)  # fenced, and a survivor could take a over: it must not
+        wait_fenced(live3.layout, survivor, victim, since, timeout=120)
+        time.sleep(5)  # the transitions after the fencing: a survivor could take a over
         data = wait_for(live3, "slow", lambda d, s: True, node=survivor)
-        assert data["state"] == "paused", data
-        assert all(s["state"] == "waiting" for s in data["steps"]), data
+        states = [(s["name"], s["state"], s["node"], s["note"]) for s in data["steps"]]
+        assert data["state"] == "paused", states
+        assert all(s["state"] == "waiting" for s in data["steps"]), (
+            states, records.read(live3.state_dir))
         wait_healthy(live3.layout, timeout=120)
     finally:
         if not control.cluster_view(live3.layout, victim):
@@ -197,7 +202,7 @@ def test_a_pause_holds_through_a_node_crash_and_resume_finishes(live3: Live) -> 
     waited = live3.run("wait", "slow", "--timeout", "120", "--node", survivor)
     assert waited.returncode == ExitCode.OK, waited.stdout + waited.stderr
     at = done_at(live3, "slow")
-    assert at["a"] < paused_at + 10 and resumed_at < at["b"] < at["c"]
+    assert at["a"] < paused_at + 20 and resumed_at < at["b"] < at["c"]
     assert records.events(live3.state_dir, "slow.a").count("do") == 1  # adopted, not redone
     # an abort of a paused workflow lifts the pause in the same change, and undoes
     assert live3.run("pause", "slow", "--node", survivor).returncode == 0
