@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -42,3 +43,16 @@ def test_vms_are_provisioned_with_the_labs_own_scripts() -> None:
     vagrantfile = (ROOT / "vagrant" / "Vagrantfile").read_text()
     assert 'path: "../lab/provision-node.sh"' in vagrantfile
     assert 'path: "../lab/bootstrap-cluster.sh"' in vagrantfile
+
+
+def test_the_cluster_is_formed_only_once_every_node_is_provisioned() -> None:
+    """hacluster's password is each node's last step, and the last node's bootstrap waits
+    until pcs can authenticate to every node: Vagrant may run the nodes in any order."""
+    vagrantfile = (ROOT / "vagrant" / "Vagrantfile").read_text()
+    assert re.findall(r'provision "(\w+)"', vagrantfile) == [
+        "hosts", "password", "node", "haflow", "sbd", "ready", "cluster", "fencing"]
+    node = vagrantfile.split('provision "node"')[1].split(".vm.provision")[0]
+    assert "--hacluster-password-file" not in node
+    ready = vagrantfile.split('provision "ready"')[1].split(".vm.provision")[0]
+    assert '"--hacluster-password-file", "/tmp/hacluster-password"' in ready
+    assert '"--wait", READY_WAIT' in vagrantfile

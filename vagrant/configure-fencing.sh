@@ -4,11 +4,14 @@
 # waits stonith-watchdog-timeout (2x the watchdog timeout) before it treats a lost
 # node as reset. It needs no shared disk and no credentials to the hypervisor, so
 # it works the same on libvirt and VirtualBox. pcs requires the cluster stopped
-# while it enables sbd.
+# while it enables sbd. PCS_REQUEST_TIMEOUT: pcs's timeout for each request to
+# another node (its default, 60 s, is too short on emulated VMs).
 set -eu
-pcs stonith sbd enable --watchdog=/dev/watchdog SBD_WATCHDOG_TIMEOUT=5
-pcs cluster start --all --wait
-pcs cluster enable --all
+timeout=${PCS_REQUEST_TIMEOUT:-60}
+pcs --request-timeout="$timeout" stonith sbd enable --watchdog=/dev/watchdog \
+    SBD_WATCHDOG_TIMEOUT=5
+pcs --request-timeout="$timeout" cluster start --all --wait=900
+pcs --request-timeout="$timeout" cluster enable --all
 pcs property set stonith-watchdog-timeout=10s
 pcs property set stonith-enabled=true
 # haflow's step "retries" count failed starts (migration-threshold); by default

@@ -26,7 +26,7 @@ from haflow.coordinator.status.mon import Mon, parse_mon
 from haflow.coordinator.status.node_state import RC_TEXT, NodeStates, to_int
 from haflow.encoding import tickets
 from haflow.encoding.heartbeat import DEFAULT_INTERVAL, parse_value
-from haflow.encoding.ids import root_id
+from haflow.encoding.ids import root_id, sweep_set_id
 from haflow.encoding.meta import (
     EFFECT_META,
     FAILURE_POLICY_META,
@@ -51,22 +51,27 @@ BLOCKED_NOTE = ("its effect may remain: the rollback could not undo it (the work
                 "'haflow retry' then 'haflow abort'")
 
 
-def workflow_status(cib: etree._Element, mon: etree._Element, workflow: str,
+def workflow_status(cib: etree._Element, mon: etree._Element | Mon, workflow: str,
                     now: float | None = None,
                     heartbeat_interval: float = DEFAULT_INTERVAL) -> WorkflowStatus:
-    """The state of ``workflow`` and of each of its steps (in dependency order)."""
+    """The state of ``workflow`` and of each of its steps (in dependency order), from the
+    CIB and crm_mon's XML of it (or the view already read from either: ``Mon``)."""
     now = time.time() if now is None else now
-    return _status(Config(cib), parse_mon(mon), NodeStates(cib), workflow, now,
+    return _status(Config(cib), _parsed(mon), NodeStates(cib), workflow, now,
                    heartbeat_interval, cib)
 
 
-def all_status(cib: etree._Element, mon: etree._Element, now: float | None = None,
+def all_status(cib: etree._Element, mon: etree._Element | Mon, now: float | None = None,
                heartbeat_interval: float = DEFAULT_INTERVAL) -> list[WorkflowStatus]:
     """Every workflow's status, by name."""
     now = time.time() if now is None else now
-    config, parsed, nodes = Config(cib), parse_mon(mon), NodeStates(cib)
+    config, parsed, nodes = Config(cib), _parsed(mon), NodeStates(cib)
     return [_status(config, parsed, nodes, name, now, heartbeat_interval, cib)
             for name in workflows(cib)]
+
+
+def _parsed(mon: etree._Element | Mon) -> Mon:
+    return mon if isinstance(mon, Mon) else parse_mon(mon)
 
 
 def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: float,
@@ -107,7 +112,7 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
             step.note = "no online node may run it (placement, or fail counts)"
         if paused and not step.waiting_on:
             step.note = "the workflow is paused: it starts once resumed"
-    if aborted and not root_running:
+    if aborted and not root_running and not sweep_pending(root, nodes, workflow):
         for step in steps:
             if step.state == StepState.UNDOING and step.effect_flagged and \
                     not mon.resource(step.resource).active:
@@ -135,6 +140,24 @@ def _awaiting_approval(cib: etree._Element, workflow: str,
             if step is not None and step.state == StepState.WAITING:
                 step.state = StepState.AWAITING_APPROVAL
                 step.note = f"waits for 'haflow approve {workflow} {gate}'"
+
+
+def sweep_pending(root: etree._Element | None, nodes: NodeStates, workflow: str) -> bool:
+    """Whether the root's stop — the rollback's last act, which finishes undos cut
+    short (agents/sweep.py) — may still run, with the root not active.
+
+    It will when the alert agent asked for it (the root's sweep set), and when no
+    node's history shows the root stopped by its own stop or found stopped by a
+    probe: then its stop was a fencing's, whose alert starts the root again so that
+    it stops and sweeps (agents/alert/agent.py). Only a root whose stop ran, or that
+    the cluster found stopped, leaves nothing to finish a step's undo: BLOCKED."""
+    if root is None:
+        return False
+    if any(m.get("id") == sweep_set_id(workflow) for m in root.iterfind("meta_attributes")):
+        return True
+    return not any(not op.pending and ((op.operation == "stop" and op.rc == 0) or
+                                       (op.operation == "monitor" and op.rc == 7))
+                   for op in nodes.ops(root_id(workflow)))
 
 
 def ordered(steps: list[StepStatus], deps: dict[str, set[str]],
