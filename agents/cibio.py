@@ -65,14 +65,25 @@ def _with_ancestors(resources: ET.Element, rid: str) -> list[ET.Element] | None:
     return None
 
 
-def undo_meant(resource: str, workflow: str | None) -> tuple[bool, str]:
-    """Whether a stop of ``resource`` must undo its effect, and why.
+def configuration() -> ET.Element:
+    """The CIB's configuration, as a ``<cib>`` around it (what encoding.read expects)."""
+    found = query(scope="configuration")
+    cib = ET.Element("cib")
+    if found is not None:
+        cib.append(found)
+    return cib
+
+
+def undo_meant(resource: str, workflow: str | None,
+               cib: ET.Element | None = None) -> tuple[bool, str]:
+    """Whether a stop of ``resource`` must undo its effect, and why (from ``cib``, a
+    ``<cib>`` with the configuration; read here if None).
 
     Undo is meant when the step was removed from the CIB, or it or its
     workflow's root is meant to be stopped (target-role=Stopped: abort,
     rollback). Any other stop is Pacemaker moving the step.
     """
-    resources = query(scope="resources")
+    resources = (configuration() if cib is None else cib).find("configuration/resources")
     if resources is None:
         return True, "the CIB has no resources: the step was removed"
     own = _with_ancestors(resources, resource)
@@ -114,33 +125,94 @@ def read_outputs(resources: list[str]) -> dict[str, dict[str, str]]:
     return result
 
 
-def outputs_xml(resource: str, outputs: dict[str, str], effect: str | None = None) -> str:
-    """``cibadmin --modify`` input: the outputs and effect flag (encoding/write.py)."""
+# one history record: workflow, key (record.key), value (record.format_value)
+Record = tuple[str, str, str]
+
+
+def outputs_xml(resource: str, outputs: dict[str, str], effect: str | None = None,
+                event: Record | None = None) -> str:
+    """``cibadmin --modify`` input: the outputs and effect flag (encoding/write.py), and
+    with ``event`` the record in its workflow's history, in the same change."""
     primitive = ET.Element("primitive", id=resource)
     write.outputs(primitive, outputs, effect)
-    return ET.tostring(primitive, encoding="unicode")
+    if event is None:
+        return ET.tostring(primitive, encoding="unicode")
+    out = ET.Element("resources")
+    out.append(primitive)
+    workflow, key, value = event
+    write.add_record(ET.SubElement(out, "primitive", id=root_id(workflow)), workflow, key, value)
+    return ET.tostring(out, encoding="unicode")
 
 
-def write_outputs(resource: str, outputs: dict[str, str], effect: str | None = None) -> None:
+def write_outputs(resource: str, outputs: dict[str, str], effect: str | None = None,
+                  event: Record | None = None) -> bool:
     """Store outputs (and the effect flag) as meta attributes of the step's primitive,
-    in one CIB update.
+    and ``event`` in the workflow's history, in one CIB update; True when the event
+    was recorded.
 
     Meta attributes are not part of the operation digest, so this never
-    restarts the step.
+    restarts the step. A workflow whose root is gone fails the change as a whole:
+    then the outputs are stored alone, and the event is left to the alert agent.
     """
-    if not outputs and effect is None:
-        return
+    if not outputs and effect is None and event is None:
+        return False
+    if event is not None:
+        result = _cibadmin(["--modify", "--scope", "resources", "--xml-text",
+                            outputs_xml(resource, outputs, effect, event)])
+        if result.returncode == 0:
+            return True
+        if not outputs and effect is None:
+            return False
     result = _cibadmin(["--modify", "--scope", "resources", "--xml-text",
                         outputs_xml(resource, outputs, effect)])
     if result.returncode == CIB_NO_SUCH_OBJECT:
-        return  # not a resource of this CIB: an agent run by hand (ocf-tester, a test)
+        return False  # not a resource of this CIB: an agent run by hand (ocf-tester, a test)
     if result.returncode != 0:
         raise CibUnavailable(f"storing outputs of {resource} failed: {result.stderr.strip()}")
+    return False
 
 
-def clear_outputs(resource: str) -> None:
-    """Forget a step's outputs and effect flag (its effect was undone); absent is fine."""
-    delete_meta_set(outputs_set_id(resource))
+def cleared_xml(resource: str, event: Record) -> str:
+    """``cibadmin --patch`` input (a versionless patch, as crm_diff writes one) that
+    deletes the step's outputs set and adds ``event`` to its workflow's history.
+
+    Applied whole or not at all; an outputs set already gone is fine, and a
+    workflow whose root is gone gets no record."""
+    workflow, key, value = event
+    diff = ET.Element("diff", format="1")
+    removed = ET.SubElement(ET.SubElement(ET.SubElement(ET.SubElement(
+        diff, "diff-removed"), "cib"), "configuration"), "resources")
+    ET.SubElement(ET.SubElement(removed, "primitive", id=resource), "meta_attributes",
+                  {"id": outputs_set_id(resource), "__crm_diff_marker__": "removed:top"})
+    added = ET.SubElement(ET.SubElement(ET.SubElement(ET.SubElement(
+        diff, "diff-added"), "cib"), "configuration"), "resources")
+    root = ET.SubElement(added, "primitive", id=root_id(workflow))
+    write.add_record(root, workflow, key, value).set("__crm_diff_marker__", "added:top")
+    return ET.tostring(diff, encoding="unicode")
+
+
+def clear_outputs(resource: str, event: Record | None = None) -> None:
+    """Forget a step's outputs and effect flag (its effect was undone); absent is fine.
+    With ``event``, its record goes into the workflow's history in the same change.
+
+    The history set is written by submit with the workflow's first event, so the
+    record always has its set (a patch adds nothing under an element it lacks)."""
+    if event is None:
+        delete_meta_set(outputs_set_id(resource))
+        return
+    result = _cibadmin(["--patch", "--xml-text", cleared_xml(resource, event)])
+    if result.returncode != 0:
+        raise CibUnavailable(f"clearing outputs of {resource} failed: {result.stderr.strip()}")
+
+
+def record_event(event: Record) -> bool:
+    """Add one record to its workflow's history (a merge: nothing else changes)."""
+    workflow, key, value = event
+    root = ET.Element("primitive", id=root_id(workflow))
+    write.add_record(root, workflow, key, value)
+    result = _cibadmin(["--modify", "--scope", "resources", "--xml-text",
+                        ET.tostring(root, encoding="unicode")])
+    return result.returncode == 0
 
 
 def delete_meta_set(set_id: str) -> None:

@@ -32,6 +32,12 @@ from haflow.encoding.meta import (
 )
 
 Outputs = dict[str, str]
+OTHER_UNDO_WAIT = 30.0  # s a stop waits for another one undoing a step depending on both
+HistoryRecord = tuple[str, str, str]  # workflow, key, value (agents/cibio.py: Record)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 FRAMEWORK_PARAMS = (
     Param(PARAM_WORKFLOW, shortdesc="Workflow this step belongs to (set by haflow)",
@@ -79,6 +85,8 @@ class StepAgent(Agent):
 
     # whether a rollback must make sure the effect is undone (see agents/sweep.py)
     tracks_effect = True
+    # whether start and stop write their own history record (agents/recorded.py)
+    records_history = True
 
     # effect lives outside this node: limit discovery, adopt on start
     def do(self, ctx: StepContext) -> Outputs | None:
@@ -174,8 +182,12 @@ class StepAgent(Agent):
             else:
                 self._flag_effect(EFFECT_PENDING)  # from here on, a rollback must undo it
                 outputs = self._do(ctx)
-        # outputs first: a step is only "running here" once what it made is recorded
-        self._store_outputs(outputs)
+        # outputs first: a step is only "running here" once what it made is recorded;
+        # the start's history record rides in that same write
+        if self._store_outputs(outputs, self._history_record("start")):
+            from haflow.agents import recorded  # not on the monitor's path
+
+            recorded.note(self.resource, "start")
         marker.write(self.instance, marker.Marker(ctx.key, resolved, outputs))
         return ocfcodes.SUCCESS
 
@@ -243,15 +255,16 @@ class StepAgent(Agent):
             raise OcfError(ocfcodes.ERR_GENERIC, f"cannot record the step in the CIB before "
                            f"doing it: {exc}") from None
 
-    def _store_outputs(self, outputs: Outputs) -> None:
+    def _store_outputs(self, outputs: Outputs, event: HistoryRecord | None = None) -> bool:
+        """Outputs, effect flag and ``event`` in one CIB write; whether ``event`` is in."""
         # a resource made by hand (no workflow) keeps its outputs in its marker only
         if not self.workflow:
-            return
+            return False
         from haflow.agents import cibio
 
         try:
             effect = EFFECT_PRESENT if self.tracks_effect else None
-            cibio.write_outputs(self.resource, outputs, effect=effect)
+            return cibio.write_outputs(self.resource, outputs, effect=effect, event=event)
         except cibio.CibUnavailable as exc:
             raise OcfError(ocfcodes.ERR_GENERIC, f"the step ran but its outputs could not be "
                            f"stored: {exc}") from None
@@ -271,33 +284,158 @@ class StepAgent(Agent):
                        "the cluster will redo the step")
 
     def stop(self) -> int:
-        from haflow.agents import cibio
-
-        meant, why = self._undo_meant()
+        meant, why, cib = self._undo_meant()
         found = marker.read(self.instance)
+        undone = False
+        # the root's undo is the sweep, which goes dependents first itself and tries every
+        # flagged step even when one of them fails
+        if meant and cib is not None and self.tracks_effect and \
+                not self._dependents_undone(cib):
+            meant, why = False, ("a step that depends on it still has its effect (its undo "
+                                 "failed): keeping this one's, for the rollback's last act")
         if meant:
-            from haflow.agents.progress import Heartbeat
-
-            ctx = self._from_marker(found) if found else self._undo_context()
-            self.log("INFO", f"undoing {ctx.key}: {why}")
-            with Heartbeat(self.resource, "undo") as heartbeat:
-                ctx._heartbeat = heartbeat
-                try:
-                    self.undo(ctx)
-                except OcfError:
-                    raise
-                except Exception as exc:
-                    raise OcfError(ocfcodes.ERR_GENERIC, f"undo failed: {exc}") from None
-            try:
-                cibio.clear_outputs(self.resource)
-            except cibio.CibUnavailable as exc:
-                self.log("WARNING", f"outputs of {self.resource} were not cleared: {exc}")
+            undone = self._undo(found, why, cib)
         elif found:
             self.log("INFO", f"releasing {found.key} on this node: {why}")
+        if not undone:
+            self._record_event("stop")
         marker.remove(self.instance)
         return ocfcodes.SUCCESS
 
-    def _undo_meant(self) -> tuple[bool, str]:
+    def _undo(self, found: marker.Marker | None, why: str, cib: ET.Element | None) -> bool:
+        """Undo the effect, then clear the outputs and effect flag, with the stop's history
+        record in the same CIB change; whether that record was written."""
+        from haflow.agents import cibio
+        from haflow.agents.progress import Heartbeat
+        from haflow.encoding import read
+
+        ctx = self._from_marker(found) if found else self._undo_context()
+        self.log("INFO", f"undoing {ctx.key}: {why}")
+        with Heartbeat(self.resource, "undo") as heartbeat:
+            ctx._heartbeat = heartbeat
+            try:
+                self.undo(ctx)
+            except OcfError:
+                raise
+            except Exception as exc:
+                raise OcfError(ocfcodes.ERR_GENERIC, f"undo failed: {exc}") from None
+        event = self._history_record("stop")
+        # a patch adds nothing under a set the CIB lacks: without the workflow's history
+        # set (submit writes it), the record goes alone, as the alert would write it
+        with_history = event is not None and cib is not None and \
+            read.has_history(cib, self.workflow)
+        try:
+            cibio.clear_outputs(self.resource, event if with_history else None)
+        except cibio.CibUnavailable as exc:
+            self.log("WARNING", f"outputs of {self.resource} were not cleared: {exc}")
+            return False
+        if with_history:
+            from haflow.agents import recorded
+
+            recorded.note(self.resource, "stop")
+        return with_history
+
+    def _dependents_undone(self, cib: ET.Element) -> bool:
+        """Undo first, here, every step that depends on this one and may still have its
+        effect; whether none is left.
+
+        Pacemaker stops the steps in reverse order, but counts a stop as done once
+        its node is fenced: an undo cut short by a fencing leaves the step's effect
+        (its flag, meta.EFFECT_META) while Pacemaker goes on to this step. No
+        undo of this step may run while a step depending on it has its effect,
+        so that undo is finished first, by running the dependent's stop here (it
+        undoes its own dependents first in turn), as the root's sweep would later.
+        A dependent whose undo fails keeps this step's effect too."""
+        import os
+
+        from haflow.agents import sweep
+        from haflow.encoding import read
+
+        if not self.workflow:
+            return True
+        deps = read.dependencies(cib, self.workflow)
+        chain = set(os.environ.get(sweep.UNDOING_ENV, "").split(","))
+        flagged = {p.get("id", ""): p for p in read.flagged_steps(cib, self.workflow)}
+        waiting = [rid for rid in read.dependents(deps, self.resource)
+                   if rid in flagged and rid not in chain and rid != self.resource]
+        if not waiting:
+            return True
+        from haflow.agents import cibio
+
+        for rid in read.undo_order(deps, waiting):
+            # a join's dependencies are stopped at once, maybe on several nodes: the first
+            # of them still flagged undoes it, the others wait for that a while
+            first = min(d for d in deps.get(rid, ()) if d in flagged or d == self.resource)
+            if first != self.resource and self._undone_by_other(rid, first):
+                continue
+            self.log("WARNING", f"{rid} depends on {self.resource} and may still have its "
+                     "effect (its undo was cut short): undoing it first")
+            left = deadline.remaining()
+            sweep.undo_step(flagged[rid], self.log, max(5.0, (left or 60.0) - 5.0),
+                            caller=self.resource)
+        try:
+            return not self._still_flagged(waiting)
+        except cibio.CibUnavailable as exc:
+            self.log("ERROR", f"cannot tell whether the steps after {self.resource} are "
+                     f"undone: {exc}")
+            return False
+
+    def _still_flagged(self, rids: list[str]) -> set[str]:
+        from haflow.agents import cibio
+        from haflow.encoding import read
+
+        now = cibio.configuration()
+        return {p.get("id", "") for p in read.flagged_steps(now, self.workflow)}.intersection(
+            rids)
+
+    def _undone_by_other(self, rid: str, first: str) -> bool:
+        """Wait (up to OTHER_UNDO_WAIT s, within this action's deadline) for ``first``'s
+        stop to undo ``rid``; whether it did. A ``first`` whose stop does not run (its
+        node fenced too) costs that wait, and this stop undoes ``rid`` itself."""
+        import time
+
+        from haflow.agents import cibio
+
+        self.log("INFO", f"{rid} is undone by the stop of {first}: waiting for it")
+        until = time.monotonic() + min(OTHER_UNDO_WAIT, (deadline.remaining() or 60.0) / 3)
+        while time.monotonic() < until:
+            try:
+                if not self._still_flagged([rid]):
+                    return True
+            except cibio.CibUnavailable:
+                pass
+            time.sleep(1)
+        return False
+
+    def _history_record(self, task: str) -> HistoryRecord | None:
+        """This action's record in the workflow's history (None for a step outside any
+        workflow, or the root, whose successes the history leaves out)."""
+        if not self.workflow or not self.records_history:
+            return None
+        import time
+
+        from haflow.encoding import record
+
+        now = time.time()
+        event = record.Event(now, self.node, self.step, task, 0, 0, record.OK, record.OK)
+        return self.workflow, record.key(now, self.node, self.step), record.format_value(event)
+
+    def _record_event(self, task: str) -> None:
+        """Write this action's record now (a stop that undid nothing: no other write to
+        carry it); if the CIB does not take it, the alert agent spools it."""
+        event = self._history_record(task)
+        if event is None:
+            return
+        from haflow.agents import cibio, recorded
+
+        try:
+            if cibio.record_event(event):
+                recorded.note(self.resource, task)
+        except cibio.CibUnavailable as exc:
+            self.log("WARNING", f"the history record of this {task} is left to the alert "
+                     f"agent: {exc}")
+
+    def _undo_meant(self) -> tuple[bool, str, ET.Element | None]:
         """Read the CIB to tell an abort from a move; a busy CIB is asked again until
         the action's own deadline is near. Without an answer, keep the effect: a
         rollback's last act (agents/sweep.py) undoes what is still flagged."""
@@ -307,11 +445,12 @@ class StepAgent(Agent):
 
         while True:
             try:
-                return cibio.undo_meant(self.resource, self.workflow or None)
+                cib = cibio.configuration()
+                return (*cibio.undo_meant(self.resource, self.workflow or None, cib), cib)
             except cibio.CibUnavailable as exc:
                 left = deadline.remaining()
                 if left is None or left < 3:
-                    return False, f"the CIB cannot be read ({exc}); keeping the effect"
+                    return False, f"the CIB cannot be read ({exc}); keeping the effect", None
                 self.log("WARNING", f"the CIB does not answer ({exc}); asking again")
                 time.sleep(1)
 

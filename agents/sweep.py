@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
+UNDOING_ENV = "HAFLOW_UNDOING"  # the steps whose stop runs this one's (a cycle guard)
+
+
 def step_environment(primitive: ET.Element, timeout_s: float) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCF_RESKEY_")}
     env["OCF_RESOURCE_INSTANCE"] = primitive.get("id", "")
@@ -43,33 +46,44 @@ def step_environment(primitive: ET.Element, timeout_s: float) -> dict[str, str]:
     return env
 
 
+def undo_step(primitive: ET.Element, log: Callable[[str, str], None], timeout_s: float,
+              caller: str = "") -> bool:
+    """Run the step's ``stop`` here, as Pacemaker would: the workflow is stopped, so it
+    undoes (its own flagged dependents first). ``caller``: the step whose stop asks."""
+    rid = primitive.get("id", "")
+    ocf_root = os.environ.get("OCF_ROOT") or "/usr/lib/ocf"
+    agent = os.path.join(ocf_root, "resource.d", PROVIDER, primitive.get("type", ""))
+    env = step_environment(primitive, timeout_s)
+    if caller:
+        env[UNDOING_ENV] = ",".join(filter(None, (os.environ.get(UNDOING_ENV), caller)))
+    try:
+        done = subprocess.run([agent, "stop"], env=env, capture_output=True, text=True,
+                              timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log("ERROR", f"undoing {rid} failed: {exc}")
+        return False
+    if done.returncode != 0:
+        log("ERROR", f"undoing {rid} failed (exit {done.returncode}): "
+            f"{done.stderr.strip()[-300:]}")
+        return False
+    return True
+
+
 def sweep(workflow: str, log: Callable[[str, str], None], timeout_s: float = 60.0) -> list[str]:
-    """Run the stop (an undo, since the workflow is stopped) of every flagged step.
+    """Run the stop (an undo, since the workflow is stopped) of every flagged step,
+    dependents before the steps they depend on.
 
     Returns the steps swept; a step whose undo failed is logged and left
     flagged, so ``haflow status`` and ``haflow remove`` still report it.
     """
     from haflow.agents import cibio
 
-    resources = cibio.query(scope="resources")
-    if resources is None:
-        return []
-    ocf_root = os.environ.get("OCF_ROOT") or "/usr/lib/ocf"
+    cib = cibio.configuration()
+    flagged = {p.get("id", ""): p for p in read.flagged_steps(cib, workflow)}
     swept = []
-    for primitive in read.flagged_steps(resources, workflow):
-        rid = primitive.get("id", "")
-        agent = os.path.join(ocf_root, "resource.d", PROVIDER, primitive.get("type", ""))
+    for rid in read.undo_order(read.dependencies(cib, workflow), flagged):
         log("WARNING", f"{rid} may still have an effect (its undo was cut short, or it "
             "failed half-way): undoing it now")
-        try:
-            done = subprocess.run([agent, "stop"], env=step_environment(primitive, timeout_s),
-                                  capture_output=True, text=True, timeout=timeout_s)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            log("ERROR", f"undoing {rid} failed: {exc}")
-            continue
-        if done.returncode != 0:
-            log("ERROR", f"undoing {rid} failed (exit {done.returncode}): "
-                f"{done.stderr.strip()[-300:]}")
-            continue
-        swept.append(rid)
+        if undo_step(flagged[rid], log, timeout_s):
+            swept.append(rid)
     return swept

@@ -6,7 +6,10 @@ action appends a line to ``state_dir/records.log``::
 
     EPOCH<TAB>NODE<TAB>RESOURCE<TAB>KEY<TAB>EVENT<TAB>DETAIL
 
-Events: do, do-failed, hang, adopt, undo, undo-noop, undo-failed, drift. On
+Events: do, do-failed, hang, adopt, undo, undo-noop, undo-failed, drift. A start
+or stop that has done everything but return its result appends ``started`` or
+``stopped`` to ``state_dir/completed.log`` in the same format: the actions that
+completed, which the workflow's history must hold. On
 command it takes a while (with progress), fails its first N starts, lets its
 effect drift after T seconds, hangs, or fails its undo. Deleting an effect
 file by hand also makes a drift.
@@ -74,13 +77,15 @@ class TestAgent(StepAgent):
     def _effect_path(self, key: str) -> str:
         return self._dir("effects", key.replace("/", "__"))
 
-    def record(self, ctx: StepContext, event: str, detail: str = "") -> None:
+    def record(self, ctx: StepContext | None, event: str, detail: str = "",
+               log: str = "records.log") -> None:
         import os
 
-        line = "\t".join((f"{time.time():.3f}", self.node, self.resource, ctx.key, event,
+        key = self.idempotency_key if ctx is None else ctx.key
+        line = "\t".join((f"{time.time():.3f}", self.node, self.resource, key, event,
                           " ".join(detail.split())))
         os.makedirs(self._dir(), exist_ok=True)
-        fd = os.open(self._dir("records.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self._dir(log), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, (line + "\n").encode())  # one write: lines never interleave
         finally:
@@ -97,6 +102,18 @@ class TestAgent(StepAgent):
         finally:
             os.close(fd)
         return os.path.getsize(path)
+
+    # ---- the actions, recorded once complete -----------------------------------------------
+
+    def start(self) -> int:
+        code = super().start()
+        self.record(None, "started", log="completed.log")
+        return code
+
+    def stop(self) -> int:
+        code = super().stop()
+        self.record(None, "stopped", log="completed.log")
+        return code
 
     # ---- the contract ---------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ class WorkflowAgent(StepAgent):
     )
     monitor_interval = 30
     tracks_effect = False  # nothing to undo; and one CIB write less per node and start
+    records_history = False  # the history leaves out the root's successful actions
 
     def start(self) -> int:
         """Started again after a fencing cut a rollback's sweep short (the alert agent's

@@ -1,7 +1,8 @@
 """The fault suite's figures: every scenario, N runs, on a lab of its own.
 
 For each scenario of ``haflow.lab.faults``: runs, workflows, workflows lost,
-effects duplicated, undos skipped, median and max recovery time (from the
+effects duplicated, undos skipped, history events lost (hist), undos run before
+a dependent's (order), median and max recovery time (from the
 fault until every workflow is back in the state its policy promises), and for
 the scenarios where a node is lost, recovery as a ratio of the floor: what
 no implementation on this corosync configuration can beat, token timeout +
@@ -75,15 +76,16 @@ def main() -> int:
             control.teardown(layout)
     print(f"fault suite on a {args.nodes}-node lab, {args.runs} runs per scenario "
           f"(token {token:.2f} s, consensus {consensus:.2f} s)\n")
-    print(f"{'scenario':<15}{'runs':>5}{'wfs':>5}{'lost':>5}{'dup':>5}{'skip':>5}"
-          f"{'median s':>10}{'max s':>8}{'× floor':>9}")
+    print(f"{'scenario':<19}{'runs':>5}{'wfs':>5}{'lost':>5}{'dup':>5}{'skip':>5}"
+          f"{'hist':>5}{'order':>6}{'median s':>10}{'max s':>8}{'× floor':>9}")
     failed = False
     for name, runs, total, recoveries, ratios in rows:
         med = f"{statistics.median(recoveries):.1f}" if recoveries else "-"
         top = f"{max(recoveries):.1f}" if recoveries else "-"
         ratio = f"{statistics.median(ratios):.2f}" if ratios else "-"
-        print(f"{name:<15}{runs:>5}{total.workflows:>5}{len(total.lost):>5}"
-              f"{len(total.duplicated):>5}{len(total.skipped_undos):>5}{med:>10}{top:>8}"
+        print(f"{name:<19}{runs:>5}{total.workflows:>5}{len(total.lost):>5}"
+              f"{len(total.duplicated):>5}{len(total.skipped_undos):>5}"
+              f"{len(total.history_lost):>5}{len(total.order_violations):>6}{med:>10}{top:>8}"
               f"{ratio:>9}")
         failed = failed or not total.ok
     return 1 if failed else 0

@@ -105,6 +105,43 @@ class Code(StrEnum):
         "`with` and `apart` the same step; `with` chains joining steps that must be apart; `avoid`"
         " covering `nodes`; steps that must share a node with no node allowed for all", True)
 
+    # inputs, instances and the orchestration keys (issue 16)
+    INPUT_MISSING = (auto(), E.INVALID,
+        "a declared input without a default was not given (`--input NAME=VALUE`)", True)
+    INPUT_UNKNOWN = auto(), E.INVALID, "a value given for an input the file does not declare", True
+    INPUT_TYPE = (auto(), E.INVALID,
+        "an input value (or default) that is not of the input's type", True)
+    INPUT_UNDECLARED = (auto(), E.INVALID,
+        "`${inputs.NAME}` naming an input the file does not declare", True)
+    INPUT_BAD_VALUE = (auto(), E.INVALID,
+        "`--input` that is not `NAME=VALUE`, or a VALUE that is not YAML", True)
+    INPUT_NOT_HERE = (auto(), E.INVALID,
+        "`${inputs.NAME}` where only literal text is read (a step's name, the workflow's name)",
+        True)
+    ITEM_OUTSIDE_FOR_EACH = (auto(), E.INVALID,
+        "`${item}` or `${index}` in a step without `for_each`", True)
+    BAD_FOR_EACH = (auto(), E.INVALID,
+        "`for_each` that is not a list of text, numbers or booleans (after its input is read)",
+        True)
+    BAD_MAX_PARALLEL = auto(), E.INVALID, "`max_parallel` without `for_each`", True
+    BAD_CONDITION = (auto(), E.INVALID,
+        "`when` that is not a boolean, `${inputs.NAME}` of a boolean input, or "
+        "`${inputs.NAME} == VALUE` (or `!=`)", True)
+    NAME_CLASH = (auto(), E.INVALID,
+        "a step made by `for_each` or `workflow` whose name another step has, or a name over 48 "
+        "characters", True)
+    SUBWORKFLOW_CYCLE = auto(), E.INVALID, "a `workflow:` file that includes itself", True
+    SUBWORKFLOW_INVALID = (auto(), E.INVALID,
+        "a `workflow:` file that does not load (its own reports follow, with their places)", True)
+    BAD_SUBWORKFLOW_KEY = (auto(), E.INVALID,
+        "a step with `workflow` and a key other than `inputs`, `after`, `approval`, `when`; "
+        "`inputs` on an agent's step", True)
+    UNKNOWN_OUTPUT = (auto(), E.INVALID,
+        "`${steps.SUB.KEY}` of a sub-workflow that declares no output KEY; an `outputs` entry "
+        "that is not `${steps.STEP.KEY}`", True)
+    FAN_OUT_REFERENCE = (auto(), E.INVALID,
+        "`${steps.S.KEY}` of a `for_each` step: each of its instances has outputs of its own", True)
+
     # compiling into a CIB
     BAD_SUBMISSION = auto(), E.USAGE, "a submission id that cannot be stored in the CIB"
     BAD_CIB = auto(), E.INVALID, "a CIB that is not XML or has no `<configuration>`"
@@ -113,6 +150,10 @@ class Code(StrEnum):
     # the live cluster
     WORKFLOW_NOT_FOUND = auto(), E.NOT_FOUND, "no workflow of that name in the cluster"
     STEP_NOT_FOUND = auto(), E.NOT_FOUND, "the workflow has no step of that name"
+    NOT_A_GATE = auto(), E.USAGE, "`approve` of a step that has no `approval: true`"
+    ALREADY_APPROVED = auto(), E.CONFLICT, "`approve` of a gate that is approved already"
+    ALREADY_PAUSED = auto(), E.CONFLICT, "`pause` of a workflow that is paused already"
+    NOT_PAUSED = auto(), E.CONFLICT, "`resume` of a workflow that is not paused"
     NODE_NOT_FOUND = auto(), E.NOT_FOUND, "the cluster (or the lab) has no node of that name"
     WORKFLOW_EXISTS = auto(), E.CONFLICT, "a workflow of that name is already in the cluster"
     WORKFLOW_DAMAGED = auto(), E.ERROR, "the workflow's root resource is missing from the CIB"
@@ -132,6 +173,9 @@ class Code(StrEnum):
     SIMULATE_FAILED = auto(), E.ERROR, "crm_simulate (or cibadmin) could not schedule the CIB"
     SIMULATE_VERSION = auto(), E.ERROR, "the CIB was written by a newer Pacemaker than crm_simulate"
     GRAPH_CYCLE = auto(), E.ERROR, "the scheduler's transition graph has a cycle"
+    GRAPHVIZ_MISSING = (auto(), E.MISSING_DEPENDENCY,
+        "`dot` (Debian's graphviz) is not installed: the web view lays graphs out with it")
+    GRAPHVIZ_FAILED = auto(), E.ERROR, "`dot` could not lay a workflow's graph out"
     COROSYNC_NOT_RUNNING = (auto(), E.ERROR,
         "no corosync answers on this node (or in this namespace)")
     COROSYNC_CALL_FAILED = (auto(), E.ERROR,
@@ -169,6 +213,33 @@ class Code(StrEnum):
     CS_ERR_SECURITY = auto(), E.ERROR, CS_ERR_MEANING
     COROSYNC_BINDINGS_MISSING = (auto(), E.MISSING_DEPENDENCY,
         "haflow was installed without its Corosync bindings")
+    # the service (haflow serve), its users, templates and secrets
+    AUTH_REQUIRED = (auto(), E.DENIED,
+        "no token, or a token that authenticates nobody (HTTP 401)")
+    FORBIDDEN = auto(), E.DENIED, "the user's role may not do this (HTTP 403)"
+    PERMISSION_DENIED = (auto(), E.DENIED,
+        "the cluster refused: a Pacemaker ACL does not let this user write (or read) it")
+    TOO_MANY_FAILED_LOGINS = (auto(), E.DENIED,
+        "too many failed logins from this address: wait and retry (HTTP 429)")
+    BAD_REQUEST = (auto(), E.INVALID,
+        "a request body that is not JSON, has unknown fields or values of the wrong type")
+    REQUEST_TOO_LARGE = auto(), E.INVALID, "a request body over the service's limit (HTTP 413)"
+    IDEMPOTENCY_KEY_REUSED = (auto(), E.CONFLICT,
+        "an Idempotency-Key already used for a different request")
+    NO_SUCH_ENDPOINT = auto(), E.NOT_FOUND, "the API has no such path (HTTP 404)"
+    METHOD_NOT_ALLOWED = auto(), E.USAGE, "the API's path does not take that method (HTTP 405)"
+    BAD_USER = auto(), E.INVALID, "a user name that is not valid"
+    BAD_ROLE = auto(), E.INVALID, "a role other than viewer, operator, admin"
+    USER_NOT_FOUND = auto(), E.NOT_FOUND, "no user of that name"
+    USER_EXISTS = auto(), E.CONFLICT, "a user of that name exists already"
+    TEMPLATE_NOT_FOUND = auto(), E.NOT_FOUND, "no template of that name in the cluster"
+    TEMPLATE_EXISTS = auto(), E.CONFLICT, "a template of that name is in the cluster already"
+    BAD_INPUTS = auto(), E.INVALID, "template inputs that are not a mapping of names to text"
+    SECRET_NOT_FOUND = auto(), E.NOT_FOUND, "no secret of that name"
+    BAD_SECRET = auto(), E.INVALID, "a secret name or value that cannot be stored"
+    SERVICE_ENABLED = auto(), E.CONFLICT, "the service's resources are in the cluster already"
+    SERVICE_NOT_ENABLED = auto(), E.NOT_FOUND, "the service's resources are not in the cluster"
+    BAD_ADDRESS = auto(), E.INVALID, "an address that is not ADDRESS/PREFIX or HOST:PORT"
     # tools, files and arguments
     USAGE = auto(), E.USAGE, "bad command-line arguments"
     MISSING_DEPENDENCY = (auto(), E.MISSING_DEPENDENCY,

@@ -42,6 +42,12 @@ WITH = "with"
 APART = "apart"
 PLACE = "place"
 DISCOVERY = "discovery"
+# rsc_ticket constraints: an approval gate's (WF.root.gate.STEP) and a pause's (WF.root.pause)
+GATE = "gate"
+PAUSE = "pause"
+# tickets (status section: ticket_state ids, so never equal to a configuration id)
+APPROVAL_TICKET = "approval"
+RUN_TICKET = "run"
 
 
 def valid_name(name: str) -> bool:
@@ -112,3 +118,22 @@ def runtime_set(set_id: str) -> bool:
     """Whether a meta attribute set is one the cluster writes as a workflow runs (outputs,
     history), not one the compiler made."""
     return set_id.endswith((OUTPUTS_SET_SUFFIX, HISTORY_SET_SUFFIX))
+
+
+def approval_ticket(workflow: str, step: str) -> str:
+    """The ticket an approval gate waits for: granted by ``haflow approve WF STEP``."""
+    return ".".join((root_id(workflow), APPROVAL_TICKET, step))
+
+
+def run_ticket(workflow: str) -> str:
+    """The ticket a paused workflow's resources are frozen on (never granted by haflow:
+    ``resume`` removes the pause constraint; granting it by hand resumes too)."""
+    return ".".join((root_id(workflow), RUN_TICKET))
+
+
+def ticket_owner(ticket: str) -> str | None:
+    """The workflow a ticket of ours belongs to, else None."""
+    workflow, sep, rest = ticket.partition(".")
+    if not sep or not rest.startswith(f"{ROOT_STEP}.") or not valid_name(workflow):
+        return None
+    return workflow

@@ -17,6 +17,12 @@ FAILURE_POLICY_META = "haflow-failure-policy"
 POLICY_ROLLBACK = "rollback"
 POLICY_HOLD = "hold"
 
+# the orchestration keys' traces (compiler): on a step made by for_each or a sub-workflow,
+# the step of the file it was made from; on the root, the file's steps skipped by `when`
+# (space-separated), for status and plan
+UNIT_META = "haflow-unit"
+SKIPPED_META = "haflow-skipped"
+
 # whether a step's effect may exist, a meta attribute next to its outputs: a
 # rollback undoes whatever still has it (agents/sweep.py); removed by a completed undo
 EFFECT_META = "haflow-effect"

@@ -18,9 +18,11 @@ section's operation history, an alert's ``CRM_alert_rsc``.
 from __future__ import annotations
 
 from haflow.encoding.ids import (
+    ORDER,
     PROVIDER,
     ROOT_AGENT,
     SWEEP_SET_SUFFIX,
+    history_set_id,
     root_id,
     workflow_of,
 )
@@ -153,6 +155,67 @@ def effect_flagged(element: E) -> bool:
 def flagged_steps(cib: E, workflow: str) -> list[E]:
     """The workflow's haflow steps whose effect may still exist."""
     return [p for p in resources_of(cib, workflow) if is_haflow_step(p) and effect_flagged(p)]
+
+
+def order_dependencies(orders: Iterable[E]) -> dict[str, set[str]]:
+    """resource -> the resources it starts after, from these ``rsc_order``s (pairs or
+    resource sets, sequential or not)."""
+    deps: dict[str, set[str]] = {}
+    for order in orders:
+        first, then = order.get("first"), order.get("then")
+        if first and then:
+            deps.setdefault(then, set()).add(first)
+            continue
+        previous: list[str] = []
+        for rset in order.findall("resource_set"):
+            refs = [r.get("id", "") for r in rset.findall("resource_ref")]
+            sequential = rset.get("sequential", "true") == "true"
+            for i, ref in enumerate(refs):
+                before = set(previous)
+                if sequential and i:
+                    before = {refs[i - 1]}
+                deps.setdefault(ref, set()).update(before)
+            if refs:
+                previous = [refs[-1]] if sequential else refs
+    return deps
+
+
+def dependencies(cib: E, workflow: str) -> dict[str, set[str]]:
+    """resource -> the resources of ``workflow`` it starts after (its compiled orders)."""
+    prefix = f"{root_id(workflow)}.{ORDER}."
+    return order_dependencies(o for o in cib.findall("configuration/constraints/rsc_order")
+                              if o.get("id", "").startswith(prefix))
+
+
+def dependents(deps: Mapping[str, set[str]], rid: str) -> list[str]:
+    """The resources that start after ``rid`` directly (whose undo must come first)."""
+    return sorted(then for then, firsts in deps.items() if rid in firsts)
+
+
+def undo_order(deps: Mapping[str, set[str]], rids: Iterable[str]) -> list[str]:
+    """``rids`` in an order fit for undoing them: every step after the steps that
+    depend on it, directly or through steps not in ``rids``."""
+    wanted = list(rids)
+    after: dict[str, set[str]] = {}  # rid -> every resource it starts after
+
+    def ancestors(rid: str, seen: set[str]) -> set[str]:
+        if rid not in after:
+            after[rid] = set()
+            for first in deps.get(rid, ()):
+                if first not in seen:
+                    after[rid] |= {first} | ancestors(first, seen | {rid})
+        return after[rid]
+
+    depth = {rid: len(ancestors(rid, set())) for rid in wanted}
+    return sorted(wanted, key=lambda r: (-depth[r], wanted.index(r)))
+
+
+def has_history(cib: E, workflow: str) -> bool:
+    """Whether the workflow's root has its history set (ids.history_set_id)."""
+    root = root_of(cib, workflow)
+    wanted = history_set_id(workflow)
+    return root is not None and any(m.get("id") == wanted
+                                    for m in root.findall("meta_attributes"))
 
 
 def events(cib: E, workflow: str) -> list[Event]:

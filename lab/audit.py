@@ -5,7 +5,13 @@ are replayed per idempotency key:
 
 - an effect **duplicated**: a ``do`` while the key's effect already existed;
 - an undo **skipped**: at the end (after an abort), an effect that still exists;
-- a workflow **lost**: one that did not reach the state its policy promises.
+- a workflow **lost**: one that did not reach the state its policy promises;
+- a **history event lost**: a start or stop the agent completed (its
+  ``completed.log``) with no such event (step, node, task, ok) in ``haflow
+  history``, taken before the workflows are removed;
+- an **order violation**: an undo that found a step depending on it still with
+  its effect (the ``exec`` workflows of the undo-order scenarios record them in
+  ``violations.log``).
 """
 
 from __future__ import annotations
@@ -13,7 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from haflow.encoding.record import OK, Event
 from haflow.lab import records
+
+VIOLATIONS = "violations.log"
+TASKS = {"started": "start", "stopped": "stop"}
 
 CREATES = ("do",)
 REMOVES = ("undo", "drift")
@@ -25,21 +35,31 @@ class Audit:
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     skipped_undos: list[str] = field(default_factory=list)
+    history_lost: list[str] = field(default_factory=list)
+    order_violations: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+    LISTS = ("lost", "duplicated", "skipped_undos", "history_lost", "order_violations",
+             "problems")
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.skipped_undos or self.problems)
+        return not any(getattr(self, name) for name in self.LISTS)
 
     def merge(self, other: Audit) -> None:
         self.workflows += other.workflows
-        for name in ("lost", "duplicated", "skipped_undos", "problems"):
+        for name in self.LISTS:
             getattr(self, name).extend(getattr(other, name))
 
     def summary(self) -> str:
+        details = [f"{name.replace('_', ' ')}: {'; '.join(getattr(self, name))}"
+                   for name in ("history_lost", "order_violations", "problems")
+                   if getattr(self, name)]
         return (f"{self.workflows} workflows: {len(self.lost)} lost, {len(self.duplicated)} "
-                f"effects duplicated, {len(self.skipped_undos)} undos skipped"
-                + (f"; problems: {'; '.join(self.problems)}" if self.problems else ""))
+                f"effects duplicated, {len(self.skipped_undos)} undos skipped, "
+                f"{len(self.history_lost)} history events lost, "
+                f"{len(self.order_violations)} order violations"
+                + "".join(f"; {d}" for d in details))
 
 
 def replay(entries: list[records.Record]) -> tuple[dict[str, bool], list[str], list[str]]:
@@ -60,18 +80,77 @@ def replay(entries: list[records.Record]) -> tuple[dict[str, bool], list[str], l
     return present, duplicated, problems
 
 
+def history_lost(completed: list[records.Record],
+                 histories: dict[str, list[Event]]) -> list[str]:
+    """The completed starts and stops (``records.completed``) that the workflows'
+    histories lack: counted per workflow, step, node and task."""
+    had: dict[tuple[str, str, str, str], int] = {}
+    for workflow, events in histories.items():
+        for event in events:
+            if event.outcome == OK and event.task in TASKS.values():
+                key = (workflow, event.step, event.node, event.task)
+                had[key] = had.get(key, 0) + 1
+    missing: list[str] = []
+    for entry in sorted(completed, key=lambda r: r.time):
+        workflow, _, step = entry.resource.partition(".")
+        if workflow not in histories or entry.event not in TASKS:
+            continue
+        key = (workflow, step, entry.node, TASKS[entry.event])
+        if had.get(key, 0) > 0:
+            had[key] -= 1
+        else:
+            missing.append(f"{entry.resource}: {key[3]} on {entry.node} at {entry.time:.1f}")
+    return missing
+
+
+def violations(state_dir: Path, workflows: list[str]) -> list[str]:
+    path = state_dir / VIOLATIONS
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [line for line in lines if line.split(":", 1)[0] in workflows]
+
+
+def undone_too_early(entries: list[records.Record],
+                     dependents: dict[str, list[str]]) -> list[str]:
+    """Undos (the records' ``undo``, at the undo's end) of a step while a step depending on
+    it (``dependents``: step -> the steps after it) still had its effect."""
+    present: set[str] = set()
+    found: list[str] = []
+    for entry in sorted(entries, key=lambda r: r.time):
+        workflow, step, submission = [*entry.key.split("/"), "", ""][:3]
+        if entry.event in CREATES:
+            present.add(entry.key)
+        elif entry.event in REMOVES:
+            present.discard(entry.key)
+            if entry.event != "undo":
+                continue
+            late = [d for d in dependents.get(step, ())
+                    if f"{workflow}/{d}/{submission}" in present]
+            found += [f"{workflow}: {step} undone on {entry.node} while {d} still had its "
+                      "effect" for d in late]
+    return found
+
+
 def audit(state_dir: Path, workflows: list[str], undone: list[str],
           states: dict[str, str] | None = None,
-          expected: dict[str, str] | None = None) -> Audit:
+          expected: dict[str, str] | None = None,
+          histories: dict[str, list[Event]] | None = None,
+          dependents: dict[str, list[str]] | None = None) -> Audit:
     """Judge ``workflows`` from the records in ``state_dir``.
 
     ``undone``: the workflows that were aborted and must have no effect left.
     ``states``/``expected``: the workflows' final states and what their policy
-    promises (a difference is a lost workflow).
+    promises (a difference is a lost workflow). ``histories``: each workflow's
+    history, read before it was removed. ``dependents``: the workflows' shape (step ->
+    the steps after it), for undos run before a dependent's (order violations).
     """
     entries = [r for r in records.read(state_dir) if r.key.split("/", 1)[0] in workflows]
     present, duplicated, problems = replay(entries)
-    result = Audit(workflows=len(workflows), duplicated=duplicated, problems=problems)
+    result = Audit(workflows=len(workflows), duplicated=duplicated, problems=problems,
+                   order_violations=violations(state_dir, workflows)
+                   + undone_too_early(entries, dependents or {}))
+    if histories is not None:
+        mine = [r for r in records.completed(state_dir) if r.key.split("/", 1)[0] in workflows]
+        result.history_lost = history_lost(mine, histories)
     files = set(records.effects(state_dir))
     for key, exists in sorted(present.items()):
         workflow = key.split("/", 1)[0]

@@ -17,16 +17,37 @@ from typing import Any
 
 from haflow.coordinator.commands.submit import submit
 from haflow.coordinator.workflow.loader import loads
+from haflow.encoding.record import Event
 from haflow.lab import control, records
 from haflow.lab.audit import Audit, audit
-from haflow.lab.faults import Run, Scenario, cleanup, nothing, wait_state, workflow_states
+from haflow.lab.faults import (
+    CHAIN,
+    DIAMOND,
+    Run,
+    Scenario,
+    cleanup,
+    crash_mid_undo_keeps_order,
+    dependents_of,
+    nothing,
+    wait_state,
+    workflow_states,
+)
 from haflow.lab.layout import LabLayout
 from haflow.lab.workload import lab_env, last_fenced, restore, wait_fenced, wait_healthy
 
-Fault = Callable[[LabLayout, random.Random], str]
+Fault = Callable[[LabLayout, random.Random, "Undos"], str]
 
 
-def crash(layout: LabLayout, rng: random.Random) -> str:
+@dataclass
+class Undos:
+    """Where the crash-undo fault keeps its workflows' records, names and histories."""
+
+    state: Path
+    names: list[str] = field(default_factory=list)
+    histories: dict[str, list[Event]] = field(default_factory=dict)
+
+
+def crash(layout: LabLayout, rng: random.Random, _: Undos) -> str:
     node = rng.choice(control.nodes_of(layout))
     observer = next(n for n in control.nodes_of(layout) if n != node)
     before = last_fenced(layout, observer, node)
@@ -35,7 +56,7 @@ def crash(layout: LabLayout, rng: random.Random) -> str:
     return f"crash {node}"
 
 
-def isolate(layout: LabLayout, rng: random.Random) -> str:
+def isolate(layout: LabLayout, rng: random.Random, _: Undos) -> str:
     node = rng.choice(control.nodes_of(layout))
     observer = next(n for n in control.nodes_of(layout) if n != node)
     before = last_fenced(layout, observer, node)
@@ -45,13 +66,13 @@ def isolate(layout: LabLayout, rng: random.Random) -> str:
     return f"isolate {node}"
 
 
-def flap(layout: LabLayout, rng: random.Random) -> str:
+def flap(layout: LabLayout, rng: random.Random, _: Undos) -> str:
     node = rng.choice(control.nodes_of(layout))
     control.flap(layout, node, down=0.4, up=1.5, count=3)
     return f"flap {node}"
 
 
-def standby(layout: LabLayout, rng: random.Random) -> str:
+def standby(layout: LabLayout, rng: random.Random, _: Undos) -> str:
     node = rng.choice(control.nodes_of(layout))
     env = lab_env(layout, next(n for n in control.nodes_of(layout) if n != node))
     env.run(["pcs", "node", "standby", node, "--wait=60"])
@@ -59,14 +80,33 @@ def standby(layout: LabLayout, rng: random.Random) -> str:
     return f"standby {node} and back"
 
 
-def restart_pacemaker(layout: LabLayout, rng: random.Random) -> str:
+def restart_pacemaker(layout: LabLayout, rng: random.Random, _: Undos) -> str:
     node = rng.choice(control.nodes_of(layout))
     control.restart_pacemaker(layout, node)
     return f"restart pacemaker on {node}"
 
 
+def crash_undo(layout: LabLayout, rng: random.Random, undos: Undos) -> str:
+    """A diamond of ``exec`` steps, submitted and aborted; the node undoing its join
+    crashes mid-undo: the branches must be undone after it, and ``haflow wait`` say
+    rolled back (the fault suite's undo-order-diamond, one workflow)."""
+    name = f"chaosundo{len(undos.names)}"
+    scenario = Scenario("chaos-undo", "crash mid-undo", crash_mid_undo_keeps_order,
+                        expect="rolled back", agent="exec", shape=DIAMOND, count=1)
+    run = Run(layout, scenario, undos.state, [name], rng)
+    undos.names.append(name)
+    submit(lab_env(layout), loads(run.text(name), f"{name}.json"))
+    wait_state(layout, [name], "done", timeout=120)
+    crash_mid_undo_keeps_order(run)
+    wait_state(layout, [name], "rolled back", timeout=180)
+    restore(layout)
+    undos.histories.update(cleanup(layout, [name]))
+    return f"crash-undo {'; '.join(run.notes)}"
+
+
 FAULTS: dict[str, Fault] = {"crash": crash, "isolate": isolate, "flap": flap,
-                            "standby": standby, "restart-pacemaker": restart_pacemaker}
+                            "standby": standby, "restart-pacemaker": restart_pacemaker,
+                            "crash-undo": crash_undo}
 
 
 @dataclass
@@ -102,8 +142,10 @@ def run_chaos(layout: LabLayout, minutes: float, seed: int, base: Path,
     state.mkdir(parents=True)
     scenario = Scenario("chaos", "random faults", nothing, count=count)
     run = Run(layout, scenario, state, [f"chaos{i}" for i in range(count)], rng)
+    undos = Undos(state)
     wait_healthy(layout)
     env = lab_env(layout)
+    histories: dict[str, list[Event]] = {}
     try:
         for name in run.names:
             submit(env, loads(run.text(name), f"{name}.json"))
@@ -113,7 +155,7 @@ def run_chaos(layout: LabLayout, minutes: float, seed: int, base: Path,
             kind = rng.choice(sorted(FAULTS))
             started = time.time()
             try:
-                report.faults.append(FAULTS[kind](layout, rng))
+                report.faults.append(FAULTS[kind](layout, rng, undos))
                 wait_state(layout, run.names, "done", timeout=180)
             finally:
                 restore(layout)
@@ -122,10 +164,13 @@ def run_chaos(layout: LabLayout, minutes: float, seed: int, base: Path,
         aborted_at = time.time()
     finally:
         restore(layout)
-        cleanup(layout, run.names)
-    report.audit = audit(state, run.names, undone=run.names, states=states,
-                         expected={n: "done" for n in run.names})
+        histories = cleanup(layout, run.names + undos.names)
+    histories.update(undos.histories)
+    report.audit = audit(state, run.names + undos.names, undone=run.names + undos.names,
+                         states=states, expected={n: "done" for n in run.names},
+                         histories=histories, dependents=dependents_of(CHAIN))
     report.audit.problems += [f"{r.key}: undone on {r.node} before the abort"
                               for r in records.read(state)
-                              if r.event.startswith("undo") and r.time < aborted_at]
+                              if r.event.startswith("undo") and r.time < aborted_at
+                              and r.key.split("/", 1)[0] in run.names]
     return report

@@ -95,7 +95,10 @@ def install_agents(root: Path) -> None:
     (by another lab's install), so only directories are bound."""
     from haflow.agents import install
 
-    install.install(str(root))
+    # the launchers import from the node's path of the lib dir: the controller runs
+    # meta-data as hacluster, who cannot enter a lab under pytest's 0700 temporary tree
+    # (every meta-data failed, and a monitor asked for at the same moment was lost)
+    install.install(str(root), seen_as=str(HOST_OCF_ROOT))
     text = FENCE_AGENT_SOURCE.read_text().replace("@HAFLOW_PYTHON@", sys.executable)
     install.atomic_write(install.lib_dir(root) / FENCE_AGENT_PATH.name, text, 0o755)
     host_agent = install.lib_dir(HOST_OCF_ROOT) / FENCE_AGENT_PATH.name
@@ -112,8 +115,8 @@ def agent_binds(layout: LabLayout) -> list[tuple[str, str]]:
 
 
 def write_shadow(layout: LabLayout, password: str) -> None:
-    """A copy of /etc/shadow where only hacluster's password differs, bound over the
-    nodes' /etc/shadow: pcsd authenticates against it and the host's stays untouched."""
+    """The nodes' /etc/shadow, where only hacluster's password differs from the host's:
+    pcsd authenticates against it and the host's stays untouched."""
     hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password,
                             capture_output=True, text=True, check=True).stdout.strip()
     lines = []
@@ -122,7 +125,6 @@ def write_shadow(layout: LabLayout, password: str) -> None:
         if fields[0] == "hacluster":
             fields[1] = hashed
         lines.append(":".join(fields))
-    layout.shadow_file.touch(mode=0o640)
     layout.shadow_file.write_text("\n".join(lines) + "\n")
 
 
@@ -137,6 +139,8 @@ def load_threshold(cores: int, nodes: int) -> str:
 
 
 def write_lab_files(layout: LabLayout, nodes: list[str]) -> None:
+    # cp -a: owners and modes as on the host (root:shadow 0640 for the shadow file)
+    subprocess.run(["cp", "-a", "/etc", str(layout.etc_dir)], check=True)
     password = secrets.token_urlsafe(24)
     layout.password_file.touch(mode=0o600)
     layout.password_file.write_text(password)
@@ -158,14 +162,12 @@ def write_lab_files(layout: LabLayout, nodes: list[str]) -> None:
     killall.chmod(0o755)
     for node in nodes:
         node_dir = layout.node_dir(node)
-        binds = []
+        binds = [(str(layout.etc_dir), "/etc")]  # first: the binds below land in it
         for sub, target in NODE_BINDS:
             (node_dir / "fs" / sub).mkdir(parents=True, exist_ok=True)
             binds.append((str(node_dir / "fs" / sub), target))
-        binds.append((str(layout.hosts_file), "/etc/hosts"))
         # pcs cluster setup runs killall -9 on the cluster daemons: only this node's
         binds.append((str(killall), "/usr/bin/killall"))
-        binds.append((str(layout.shadow_file), "/etc/shadow"))
         binds += agent_binds(layout)
         config = {
             "name": node,

@@ -27,11 +27,13 @@ from haflow.coordinator.cluster import livecib
 from haflow.coordinator.commands.abort import abort
 from haflow.coordinator.commands.remove import remove
 from haflow.coordinator.commands.submit import submit
+from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import loads
 from haflow.encoding import read
+from haflow.encoding.record import Event
 from haflow.lab import control, records
-from haflow.lab.audit import Audit, audit
+from haflow.lab.audit import VIOLATIONS, Audit, audit
 from haflow.lab.layout import LabLayout
 from haflow.lab.workload import (
     lab_env,
@@ -45,6 +47,41 @@ from haflow.lab.workload import (
 
 STEPS = ("a", "b", "c")
 CHAIN = {"a": {}, "b": {"after": ["a"]}, "c": {"after": ["b"]}}
+# the undo-order scenarios: each leaf apart from its dependencies, so that a crash of
+# the leaf's node during its undo leaves the steps it depends on running elsewhere
+UNDO_CHAIN = {"a": {}, "b": {"after": ["a"]}, "c": {"after": ["b"], "apart": ["b"]}}
+DIAMOND = {"a": {}, "b": {"after": ["a"]}, "c": {"after": ["a"]},
+           "d": {"after": ["b", "c"], "apart": ["b", "c"]}}
+UNDO_SECONDS = 4
+
+
+def dependents_of(shape: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """step -> the steps that start after it."""
+    return {step: [s for s, keys in shape.items() if step in keys.get("after", ())]
+            for step in shape}
+
+
+def exec_params(state: Path, step: str, dependents: list[str]) -> dict[str, str]:
+    """An ``exec`` step whose effect is a file, with the test agent's records; its undo
+    records a violation if a step depending on it still has its effect."""
+    def effect(name: str) -> str:
+        return f'{state}/effects/"$HAFLOW_WORKFLOW"__{name}__"$(basename "$HAFLOW_KEY")"'
+
+    def rec(event: str) -> str:
+        return (f'printf "%s\\t%s\\t%s\\t%s\\t%s\\t\\n" "$(date +%s.%3N)" "$(uname -n)" '
+                f'"$HAFLOW_RESOURCE" "$HAFLOW_KEY" {event} >> {state}/records.log')
+
+    mine = effect(step)
+    checks = "".join(
+        f'if [ -e {effect(d)} ]; then echo "$HAFLOW_WORKFLOW: {step} undone while {d} '
+        f'still had its effect" >> {state}/{VIOLATIONS}; fi; ' for d in dependents)
+    return {
+        "do": f"mkdir -p {state}/effects && echo node=$(uname -n) > {mine} && {rec('do')}",
+        "check": f"test -e {mine}",
+        "undo": (f"{checks}{rec('undoing')}; sleep {UNDO_SECONDS}; "
+                 f"if [ -e {mine} ]; then rm -f {mine}; {rec('undo')}; "
+                 f"else {rec('undo-noop')}; fi"),
+    }
 
 
 @dataclass
@@ -62,10 +99,15 @@ class Run:
     def text(self, name: str) -> str:
         scenario = self.scenario
         body = {}
-        for step, keys in CHAIN.items():
-            params = {"state_dir": str(self.state), **scenario.params.get(step, {})}
-            body[step] = {"agent": "test", "interval": "2s", "timeout": scenario.timeout,
-                          "retries": scenario.retries, **keys, "params": params}
+        for step, keys in scenario.shape.items():
+            if scenario.agent == "exec":
+                params: dict[str, Any] = exec_params(self.state, step,
+                                                     dependents_of(scenario.shape)[step])
+            else:
+                params = {"state_dir": str(self.state), **scenario.params.get(step, {})}
+            body[step] = {"agent": scenario.agent, "interval": "2s",
+                          "timeout": scenario.timeout, "retries": scenario.retries, **keys,
+                          "params": params}
         return json.dumps({"name": name, "failure_policy": scenario.policy, "steps": body})
 
     def where(self) -> dict[str, str]:
@@ -120,6 +162,8 @@ class Scenario:
     min_nodes: int = 3
     submitted_by_fault: bool = False  # the fault submits the workflows itself
     runs_first: bool = True       # wait until the workflows are done before the fault
+    shape: dict[str, dict[str, Any]] = field(default_factory=lambda: CHAIN)
+    agent: str = "test"
 
 
 @dataclass
@@ -156,6 +200,33 @@ def crash_during_undo(run: Run) -> None:
     run.crash_and_wait_fenced(roots.get(target.split(".")[0] + ".root")
                               or next(iter(roots.values()), None)
                               or run.where().get(target) or run.busiest())
+
+
+def crash_mid_undo_keeps_order(run: Run) -> None:
+    """Abort; crash the node running a leaf's undo (not its dependencies'): the steps it
+    depends on must not be undone before it is. ``haflow wait`` must say rolled back."""
+    from haflow.coordinator.commands.wait import wait
+
+    env = lab_env(run.layout)
+    leaf = sorted(run.scenario.shape)[-1]
+    for name in run.names:
+        abort(env, name)
+    undoing = wait_for(f"an undo of {leaf} in progress", lambda: next(
+        (r for r in records.read(run.state) if r.event == "undoing"
+         and r.resource.endswith(f".{leaf}")), None), timeout=60)
+    waiter = lab_env(run.layout, run.survivor(undoing.node))
+    codes: dict[str, int] = {}
+    threads = [threading.Thread(target=lambda n=name: codes.__setitem__(
+        n, int(wait(waiter, n, timeout=170)[1])), daemon=True) for name in run.names]
+    for thread in threads:
+        thread.start()
+    run.crash_and_wait_fenced(undoing.node)
+    for thread in threads:
+        thread.join(timeout=180)
+    wrong = {n: c for n, c in codes.items() if c != ExitCode.ROLLED_BACK}
+    run.notes.append(f"crashed {undoing.node} during the undo of {undoing.resource}")
+    if wrong or len(codes) != len(run.names):
+        raise AssertionError(f"haflow wait did not say rolled back (8): {codes}")
 
 
 def crash_dc_mid_transition(run: Run) -> None:
@@ -310,6 +381,12 @@ SCENARIOS = [
              crash_during_monitor),
     Scenario("crash-undo", "crash of a node during an undo (abort)", crash_during_undo,
              expect="rolled back", params={s: {"undo_duration": 3} for s in STEPS}),
+    Scenario("undo-order-chain", "crash of the node undoing the last step of a chain: the "
+             "steps before it are undone after it", crash_mid_undo_keeps_order,
+             expect="rolled back", agent="exec", shape=UNDO_CHAIN, count=2),
+    Scenario("undo-order-diamond", "crash of the node undoing the join of a diamond: both "
+             "branches are undone after it", crash_mid_undo_keeps_order,
+             expect="rolled back", agent="exec", shape=DIAMOND, count=2),
     Scenario("crash-dc", "crash of the DC in the middle of a transition",
              crash_dc_mid_transition, submitted_by_fault=True),
     Scenario("isolate-node", "network partition isolating one node", partition_one),
@@ -368,8 +445,11 @@ def wait_state(layout: LabLayout, names: list[str], want: str, timeout: float) -
     wait_for(f"{', '.join(names)} {want}", settled, timeout=timeout, every=1.0)
 
 
-def cleanup(layout: LabLayout, names: list[str]) -> None:
-    """Abort what still runs, wait until undone, remove: the lab is left clean."""
+def cleanup(layout: LabLayout, names: list[str]) -> dict[str, list[Event]]:
+    """Abort what still runs, wait until undone, remove: the lab is left clean. Returns
+    each workflow's history (``haflow history``), read before it was removed."""
+    from haflow.coordinator.commands.history import workflow_history
+
     env = lab_env(layout)
     cib = livecib.query(env)
     present = [n for n in names if read.elements_of(cib, n)]
@@ -378,8 +458,10 @@ def cleanup(layout: LabLayout, names: list[str]) -> None:
             abort(env, name)
     if present:
         wait_state(layout, present, "rolled back", timeout=180)
+    histories = {name: workflow_history(env, name).events for name in present}
     for name in present:
         remove(env, name, force=True)
+    return histories
 
 
 def run_scenario(layout: LabLayout, scenario: Scenario, base: Path, seed: int = 0) -> Result:
@@ -390,6 +472,7 @@ def run_scenario(layout: LabLayout, scenario: Scenario, base: Path, seed: int = 
               random.Random(seed))
     wait_healthy(layout)
     recovery = None
+    histories: dict[str, list[Event]] = {}
     try:
         if not scenario.submitted_by_fault:
             submit_all(run, lab_env(layout))
@@ -402,9 +485,10 @@ def run_scenario(layout: LabLayout, scenario: Scenario, base: Path, seed: int = 
         aborted_at = time.time()
     finally:
         restore(layout)
-        cleanup(layout, run.names)
+        histories = cleanup(layout, run.names)
     result = audit(state, run.names, undone=run.names, states=states,
-                   expected={n: scenario.expect for n in run.names})
+                   expected={n: scenario.expect for n in run.names}, histories=histories,
+                   dependents=dependents_of(scenario.shape))
     early = [r for r in records.read(state) if r.event.startswith("undo")
              and r.time < aborted_at and scenario.expect == "done"]
     result.problems += [f"{r.key}: undone on {r.node} before any abort" for r in early]

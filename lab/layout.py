@@ -68,8 +68,15 @@ class LabLayout:
         return self.dir / "netns" / node
 
     @property
+    def etc_dir(self) -> Path:
+        """The nodes' /etc: a copy of the host's made at ``lab up``. Bound as a directory,
+        it stays theirs when the host replaces a file in its own /etc (useradd rewrites
+        /etc/shadow by rename), which would silently detach a bind of that one file."""
+        return self.dir / "etc"
+
+    @property
     def hosts_file(self) -> Path:
-        return self.dir / "hosts"
+        return self.etc_dir / "hosts"
 
     @property
     def seed_cib(self) -> Path:
@@ -78,7 +85,7 @@ class LabLayout:
     @property
     def shadow_file(self) -> Path:
         """The nodes' /etc/shadow: the host's, with a lab-only hacluster password."""
-        return self.dir / "shadow"
+        return self.etc_dir / "shadow"
 
     @property
     def ocf_root(self) -> Path:

@@ -18,8 +18,8 @@ class Record:
     detail: str
 
 
-def read(state_dir: Path) -> list[Record]:
-    path = state_dir / "records.log"
+def read(state_dir: Path, log: str = "records.log") -> list[Record]:
+    path = state_dir / log
     if not path.exists():
         return []
     out = []
@@ -27,6 +27,11 @@ def read(state_dir: Path) -> list[Record]:
         stamp, node, resource, key, event, detail = line.split("\t")
         out.append(Record(float(stamp), node, resource, key, event, detail))
     return out
+
+
+def completed(state_dir: Path) -> list[Record]:
+    """The starts and stops that completed (events ``started``, ``stopped``)."""
+    return read(state_dir, "completed.log")
 
 
 def events(state_dir: Path, resource: str | None = None) -> list[str]:

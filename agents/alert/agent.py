@@ -7,7 +7,10 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
    stored in the CIB as a record (encoding/record.py) in a meta attribute set
    of the workflow's root primitive: a failure at once, the
    rest gathered into one write every few seconds (spool.py: every
-   write makes Pacemaker schedule again). The CIB is replicated to
+   write makes Pacemaker schedule again). A successful start or stop of one of
+   haflow's own step agents is left out here: the agent wrote its record in the
+   CIB write it makes anyway, before the action returned (agents/recorded.py),
+   so it is not lost with a node that dies before a spool is written. The CIB is replicated to
    every node, so the history survives the loss of any node (including the
    node whose lrm history the DC erases when it is fenced); meta attributes
    are not part of an operation's digest, so writing them restarts nothing.
@@ -336,6 +339,17 @@ def sweep_after_fencing(event: Event) -> list[str]:
     return done
 
 
+def noted_by_agent(event: Event) -> bool:
+    """Whether the step's agent wrote this successful start or stop into the history
+    itself, in the CIB write it made anyway (agents/recorded.py)."""
+    if event.failed or event.task not in ("start", "stop"):
+        return False
+    from haflow.agents import recorded
+
+    took = _int(event.exec_time) / 1000
+    return recorded.by_agent(event.rsc, event.task, event.time - took - 1.0)
+
+
 def handle(env: Mapping[str, str]) -> int:
     event = Event(env)
     if event.kind == "fencing":
@@ -354,7 +368,7 @@ def handle(env: Mapping[str, str]) -> int:
         return 0  # a recurring monitor cancelled by a stop: nothing happened to the step
     if event.failed:
         event.desc = exit_reason(event) or event.desc
-    if event.worth_recording():
+    if event.worth_recording() and not noted_by_agent(event):
         recorded = history_event(event, step)
         # a failure is written at once: the rollback below and an admin look for it
         if event.failed or not record_later(env, workflow, recorded):

@@ -8,10 +8,12 @@ node (under ``/dev/shm``: it is gone with the node, like the node's memory),
 and a detached flusher writes the first events at once and then what gathered
 every FLUSH_DELAY seconds in one ``cibadmin`` change: 52 s with 1 s, 39 s
 with 3 s (same lab, one run each, on a busy machine). Failures, fencings and
-rollbacks are still written at once (see agent.py); events spooled on
-a node that dies within those seconds are lost with it, as the node's own
-resource history is (a lone event, as a step's start right before a crash,
-is written at once: the demo showed it missing when the flusher waited first).
+rollbacks are still written at once (see agent.py). The starts and stops of
+haflow's own step agents never come here: the agent carries their record in
+the CIB write it makes anyway (agents/recorded.py). What is spooled (other
+agents' steps, migrations) and a node that dies within those seconds are lost
+together, as the node's own resource history is (a lone event is written at
+once: the demo showed it missing when the flusher waited first).
 
 Stdlib only: it runs in the alert agent (as hacluster) and in its flusher.
 """
@@ -32,6 +34,7 @@ from haflow.encoding.write import add_record
 
 SPOOL_ENV = "HAFLOW_ALERT_SPOOL"  # the spool's directory; empty: write every event at once
 FLUSH_DELAY = 3.0  # seconds a flusher gathers events before each CIB write
+KEEP_FOR = 600.0  # seconds a flusher keeps events a CIB that does not answer refused
 EVENTS = "events"
 FLUSHER_LOCK = "flusher.lock"
 
@@ -127,15 +130,34 @@ def take(path: str) -> list[Event]:
     return [(e[0], e[1], e[2]) for e in events if len(e) == 3]
 
 
-def flush(path: str) -> bool:
-    """Write what is spooled; False when there was nothing."""
+def put_back(path: str, events: list[Event]) -> None:
+    with open(os.path.join(path, EVENTS), "a", encoding="utf-8") as spool:
+        fcntl.flock(spool, fcntl.LOCK_EX)
+        spool.writelines("\t".join(event) + "\n" for event in events)
+
+
+def cib_answers() -> bool:
+    try:
+        return subprocess.run(["cibadmin", "--query", "--scope", "crm_config"],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def flush(path: str, keep: bool = True) -> bool:
+    """Write what is spooled; False when there was nothing. Events the CIB did not take
+    while it did not answer (pacemaker restarting on this node) go back to the
+    spool when ``keep``; those of a workflow removed meanwhile are dropped."""
     events = take(path)
     if not events:
         return False
     if not write(events):
         # a workflow removed meanwhile fails the whole change: write the others alone
-        for workflow in sorted({e[0] for e in events}):
-            write([e for e in events if e[0] == workflow])
+        failed = [e for workflow in sorted({e[0] for e in events})
+                  if not write(group := [e for e in events if e[0] == workflow])
+                  for e in group]
+        if failed and keep and not cib_answers():
+            put_back(path, failed)
     return True
 
 
@@ -156,8 +178,10 @@ def flush_loop(path: str) -> int:
             except OSError:
                 return 0  # another flusher runs
             # the first events at once (a node that dies a moment after a lone start
-            # keeps it in the history), then what gathers over each FLUSH_DELAY
-            while flush(path):
+            # keeps it in the history), then what gathers over each FLUSH_DELAY;
+            # a CIB that does not answer is waited for up to KEEP_FOR seconds
+            began = time.monotonic()
+            while flush(path, keep=time.monotonic() - began < KEEP_FOR):
                 time.sleep(FLUSH_DELAY)
         # an event spooled while this flusher held the lock started no other one
         if not pending(path):

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
+    from haflow.coordinator.cli.inputs import add_input_options
     from haflow.coordinator.cluster.env import add_cluster_options
 
     def command(name: str, text: str, handler: Any, formats: tuple[str, ...] = ("text", "json")
@@ -44,8 +45,21 @@ def register(sub: Any) -> None:
                    help="change the workflow of that name (one diff; unchanged steps stay)")
     p.add_argument("--wait", action="store_true", help="then wait until it is done (as wait)")
     p.add_argument("--timeout", type=float, default=None, help="with --wait: seconds")
+    add_input_options(p)
 
     command("list", "every workflow in the cluster, one line each", cmd_list)
+
+    p = command("approve", "grant a step's approval gate: it and the steps after it may "
+                "start", cmd_approve)
+    p.add_argument("workflow", metavar="WORKFLOW")
+    p.add_argument("step", metavar="STEP", help="the step with approval: true")
+    p.add_argument("--by", default=None, metavar="WHO",
+                   help="who approves, for the history (default: the user running this)")
+    p = command("pause", "freeze a workflow: no step starts or stops until resumed (steps "
+                "running finish)", cmd_pause)
+    p.add_argument("workflow", metavar="WORKFLOW")
+    p = command("resume", "let a paused workflow's steps start and stop again", cmd_resume)
+    p.add_argument("workflow", metavar="WORKFLOW")
 
     p = command("status", "state of each workflow and step (exit 7: a step has a problem)",
                 cmd_status, ("text", "json", "xml"))
@@ -140,6 +154,8 @@ def step_line(step: StepStatus, width: int) -> str:
         if step.note:
             text += f" [{step.note}]"
         return text
+    if step.state in (StepState.AWAITING_APPROVAL, StepState.SKIPPED):
+        return f"{head} -- {step.note}" if step.note else head
     if step.state == StepState.UNDONE:
         if step.failure is not None:  # why it was rolled back stays visible
             f = step.failure
@@ -170,13 +186,13 @@ def render_workflow(wf: WorkflowStatus, verbose: bool = False) -> str:
     counts = wf.counts
     total = len(wf.steps)
     fine = wf.state in (WorkflowState.RUNNING, WorkflowState.DONE, WorkflowState.ROLLED_BACK,
-                        WorkflowState.ROLLING_BACK)
+                        WorkflowState.ROLLING_BACK, WorkflowState.PAUSED)
     state = wf.state.value if fine and not wf.problems else wf.state.value.upper()
     summary = (f"{counts.get('undone', 0)}/{total} undone" if wf.aborted
                else f"{counts.get('done', 0)}/{total} done")
     lines = [f"{wf.name}: {state}, {summary} (policy {wf.policy})"]
     width = max((len(s.name) for s in wf.steps), default=4)
-    quiet = (StepState.DONE, StepState.UNDONE, StepState.WAITING)
+    quiet = (StepState.DONE, StepState.UNDONE, StepState.WAITING, StepState.SKIPPED)
     compact = not verbose and len(wf.steps) > COMPACT_OVER
     hidden: dict[str, int] = {}
     for step in wf.steps:
@@ -230,10 +246,11 @@ def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from haflow.coordinator.cli.inputs import input_options
     from haflow.coordinator.commands.submit import submit_file
 
     env = _env(args)
-    result = submit_file(env, args.file, replace=args.replace)
+    result = submit_file(env, args.file, replace=args.replace, **input_options(args))
     _warn_without_alert_agent(env)
     data = {"workflow": result.workflow, "submission": result.submission,
             "replaced": result.replaced, "changed": result.changed,
@@ -405,6 +422,34 @@ def cmd_abort(args: argparse.Namespace) -> int:
     _emit(args, {"workflow": args.workflow, "aborted": True},
           lambda d: f"aborting {d['workflow']}: Pacemaker undoes each step in reverse order "
           f"('haflow wait {d['workflow']}' to follow)")
+    return int(ExitCode.OK)
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.gates import approve
+
+    ticket = approve(_env(args), args.workflow, args.step, by=args.by)
+    _emit(args, {"workflow": args.workflow, "step": args.step, "ticket": ticket},
+          lambda d: f"{d['workflow']}: {d['step']} approved (ticket {d['ticket']} granted)")
+    return int(ExitCode.OK)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.gates import pause
+
+    pause(_env(args), args.workflow)
+    _emit(args, {"workflow": args.workflow, "paused": True},
+          lambda d: f"{d['workflow']} paused: nothing of it starts or stops until "
+          f"'haflow resume {d['workflow']}'")
+    return int(ExitCode.OK)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from haflow.coordinator.commands.gates import resume
+
+    resume(_env(args), args.workflow)
+    _emit(args, {"workflow": args.workflow, "paused": False},
+          lambda d: f"{d['workflow']} resumed")
     return int(ExitCode.OK)
 
 

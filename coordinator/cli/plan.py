@@ -13,6 +13,8 @@ from haflow.coordinator.exitcodes import ExitCode
 
 
 def register(sub: Any) -> None:
+    from haflow.coordinator.cli.inputs import add_input_options
+
     plan = sub.add_parser(
         "plan", help="show what Pacemaker will do with a workflow (changes nothing)",
         description="Compile FILE, merge it into a shadow copy of the live CIB (or --cib FILE) "
@@ -29,6 +31,7 @@ def register(sub: Any) -> None:
     plan.add_argument("--output-as", choices=("text", "json", "dot"), default="text",
                       help="output format (default: text)")
     envmod.add_cluster_options(plan)
+    add_input_options(plan)
     plan.set_defaults(handler=run_plan)
 
     export = sub.add_parser(
@@ -41,14 +44,16 @@ def register(sub: Any) -> None:
                         help="write the script here (default: stdout)")
     export.add_argument("--submission", default=None,
                         help="submission id to compile with (default: the compiler's)")
+    add_input_options(export)
     export.set_defaults(handler=run_export, output_as="text")
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    from haflow.coordinator.cli.inputs import input_options
     from haflow.coordinator.commands import plan
 
     result = plan.plan_file(args.file, None if args.cib else envmod.from_args(args), args.cib,
-                            node_down=args.node_down, fail=args.fail)
+                            node_down=args.node_down, fail=args.fail, **input_options(args))
     if args.output_as == "dot":
         sys.stdout.write(plan.to_dot(result))
     else:
@@ -57,9 +62,10 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from haflow.coordinator.cli.inputs import input_options
     from haflow.coordinator.commands.files import export_pcs
 
-    text = export_pcs(args.file, args.submission)
+    text = export_pcs(args.file, args.submission, **input_options(args))
     if args.output:
         Path(args.output).write_text(text)
         Path(args.output).chmod(0o755)

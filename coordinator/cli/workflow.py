@@ -13,11 +13,13 @@ from haflow.coordinator.reports import Report, Severity
 
 
 def register(sub: Any) -> None:
+    from haflow.coordinator.cli.inputs import add_input_options
     from haflow.coordinator.cli.main import add_output_option
 
     validate = sub.add_parser("validate", help="check workflow files; print every problem")
     validate.add_argument("files", nargs="+", metavar="FILE", help="workflow YAML file")
     add_output_option(validate)
+    add_input_options(validate)
     validate.set_defaults(handler=cmd_validate)
 
     compile_ = sub.add_parser("compile", help="print the CIB XML a workflow compiles to")
@@ -26,6 +28,7 @@ def register(sub: Any) -> None:
     compile_.add_argument(
         "--submission", default=None, help="submission id set on every step (default: a constant)"
     )
+    add_input_options(compile_)
     compile_.set_defaults(handler=cmd_compile)
 
 
@@ -37,17 +40,19 @@ def _text(result: dict[str, Any]) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from haflow.coordinator.cli.inputs import input_options
     from haflow.coordinator.commands.files import validate
 
-    result = validate(args.files)
+    result = validate(args.files, **input_options(args))
     emit(result.to_dict(), args.output_as, _text)
     return int(ExitCode.OK if result.valid else ExitCode.INVALID)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    from haflow.coordinator.cli.inputs import input_options
     from haflow.coordinator.commands.files import compile_file
 
-    xml = compile_file(args.file, args.submission)
+    xml = compile_file(args.file, args.submission, **input_options(args))
     if args.output:
         Path(args.output).write_bytes(xml)
     else:

@@ -18,7 +18,7 @@ from haflow.coordinator.cluster.quorum import require_quorum
 from haflow.coordinator.codes import Code
 from haflow.coordinator.commands.workflow_cib import add_event, require_root, require_workflow
 from haflow.coordinator.reports import error
-from haflow.encoding import ids, read, write
+from haflow.encoding import ids, read, tickets, write
 from haflow.encoding.meta import STOPPED
 
 if TYPE_CHECKING:
@@ -26,13 +26,16 @@ if TYPE_CHECKING:
 
 
 def set_workflow_role(env: Env, workflow: str, role: str | None, what: str,
-                      event: tuple[str, str] | None = None) -> bool:
+                      event: tuple[str, str] | None = None, resume: bool = False) -> bool:
     """Set target-role on the root and every step in one change (``None``: remove it),
-    with ``event`` (task, text) in its history; True if changed."""
+    with ``event`` (task, text) in its history, and, ``resume``, its pause removed in the
+    same change; True if changed."""
     old = live_view.query(env)
     require_root(old, workflow)
     new = deepcopy(old)
     write.set_role(new, workflow, role)
+    if resume:
+        tickets.remove_pause(new, workflow)
     if event is not None:
         add_event(new, env.node_name, workflow, *event)
     return livecib.push(env, old, new, what)
@@ -47,8 +50,13 @@ def abort(env: Env, workflow: str) -> bool:
         raise error(Code.ALREADY_ABORTED, f"workflow '{workflow}' is already aborted (being "
                     "undone, or undone); 'haflow retry' runs it again, 'haflow remove' "
                     "deletes it")
+    # a paused workflow is frozen: nothing would stop. Aborting is the admin's word that
+    # it should be undone, so the pause goes in the same change (docs/workflow-format.md)
+    was_paused = tickets.pause_constraint(cib, workflow) is not None
+    text = "every step is undone, in reverse order" + (
+        " (it was paused: the pause is lifted to undo it)" if was_paused else "")
     changed = set_workflow_role(env, workflow, STOPPED, f"aborting workflow '{workflow}'",
-                                event=("abort", "every step is undone, in reverse order"))
+                                event=("abort", text), resume=was_paused)
     # a step held after a failure (on-fail=block) would block the rollback for good:
     # forget its failure; its partial effect is flagged and the root's stop undoes it.
     # Only steps that stay failed: cleaning up a step that recovered and runs would

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,14 +24,16 @@ class Validation:
         return {"files": self.files, "reports": [r.to_dict() for r in self.reports]}
 
 
-def validate(paths: list[str]) -> Validation:
-    """Check every file; a file that cannot be read is a report, not an exception."""
+def validate(paths: list[str], *, inputs: Mapping[str, object] | None = None,
+             name: str | None = None) -> Validation:
+    """Check every file (with ``inputs`` and the instance ``name``, when given); a file
+    that cannot be read is a report, not an exception."""
     from haflow.coordinator.workflow.loader import check_text, read
 
     result = Validation()
     for path in paths:
         try:
-            found = check_text(read(path), path)[1]
+            found = check_text(read(path), path, inputs=inputs, name=name)[1]
         except HaflowError as err:
             found = list(err.reports)
         result.reports.extend(found)
@@ -38,22 +41,45 @@ def validate(paths: list[str]) -> Validation:
     return result
 
 
-def compile_file(path: str, submission: str | None = None) -> bytes:
+def compile_file(path: str, submission: str | None = None, *,
+                 inputs: Mapping[str, object] | None = None, name: str | None = None) -> bytes:
     """The CIB XML fragment the workflow in ``path`` compiles to."""
     from haflow.coordinator.workflow.compiler import DEFAULT_SUBMISSION, compile_workflow
     from haflow.coordinator.workflow.loader import load
 
-    return compile_workflow(load(path), submission or DEFAULT_SUBMISSION).to_xml()
+    workflow = load(path, inputs=inputs, name=name)
+    return compile_workflow(workflow, submission or DEFAULT_SUBMISSION).to_xml()
 
 
-def export_pcs(path: str, submission: str | None = None) -> str:
+def export_pcs(path: str, submission: str | None = None, *,
+               inputs: Mapping[str, object] | None = None, name: str | None = None) -> str:
     """A pcs shell script that creates the workflow's compiled configuration."""
     from haflow.coordinator.workflow import pcs_export
     from haflow.coordinator.workflow.compiler import compile_workflow
     from haflow.coordinator.workflow.loader import load
 
-    workflow = load(path)
+    workflow = load(path, inputs=inputs, name=name)
     compiled = (compile_workflow(workflow) if submission is None
                 else compile_workflow(workflow, submission=submission))
     return pcs_export.script(compiled.resources, compiled.constraints, compiled.tags,
                              title=f"workflow {workflow.name} from {path}")
+
+
+def parse_inputs(assignments: list[str]) -> dict[str, object]:
+    """``--input NAME=VALUE`` arguments as the inputs mapping (each VALUE read as YAML
+    against its input's type when the file is loaded); a bad one is a usage error."""
+    from haflow.coordinator.codes import Code
+    from haflow.coordinator.reports import error
+    from haflow.coordinator.workflow.inputs import parse_assignment
+
+    found: dict[str, object] = {}
+    for text in assignments:
+        try:
+            key, value = parse_assignment(text)
+        except ValueError as exc:
+            raise error(Code.INPUT_BAD_VALUE, str(exc)) from exc
+        if key in found:
+            raise error(Code.INPUT_BAD_VALUE, f"--input {key} is given twice",
+                        details={"input": key})
+        found[key] = value
+    return found

@@ -15,6 +15,7 @@ from haflow.coordinator.cluster.quorum import require_quorum
 from haflow.coordinator.codes import Code
 from haflow.coordinator.commands.workflow_cib import require_workflow, without
 from haflow.coordinator.reports import error
+from haflow.encoding import tickets
 
 if TYPE_CHECKING:
     from haflow.coordinator.cluster.env import Env
@@ -60,7 +61,9 @@ def remove(env: Env, workflow: str, force: bool = False) -> list[str]:
         forget_failed_stops(env, workflow, failed_stops)
     old = live_view.query(env)
     require_workflow(old, workflow)
-    livecib.push(env, old, without(old, workflow), f"removing workflow '{workflow}'")
+    new = without(old, workflow)
+    tickets.forget_tickets(new, workflow)  # its approvals go with it
+    livecib.push(env, old, new, f"removing workflow '{workflow}'")
     return leftovers
 
 

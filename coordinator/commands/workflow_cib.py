@@ -18,7 +18,7 @@ from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import error
 from haflow.coordinator.workflow.compiler import CompiledWorkflow, compile_workflow, merge_into
 from haflow.coordinator.workflow.model import Workflow
-from haflow.encoding import ids, read, write
+from haflow.encoding import ids, read, tickets, write
 from haflow.encoding.meta import STOPPED
 from haflow.encoding.record import Event
 
@@ -69,6 +69,11 @@ def with_workflow(old: etree._Element, wf: Workflow, submission: str | None = No
     _keep_runtime_sets(old, new, wf.name, compiled.ids())
     if present and read.aborted(old, wf.name):
         write.set_role(new, wf.name, STOPPED)  # replacing does not resume it: retry does
+    if present and tickets.pause_constraint(old, wf.name) is not None:
+        tickets.add_pause(new, wf.name)  # nor a paused one: resume does
+    if not present:
+        # approvals given to a removed workflow of this name are not this one's
+        tickets.forget_tickets(new, wf.name)
     return new, compiled
 
 

@@ -24,8 +24,9 @@ from haflow.coordinator.status.model import (
 )
 from haflow.coordinator.status.mon import Mon, parse_mon
 from haflow.coordinator.status.node_state import RC_TEXT, NodeStates, to_int
+from haflow.encoding import tickets
 from haflow.encoding.heartbeat import DEFAULT_INTERVAL, parse_value
-from haflow.encoding.ids import root_id
+from haflow.encoding.ids import root_id, sweep_set_id
 from haflow.encoding.meta import (
     EFFECT_META,
     FAILURE_POLICY_META,
@@ -35,6 +36,7 @@ from haflow.encoding.meta import (
     PARAM_SUBMISSION,
     POLICY_HOLD,
     POLICY_ROLLBACK,
+    SKIPPED_META,
     STOPPED,
     TARGET_ROLE,
 )
@@ -48,27 +50,33 @@ BLOCKED_NOTE = ("its effect may remain: the rollback could not undo it (the work
                 "'haflow retry' then 'haflow abort'")
 
 
-def workflow_status(cib: etree._Element, mon: etree._Element, workflow: str,
+def workflow_status(cib: etree._Element, mon: etree._Element | Mon, workflow: str,
                     now: float | None = None,
                     heartbeat_interval: float = DEFAULT_INTERVAL) -> WorkflowStatus:
-    """The state of ``workflow`` and of each of its steps (in dependency order)."""
+    """The state of ``workflow`` and of each of its steps (in dependency order), from the
+    CIB and crm_mon's XML of it (or the view already read from either: ``Mon``)."""
     now = time.time() if now is None else now
-    return _status(Config(cib), parse_mon(mon), NodeStates(cib), workflow, now,
-                   heartbeat_interval)
+    return _status(Config(cib), _parsed(mon), NodeStates(cib), workflow, now,
+                   heartbeat_interval, cib)
 
 
-def all_status(cib: etree._Element, mon: etree._Element, now: float | None = None,
+def all_status(cib: etree._Element, mon: etree._Element | Mon, now: float | None = None,
                heartbeat_interval: float = DEFAULT_INTERVAL) -> list[WorkflowStatus]:
     """Every workflow's status, by name."""
     now = time.time() if now is None else now
-    config, parsed, nodes = Config(cib), parse_mon(mon), NodeStates(cib)
-    return [_status(config, parsed, nodes, name, now, heartbeat_interval)
+    config, parsed, nodes = Config(cib), _parsed(mon), NodeStates(cib)
+    return [_status(config, parsed, nodes, name, now, heartbeat_interval, cib)
             for name in workflows(cib)]
 
 
+def _parsed(mon: etree._Element | Mon) -> Mon:
+    return mon if isinstance(mon, Mon) else parse_mon(mon)
+
+
 def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: float,
-            interval: float) -> WorkflowStatus:
+            interval: float, cib: etree._Element) -> WorkflowStatus:
     root = config.root(workflow)
+    paused = tickets.paused(cib, workflow)
     root_meta = configured_meta(root) if root is not None else {}
     aborted = root_meta.get(TARGET_ROLE, "").lower() == STOPPED.lower()
     policy = root_meta.get(FAILURE_POLICY_META, POLICY_ROLLBACK)
@@ -85,7 +93,7 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
         for nvpair in prim.iterfind("instance_attributes/nvpair"):
             if nvpair.get("name") == PARAM_SUBMISSION:
                 submission = nvpair.get("value")
-        step = _step(config, prim, mon, nodes, aborted, now, interval)
+        step = _step(config, prim, mon, nodes, aborted, now, interval, paused)
         steps.append(step)
         by_id[step.resource] = step
     # waiting: on which dependencies (ones not done yet)
@@ -101,15 +109,52 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
                 step.waiting_on.append("root")
         if not step.waiting_on and mon.online and not step.retry_on:
             step.note = "no online node may run it (placement, or fail counts)"
-    if aborted and not root_running:
+    if aborted and not root_running and not sweep_pending(root, nodes, workflow):
         for step in steps:
             if step.state == StepState.UNDOING and step.effect_flagged and \
                     not mon.resource(step.resource).active:
                 step.state = StepState.BLOCKED
                 step.note = BLOCKED_NOTE
+    _awaiting_approval(cib, workflow, by_id)
     steps = ordered(steps, deps, by_id)
-    state = _workflow_state(steps, aborted, policy, root_active=root_running)
-    return WorkflowStatus(workflow, state, policy, aborted, submission, steps, description)
+    steps += [StepStatus(name, "", "", StepState.SKIPPED, policy,
+                         note="its condition (when) was false at submit")
+              for name in root_meta.get(SKIPPED_META, "").split()]
+    state = WorkflowState.PAUSED if paused else _workflow_state(
+        steps, aborted, policy, root_active=root_running)
+    return WorkflowStatus(workflow, state, policy, aborted, submission, steps, description,
+                          paused=paused)
+
+
+def _awaiting_approval(cib: etree._Element, workflow: str,
+                       by_id: dict[str, StepStatus]) -> None:
+    """A step held by a gate no one approved yet waits for that, not for a step."""
+    for gate, held in tickets.gates(cib, workflow).items():
+        if tickets.approved(cib, workflow, gate):
+            continue
+        for rid in held:
+            step = by_id.get(rid)
+            if step is not None and step.state == StepState.WAITING:
+                step.state = StepState.AWAITING_APPROVAL
+                step.note = f"waits for 'haflow approve {workflow} {gate}'"
+
+
+def sweep_pending(root: etree._Element | None, nodes: NodeStates, workflow: str) -> bool:
+    """Whether the root's stop — the rollback's last act, which finishes undos cut
+    short (agents/sweep.py) — may still run, with the root not active.
+
+    It will when the alert agent asked for it (the root's sweep set), and when no
+    node's history shows the root stopped by its own stop or found stopped by a
+    probe: then its stop was a fencing's, whose alert starts the root again so that
+    it stops and sweeps (agents/alert/agent.py). Only a root whose stop ran, or that
+    the cluster found stopped, leaves nothing to finish a step's undo: BLOCKED."""
+    if root is None:
+        return False
+    if any(m.get("id") == sweep_set_id(workflow) for m in root.iterfind("meta_attributes")):
+        return True
+    return not any(not op.pending and ((op.operation == "stop" and op.rc == 0) or
+                                       (op.operation == "monitor" and op.rc == 7))
+                   for op in nodes.ops(root_id(workflow)))
 
 
 def ordered(steps: list[StepStatus], deps: dict[str, set[str]],
@@ -151,7 +196,7 @@ def ordered(steps: list[StepStatus], deps: dict[str, set[str]],
 
 
 def _step(config: Config, prim: etree._Element, mon: Mon, nodes: NodeStates,
-          aborted: bool, now: float, interval: float) -> StepStatus:
+          aborted: bool, now: float, interval: float, paused: bool = False) -> StepStatus:
     rid = prim.get("id", "")
     meta = configured_meta(prim)
     policy = meta.get(FAILURE_POLICY_META, POLICY_ROLLBACK)
@@ -172,7 +217,9 @@ def _step(config: Config, prim: etree._Element, mon: Mon, nodes: NodeStates,
     step.retry_on = [n for n in mon.online if counts.get(n, 0) < threshold
                      and not config.banned(rid, n)]
     undoing = aborted or self_stopped
-    if res.blocked or not res.managed:
+    # a pause freezes what runs (unmanaged, blocked): that is the pause, not a problem
+    frozen = paused and res.active and not res.failed
+    if (res.blocked or not res.managed) and not frozen:
         step.state = StepState.BLOCKED
         why = "unmanaged" if not res.managed else "blocked"
         # by name: of two ops of one name (monitors), the last one's on-fail counts
@@ -248,7 +295,7 @@ def _workflow_state(steps: list[StepStatus], aborted: bool, policy: str,
     if aborted:
         if StepState.BLOCKED in states:
             return WorkflowState.BLOCKED
-        if states <= {StepState.UNDONE} and not root_active:
+        if states <= {StepState.UNDONE, StepState.SKIPPED} and not root_active:
             return WorkflowState.ROLLED_BACK
         return WorkflowState.ROLLING_BACK
     if StepState.BLOCKED in states:
@@ -257,6 +304,6 @@ def _workflow_state(steps: list[StepStatus], aborted: bool, policy: str,
         return WorkflowState.HELD if held else WorkflowState.BLOCKED
     if any(s.state == StepState.FAILED and not s.retry_on for s in steps):
         return WorkflowState.FAILED
-    if steps and states == {StepState.DONE}:
+    if steps and states - {StepState.SKIPPED} == {StepState.DONE}:
         return WorkflowState.DONE
     return WorkflowState.RUNNING

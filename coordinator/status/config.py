@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from haflow.encoding.ids import ORDER, root_id, workflow_of
-from haflow.encoding.read import banned_by
+from haflow.encoding.read import banned_by, order_dependencies
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -23,28 +23,6 @@ def agent(primitive: etree._Element) -> str:
     parts = [primitive.get("class", ""), *([provider] if provider else []),
              primitive.get("type", "")]
     return ":".join(parts)
-
-
-def order_dependencies(orders: list[etree._Element]) -> dict[str, set[str]]:
-    """resource -> the resources it starts after, from these ``rsc_order``s."""
-    deps: dict[str, set[str]] = {}
-    for order in orders:
-        first, then = order.get("first"), order.get("then")
-        if first and then:
-            deps.setdefault(then, set()).add(first)
-            continue
-        previous: list[str] = []
-        for rset in order.iterfind("resource_set"):
-            refs = [r.get("id", "") for r in rset.iterfind("resource_ref")]
-            sequential = rset.get("sequential", "true") == "true"
-            for i, ref in enumerate(refs):
-                before = set(previous)
-                if sequential and i:
-                    before = {refs[i - 1]}
-                deps.setdefault(ref, set()).update(before)
-            if refs:
-                previous = [refs[-1]] if sequential else refs
-    return deps
 
 
 class Config:

@@ -22,6 +22,8 @@ class StepState(StrEnum):
     UNDOING = "undoing"
     UNDONE = "undone"
     BLOCKED = "blocked"
+    AWAITING_APPROVAL = "awaiting approval"  # its approval gate is not granted yet
+    SKIPPED = "skipped"  # its `when` was false at submit: never a resource
 
 
 class WorkflowState(StrEnum):
@@ -32,6 +34,7 @@ class WorkflowState(StrEnum):
     ROLLED_BACK = "rolled back"
     HELD = "held"
     BLOCKED = "blocked"
+    PAUSED = "paused"  # `haflow pause`: nothing starts or stops until resumed
 
 
 # states in which nothing of the workflow runs any more
@@ -109,6 +112,7 @@ class WorkflowStatus:
     submission: str | None
     steps: list[StepStatus]
     description: str | None = None
+    paused: bool = False
 
     @property
     def counts(self) -> dict[str, int]:
@@ -126,6 +130,7 @@ class WorkflowStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "state": self.state.value, "policy": self.policy,
-                "aborted": self.aborted, "submission": self.submission,
+                "aborted": self.aborted, "paused": self.paused,
+                "submission": self.submission,
                 "description": self.description, "counts": self.counts,
                 "steps": [s.to_dict() for s in self.steps]}

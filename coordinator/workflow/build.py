@@ -50,6 +50,16 @@ def _step_locs(table: dict[Path, Loc]) -> dict[str, dict[str, Loc]]:
     return found
 
 
+# a sub-workflow step's agent until expand.py replaces the step by the file's steps
+SUBWORKFLOW = AgentSpec("", "", "")
+
+
+def _agent(data: dict[str, Any]) -> AgentSpec:
+    if "agent" not in data:
+        return SUBWORKFLOW
+    return AgentSpec.parse(data["agent"]) or AgentSpec(UNPARSED, UNPARSED, data["agent"])
+
+
 def build_step(
     name: str,
     data: dict[str, Any],
@@ -72,13 +82,14 @@ def build_step(
     )
     return Step(
         name=name,
-        agent=AgentSpec.parse(data["agent"]) or AgentSpec(UNPARSED, UNPARSED, data["agent"]),
+        agent=_agent(data),
         params={k: param_text(v) for k, v in data.get("params", {}).items()},
         rules=rules,
         timeout_ms=parse_ms(data["timeout"]) if "timeout" in data else DEFAULT_TIMEOUT_MS,
         retries=data.get("retries", DEFAULT_RETRIES),
         interval_ms=parse_ms(data["interval"]) if "interval" in data else DEFAULT_INTERVAL_MS,
         failure_policy=FailurePolicy(data.get("failure_policy", default)),
+        unit="",
         loc=source.key_loc(path),
         locs=locs,
         key_locs=key_locs,
@@ -100,6 +111,7 @@ def build_workflow(source: Source) -> Workflow:
         description=data.get("description", ""),
         failure_policy=default,
         source=source.filename,
+        outputs=dict(data.get("outputs", {})),
         loc=source.value_loc(()),
         locs={str(p[0]): loc for p, loc in source.values.items() if len(p) == 1},
     )

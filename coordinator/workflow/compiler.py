@@ -36,12 +36,14 @@ from haflow.coordinator.workflow.model import (
 from haflow.encoding.ids import (
     APART,
     DISCOVERY,
+    GATE,
     ORDER,
     PLACE,
     PROVIDER,
     ROOT_AGENT,
     STOP_LAST,
     WITH,
+    approval_ticket,
     constraint_id,
     meta_set_id,
     nvpair_id,
@@ -57,6 +59,8 @@ from haflow.encoding.meta import (
     PARAM_STEP,
     PARAM_SUBMISSION,
     PARAM_WORKFLOW,
+    SKIPPED_META,
+    UNIT_META,
 )
 
 DEFAULT_SUBMISSION = "1"
@@ -292,6 +296,8 @@ def _root(wf: Workflow) -> Rendered:
         # a joining node must not draw the root over: a move is a stop and a start
         ("resource-stickiness", INFINITY),
     ]
+    if wf.skipped:
+        meta.append((SKIPPED_META, " ".join(wf.skipped)))
     # no recurring monitor: the root has no effect to watch
     ops = _ops(rid, DEFAULT_TIMEOUT_MS, 0, None, "block")
     return _primitive(rid, ("ocf", PROVIDER, ROOT_AGENT), params, meta, ops)
@@ -317,6 +323,8 @@ def _step(wf: Workflow, step: Step, submission: str) -> Rendered:
         ("resource-stickiness", INFINITY),
         (FAILURE_POLICY_META, str(step.failure_policy)),
     ]
+    if step.unit:
+        meta.append((UNIT_META, step.unit))
     if agent.is_haflow:
         # a planned move (standby, a ban) is a hand-over: migrate_to releases the
         # effect, migrate_from adopts it; no stop, no start
@@ -505,6 +513,27 @@ def _location(wf: Workflow, step: Step) -> Node | None:
     return loc
 
 
+def _gates(wf: Workflow) -> list[Node]:
+    """An approval gate: the steps it holds need a ticket that nobody holds until
+    ``haflow approve`` grants it (crm_ticket --grant would too). Not granted, they cannot
+    start, and everything ordered after them waits; an abort stops the rest as usual. A
+    ticket revoked after the approval stops the steps (loss-policy stop) without undoing
+    them: the effect stays, flagged, for the next start or the rollback's sweep."""
+    result = []
+    for gate, held in wf.gates.items():
+        attrs = {"id": constraint_id(wf.name, GATE, gate),
+                 "ticket": approval_ticket(wf.name, gate), "loss-policy": "stop"}
+        ids = [step_id(wf.name, n) for n in held]
+        if len(ids) == 1:
+            result.append(Node("rsc_ticket", {"id": attrs["id"], "rsc": ids[0],
+                                              **{k: v for k, v in attrs.items() if k != "id"}}))
+            continue
+        ticket = Node("rsc_ticket", attrs)
+        _set(ticket, f"{attrs['id']}.set", ids, sequential=False)
+        result.append(ticket)
+    return result
+
+
 def _no_discovery(wf: Workflow, ids: list[str]) -> Node:
     """haflow steps are never probed: their "running here" is a node-local marker."""
     cid = constraint_id(wf.name, DISCOVERY)
@@ -530,6 +559,7 @@ def compile_workflow(wf: Workflow, submission: str = DEFAULT_SUBMISSION) -> Comp
     constraints += _orders(wf, order)
     constraints += _colocations(wf)
     constraints += [c for n in order if (c := _location(wf, wf.steps[n])) is not None]
+    constraints += _gates(wf)
     undiscovered = [root_id(wf.name)] + [
         step_id(wf.name, n) for n in order if wf.steps[n].agent.is_haflow
     ]

@@ -8,16 +8,19 @@ YAML-level problems that leave a usable document (duplicate keys) do not.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import HaflowError, Report, Severity, error
+from haflow.coordinator.workflow import inputs as inputs_mod
 from haflow.coordinator.workflow import schema, semantic
 from haflow.coordinator.workflow.agent_info import agent_info
 from haflow.coordinator.workflow.build import build_workflow
+from haflow.coordinator.workflow.expand import expand
 from haflow.coordinator.workflow.gcpause import gc_paused
-from haflow.coordinator.workflow.model import Workflow
+from haflow.coordinator.workflow.model import Loc, Workflow
 from haflow.coordinator.workflow.semantic import MetaLookup
 from haflow.coordinator.workflow.yamlsrc import MAX_CHARS, parse
 
@@ -46,28 +49,67 @@ def _safe(report: Report) -> Report:
 
 @gc_paused
 def check_text(
-    text: str, filename: str = "<string>", meta: MetaLookup = agent_info
+    text: str, filename: str = "<string>", meta: MetaLookup = agent_info, *,
+    inputs: Mapping[str, object] | None = None, name: str | None = None,
 ) -> tuple[Workflow | None, list[Report]]:
-    """The workflow (None when it could not be built) and every report, warnings included."""
-    wf, reports = _check_text(text, filename, meta)
+    """The workflow (None when it could not be built) and every report, warnings included.
+
+    ``inputs`` are the values of the file's declared inputs (text from a command line
+    as :class:`inputs.RawInput`); ``name`` replaces the file's ``name`` (an instance).
+    """
+    wf, reports = _check_text(text, filename, meta, inputs, name, ())
     return wf, [_safe(r) for r in reports]
 
 
-def _check_text(text: str, filename: str, meta: MetaLookup) -> tuple[Workflow | None, list[Report]]:
+def _by_place(reports: list[Report]) -> list[Report]:
+    return sorted(reports, key=lambda r: (r.line or 0, r.column or 0))
+
+
+def _check_text(text: str, filename: str, meta: MetaLookup,
+                given: Mapping[str, object] | None, name: str | None,
+                including: tuple[Path, ...]) -> tuple[Workflow | None, list[Report]]:
+    """``including``: the files whose sub-workflow this one is, outermost first."""
     source, reports = parse(text, filename)
     if source.data is None:
         return None, reports
     schema_reports = schema.check(source)
     if schema_reports:
-        return None, sorted(reports + schema_reports, key=lambda r: (r.line or 0, r.column or 0))
+        return None, _by_place(reports + schema_reports)
+    applied = inputs_mod.apply(source, given)
+    reports += applied.reports
+    if applied.reports:
+        return None, _by_place(reports)
+    if name is not None:
+        source.data["name"] = name
     wf = build_workflow(source)
     reports += semantic.check(wf, meta, source.quoted)
-    return wf, sorted(reports, key=lambda r: (r.line or 0, r.column or 0))
+    if _errors(reports):
+        return wf, _by_place(reports)
+    here = (*including, Path(filename).resolve())
+
+    def load_sub(path: Path, sub_inputs: Mapping[str, object], loc: Loc
+                 ) -> tuple[Workflow | None, list[Report]]:
+        if path.resolve() in here:
+            chain = " -> ".join(str(p) for p in (*here, path.resolve()))
+            return None, [Report(Code.SUBWORKFLOW_CYCLE, f"workflow files include each "
+                                 f"other: {chain}", file=filename, line=loc.line,
+                                 column=loc.column)]
+        try:
+            sub_text = read(path)
+        except HaflowError as err:
+            return None, list(err.reports)
+        return _check_text(sub_text, str(path), meta, sub_inputs, None, here)
+
+    wf, expanded = expand(wf, source, load_sub)
+    reports += expanded
+    return wf, _by_place(reports)
 
 
-def loads(text: str, filename: str = "<string>", meta: MetaLookup = agent_info) -> Workflow:
-    """A validated workflow from YAML text; raises HaflowError with every error."""
-    wf, reports = check_text(text, filename, meta)
+def loads(text: str, filename: str = "<string>", meta: MetaLookup = agent_info, *,
+          inputs: Mapping[str, object] | None = None, name: str | None = None) -> Workflow:
+    """A validated workflow from YAML text, ``inputs`` applied and named ``name`` (else
+    the file's name); raises HaflowError with every error."""
+    wf, reports = check_text(text, filename, meta, inputs=inputs, name=name)
     errors = _errors(reports)
     if errors or wf is None:
         raise HaflowError(*(errors or reports))
@@ -112,6 +154,8 @@ def read(path: str | Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def load(path: str | Path, meta: MetaLookup = agent_info) -> Workflow:
-    """A validated workflow from a file; raises HaflowError with every error."""
-    return loads(read(path), str(path), meta)
+def load(path: str | Path, meta: MetaLookup = agent_info, *,
+         inputs: Mapping[str, object] | None = None, name: str | None = None) -> Workflow:
+    """A validated workflow from a file, ``inputs`` applied and named ``name`` (else the
+    file's name); raises HaflowError with every error."""
+    return loads(read(path), str(path), meta, inputs=inputs, name=name)

@@ -116,6 +116,9 @@ class Step:
     retries: int = DEFAULT_RETRIES
     interval_ms: int = DEFAULT_INTERVAL_MS  # 0: no recurring monitor
     failure_policy: FailurePolicy = FailurePolicy.ROLLBACK  # effective (workflow's default applied)
+    # the step of the file this one was made from, when another: a for_each step (for
+    # its instances) or a sub-workflow step (for the steps of its file)
+    unit: str = ""
     loc: Loc = NOWHERE  # the step's name (its key under ``steps``)
     # where each field's value is: "agent", "params.KEY", "after.0", "with.1", "timeout"...
     locs: dict[str, Loc] = field(default_factory=dict, compare=False)
@@ -144,6 +147,15 @@ class Workflow:
     source: str = "<string>"  # the file it was loaded from
     loc: Loc = NOWHERE
     locs: dict[str, Loc] = field(default_factory=dict, compare=False)
+    # what the orchestration keys made of the file's steps (expand.py), by file step:
+    # the steps each became (itself; its instances; its sub-workflow's steps)
+    units: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    # file steps whose `when` is false (or whose for_each has no item), in file order
+    skipped: tuple[str, ...] = ()
+    # approval gates: file step -> the steps its approval holds
+    gates: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # a sub-workflow's file declares these: KEY -> ${steps.STEP.KEY}
+    outputs: dict[str, str] = field(default_factory=dict)
 
     def dependencies(self, step: str) -> set[str]:
         """Every step ``step`` runs after, directly or transitively."""

@@ -7,6 +7,7 @@ sees every problem in one run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -14,7 +15,7 @@ from haflow.agents.outputs import LOOSE_REFERENCE_RE, references
 from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import Report, Severity
 from haflow.coordinator.workflow.agent_info import AgentInfo, agent_info
-from haflow.coordinator.workflow.build import UNPARSED
+from haflow.coordinator.workflow.build import SUBWORKFLOW, UNPARSED
 from haflow.coordinator.workflow.graph import Ancestors, find_cycles
 from haflow.coordinator.workflow.model import (
     HAFLOW_AGENTS,
@@ -28,6 +29,9 @@ from haflow.coordinator.workflow.model import (
 from haflow.encoding.ids import NAME_MAX, ROOT_AGENT, ROOT_STEP, valid_name
 from haflow.encoding.meta import PARAM_STEP, PARAM_SUBMISSION, PARAM_WORKFLOW
 
+# not ours to check: ${secrets.NAME} is resolved when the action runs, from a store outside
+# the CIB (the service's); ${item} and ${index} are a for_each step's (expand.py)
+PASSED_ON_RE = re.compile(r"\$\{(?:secrets\.[A-Za-z_][A-Za-z0-9_.-]*|item|index)\}")
 FRAMEWORK_PARAMS = (PARAM_WORKFLOW, PARAM_STEP, PARAM_SUBMISSION)
 MAX_CYCLES = 20
 SUGGESTION_BUDGET = 10_000  # candidates compared, per file: ~0.1 s
@@ -164,6 +168,8 @@ def _cycles(out: _Out) -> None:
 
 
 def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
+    if step.agent == SUBWORKFLOW:
+        return  # its file's steps are checked when it is loaded (expand.py)
     agent_loc = step.where("agent")
     if step.agent.standard == UNPARSED:
         text = step.agent.type
@@ -278,7 +284,7 @@ def _output_refs(out: _Out, step: Step) -> None:
                     key=key,
                 )
         for match in LOOSE_REFERENCE_RE.finditer(value):
-            if match.start() not in parsed:
+            if match.start() not in parsed and not PASSED_ON_RE.fullmatch(match.group(0)):
                 out.add(
                     Code.BAD_REFERENCE,
                     f"'{match.group(0)}' is not a reference: write "

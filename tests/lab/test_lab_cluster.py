@@ -72,6 +72,18 @@ def test_cluster_was_formed_with_pcs_without_touching_the_host(healthy: LabLayou
     assert lab_hash != hacluster_hash(Path("/etc/shadow").read_text())
 
 
+def test_nodes_have_the_labs_own_etc_whatever_the_host_does_to_its_own(
+        healthy: LabLayout) -> None:
+    # a bind of one file is detached when the host replaces that file (useradd rewrites
+    # /etc/shadow by rename): the whole /etc is the lab's copy instead
+    for node in ("node1", "node2"):
+        mounts = run(healthy, node, "cat", "/proc/self/mountinfo").splitlines()
+        assert any(line.split()[3:5] == [str(healthy.etc_dir), "/etc"] for line in mounts)
+        inode = run(healthy, node, "stat", "-c", "%i", "/etc/shadow").strip()
+        assert inode == str(healthy.shadow_file.stat().st_ino)
+        assert "node3" in run(healthy, node, "getent", "hosts", "node3")
+
+
 def test_nodes_run_the_agents_of_the_checkout_that_started_the_lab(
         healthy: LabLayout) -> None:
     # another checkout's lab may have installed its own agents on the host meanwhile

@@ -501,3 +501,36 @@ def test_the_sweep_waits_only_for_a_fenced_nodes_old_history() -> None:
         state.remove(lrm)
     assert not alert_haflow.has_stale_history(_as_et(cib), "node1")  # erased
     assert not alert_haflow.has_stale_history(_as_et(cib), "node9")  # never there
+
+
+def test_a_flagged_step_is_undoing_while_the_roots_sweep_can_still_run() -> None:
+    """The root stopped by a fencing (its node's history erased), not by its own stop: the
+    fencing's alert starts it again to sweep, so the rollback is not BLOCKED, and wait
+    does not return; nor once the alert asked for the sweep (the root's sweep set)."""
+    from haflow.coordinator.commands.wait import outcome
+    from haflow.encoding.write import ask_sweep
+
+    cib, mon = recorded("rolled-back")
+    b = cib.find(".//primitive[@id='t1chain.b']")
+    assert b is not None
+    flags = etree.SubElement(b, "meta_attributes", id="t1chain.b.outputs")
+    etree.SubElement(flags, "nvpair", id="t1chain.b.outputs.haflow-effect",
+                     name="haflow-effect", value="present")
+    for rsc in cib.iterfind(".//lrm_resource[@id='t1chain.root']"):
+        rsc.getparent().remove(rsc)  # erased with the fenced node's history
+    wf = status.workflow_status(cib, mon, "t1chain", now=newest(cib))
+    assert {s.name: s for s in wf.steps}["b"].state == StepState.UNDOING
+    assert wf.state == WorkflowState.ROLLING_BACK and outcome(wf, None) is None
+    root = cib.find(".//primitive[@id='t1chain.root']")
+    assert root is not None
+    ask_sweep(root, "t1chain")
+    history = cib.find("status/node_state/lrm/lrm_resources")
+    assert history is not None
+    etree.SubElement(etree.SubElement(history, "lrm_resource", id="t1chain.root"),
+                     "lrm_rsc_op", {"id": "t1chain.root_last_0", "operation": "stop",
+                                    "rc-code": "0", "op-status": "0"})
+    wf = status.workflow_status(cib, mon, "t1chain", now=newest(cib))
+    assert wf.state == WorkflowState.ROLLING_BACK, "the sweep set outranks an old stop"
+    root.remove(root.find("meta_attributes[@id='t1chain.root.sweep']"))
+    wf = status.workflow_status(cib, mon, "t1chain", now=newest(cib))
+    assert wf.state == WorkflowState.BLOCKED, "the root's own stop swept and left it"
