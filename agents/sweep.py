@@ -8,8 +8,11 @@ its effect may exist (meta attribute meta.EFFECT_META: ``pending`` while
 ``do`` runs, ``present`` once done; removed by a completed undo). When the
 workflow's root stops on purpose — after the first steps' stops (a one-way
 mandatory order), so the normal undos have run in reverse order — it runs
-the ``stop`` of each step still flagged, as Pacemaker would: that stop sees
-the workflow stopped and undoes. That includes a step Pacemaker holds as
+the ``stop`` of each step still flagged, as Pacemaker would, dependents
+before the steps they depend on: that stop sees the workflow stopped and
+undoes. A cut-short undo is usually finished before that: the stop of a step
+it depends on runs its stop first (``undo_step``, from agents/step.py), so
+that no undo runs while a dependent's effect may exist. That includes a step Pacemaker holds as
 blocked (its start failed under policy hold, or its stop failed): nothing
 else would ever undo it. Undo is idempotent, so a sweep that finds nothing
 to do is harmless. A root whose node is fenced during the undo stops by the

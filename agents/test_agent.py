@@ -8,8 +8,9 @@ action appends a line to ``state_dir/records.log``::
 
 Events: do, do-failed, hang, adopt, undo, undo-noop, undo-failed, drift. A start
 or stop that has done everything but return its result appends ``started`` or
-``stopped`` to ``state_dir/completed.log`` in the same format: the actions that
-completed, which the workflow's history must hold. On
+``stopped`` to ``state_dir/completed.log`` in the same format (the detail says
+whether the node had quorum then): the actions that completed, which the
+workflow's history must hold. On
 command it takes a while (with progress), fails its first N starts, lets its
 effect drift after T seconds, hangs, or fails its undo. Deleting an effect
 file by hand also makes a drift.
@@ -107,13 +108,26 @@ class TestAgent(StepAgent):
 
     def start(self) -> int:
         code = super().start()
-        self.record(None, "started", log="completed.log")
+        self.record(None, "started", self._quorum(), log="completed.log")
         return code
 
     def stop(self) -> int:
         code = super().stop()
-        self.record(None, "stopped", log="completed.log")
+        self.record(None, "stopped", self._quorum(), log="completed.log")
         return code
+
+    def _quorum(self) -> str:
+        """``quorum=1`` when this node's partition has quorum as the action completes,
+        ``quorum=0`` when not (a node cut off stops its steps before it is fenced: the
+        CIB it writes to is its own, which the cluster's replaces when it rejoins)."""
+        import subprocess
+
+        try:
+            found = subprocess.run(["crm_node", "--quorum"], capture_output=True, text=True,
+                                   timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            found = ""
+        return f"quorum={found if found in ('0', '1') else '?'}"
 
     # ---- the contract ---------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ and Playwright drives Debian's chromium (headless, a fresh profile, nothing down
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import socket
 import statistics
@@ -176,6 +177,8 @@ def main() -> int:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    # the host's load: on a shared machine it says how much CPU the browser had
+    print("load average before: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     big = Served("big", args.steps)
     small = Served("small", args.baseline_steps)
     paint: dict[str, list[float]] = {}
@@ -212,6 +215,7 @@ def main() -> int:
     def med(key: str) -> float:
         return statistics.median(paint[key])
 
+    print("load average after: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     for key, values in paint.items():
         print(f"first paint, {key + ':':<12} median {statistics.median(values):.3f} s "
               f"({', '.join(f'{v:.3f}' for v in values)})")

@@ -61,7 +61,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--up", type=float, default=2.0, help="seconds up (default 2)")
     p.add_argument("--count", type=int, default=3, help="how many times (default 3)")
     p = command("chaos", "random faults against running workflows, then check that no "
-                "workflow was lost, no effect made twice, no undo skipped", cmd_chaos)
+                "workflow was lost, no effect made twice, no undo skipped or run before a "
+                "dependent's, no event missing from the history", cmd_chaos)
     p.add_argument("--minutes", type=float, default=5.0, help="how long (default 5)")
     p.add_argument("--seed", type=int, default=0, help="the run is reproducible from it")
     p.add_argument("--workflows", type=int, default=4, help="workflows to run (default 4)")

@@ -46,11 +46,10 @@ phase() {  # the time the phase that ends here took, then the next one's name
 
 # ---------------------------------------------------------------- outside
 install_packages() {
-    missing=""
-    for pkg in $PACKAGES; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
-            || missing="$missing $pkg"
-    done
+    # one query; a package dpkg never saw is named last on its error line
+    # shellcheck disable=SC2086
+    missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $PACKAGES 2>&1 \
+        | awk '$1 != "ii" { printf " %s", $NF }')
     [ -n "$missing" ] || return 0
     echo "vagrant e2e: installing:$missing"
     # no daemon may start in the root namespace (libvirt's would bring up its
@@ -134,8 +133,10 @@ private_libvirt() {
     mkdir -p /run/libvirt /run/lock "$state/etc" "$state/lib" "$state/log" "$state/cache"
     cp -a /etc/libvirt "$state/etc/libvirt"
     rm -rf "$state/etc/libvirt/qemu/networks" "$state/etc/libvirt/qemu/"*.xml
+    # no cgroups: libvirt would make its "machine" groups in the host's cgroup
+    # file systems, which no namespace here makes private
     printf '%s\n' 'user = "root"' 'group = "root"' 'security_driver = "none"' \
-        >> "$state/etc/libvirt/qemu.conf"
+        'cgroup_controllers = [ ]' >> "$state/etc/libvirt/qemu.conf"
     cp -a /var/lib/libvirt "$state/lib/libvirt"
     mount --bind "$state/etc/libvirt" /etc/libvirt
     mount --bind "$state/lib/libvirt" /var/lib/libvirt
@@ -218,9 +219,9 @@ vagrant_up() {
     cd "$here"
     set -- --provider=libvirt
     [ "$smoke" = no ] || { export HAFLOW_NODES=1; set -- "$@" --no-provision node1; }
-    # without the box upload's progress lines (carriage returns, thousands of them)
-    { nice -n 10 vagrant up "$@" 2>&1; echo "$?" > "$state/up.rc"; } \
-        | tr '\r' '\n' | grep --line-buffered -v 'Progress: '
+    # without the box upload's progress (thousands of lines ended by carriage returns)
+    { rc=0; nice -n 10 vagrant up "$@" 2>&1 || rc=$?; echo "$rc" > "$state/up.rc"; } \
+        | sed -u 's/.*\r//'
     [ "$(cat "$state/up.rc")" -eq 0 ] || die "vagrant up failed"
     vagrant ssh-config > "$state/ssh-config"
 }

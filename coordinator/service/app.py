@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haflow.coordinator.cluster.env import Env
@@ -39,6 +39,8 @@ SECRET_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 
 MAX_BODY = 512 * 1024  # bytes of a request body (a template is at most 256 KiB of YAML)
 IDEMPOTENCY_KEY_MAX = 200
+KEY_LOCKS = 64
+THREADS = 200
 USER_REFRESH_S = 1.0  # an unknown token re-reads the users when the view is older
 
 # exit code -> HTTP status; a few codes say more than their exit code
@@ -79,26 +81,51 @@ class Service:
         self.snapshot = Snapshot(env, on_view=self._changed)
         self.logins = FailedLogins()
         self.watch = watch
-        self._key_locks: dict[str, threading.Lock] = {}
-        self._keys_lock = threading.Lock()
+        # requests with the same Idempotency-Key take turns (a bounded set of locks, so
+        # that keys never seen again cost nothing)
+        self._key_locks = [threading.Lock() for _ in range(KEY_LOCKS)]
+        self._answers: dict[str, bytes] = {}
+        self._answers_version = -1
+        self._answers_lock = threading.Lock()
 
     def _changed(self, old: View, new: View) -> None:
         if old.version:  # the first read is the baseline, not a change
             self.events.publish(changes(old, new))
 
     def view(self) -> View:
+        """The last view; its read's error when that failed (no quorum, not synced): an
+        older view is no answer to give while the cluster may have moved on."""
         view = self.snapshot.current()
+        if view.error is not None and self._stale(view):  # try again, at most once a second
+            view = self.snapshot.refresh()
+        if view.error is not None:
+            raise view.error
         if view.cib is None:
-            raise view.error or error(Code.CIB_UNAVAILABLE, "no view of the cluster yet")
+            raise error(Code.CIB_UNAVAILABLE, "no view of the cluster yet")
         return view
+
+    def answer(self, view: View, key: str, build: Callable[[], Any]) -> Response:
+        """``build()`` as JSON, made once per view: between two changes of the cluster
+        every client that polls gets the same bytes (50 pollers of a 500-step workflow
+        would otherwise serialize it 50 times a second)."""
+        with self._answers_lock:
+            if self._answers_version < view.version:  # a newer view: the old bytes go
+                self._answers.clear()
+                self._answers_version = view.version
+            body = self._answers.get(key) if self._answers_version == view.version else None
+        if body is None:
+            body = json.dumps(build(), separators=(",", ":")).encode()
+            with self._answers_lock:
+                if self._answers_version == view.version:
+                    self._answers[key] = body
+        return Response(body, media_type="application/json")
 
     def wrote(self) -> None:
         """A command of ours changed the cluster: read it now."""
         self.snapshot.refresh()
 
     def key_lock(self, key: str) -> threading.Lock:
-        with self._keys_lock:
-            return self._key_locks.setdefault(key, threading.Lock())
+        return self._key_locks[hash(key) % KEY_LOCKS]
 
     def authenticate(self, request: Request) -> Caller:
         from haflow.coordinator.commands.users import users_in, verify
@@ -137,6 +164,11 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         import asyncio
 
         service.events.loop = asyncio.get_running_loop()
+        # routes that call commands run in threads: enough for many pollers at once
+        # (anyio's default is 40; a 41st concurrent request waited for a thread)
+        from anyio import to_thread
+
+        to_thread.current_default_thread_limiter().total_tokens = THREADS
         if service.watch:
             service.snapshot.start()
         yield
@@ -205,23 +237,24 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         return {"user": caller.user, "role": caller.role}
 
     @app.get("/v1/workflows", tags=["workflows"], response_model=list[models.WorkflowRow])
-    def list_workflows(caller: Viewer) -> JSONResponse:
+    def list_workflows(caller: Viewer) -> Response:
         """Every workflow, one row each (``haflow list --output-as json``), with its policy,
         description and when it was submitted (its history's first event: the web view's
         list shows its age)."""
         from haflow.encoding.read import events
 
         view = service.view()
-        assert view.cib is not None
-        rows = [{"name": w.name, "state": w.state.value, "counts": w.counts,
-                 "steps": len(w.steps), "problems": [s.name for s in w.problems],
-                 "policy": w.policy, "description": w.description,
-                 "submitted": next((e.time for e in events(view.cib, w.name)), None)}
-                for w in view.workflows.values()]
-        return JSONResponse(rows)
+        cib = view.cib
+        assert cib is not None
+        return service.answer(view, "workflows", lambda: [
+            {"name": w.name, "state": w.state.value, "counts": w.counts,
+             "steps": len(w.steps), "problems": [s.name for s in w.problems],
+             "policy": w.policy, "description": w.description,
+             "submitted": next((e.time for e in events(cib, w.name)), None)}
+            for w in view.workflows.values()])
 
     @app.get("/v1/workflows/{name}", tags=["workflows"], response_model=models.WorkflowModel)
-    def get_workflow(name: NamePath, caller: Viewer) -> JSONResponse:
+    def get_workflow(name: NamePath, caller: Viewer) -> Response:
         """A workflow's status (``haflow status WF --output-as json``)."""
         from haflow.coordinator.commands.workflow_cib import require_workflow
 
@@ -231,7 +264,7 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
             assert view.cib is not None
             require_workflow(view.cib, name)  # raises WORKFLOW_NOT_FOUND
             raise error(Code.WORKFLOW_NOT_FOUND, f"no workflow '{name}'")
-        return JSONResponse(found.to_dict())
+        return service.answer(view, f"workflow {name}", found.to_dict)
 
     @app.get("/v1/workflows/{name}/history", tags=["workflows"],
              response_model=list[models.HistoryEvent])

@@ -12,6 +12,7 @@ command of this service wrote (so an answer after a POST shows its effect).
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import threading
 import time
@@ -29,9 +30,12 @@ if TYPE_CHECKING:
 
 FALLBACK_S = 15.0
 # crm_mon's own refresh interval: a change refreshes at once, this only bounds silence
-WATCH = ("crm_mon", "--output-as=text", "--interval=3600s", "--exclude=all",
-         "--include=summary")
-CHANGE_MARK = "Cluster Summary:"
+# crm_mon, writing to a pipe, marks each CIB change with a "." (no line break) and
+# reprints its summary only now and then; its stdio would hold both in a 4 KiB buffer
+# for minutes: unbuffered (stdbuf), read as bytes come
+WATCH = ("stdbuf", "-o0", "crm_mon", "--output-as=text", "--interval=3600s",
+         "--exclude=all", "--include=summary")
+CHANGE_MARKS = (b".", b"Cluster Summary:")
 WATCH_RESTART_S = 2.0
 
 
@@ -120,12 +124,14 @@ class Snapshot:
                 time.sleep(WATCH_RESTART_S)
                 continue
             assert process.stdout is not None
-            for line in process.stdout:
-                if line.startswith(CHANGE_MARK):
+            fd = process.stdout.fileno()
+            while not self._stop.is_set():
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                if any(mark in chunk for mark in CHANGE_MARKS):
                     self.changes += 1
                     self._changed.set()
-                if self._stop.is_set():
-                    break
             process.wait()
             self._changed.set()  # it ended (pacemaker restarting?): read what there is
             self._stop.wait(WATCH_RESTART_S)

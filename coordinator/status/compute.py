@@ -39,6 +39,7 @@ from haflow.encoding.meta import (
     SKIPPED_META,
     STOPPED,
     TARGET_ROLE,
+    UNIT_META,
 )
 from haflow.encoding.read import configured_meta, outputs, workflows
 
@@ -109,6 +110,8 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
                 step.waiting_on.append("root")
         if not step.waiting_on and mon.online and not step.retry_on:
             step.note = "no online node may run it (placement, or fail counts)"
+        if paused and not step.waiting_on:
+            step.note = "the workflow is paused: it starts once resumed"
     if aborted and not root_running and not sweep_pending(root, nodes, workflow):
         for step in steps:
             if step.state == StepState.UNDOING and step.effect_flagged and \
@@ -213,7 +216,8 @@ def _step(config: Config, prim: etree._Element, mon: Mon, nodes: NodeStates,
     node = res.nodes[0] if res.nodes else None
     step = StepStatus(rid.split(".", 1)[1], rid, agent(prim), StepState.WAITING, policy,
                       node=node, outputs=outputs(meta), failure=failure, fail_count=counts,
-                      migration_threshold=threshold, effect_flagged=bool(meta.get(EFFECT_META)))
+                      migration_threshold=threshold, effect_flagged=bool(meta.get(EFFECT_META)),
+                      unit=meta.get(UNIT_META))
     step.retry_on = [n for n in mon.online if counts.get(n, 0) < threshold
                      and not config.banned(rid, n)]
     undoing = aborted or self_stopped

@@ -15,10 +15,10 @@ pytestmark = pytest.mark.tier0
 AFTER = {"a": ["b"], "b": []}
 
 
-def write(state: Path, *lines: tuple[float, str, str, str]) -> None:
+def write(state: Path, *lines: tuple[float, str, str, str], detail: str = "") -> None:
     for stamp, step, event, log in lines:
         with open(state / log, "a") as handle:
-            handle.write(f"{stamp}\tnode1\twf.{step}\twf/{step}/s1\t{event}\t\n")
+            handle.write(f"{stamp}\tnode1\twf.{step}\twf/{step}/s1\t{event}\t{detail}\n")
 
 
 def ok(step: str, task: str, node: str = "node1") -> Event:
@@ -52,3 +52,14 @@ def test_a_completed_start_or_stop_missing_from_the_history_is_lost(tmp_path: Pa
     assert len(found.history_lost) == 1, "an event of another node does not count"
     assert audit(tmp_path, ["wf"], undone=["wf"], histories={"wf": [
         ok("a", "start"), ok("a", "stop"), ok("a", "stop")]}).ok
+
+
+def test_an_action_completed_without_quorum_is_not_expected_in_the_history(
+        tmp_path: Path) -> None:
+    """A node cut off stops its steps in a CIB of its own, replaced when it rejoins."""
+    write(tmp_path, (1, "a", "started", "completed.log"), detail="quorum=1")
+    write(tmp_path, (2, "a", "stopped", "completed.log"), detail="quorum=0")
+    found = audit(tmp_path, ["wf"], undone=[], histories={"wf": [ok("a", "start")]})
+    assert found.history_lost == []
+    found = audit(tmp_path, ["wf"], undone=[], histories={"wf": []})
+    assert found.history_lost == ["wf.a: start on node1 at 1.0 (quorum=1)"]

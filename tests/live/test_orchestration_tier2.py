@@ -15,7 +15,7 @@ import pytest
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.workflow.loader import load
 from haflow.lab import control, records
-from tests.labtools import wait_healthy
+from tests.labtools import last_fenced, wait_fenced, wait_healthy
 from tests.live.conftest import Live
 
 pytestmark = pytest.mark.tier2
@@ -101,10 +101,12 @@ def test_a_fan_out_of_five_never_runs_more_than_max_parallel(live3: Live) -> Non
     at = done_at(live3, "rollout")
     instances = [f"upgrade-{i}" for i in range(5)]
     assert set(instances) <= set(at)
-    # the instances' actions, from their records: at most 2 at once, and 2 at some point
+    # the instances' actions, from their records: never more than 2 at once. (Whether 2
+    # run at once is the controller's call: on a loaded machine its throttle lets the DC
+    # run one action at a time cluster-wide, "High CPU load detected" in its log.)
     spans = [(at[i], at[i] + linger) for i in instances]
     overlap = [sum(1 for s, e in spans if s <= t < e) for t, _ in spans]
-    assert max(overlap) == 2, spans
+    assert max(overlap) <= 2, spans
     # the lanes: instance i starts only once instance i-2 has finished its start
     for i in range(2, 5):
         assert at[f"upgrade-{i}"] >= at[f"upgrade-{i - 2}"] + linger, spans
@@ -139,6 +141,10 @@ def test_a_gate_holds_its_step_and_what_follows_across_the_crash_of_the_dc(
         if not control.cluster_view(live3.layout, dc):
             control.reboot(live3.layout, dc)
     assert set(done_at(live3, "release")) <= {"stage"}  # held all along
+    not_a_gate = live3.run("approve", "release", "stage", "--node", survivor)
+    assert not_a_gate.returncode == ExitCode.USAGE and "NOT_A_GATE" in not_a_gate.stderr
+    unknown = live3.run("approve", "release", "prod", "--node", survivor)
+    assert unknown.returncode == ExitCode.NOT_FOUND, unknown.stderr
     approved = live3.run("approve", "release", "production", "--by", "alice",
                          "--node", survivor)
     assert approved.returncode == 0, approved.stdout + approved.stderr
@@ -157,25 +163,32 @@ def test_a_gate_holds_its_step_and_what_follows_across_the_crash_of_the_dc(
 def test_a_pause_holds_through_a_node_crash_and_resume_finishes(live3: Live) -> None:
     path = write(live3, "slow", {
         "name": "slow",
-        "steps": {"a": {"params": {"duration": 6}}, "b": {"after": ["a"]},
+        "steps": {"a": {"params": {"duration": 20}}, "b": {"after": ["a"]},
                   "c": {"after": ["b"]}},
     })
     submit(live3, path, "slow")
     data = wait_for(live3, "slow", lambda d, s: s["a"]["state"] == "starting")
+    assert live3.run("resume", "slow").returncode == ExitCode.CONFLICT  # not paused
     paused = live3.run("pause", "slow")
     assert paused.returncode == 0, paused.stdout + paused.stderr
     paused_at = time.time()
+    assert live3.status("slow")["steps"][0]["state"] == "starting", "a ended before the pause"
+    assert live3.run("pause", "slow").returncode == ExitCode.CONFLICT  # paused already
     # the running start finishes; nothing after it starts
     data = wait_for(live3, "slow", lambda d, s: s["a"]["state"] == "done")
     assert data["state"] == "paused"
     victim = data["steps"][0]["node"]
     survivor = next(n for n in ("node1", "node2", "node3") if n != victim)
     try:
+        since = last_fenced(live3.layout, survivor, victim)
         control.crash(live3.layout, victim)
-        time.sleep(12)  # fenced, and a survivor could take a over: it must not
+        wait_fenced(live3.layout, survivor, victim, since, timeout=120)
+        time.sleep(5)  # the transitions after the fencing: a survivor could take a over
         data = wait_for(live3, "slow", lambda d, s: True, node=survivor)
-        assert data["state"] == "paused", data
-        assert all(s["state"] == "waiting" for s in data["steps"]), data
+        states = [(s["name"], s["state"], s["node"], s["note"]) for s in data["steps"]]
+        assert data["state"] == "paused", states
+        assert all(s["state"] == "waiting" for s in data["steps"]), (
+            states, records.read(live3.state_dir))
         wait_healthy(live3.layout, timeout=120)
     finally:
         if not control.cluster_view(live3.layout, victim):
@@ -189,7 +202,7 @@ def test_a_pause_holds_through_a_node_crash_and_resume_finishes(live3: Live) -> 
     waited = live3.run("wait", "slow", "--timeout", "120", "--node", survivor)
     assert waited.returncode == ExitCode.OK, waited.stdout + waited.stderr
     at = done_at(live3, "slow")
-    assert at["a"] < paused_at + 10 and resumed_at < at["b"] < at["c"]
+    assert at["a"] < paused_at + 20 and resumed_at < at["b"] < at["c"]
     assert records.events(live3.state_dir, "slow.a").count("do") == 1  # adopted, not redone
     # an abort of a paused workflow lifts the pause in the same change, and undoes
     assert live3.run("pause", "slow", "--node", survivor).returncode == 0

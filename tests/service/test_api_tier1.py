@@ -289,9 +289,14 @@ def test_no_secret_or_token_in_answers(api: Api, greet: str) -> None:
 def test_acl_lets_a_haclient_member_read_status_but_not_write(api: Api) -> None:
     """`haflow acl enable`: a user that is not root runs `haflow status`; its submit and
     abort are refused by the CIB manager, and haflow says so."""
+    import tempfile
+
     from haflow.lab import control
 
-    workflow = api.tmp / "aclwf.yaml"
+    # where the user can read it (pytest's own directories are root's alone)
+    readable = Path(tempfile.mkdtemp(prefix="haflow-acl-"))
+    readable.chmod(0o755)
+    workflow = readable / "aclwf.yaml"
     workflow.write_text(json.dumps({"name": "aclwf", "steps": {
         "a": {"agent": "test", "params": {"state_dir": str(api.tmp)}}}}))
     workflow.chmod(0o644)
@@ -319,7 +324,58 @@ def test_acl_lets_a_haclient_member_read_status_but_not_write(api: Api) -> None:
         assert cli(api.layout, "acl", "grant", "nobody", "--role", "operator").returncode == 0
         assert as_nobody(haflow, "abort", "aclwf").returncode == 0
     finally:
+        workflow.unlink()
+        readable.rmdir()
         config = for_lab(api.layout.name, root=str(api.layout.root))
         config.run(["cibadmin", "--delete", "--xml-text", "<acls/>"])
         config.run(["crm_attribute", "--type", "crm_config", "--name", "enable-acl",
                     "--delete"])
+
+
+GATED = """\
+name: gated
+steps:
+  a: {{agent: test, params: {{state_dir: "{state}"}}}}
+  b: {{agent: test, after: [a], approval: true, params: {{state_dir: "{state}"}}}}
+"""
+
+
+def test_approve_pause_and_resume_through_the_api(api: Api) -> None:
+    admin, operator, viewer = (api.tokens[r] for r in ("admin", "operator", "viewer"))
+    added = api.http.post("/v1/templates", admin, json={"text": GATED.format(state=api.tmp)})
+    assert added.status_code == 201, added.text
+    try:
+        made = api.http.post("/v1/workflows", operator, json={"template": "gated"})
+        api.workflows.append("gated")
+        assert made.status_code == 201, made.text
+        deadline = time.monotonic() + 60
+        while True:  # a runs, b waits for its approval
+            steps = {s["name"]: s for s in api.http.get("/v1/workflows/gated",
+                                                        viewer).json()["steps"]}
+            if steps["a"]["state"] == "done":
+                break
+            assert time.monotonic() < deadline, steps
+            time.sleep(0.5)
+        assert steps["b"]["state"] != "done"
+        path = "/v1/workflows/gated"
+        assert api.http.post(f"{path}/approve", viewer, json={"step": "b"}).status_code == 403
+        for action, code in (("pause", 200), ("pause", 409), ("resume", 200),
+                             ("resume", 409)):
+            answer = api.http.post(f"{path}/{action}", operator)
+            assert answer.status_code == code, (action, answer.text)
+        missing = api.http.post(f"{path}/approve", operator, json={"step": "nosuch"})
+        assert missing.status_code == 404 and _codes(missing) == ["STEP_NOT_FOUND"]
+        no_gate = api.http.post(f"{path}/approve", operator, json={"step": "a"})
+        assert no_gate.status_code == 400 and _codes(no_gate) == ["NOT_A_GATE"]
+        approved = api.http.post(f"{path}/approve", operator, json={"step": "b"})
+        assert approved.status_code == 200, approved.text
+        again = api.http.post(f"{path}/approve", operator, json={"step": "b"})
+        assert again.status_code == 409 and _codes(again) == ["ALREADY_APPROVED"]
+        _wait_state(api, "gated", "done")
+        history = api.http.get(f"{path}/history", viewer).json()
+        assert any(e["task"] == "approve" and "t-operator" in e["text"] for e in history)
+    finally:
+        template = "/v1/templates/gated"
+        assert api.http.request("DELETE", template, operator).status_code == 403
+        assert api.http.request("DELETE", template, admin).status_code == 200
+        assert api.http.get(template, viewer).status_code == 404

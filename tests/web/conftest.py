@@ -33,6 +33,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync"]
 DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
 TEMPLATE = "webchain"
+GATED = "webgated"  # the same chain, its middle step behind an approval gate
 
 
 def free_port() -> int:
@@ -49,7 +50,8 @@ class Service:
     layout: LabLayout
     tmp: Path
     port: int = field(default_factory=free_port)
-    tokens: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> token
+    users: dict[str, str] = field(default_factory=dict)  # role -> user name
     process: subprocess.Popen[bytes] | None = None
     submitted: list[str] = field(default_factory=list)
 
@@ -110,10 +112,10 @@ class Service:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")
 
-    def submit(self, name: str, inputs: dict[str, Any] | None = None) -> None:
+    def submit(self, name: str, template: str = TEMPLATE) -> None:
         self.submitted.append(name)
         status, answer = self.api("POST", "/v1/workflows", body={
-            "template": TEMPLATE, "name": name, "inputs": inputs or {}})
+            "template": template, "name": name, "inputs": {}})
         assert status in (200, 201, 202), answer
 
     def state(self, name: str) -> Any:
@@ -122,20 +124,24 @@ class Service:
         return answer
 
 
-def template_file(tmp: Path, state_dir: Path) -> Path:
+def template_file(tmp: Path, state_dir: Path, name: str = TEMPLATE,
+                  gate: str | None = None) -> Path:
     """Three ``test`` steps in a chain, each start 1 s and each undo 2 s: slow enough for
-    a browser to see every state, fast enough for the suite."""
+    a browser to see every state, fast enough for the suite; ``gate``: the step that
+    waits for an approval."""
     steps: dict[str, Any] = {}
     previous: str | None = None
-    for name in ("create", "configure", "announce"):
-        steps[name] = {"agent": "test", "params": {
+    for step in ("create", "configure", "announce"):
+        steps[step] = {"agent": "test", "params": {
             "state_dir": str(state_dir), "duration": 1, "undo_duration": 2}}
         if previous:
-            steps[name]["after"] = [previous]
-        previous = name
-    path = tmp / f"{TEMPLATE}.yaml"
-    # one line: the service's template store loses line breaks (reported to the lead)
-    path.write_text(json.dumps({"name": TEMPLATE, "failure_policy": "rollback",
+            steps[step]["after"] = [previous]
+        if step == gate:
+            steps[step]["approval"] = True
+        previous = step
+    path = tmp / f"{name}.yaml"
+    # JSON is YAML: no YAML writer needed
+    path.write_text(json.dumps({"name": name, "failure_policy": "rollback",
                                 "steps": steps}))
     return path
 
@@ -146,13 +152,16 @@ def service(lab1: LabLayout, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     state_dir = tmp / "state"
     state_dir.mkdir(mode=0o755)
     svc = Service(lab1, tmp)
-    users = {role: f"web{role}{os.getpid() % 10000}" for role in ("viewer", "operator")}
+    users = svc.users = {role: f"web{role}{os.getpid() % 10000}"
+                         for role in ("viewer", "operator")}
     try:
         for role, user in users.items():
             added = json.loads(svc.cli("users", "add", user, "--role", role,
                                        "--output-as", "json").stdout)
             svc.tokens[role] = added["token"]
         svc.cli("templates", "add", str(template_file(tmp, state_dir)), "--replace")
+        svc.cli("templates", "add", str(template_file(tmp, state_dir, GATED, "configure")),
+                "--replace")
         svc.start()
         yield svc
     finally:
@@ -164,7 +173,8 @@ def service(lab1: LabLayout, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             svc.cli("remove", name, "--force", check=False)
         for user in users.values():
             svc.cli("users", "remove", user, check=False)
-        svc.cli("templates", "remove", TEMPLATE, check=False)
+        for template in (TEMPLATE, GATED):
+            svc.cli("templates", "remove", template, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,11 @@ const ACTIONS = {
   pause: { title: "Pause", text: "No step of {wf} starts or stops any more; running steps finish." },
   resume: { title: "Resume", text: "{wf} goes on from where it was paused." },
 };
-const REFRESH_DELAY = 250;  // ms: events arrive in bursts, one read follows a burst
+// ms: events arrive in bursts, one read follows a burst. Events carry the states
+// themselves: a read of the whole workflow only brings durations, outputs, failures
+const REFRESH_DELAY = 250;
+const DETAILS_DELAY = 1000;
+const HISTORY_DELAY = 2000;  // the history's read asks the fencer too
 
 const main = document.getElementById("main");
 const streamBadge = document.getElementById("stream");
@@ -119,7 +123,7 @@ const STREAM_TEXT = {
 
 function setStream(status) {
   streamBadge.dataset.stream = status;
-  streamBadge.textContent = STREAM_TEXT[status] || status;
+  streamBadge.textContent = status in STREAM_TEXT ? STREAM_TEXT[status] : status;
 }
 
 // a read of the API that fails for a reason the page can act on
@@ -170,7 +174,8 @@ function ago(epoch) {
 function submittedAt(wf) {
   if (wf.submitted) return wf.submitted;
   if (wf.created) return wf.created;
-  const starts = (wf.steps || []).map((s) => s.started).filter(Boolean);
+  // a list row counts its steps; a workflow's status lists them
+  const starts = Array.isArray(wf.steps) ? wf.steps.map((s) => s.started).filter(Boolean) : [];
   return starts.length ? Math.min(...starts) : null;
 }
 
@@ -320,6 +325,8 @@ class WorkflowPage {
     this.historyRefresher = new Refresher(() => this.loadHistory());
     this.ticker = setInterval(() => { if (this.graph) this.graph.tick(); this.renderDetails(); }, 1000);
     this.frame = null;  // a paint of the states events brought, on the next frame
+    this.dirty = new Set();  // the steps events changed since that paint
+    this.stepsByName = new Map();
   }
 
   async refresh() {
@@ -333,6 +340,8 @@ class WorkflowPage {
         this.graph ? null : api(workflowPath(this.name, "/graph")),
       ]);
       this.status = Array.isArray(status) ? status[0] : status;
+      this.stepsByName = new Map(this.status.steps.map((step) => [step.name, step]));
+      this.dirty.clear();  // those were the old status's steps: render() paints them all
       if (!this.graph && layout) {
         this.graph = new GraphView(document.getElementById("graph"), layout,
                                    (step) => this.select(step));
@@ -349,7 +358,8 @@ class WorkflowPage {
     }
   }
 
-  render() {
+  // the summary, and the boxes of ``changed`` steps (all of them after a read)
+  render(changed) {
     const wf = this.status;
     if (!wf) return;
     const state = document.getElementById("wf-state");
@@ -361,7 +371,7 @@ class WorkflowPage {
     document.getElementById("wf-counts").textContent = countsText(counts);
     document.getElementById("wf-policy").textContent = `policy: ${wf.policy}`;
     document.getElementById("wf-desc").textContent = wf.description || "";
-    this.graph.update(wf.steps);
+    this.graph.update(changed || wf.steps);
     this.renderDetails();
   }
 
@@ -386,10 +396,11 @@ class WorkflowPage {
     // the rest (duration, outputs, heartbeat...) with the next read
     if (this.status && data.state) {
       if (data.step) {
-        const step = this.status.steps.find((s) => s.name === data.step);
+        const step = this.stepsByName.get(data.step);
         if (step) {
           step.state = data.state;
           if (data.node !== undefined) step.node = data.node;
+          this.dirty.add(step);
         }
       } else if (data.state !== "removed") {
         this.status.state = data.state;
@@ -397,12 +408,13 @@ class WorkflowPage {
       if (!this.frame) {
         this.frame = requestAnimationFrame(() => {
           this.frame = null;
-          this.render();
+          this.render([...this.dirty]);
+          this.dirty.clear();
         });
       }
     }
-    this.refresher.soon();
-    this.historyRefresher.soon(1000);
+    this.refresher.soon(DETAILS_DELAY);
+    this.historyRefresher.soon(HISTORY_DELAY);
   }
 
   select(step) {

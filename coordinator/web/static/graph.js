@@ -32,7 +32,8 @@ function isGate(step, laid) {
 // the inside of a step's box, from its status
 function stepInner(step) {
   const st = stepState(step.state);
-  const age = heartbeatAge(step);
+  // a heartbeat says an action is alive: shown while one runs
+  const age = step.state === "starting" || step.state === "undoing" ? heartbeatAge(step) : null;
   const lines = [];
   const where = [step.node, duration(step.duration)].filter(Boolean).join(" · ");
   const failure = failureText(step.failure);
