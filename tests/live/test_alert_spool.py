@@ -108,6 +108,7 @@ def test_the_flusher_writes_a_lone_event_before_it_waits(
     # the flusher's own clock only: patching time.sleep itself also caught
     # subprocess's polls while cibadmin ran (a slow cibadmin made ten "waits")
     monkeypatch.setattr(alert_spool, "time", SimpleNamespace(
+        monotonic=time.monotonic,
         sleep=lambda seconds: seen_at_each_wait.append(_starts(cib_file, "t1done"))))
     assert alert_spool.flush_loop(spool) == 0
     assert seen_at_each_wait == [[("a", "start")]]  # written, then one wait, then the end
