@@ -34,7 +34,9 @@ PACKAGE_DIRS = {
     "haflow.coordinator.cluster": "coordinator/cluster",
     "haflow.coordinator.cli": "coordinator/cli",
     "haflow.coordinator.commands": "coordinator/commands",
+    "haflow.coordinator.service": "coordinator/service",
     "haflow.coordinator.corosync": "coordinator/corosync",
+    "haflow.coordinator.web": "coordinator/web",
     "haflow.lab": "lab",
     "haflow.cib_templates": "cib_templates",
 }
@@ -51,6 +53,8 @@ setup(
         "haflow.lab": ["*.sh"],
         "haflow": ["py.typed"],
         "haflow.coordinator.workflow": ["*.schema.json"],
+        # the web view's page: served by haflow serve, nothing fetched at run time
+        "haflow.coordinator.web": ["static/*.html", "static/*.js", "static/*.css"],
     },
     install_requires=[
         "lxml>=4.9",
@@ -61,6 +65,10 @@ setup(
         "jsonschema>=4.0",
         # haflow wait: a progress bar on a terminal
         "rich>=13.0",
+        # haflow serve: the HTTP API (OpenAPI generated from the routes and models)
+        "fastapi>=0.110",
+        "pydantic>=2.5",
+        "uvicorn>=0.23",
     ],
     extras_require={
         "test": [
@@ -78,6 +86,10 @@ setup(
             # the packaging test builds without isolation, with these
             "setuptools>=61",
             "wheel",
+            # the API's tests talk HTTP to a real haflow serve
+            "httpx>=0.25",
+            # the web view's browser tests drive Debian's chromium (no browser download)
+            "playwright>=1.40",
         ],
     },
     cffi_modules=corosync_cffi_modules(),

@@ -35,6 +35,9 @@ ACTIONS = {
     "promote": "promote",
     "demote": "demote",
 }
+# actions that get ${secrets.NAME} resolved (a probe or meta-data never needs a secret)
+SECRET_ACTIONS = ("start", "stop", "monitor", "reload-agent", "migrate_to", "migrate_from",
+                  "validate-all")
 # actions that work without a valid configuration
 NO_CONFIG_ACTIONS = ("meta-data", "usage", "help", "validate-all")
 
@@ -79,6 +82,13 @@ class Agent:
         self.environ = environ
         self.action = action
         raw = {k[11:]: v for k, v in environ.items() if k.startswith("OCF_RESKEY_")}
+        # ${secrets.NAME}: resolved from this node's store as the action runs (secrets.py);
+        # a secret missing here fails the action that needs it (SECRET_ACTIONS)
+        self.secret_problems: list[str] = []
+        if action in SECRET_ACTIONS and any("${secrets." in v for v in raw.values()):
+            from haflow.agents import secrets
+
+            raw, self.secret_problems = secrets.resolve_params(raw, action == "start")
         self.meta = {k[9:]: v for k, v in raw.items() if k.startswith("CRM_meta_")}
         self.raw = raw
         instance = environ.get("OCF_RESOURCE_INSTANCE") or self.name
@@ -204,7 +214,7 @@ class Agent:
     def log(self, level: str, message: str) -> None:
         from haflow.agents.logs import log
 
-        log(level, f"haflow-{self.name}({self.instance})", message)
+        log(level, f"haflow-{self.name}({self.instance})", redacted(message))
 
     def require_valid(self) -> None:
         """Raise ERR_CONFIGURED naming every problem (start, reload)."""
@@ -235,6 +245,8 @@ def run(agent_class: type[Agent], argv: Sequence[str] | None = None,
     if action != "validate-all":
         deadline.arm(agent.timeout)
     try:
+        if agent.secret_problems and not agent.is_probe:
+            raise OcfError(ocfcodes.ERR_GENERIC, "; ".join(agent.secret_problems))
         result: int = method()
         return result
     except OcfError as exc:
@@ -265,8 +277,15 @@ def process_environ() -> dict[str, str]:
             for k, v in posix.environ.items()}
 
 
+def redacted(text: str) -> str:
+    """``text`` without the value of any secret this action resolved (Pacemaker keeps exit
+    reasons in the CIB's status section, and logs go to crm_report)."""
+    found = sys.modules.get("haflow.agents.secrets")
+    return found.redact(text) if found is not None else text
+
+
 def exit_reason(reason: str) -> None:
     """The exit reason Pacemaker records for the action (one line, as crm_mon shows it)."""
-    line = " ".join(reason.split())
+    line = " ".join(redacted(reason).split())
     sys.stderr.write(f"ocf-exit-reason:{line}\n")
     sys.stderr.flush()

@@ -126,11 +126,15 @@ def runtime_packages() -> dict[str, Path]:
             for module in (haflow.agents, haflow.encoding)}
 
 
-def install(root_dir: str | None = None, python: str | None = None) -> list[Placed]:
-    """Install (or refresh) every agent; idempotent."""
+def install(root_dir: str | None = None, python: str | None = None,
+            seen_as: str | None = None) -> list[Placed]:
+    """Install (or refresh) every agent; idempotent. ``seen_as``: the OCF root where
+    Pacemaker will find this tree (a lab binds its own over the host's), so the launchers
+    import from there and not from a directory only root may enter."""
     root = ocf_root(root_dir)
     python = python or default_python()
     lib = lib_dir(root)
+    launcher_lib = lib_dir(ocf_root(seen_as)) if seen_as else lib
     (lib / "haflow").mkdir(parents=True, exist_ok=True)
     placed = [Placed("runtime", str(lib), atomic_write(
         lib / "haflow" / "__init__.py", f'"""haflow agents runtime"""\n{MARK}\n', 0o644))]
@@ -141,13 +145,14 @@ def install(root_dir: str | None = None, python: str | None = None) -> list[Plac
     target.mkdir(parents=True, exist_ok=True)
     for name, spec in sorted(AGENTS.items()):
         module = spec.partition(":")[0]
-        text = LAUNCHER.format(python=python, mark=MARK, libdir=str(lib), module=module)
+        text = LAUNCHER.format(python=python, mark=MARK, libdir=str(launcher_lib),
+                               module=module)
         path = target / name
         placed.append(Placed(name, str(path), atomic_write(path, text, 0o755)))
     # Pacemaker runs alert agents as hacluster, who may not be able to run the
     # interpreter haflow is installed in (e.g. under /root); the alert agent is
     # stdlib only, so the system's python3 does
-    text = LAUNCHER.format(python=alert_python(python), mark=MARK, libdir=str(lib),
+    text = LAUNCHER.format(python=alert_python(python), mark=MARK, libdir=str(launcher_lib),
                            module=ALERT_MODULE)
     placed.append(Placed(ALERT_AGENT_NAME, str(alert_path(root)),
                          atomic_write(alert_path(root), text, 0o755)))

@@ -17,6 +17,8 @@ AGENTS: dict[str, str] = {
     "http": "haflow.agents.http_agent:HttpAgent",
     "workflow": "haflow.agents.workflow_agent:WorkflowAgent",
     "test": "haflow.agents.test_agent:TestAgent",
+    "api": "haflow.agents.api_agent:ApiAgent",
+    "keeper": "haflow.agents.keeper_agent:KeeperAgent",
 }
 
 

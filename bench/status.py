@@ -7,11 +7,13 @@ timed on its own, median of RUNS:
 
 - interpreter start, then the imports of the status path (cli, commands,
   live_view, status, lxml);
-- ``cibadmin --query`` and crm_mon on the unvalidated snapshot, as
-  ``live_view.read_live`` runs them, with ``CIB_file`` (a live CIB answers
-  cibadmin over IPC, slower: ``--live`` on a node measures that);
-- parsing both documents; the state machine (``workflow_status``); rendering
-  as text, JSON and XML;
+- ``cibadmin --query``, with ``CIB_file`` (a live CIB answers it over IPC,
+  slower: ``--live`` on a node measures that), and crm_mon on the unvalidated
+  snapshot, which status runs only when the CIB alone does not tell each
+  resource's role (an action in flight, a failure...: status/settled.py);
+- parsing the CIB; the resources' view (read from the settled CIB, or crm_mon's
+  XML parsed); the state machine (``workflow_status``); rendering as text,
+  JSON and XML;
 - the whole ``haflow status WORKFLOW`` command on the file (the local node's
   id stubbed: there is no corosync to ask).
 
@@ -156,18 +158,26 @@ def baseline_tree(rev: str, folder: Path) -> dict[str, str] | str:
 
 
 def in_process(cib_text: str, mon_text: str, name: str) -> dict[str, float]:
-    """Seconds of parsing, the state machine and each rendering, with the haflow this
-    process imports (the working tree's, or a baseline's)."""
+    """Seconds of parsing, the view of the resources, the state machine and each
+    rendering, with the haflow this process imports (the working tree's, or a
+    baseline's: one from before status read a settled view from the CIB parses crm_mon's
+    XML instead, as it did)."""
     from haflow.coordinator import status
 
     render_workflow = _text_renderer()
 
     cib = etree.fromstring(cib_text.encode())
-    mon = etree.fromstring(mon_text.encode())
+    from_cib = getattr(status, "view_from_cib", None)
+
+    def view() -> Any:
+        found = from_cib(cib) if from_cib is not None else None
+        return found if found is not None else etree.fromstring(mon_text.encode())
+
+    mon = view()
     wf = status.workflow_status(cib, mon, name)
     return {
-        PARSE: median_time(lambda: (etree.fromstring(cib_text.encode()),
-                                    etree.fromstring(mon_text.encode()))),
+        PARSE: median_time(lambda: etree.fromstring(cib_text.encode())),
+        VIEW: median_time(view),
         "state machine (workflow_status)": median_time(
             lambda: status.workflow_status(cib, mon, name)),
         "render text": median_time(lambda: render_workflow(wf)),
@@ -190,7 +200,11 @@ def _text_renderer() -> Callable[..., str]:
     raise ImportError("no render_workflow in haflow.coordinator.cli.live or .live_cli")
 
 
-PARSE = "parse the CIB and crm_mon's XML"  # lxml's: the same whatever haflow's code
+PARSE = "parse the CIB"  # lxml's: the same whatever haflow's code
+# the settled view read from the CIB, or (unsettled, or a baseline from before) crm_mon's
+# XML parsed
+VIEW = "the resources' view (CIB or crm_mon)"
+MON = "crm_mon on the snapshot (if unsettled)"
 
 
 def import_seconds(args: list[str], env: dict[str, str] | None) -> float:
@@ -228,7 +242,7 @@ def snapshot_mon(cib_text: str, env: dict[str, str] | None) -> list[str]:
 def cluster_reads(cib_text: str, env: dict[str, str] | None) -> dict[str, float]:
     """cibadmin --query (on ``env``'s CIB) and crm_mon on the snapshot, as read_live."""
     return {"cibadmin --query": median_time(lambda: run(["cibadmin", "--query"], env)),
-            "crm_mon on the snapshot": median_time(lambda: snapshot_mon(cib_text, env))}
+            MON: median_time(lambda: snapshot_mon(cib_text, env))}
 
 
 def print_parts(parts: dict[str, float], before: dict[str, float] | None, rev: str) -> None:
@@ -241,7 +255,7 @@ def print_parts(parts: dict[str, float], before: dict[str, float] | None, rev: s
 
 
 # parts whose code is not haflow's: timed once, with no ratio
-NOT_OURS = (PARSE, "cibadmin --query", "crm_mon on the snapshot", "local node id")
+NOT_OURS = (PARSE, "cibadmin --query", MON, "local node id")
 ROUNDS = 3  # turns of the working tree and the baseline, each a process of its own
 
 
@@ -282,7 +296,7 @@ def offline(steps: int, nodes: int, rev: str) -> None:
                                     "the whole command (local node stubbed)": whole})
         now = {**medians(runs["now"]), **cluster_reads(cib_text, env)}
         order = ["interpreter start", "imports of the status path", "cibadmin --query",
-                 "crm_mon on the snapshot", PARSE, "state machine (workflow_status)",
+                 MON, PARSE, VIEW, "state machine (workflow_status)",
                  "render text", "render JSON", "render XML",
                  "the whole command (local node stubbed)"]
         print(f"haflow status {name}: {steps} running steps on {nodes} node(s), offline "

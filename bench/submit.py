@@ -153,7 +153,8 @@ def main() -> int:
     print("\ngoals: ≥ 100× faster than pcs at 50 steps; 500 steps < 1 s; status on 500 "
           "steps < 0.5 s (all times include starting the command)")
     print("\nhaflow status, part by part on the node (bench/status.py --live; cibadmin and "
-          "the local node id run side by side, crm_mon after them):")
+          "the local node id run side by side; crm_mon only runs when the CIB alone does "
+          "not tell, never for these settled workflows):")
     print(f"{'':>38}" + "".join(f"{f'{steps} steps':>12}" for steps in parts))
     for part in next(iter(parts.values()), {}):
         print(f"  {part:<36}" + "".join(f"{p[part]:>11.3f}s" for p in parts.values()))

@@ -134,13 +134,13 @@ class Code(StrEnum):
     SUBWORKFLOW_INVALID = (auto(), E.INVALID,
         "a `workflow:` file that does not load (its own reports follow, with their places)", True)
     BAD_SUBWORKFLOW_KEY = (auto(), E.INVALID,
-        "a step with both `agent` and `workflow`, or neither; `params` on a sub-workflow or "
+        "a step with `workflow` and a key other than `inputs`, `after`, `approval`, `when`; "
         "`inputs` on an agent's step", True)
     UNKNOWN_OUTPUT = (auto(), E.INVALID,
         "`${steps.SUB.KEY}` of a sub-workflow that declares no output KEY; an `outputs` entry "
         "that is not `${steps.STEP.KEY}`", True)
     FAN_OUT_REFERENCE = (auto(), E.INVALID,
-        "`${steps.S.KEY}` of a `for_each` step (each instance has its own: name `S-INDEX`)", True)
+        "`${steps.S.KEY}` of a `for_each` step: each of its instances has outputs of its own", True)
 
     # compiling into a CIB
     BAD_SUBMISSION = auto(), E.USAGE, "a submission id that cannot be stored in the CIB"
@@ -156,6 +156,8 @@ class Code(StrEnum):
     NOT_PAUSED = auto(), E.CONFLICT, "`resume` of a workflow that is not paused"
     NODE_NOT_FOUND = auto(), E.NOT_FOUND, "the cluster (or the lab) has no node of that name"
     WORKFLOW_EXISTS = auto(), E.CONFLICT, "a workflow of that name is already in the cluster"
+    DUPLICATE_WORKFLOW = (auto(), E.INVALID,
+        "one command names a workflow twice (two files of one name to submit)")
     WORKFLOW_DAMAGED = auto(), E.ERROR, "the workflow's root resource is missing from the CIB"
     WORKFLOW_RUNNING = auto(), E.CONFLICT, "the workflow still runs: remove refuses"
     EFFECTS_REMAIN = (auto(), E.CONFLICT,
@@ -173,6 +175,9 @@ class Code(StrEnum):
     SIMULATE_FAILED = auto(), E.ERROR, "crm_simulate (or cibadmin) could not schedule the CIB"
     SIMULATE_VERSION = auto(), E.ERROR, "the CIB was written by a newer Pacemaker than crm_simulate"
     GRAPH_CYCLE = auto(), E.ERROR, "the scheduler's transition graph has a cycle"
+    GRAPHVIZ_MISSING = (auto(), E.MISSING_DEPENDENCY,
+        "`dot` (Debian's graphviz) is not installed: the web view lays graphs out with it")
+    GRAPHVIZ_FAILED = auto(), E.ERROR, "`dot` could not lay a workflow's graph out"
     COROSYNC_NOT_RUNNING = (auto(), E.ERROR,
         "no corosync answers on this node (or in this namespace)")
     COROSYNC_CALL_FAILED = (auto(), E.ERROR,
@@ -210,6 +215,33 @@ class Code(StrEnum):
     CS_ERR_SECURITY = auto(), E.ERROR, CS_ERR_MEANING
     COROSYNC_BINDINGS_MISSING = (auto(), E.MISSING_DEPENDENCY,
         "haflow was installed without its Corosync bindings")
+    # the service (haflow serve), its users, templates and secrets
+    AUTH_REQUIRED = (auto(), E.DENIED,
+        "no token, or a token that authenticates nobody (HTTP 401)")
+    FORBIDDEN = auto(), E.DENIED, "the user's role may not do this (HTTP 403)"
+    PERMISSION_DENIED = (auto(), E.DENIED,
+        "the cluster refused: a Pacemaker ACL does not let this user write (or read) it")
+    TOO_MANY_FAILED_LOGINS = (auto(), E.DENIED,
+        "too many failed logins from this address: wait and retry (HTTP 429)")
+    BAD_REQUEST = (auto(), E.INVALID,
+        "a request body that is not JSON, has unknown fields or values of the wrong type")
+    REQUEST_TOO_LARGE = auto(), E.INVALID, "a request body over the service's limit (HTTP 413)"
+    IDEMPOTENCY_KEY_REUSED = (auto(), E.CONFLICT,
+        "an Idempotency-Key already used for a different request")
+    NO_SUCH_ENDPOINT = auto(), E.NOT_FOUND, "the API has no such path (HTTP 404)"
+    METHOD_NOT_ALLOWED = auto(), E.USAGE, "the API's path does not take that method (HTTP 405)"
+    BAD_USER = auto(), E.INVALID, "a user name that is not valid"
+    BAD_ROLE = auto(), E.INVALID, "a role other than viewer, operator, admin"
+    USER_NOT_FOUND = auto(), E.NOT_FOUND, "no user of that name"
+    USER_EXISTS = auto(), E.CONFLICT, "a user of that name exists already"
+    TEMPLATE_NOT_FOUND = auto(), E.NOT_FOUND, "no template of that name in the cluster"
+    TEMPLATE_EXISTS = auto(), E.CONFLICT, "a template of that name is in the cluster already"
+    BAD_INPUTS = auto(), E.INVALID, "template inputs that are not a mapping of names to text"
+    SECRET_NOT_FOUND = auto(), E.NOT_FOUND, "no secret of that name"
+    BAD_SECRET = auto(), E.INVALID, "a secret name or value that cannot be stored"
+    SERVICE_ENABLED = auto(), E.CONFLICT, "the service's resources are in the cluster already"
+    SERVICE_NOT_ENABLED = auto(), E.NOT_FOUND, "the service's resources are not in the cluster"
+    BAD_ADDRESS = auto(), E.INVALID, "an address that is not ADDRESS/PREFIX or HOST:PORT"
     # tools, files and arguments
     USAGE = auto(), E.USAGE, "bad command-line arguments"
     MISSING_DEPENDENCY = (auto(), E.MISSING_DEPENDENCY,

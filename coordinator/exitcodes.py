@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     NO_QUORUM = 6
     FAILED = 7
     ROLLED_BACK = 8
+    DENIED = 9
     TIMEOUT = 124  # same value as timeout(1)
     MISSING_DEPENDENCY = 127
 
@@ -31,6 +32,7 @@ _MEANINGS = {
     ExitCode.NO_QUORUM: "refused: no quorum",
     ExitCode.FAILED: "the workflow failed (wait)",
     ExitCode.ROLLED_BACK: "the workflow was rolled back (wait)",
+    ExitCode.DENIED: "refused: not authenticated, or not allowed (a role, a Pacemaker ACL)",
     ExitCode.TIMEOUT: "timed out",
     ExitCode.MISSING_DEPENDENCY: "a required system tool is missing",
 }

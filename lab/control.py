@@ -95,7 +95,10 @@ def install_agents(root: Path) -> None:
     (by another lab's install), so only directories are bound."""
     from haflow.agents import install
 
-    install.install(str(root))
+    # the launchers import from the node's path of the lib dir: the controller runs
+    # meta-data as hacluster, who cannot enter a lab under pytest's 0700 temporary tree
+    # (every meta-data failed, and a monitor asked for at the same moment was lost)
+    install.install(str(root), seen_as=str(HOST_OCF_ROOT))
     text = FENCE_AGENT_SOURCE.read_text().replace("@HAFLOW_PYTHON@", sys.executable)
     install.atomic_write(install.lib_dir(root) / FENCE_AGENT_PATH.name, text, 0o755)
     host_agent = install.lib_dir(HOST_OCF_ROOT) / FENCE_AGENT_PATH.name

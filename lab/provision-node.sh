@@ -38,15 +38,18 @@ done
 # systemd runs this node (a VM), not a lab node's own init
 with_systemd() { [ -d "$root/run/systemd/system" ]; }
 
-# On a slow (emulated) VM pcsd takes longer than systemd's 90 s default to
-# start, and a start that times out fails the package's installation. Written
-# before the packages are installed, so that first start gets it too.
+# On a slow (emulated) VM pcsd (its Ruby half above all) takes longer than
+# systemd's 90 s default to start, and a start that times out fails the
+# package's installation. Written before the packages are installed, so that
+# first start gets it too.
 allow_slow_starts() {
     with_systemd || return 0
-    install -d "$root/etc/systemd/system/pcsd.service.d"
-    printf '%s\n' "# haflow (lab/provision-node.sh): pcsd starts slowly on emulated VMs" \
-        "[Service]" "TimeoutStartSec=10min" \
-        > "$root/etc/systemd/system/pcsd.service.d/haflow-slow-start.conf"
+    for unit in pcsd pcsd-ruby; do
+        install -d "$root/etc/systemd/system/$unit.service.d"
+        printf '%s\n' "# haflow (lab/provision-node.sh): $unit starts slowly on emulated VMs" \
+            "[Service]" "TimeoutStartSec=10min" \
+            > "$root/etc/systemd/system/$unit.service.d/haflow-slow-start.conf"
+    done
     systemctl daemon-reload
 }
 

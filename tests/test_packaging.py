@@ -37,7 +37,9 @@ def test_non_editable_install_imports_under_the_haflow_namespace(tmp_path: Path)
     lab_file, xml_start = result.stdout.split()
     assert lab_file.startswith(str(target))
     assert xml_start == "<cib"
-    for data in ("lab/provision-node.sh", "lab/node_init.py", "lab/fence_haflow_lab.py"):
+    for data in ("lab/provision-node.sh", "lab/node_init.py", "lab/fence_haflow_lab.py",
+                 "coordinator/web/static/index.html", "coordinator/web/static/app.js",
+                 "coordinator/web/static/haflow.css"):
         assert (target / "haflow" / data).exists(), data
     # no bare top-level names that could collide on a cluster node
     for bare in ("agents", "coordinator", "lab", "cib_templates"):

@@ -114,16 +114,17 @@ def test_a_default_cluster_holding_resources_is_kept(node_root: Path, bin_dir: P
 
 
 def test_pcsd_may_start_slowly(node_root: Path, bin_dir: Path) -> None:
-    """systemd's 90 s start timeout is too short for pcsd on an emulated VM; the drop-in is
-    written before any package is installed, so pcsd's first start gets it too."""
+    """systemd's 90 s start timeout is too short for pcsd on an emulated VM; the drop-ins
+    are written before any package is installed, so pcsd's first start gets them too."""
     systemctl = recorder(bin_dir, "systemctl")
     apt = recorder(bin_dir, "apt-get")
     (node_root / "etc" / "systemd" / "system").mkdir(parents=True)
     result = provision(node_root, bin_dir, "--install-packages",
                        "--extra-packages", "haflow-no-such-package")
     assert result.returncode == 0, result.stderr
-    dropin = node_root / "etc/systemd/system/pcsd.service.d/haflow-slow-start.conf"
-    assert "TimeoutStartSec=10min" in dropin.read_text().splitlines()
+    for unit in ("pcsd", "pcsd-ruby"):  # pcsd.service requires pcsd-ruby.service
+        dropin = node_root / f"etc/systemd/system/{unit}.service.d/haflow-slow-start.conf"
+        assert "TimeoutStartSec=10min" in dropin.read_text().splitlines()
     assert systemctl.read_text().splitlines()[0] == "daemon-reload"
     assert apt.exists()
 

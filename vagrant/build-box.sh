@@ -20,6 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 name=haflow/bookworm64 out=${HAFLOW_BOX_DIR:-/var/cache/haflow-vagrant} size=8 keep=no
 suite=bookworm
+SLOW_BOOT="udev.event_timeout=600 systemd.default_timeout_start_sec=600"
 mirror=${HAFLOW_DEBIAN_MIRROR:-http://deb.debian.org}
 
 usage() { echo "usage: $0 [--name NAME] [--out DIR] [--size GiB] [--keep-work]" >&2; exit 2; }
@@ -89,12 +90,15 @@ printf '%s\n' "source /etc/network/interfaces.d/*" "auto lo" "iface lo inet loop
 rm -f "$rootfs/var/lib/dbus/machine-id"
 uuid=$(cat /proc/sys/kernel/random/uuid)
 echo "UUID=$uuid / ext4 errors=remount-ro 0 1" > "$rootfs/etc/fstab"
-kernel=$(cd "$rootfs/boot" && ls vmlinuz-* | sort -V | tail -n 1)
+kernel=$(find "$rootfs/boot" -name 'vmlinuz-*' -printf '%f\n' | sort -V | tail -n 1)
 install -d "$rootfs/boot/extlinux"
-# net.ifnames=0: the NIC is eth0 whatever slot libvirt gives it
+# net.ifnames=0: the NIC is eth0 whatever slot libvirt gives it. Under software
+# emulation on a busy host a boot is slow enough for udev to kill its workers
+# (the NICs then never become systemd devices, and ifup@eth0 fails) and for
+# services to miss systemd's 90 s start timeout: both get 10 minutes.
 printf '%s\n' "DEFAULT debian" "TIMEOUT 1" "LABEL debian" "  LINUX /boot/$kernel" \
     "  INITRD /boot/initrd.img-${kernel#vmlinuz-}" \
-    "  APPEND root=UUID=$uuid ro net.ifnames=0 console=tty0 console=ttyS0,115200" \
+    "  APPEND root=UUID=$uuid ro net.ifnames=0 console=tty0 console=ttyS0,115200 $SLOW_BOOT" \
     > "$rootfs/boot/extlinux/extlinux.conf"
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
     "$rootfs"/var/cache/apt/archives/*.deb
@@ -107,6 +111,7 @@ printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$raw"
 # extlinux needs it mounted, in a mount namespace of its own so nothing leaks
 mke2fs -q -t ext4 -O ^64bit -U "$uuid" -L haflow-root -d "$rootfs" \
     -E offset=1048576 "$raw" "$(( size * 1024 * 1024 - 1024 ))k"
+# shellcheck disable=SC2016  # expanded by the inner shell
 unshare --mount --propagation private sh -eu -c '
     mkdir -p "$1/mnt"
     mount -o loop,offset=1048576 "$2" "$1/mnt"

@@ -39,11 +39,13 @@ def register(sub: Any) -> None:
         parser.set_defaults(handler=handler)
         return parser
 
-    p = command("submit", "apply a workflow to the cluster as one atomic change", cmd_submit)
-    p.add_argument("file", metavar="FILE", help="workflow YAML file")
+    p = command("submit", "apply workflows to the cluster as one atomic change", cmd_submit)
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="workflow YAML file (several: all of them in one change, or none)")
     p.add_argument("--replace", action="store_true",
                    help="change the workflow of that name (one diff; unchanged steps stay)")
-    p.add_argument("--wait", action="store_true", help="then wait until it is done (as wait)")
+    p.add_argument("--wait", action="store_true",
+                   help="then wait until it is done (as wait; one FILE only)")
     p.add_argument("--timeout", type=float, default=None, help="with --wait: seconds")
     add_input_options(p)
 
@@ -73,8 +75,11 @@ def register(sub: Any) -> None:
     p.add_argument("workflow", metavar="WORKFLOW")
     p.add_argument("--timeout", type=float, default=None, help="give up after S seconds")
 
-    p = command("abort", "stop a workflow: each step is undone, in reverse order", cmd_abort)
-    p.add_argument("workflow", metavar="WORKFLOW")
+    p = command("abort", "stop workflows: each step is undone, in reverse order", cmd_abort)
+    p.add_argument("workflows", nargs="*", metavar="WORKFLOW",
+                   help="several: all of them in one change, or none")
+    p.add_argument("--all", action="store_true",
+                   help="every workflow not aborted yet, in one change")
 
     p = command("retry", "clear failures so the steps run again", cmd_retry)
     p.add_argument("workflow", metavar="WORKFLOW")
@@ -154,6 +159,8 @@ def step_line(step: StepStatus, width: int) -> str:
         if step.note:
             text += f" [{step.note}]"
         return text
+    if step.state in (StepState.AWAITING_APPROVAL, StepState.SKIPPED):
+        return f"{head} -- {step.note}" if step.note else head
     if step.state == StepState.UNDONE:
         if step.failure is not None:  # why it was rolled back stays visible
             f = step.failure
@@ -184,13 +191,13 @@ def render_workflow(wf: WorkflowStatus, verbose: bool = False) -> str:
     counts = wf.counts
     total = len(wf.steps)
     fine = wf.state in (WorkflowState.RUNNING, WorkflowState.DONE, WorkflowState.ROLLED_BACK,
-                        WorkflowState.ROLLING_BACK)
+                        WorkflowState.ROLLING_BACK, WorkflowState.PAUSED)
     state = wf.state.value if fine and not wf.problems else wf.state.value.upper()
     summary = (f"{counts.get('undone', 0)}/{total} undone" if wf.aborted
                else f"{counts.get('done', 0)}/{total} done")
     lines = [f"{wf.name}: {state}, {summary} (policy {wf.policy})"]
     width = max((len(s.name) for s in wf.steps), default=4)
-    quiet = (StepState.DONE, StepState.UNDONE, StepState.WAITING)
+    quiet = (StepState.DONE, StepState.UNDONE, StepState.WAITING, StepState.SKIPPED)
     compact = not verbose and len(wf.steps) > COMPACT_OVER
     hidden: dict[str, int] = {}
     for step in wf.steps:
@@ -245,27 +252,40 @@ def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from haflow.coordinator.cli.inputs import input_options
-    from haflow.coordinator.commands.submit import submit_file
+    from haflow.coordinator.codes import Code
+    from haflow.coordinator.commands.submit import Submitted, submit_files
+    from haflow.coordinator.reports import error
 
+    if args.wait and len(args.files) > 1:
+        raise error(Code.USAGE, "--wait follows one workflow: submit one FILE with it, or "
+                    "'haflow wait' each workflow after the submit")
+    if args.instance and len(args.files) > 1:
+        raise error(Code.USAGE, "--name names one instance: submit one FILE with it")
     env = _env(args)
-    result = submit_file(env, args.file, replace=args.replace, **input_options(args))
+    results = submit_files(env, args.files, replace=args.replace, **input_options(args))
     _warn_without_alert_agent(env)
-    data = {"workflow": result.workflow, "submission": result.submission,
-            "replaced": result.replaced, "changed": result.changed,
-            "resources": result.resources}
 
-    def text(d: dict[str, Any]) -> str:
+    def as_data(result: Submitted) -> dict[str, Any]:
+        return {"workflow": result.workflow, "submission": result.submission,
+                "replaced": result.replaced, "changed": result.changed,
+                "resources": result.resources}
+
+    def line(d: dict[str, Any]) -> str:
         verb = "replaced" if d["replaced"] else "submitted"
         if d["replaced"] and not d["changed"]:
             return f"{d['workflow']}: unchanged (submission {d['submission']})"
         return (f"{verb} {d['workflow']} (submission {d['submission']}): "
                 f"{len(d['resources']) - 1} steps")
 
+    if len(results) > 1:  # a list of what one file prints
+        _emit(args, [as_data(r) for r in results], lambda d: "\n".join(map(line, d)))
+        return int(ExitCode.OK)
+    data = as_data(results[0])
     if args.wait and args.output_as == "text":
-        _emit(args, data, text)
+        _emit(args, data, line)
     if args.wait:
-        return _wait(env, result.workflow, args.timeout, args.output_as, {"submitted": data})
-    _emit(args, data, text)
+        return _wait(env, results[0].workflow, args.timeout, args.output_as, {"submitted": data})
+    _emit(args, data, line)
     return int(ExitCode.OK)
 
 
@@ -414,12 +434,21 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def cmd_abort(args: argparse.Namespace) -> int:
-    from haflow.coordinator.commands.abort import abort
+    from haflow.coordinator.codes import Code
+    from haflow.coordinator.commands.abort import abort_many
+    from haflow.coordinator.reports import error
 
-    abort(_env(args), args.workflow)
-    _emit(args, {"workflow": args.workflow, "aborted": True},
-          lambda d: f"aborting {d['workflow']}: Pacemaker undoes each step in reverse order "
-          f"('haflow wait {d['workflow']}' to follow)")
+    if args.all == bool(args.workflows):
+        raise error(Code.USAGE, "name the workflows to abort, or --all (not both)")
+    aborted = abort_many(_env(args), None if args.all else args.workflows)
+    if len(args.workflows) == 1:
+        _emit(args, {"workflow": args.workflows[0], "aborted": True},
+              lambda d: f"aborting {d['workflow']}: Pacemaker undoes each step in reverse "
+              f"order ('haflow wait {d['workflow']}' to follow)")
+        return int(ExitCode.OK)
+    _emit(args, {"aborted": aborted},
+          lambda d: f"aborting {', '.join(d['aborted'])}: Pacemaker undoes each step in "
+          "reverse order" if d["aborted"] else "no workflow to abort")
     return int(ExitCode.OK)
 
 

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "haflow.coordinator.cli.cluster",
     "haflow.coordinator.cli.plan",
     "haflow.coordinator.cli.live",
+    "haflow.coordinator.cli.service",
 )
 _LIVE = "haflow.coordinator.cli.live"
 # which module registers each command: a command builds only its own module's parsers
@@ -37,6 +38,8 @@ COMMANDS = {
     "watch": "haflow.coordinator.cli.cluster",
     "plan": "haflow.coordinator.cli.plan",
     "export": "haflow.coordinator.cli.plan",
+    **dict.fromkeys(("serve", "users", "templates", "service", "acl", "secrets"),
+                    "haflow.coordinator.cli.service"),
     **dict.fromkeys(("submit", "list", "status", "wait", "abort", "retry", "remove",
                      "history", "approve", "pause", "resume"), _LIVE),
 }

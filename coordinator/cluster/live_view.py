@@ -33,6 +33,9 @@ SYNC_POLL = 0.5
 # while it handles a configuration change (measured on a lab node: 1.0 s after every
 # CIB write, 0.01 s otherwise), so every command after a submit waited for it
 LOCAL_NODE = ("corosync-cmapctl", "-g", "runtime.votequorum.this_node_id")
+# who is not root cannot ask corosync (its IPC answers root and its uidgid entries): a
+# member of haclient asks the controller, slower after a CIB write, but allowed
+LOCAL_NODE_NAME = ("crm_node", "--name")
 # only the sections read here: node history and the rest cost crm_mon a quarter of its
 # time on 500 running steps
 MON = ("crm_mon", "--output-as=xml", "--inactive", "--exclude=all", "--include=nodes,resources")
@@ -93,8 +96,21 @@ def _local_node_id(result: subprocess.CompletedProcess[str]) -> str | None:
     return value if result.returncode == 0 and value.isdigit() else None
 
 
+def local_node(env: Env) -> tuple[str, ...]:
+    """The command that tells the local node: corosync's node id, or the controller's name."""
+    from haflow.coordinator.cluster.quorum import without_corosync_ipc
+
+    return LOCAL_NODE_NAME if without_corosync_ipc(env) else LOCAL_NODE
+
+
 def _judge(cib: etree._Element, local: subprocess.CompletedProcess[str]) -> str | None:
     """Why the CIB read beside corosync's local node id is no view to decide from, or None."""
+    if tuple(local.args[:2]) == LOCAL_NODE_NAME:
+        name = local.stdout.strip()
+        if local.returncode != 0 or not name:
+            return ("the controller does not name this node yet (crm_node --name: "
+                    f"{(local.stderr or local.stdout).strip() or f'exit {local.returncode}'})")
+        return untrusted(cib, name)
     node_id = _local_node_id(local)
     if node_id is None:
         return ("corosync does not answer yet (corosync-cmapctl: "
@@ -134,7 +150,7 @@ def query_with(env: Env, *also: Sequence[str], wait: float = SYNC_WAIT
 
     def read() -> tuple[str | None, tuple[etree._Element,
                                           list[subprocess.CompletedProcess[str]]]]:
-        got, name, *others = env.run_together(livecib.QUERY, LOCAL_NODE, *also)
+        got, name, *others = env.run_together(livecib.QUERY, local_node(env), *also)
         cib = livecib.parse_query(env, got)
         return _judge(cib, name), (cib, others)
 
@@ -159,31 +175,55 @@ def unvalidated(cib_text: str) -> str:
     return f'{head[:at]} validate-with="none"{cib_text[close + 1:]}'
 
 
+def read_synced(env: Env, wait: float = SYNC_WAIT) -> tuple[etree._Element, str]:
+    """The synced CIB, and the text it was parsed from (for :func:`mon_of`)."""
+
+    def read() -> tuple[str | None, tuple[etree._Element, str]]:
+        got, name = env.run_together(livecib.QUERY, local_node(env))
+        cib = livecib.parse_query(env, got)
+        return _judge(cib, name), (cib, got.stdout)
+
+    return _until_trusted(env, wait, read)
+
+
+def mon_of(env: Env, cib_text: str) -> etree._Element:
+    """crm_mon's XML of the CIB ``cib_text`` (a snapshot :func:`read_synced` read)."""
+    argv, process = _start_mon(env, cib_text)
+    return _mon_xml(env, env.finish(process, argv))
+
+
+def _start_mon(env: Env, cib_text: str) -> tuple[list[str], subprocess.Popen[str]]:
+    argv = ["sh", "-c", ON_SNAPSHOT, "sh", *MON]
+    with tempfile.TemporaryFile() as snapshot:
+        snapshot.write(unvalidated(cib_text).encode())
+        snapshot.seek(0)
+        return argv, env.start(argv, stdin=snapshot)
+
+
+def _mon_xml(env: Env, result: subprocess.CompletedProcess[str]) -> etree._Element:
+    try:
+        return etree.fromstring(result.stdout.encode())
+    except etree.XMLSyntaxError:
+        raise livecib.cib_error("reading the cluster's status (crm_mon)", env,
+                                result.returncode, result.stderr) from None
+
+
 def read_live(env: Env, wait: float = SYNC_WAIT) -> tuple[etree._Element, etree._Element]:
     """(the synced CIB, crm_mon's XML of that same CIB) from ``env``'s node."""
 
     def read() -> tuple[str | None, tuple[etree._Element, etree._Element]]:
-        got, name = env.run_together(livecib.QUERY, LOCAL_NODE)
+        got, name = env.run_together(livecib.QUERY, local_node(env))
         if got.returncode != 0:
             livecib.parse_query(env, got)  # raises the error that names the problem
-        argv = ["sh", "-c", ON_SNAPSHOT, "sh", *MON]
-        with tempfile.TemporaryFile() as snapshot:
-            snapshot.write(unvalidated(got.stdout).encode())
-            snapshot.seek(0)
-            # crm_mon works on the snapshot (its stdin, a file) while this process parses it
-            process = env.start(argv, stdin=snapshot)
-            try:
-                cib = livecib.parse_query(env, got)
-            finally:
-                result = env.finish(process, argv)
+        # crm_mon works on the snapshot (its stdin, a file) while this process parses it
+        argv, process = _start_mon(env, got.stdout)
+        try:
+            cib = livecib.parse_query(env, got)
+        finally:
+            result = env.finish(process, argv)
         reason = _judge(cib, name)
         if reason is not None:
             return reason, (cib, cib)  # read again: crm_mon's view of it is of no use
-        try:
-            mon = etree.fromstring(result.stdout.encode())
-        except etree.XMLSyntaxError:
-            raise livecib.cib_error("reading the cluster's status (crm_mon)", env,
-                                    result.returncode, result.stderr) from None
-        return None, (cib, mon)
+        return None, (cib, _mon_xml(env, result))
 
     return _until_trusted(env, wait, read)

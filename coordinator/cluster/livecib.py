@@ -24,6 +24,7 @@ from haflow.coordinator.reports import HaflowError, error
 # cibadmin exit codes (crm_error) we translate
 CIB_NOT_CONNECTED = 102
 CIB_SCHEMA_VIOLATION = 78
+CIB_INSUFFICIENT_PRIV = 4  # crm_exit_t CRM_EX_INSUFFICIENT_PRIV: an ACL refused
 CIB_DIFF_FAILED = 1
 
 
@@ -79,6 +80,13 @@ def cib_error(what: str, env: Env, code: int, stderr: str) -> HaflowError:
     if code == CIB_NOT_CONNECTED or "Transport endpoint" in stderr or "connect" in stderr.lower():
         return error(Code.CIB_UNAVAILABLE, f"{what}: the CIB on {env.description} does not answer "
                      f"({detail}); is pacemaker running?")
+    if code == CIB_INSUFFICIENT_PRIV or "Permission denied" in stderr or \
+            "Insufficient privileges" in stderr:
+        import getpass
+
+        return error(Code.PERMISSION_DENIED, f"{what}: the cluster refused user "
+                     f"'{getpass.getuser()}' ({detail}): its Pacemaker ACL roles do not allow "
+                     "this ('haflow acl enable' sets them up; root or hacluster may always)")
     if code == CIB_SCHEMA_VIOLATION:
         return error(Code.CIB_CONFLICT, f"{what}: the cluster refused the change ({detail}); an id "
                      "it creates may have been created meanwhile by someone else; nothing was "

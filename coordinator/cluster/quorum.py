@@ -22,8 +22,23 @@ def quorum_state(env: Env) -> dict[str, Any]:
     return collect(env, "--quorum")
 
 
+def without_corosync_ipc(env: Env) -> bool:
+    """Corosync's IPC answers root (and its uidgid entries) only: a member of haclient
+    that Pacemaker's ACLs let in asks Pacemaker's controller instead."""
+    import os
+
+    return not env.prefix and os.geteuid() != 0
+
+
 def require_quorum(env: Env, action: str = "write to the cluster") -> dict[str, Any]:
     """Return the quorum state, or raise NO_QUORUM naming the partition's members."""
+    if without_corosync_ipc(env):
+        answer = env.run(["crm_node", "--quorum"])
+        if answer.stdout.strip() != "1":
+            raise error(Code.NO_QUORUM, f"refusing to {action}: the partition of "
+                        f"{env.description} has no quorum (crm_node --quorum: "
+                        f"{(answer.stdout or answer.stderr).strip()})")
+        return {"quorate": True}
     state = quorum_state(env)
     if not state["quorate"]:
         names = ", ".join(m["name"] for m in state["members"]) or "none"

@@ -17,11 +17,13 @@ from haflow.coordinator.cluster import live_view, livecib
 from haflow.coordinator.cluster.quorum import require_quorum
 from haflow.coordinator.codes import Code
 from haflow.coordinator.commands.workflow_cib import add_event, require_root, require_workflow
-from haflow.coordinator.reports import error
+from haflow.coordinator.reports import HaflowError, Report, error
 from haflow.encoding import ids, read, tickets, write
 from haflow.encoding.meta import STOPPED
 
 if TYPE_CHECKING:
+    from lxml import etree
+
     from haflow.coordinator.cluster.env import Env
 
 
@@ -43,36 +45,73 @@ def set_workflow_role(env: Env, workflow: str, role: str | None, what: str,
 
 def abort(env: Env, workflow: str) -> bool:
     """Stop the workflow: Pacemaker undoes every step, in reverse dependency order."""
-    require_quorum(env, f"abort workflow '{workflow}'")
-    cib = live_view.query(env)
-    require_workflow(cib, workflow)
-    if read.aborted(cib, workflow):
-        raise error(Code.ALREADY_ABORTED, f"workflow '{workflow}' is already aborted (being "
-                    "undone, or undone); 'haflow retry' runs it again, 'haflow remove' "
-                    "deletes it")
-    # a paused workflow is frozen: nothing would stop. Aborting is the admin's word that
-    # it should be undone, so the pause goes in the same change (docs/workflow-format.md)
-    was_paused = tickets.pause_constraint(cib, workflow) is not None
-    text = "every step is undone, in reverse order" + (
-        " (it was paused: the pause is lifted to undo it)" if was_paused else "")
-    changed = set_workflow_role(env, workflow, STOPPED, f"aborting workflow '{workflow}'",
-                                event=("abort", text), resume=was_paused)
+    return bool(abort_many(env, [workflow]))
+
+
+def abort_many(env: Env, workflows: list[str] | None) -> list[str]:
+    """Stop every workflow named (None: every one not aborted yet) in one change: all of
+    them, or none (one unknown or already aborted, and nothing changes). Returns the
+    workflows the change aborted.
+
+    One change, not one per workflow: each configuration change makes Pacemaker's
+    scheduler run again and aborts the transition under way (issue 15)."""
+    names = "every workflow" if workflows is None else \
+        "workflow " + ", ".join(f"'{w}'" for w in workflows)
+    require_quorum(env, f"abort {names}")
+    old = live_view.query(env)
+    if workflows is None:
+        wanted = [w for w in read.workflows(old) if not read.aborted(old, w)]
+    else:
+        wanted = list(dict.fromkeys(workflows))
+        problems = [report for w in wanted for report in _abort_problems(old, w)]
+        if problems:
+            raise HaflowError(*problems)
+    if not wanted:
+        return []
+    new = deepcopy(old)
+    for workflow in wanted:
+        write.set_role(new, workflow, STOPPED)
+        # a paused workflow is frozen: nothing would stop. Aborting is the admin's word
+        # that it should be undone, so the pause goes in the same change
+        # (docs/workflow-format.md)
+        was_paused = tickets.pause_constraint(old, workflow) is not None
+        if was_paused:
+            tickets.remove_pause(new, workflow)
+        add_event(new, env.node_name, workflow, "abort", "every step is undone, in reverse "
+                  "order" + (" (it was paused: the pause is lifted to undo it)"
+                             if was_paused else ""))
+    if not livecib.push(env, old, new, f"aborting {names}"):
+        return []
     # a step held after a failure (on-fail=block) would block the rollback for good:
     # forget its failure; its partial effect is flagged and the root's stop undoes it.
     # Only steps that stay failed: cleaning up a step that recovered and runs would
     # make Pacemaker forget it runs, and skip its undo.
-    for rid in stuck_steps(env, workflow):
+    for rid in stuck_steps(env, wanted):
         env.run(["crm_resource", "--cleanup", "--resource", rid])
-    return changed
+    return wanted
 
 
-def stuck_steps(env: Env, workflow: str) -> list[str]:
-    """The workflow's steps that failed and do not run (failed or blocked)."""
+def _abort_problems(cib: etree._Element, workflow: str) -> list[Report]:
+    """Why ``workflow`` cannot be aborted (not there, no root, aborted already), if so."""
+    try:
+        require_root(cib, workflow)
+    except HaflowError as exc:
+        return list(exc.reports)
+    if read.aborted(cib, workflow):
+        return list(error(Code.ALREADY_ABORTED, f"workflow '{workflow}' is already aborted "
+                          "(being undone, or undone); 'haflow retry' runs it again, 'haflow "
+                          "remove' deletes it").reports)
+    return []
+
+
+def stuck_steps(env: Env, workflows: list[str]) -> list[str]:
+    """The workflows' steps that failed and do not run (failed or blocked)."""
     from haflow.coordinator import status
 
     cib, mon = live_view.read_live(env)
-    found = status.workflow_status(cib, mon, workflow)
-    return [s.resource for s in found.steps
+    parsed = status.parse_mon(mon)
+    return [s.resource for workflow in workflows
+            for s in status.workflow_status(cib, parsed, workflow).steps
             if s.state in (status.StepState.FAILED, status.StepState.BLOCKED)]
 
 

@@ -51,6 +51,10 @@ class PlannedAction:
         return f"{self.task} {what}{where}" + (" -> FAILS" if self.fails else "")
 
 
+def _gate_of(plan: Plan) -> dict[str, str]:
+    return {step: gate for gate, held in plan.gates.items() for step in held}
+
+
 @dataclass
 class Phase:
     """One transition of the scheduler, reduced to the workflow's actions."""
@@ -85,10 +89,16 @@ class Plan:
     # step -> {"state": running|stopped|failed, "nodes": [...]} after the last phase
     placement: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # what the orchestration keys made: approval gate -> the steps it holds; steps whose
+    # `when` is false; step -> the file's step it is an instance (or part) of
+    gates: dict[str, list[str]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    units: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"workflow": self.workflow, "scenario": self.scenario, "nodes": self.nodes,
                 "placement": self.placement, "notes": self.notes,
+                "gates": self.gates, "skipped": self.skipped, "units": self.units,
                 "phases": [p.to_dict() for p in self.phases]}
 
 
@@ -129,7 +139,10 @@ def make_plan(workflow: Workflow, cib: etree._Element, *, node_down: str | None 
     shadow, _ = with_workflow(cib, workflow, None if present else PLAN_SUBMISSION)
     scenario = ("submit" if node_down is None and fail is None else
                 f"node {node_down} lost" if node_down else f"step {fail} fails")
-    plan = Plan(workflow=workflow.name, scenario=scenario, nodes=nodes)
+    plan = Plan(workflow=workflow.name, scenario=scenario, nodes=nodes,
+                gates={g: list(held) for g, held in workflow.gates.items()},
+                skipped=list(workflow.skipped),
+                units={s.name: s.unit for s in workflow.steps.values() if s.unit})
     if present:
         plan.notes.append(f"workflow {workflow.name} is in the CIB already: this is what "
                           "'haflow submit --replace' would do")
@@ -137,8 +150,12 @@ def make_plan(workflow: Workflow, cib: etree._Element, *, node_down: str | None 
     if fail is not None:
         _plan_failure(plan, workflow, shadow, fail, mine)
         return plan
-    first = simulate.run(shadow, keep_output=node_down is not None)
+    gated = bool(workflow.gates) and node_down is None
+    first = simulate.run(shadow, keep_output=node_down is not None or gated)
     plan.phases.append(reduce(first, "start the workflow", mine))
+    if gated:
+        assert first.output is not None
+        _plan_approval(plan, workflow, first.output, mine)
     if node_down is not None:
         assert first.output is not None
         # a crash, not a clean leave: the node's resources are lost and it is fenced
@@ -149,6 +166,22 @@ def make_plan(workflow: Workflow, cib: etree._Element, *, node_down: str | None 
         plan.phases.append(recovery)
     plan.placement = _placement(plan, workflow)
     return plan
+
+
+def _plan_approval(plan: Plan, workflow: Workflow, state: etree._Element,
+                   mine: Callable[[Action], bool]) -> None:
+    """What follows once every gate is approved: the steps they held, and the rest."""
+    from haflow.encoding import tickets
+
+    approved = copy.deepcopy(state)
+    for gate in workflow.gates:
+        tickets.grant(approved, ids.approval_ticket(workflow.name, gate))
+    names = ", ".join(workflow.gates)
+    plan.phases.append(reduce(simulate.run(approved), f"once approved ({names})", mine,
+                              first_order=_next_order(plan)))
+    for gate, held in workflow.gates.items():
+        plan.notes.append(f"{gate} waits for approval: 'haflow approve {workflow.name} "
+                          f"{gate}' lets {', '.join(held)} start, and what runs after")
 
 
 def _plan_failure(plan: Plan, workflow: Workflow, shadow: etree._Element, step: str,
@@ -293,10 +326,14 @@ def to_text(plan: Plan) -> str:
         lines.append(f"\n{phase.title} (scheduled in {phase.seconds:.2f} s):")
         if not phase.actions:
             lines.append("  nothing to do")
+        gate_of = _gate_of(plan)
         for number, wave in enumerate(phase.waves(), start=1):
             for index, action in enumerate(wave):
                 head = f"wave {number}:" if index == 0 else ""
-                lines.append(f"  {head:<9}{action.order:>4}. {action}")
+                extra = ""
+                if action.step in gate_of and action.task == "start":
+                    extra = f"  (waits for approval: {gate_of[action.step]})"
+                lines.append(f"  {head:<9}{action.order:>4}. {action}{extra}")
         if phase.aborted:
             lines.append(f"  ({phase.aborted} action(s) not run: the failure aborts the "
                          "transition)")
@@ -305,7 +342,9 @@ def to_text(plan: Plan) -> str:
     lines.append("\nat the end:")
     for step, place in plan.placement.items():
         nodes = f" on {', '.join(place['nodes'])}" if place["nodes"] else ""
-        lines.append(f"  {step}: {place['state']}{nodes}")
+        unit = f" ({plan.units[step]})" if step in plan.units else ""
+        lines.append(f"  {step}{unit}: {place['state']}{nodes}")
+    lines.extend(f"  {step}: skipped (its 'when' is false)" for step in plan.skipped)
     lines.extend(f"\nnote: {note}" for note in plan.notes)
     return "\n".join(lines)
 
@@ -317,6 +356,11 @@ def to_dot(plan: Plan) -> str:
     """A Graphviz picture: one box per action labelled with its node, edges = waits-for."""
     out = [f'digraph "{_dot_escape(plan.workflow)}" {{', "  rankdir=TB;",
            '  node [shape=box, style=rounded, fontname="sans-serif"];']
+    gate_of = _gate_of(plan)
+    drawn: set[str] = set()
+    for step in plan.skipped:
+        out.append(f'  "skipped {_dot_escape(step)}" [label="{_dot_escape(step)}\\nskipped", '
+                   "style=dashed, color=gray];")
     for p_index, phase in enumerate(plan.phases):
         out.append(f"  subgraph cluster_{p_index} {{")
         out.append(f'    label="{_dot_escape(phase.title)}";')
@@ -324,15 +368,28 @@ def to_dot(plan: Plan) -> str:
             names = " ".join(f"p{p_index}_{a.order}" for a in wave)
             out.append(f"    {{ rank=same; {names} }}  // wave {w_index}")
             for a in wave:
-                label = f"{a.step or a.resource}\\n{a.task} on {a.node or '-'}"
+                unit = f" ({plan.units[a.step]})" if a.step in plan.units else ""
+                label = f"{a.step or a.resource}{unit}\\n{a.task} on {a.node or '-'}"
                 color = COLORS.get(a.task, "black")
                 out.append(f'    p{p_index}_{a.order} [label="{_dot_escape(label)}", '
                            f"color={color}];")
+                if a.step in gate_of and a.task == "start":
+                    gate = f"p{p_index}_gate_{_dot_id(gate_of[a.step])}"
+                    if gate not in drawn:
+                        drawn.add(gate)
+                        out.append(f'    {gate} [label="waits for approval\\n'
+                                   f'{_dot_escape(gate_of[a.step])}", shape=diamond, '
+                                   "color=orange];")
+                    out.append(f"    {gate} -> p{p_index}_{a.order};")
         for src, dst in phase.edges:
             out.append(f"    p{p_index}_{src} -> p{p_index}_{dst};")
         out.append("  }")
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _dot_id(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text)
 
 
 def _dot_escape(text: str) -> str:

@@ -9,7 +9,8 @@ blocked or unmanaged.
 
 By concept: model (the states and the status dataclasses), mon (crm_mon's
 XML), node_state (the CIB's status section), config (the CIB's
-configuration), compute (the state machine), render (XML). The names below
+configuration), compute (the state machine), render (XML), settled (crm_mon's view
+read from the status section alone, where that tells it all). The names below
 are the package's API; the encoding it reads is haflow.encoding's.
 """
 
@@ -30,10 +31,11 @@ from haflow.coordinator.status.model import (
 from haflow.coordinator.status.mon import Mon, MonResource, parse_mon
 from haflow.coordinator.status.node_state import PENDING_RC, RC_TEXT, NodeStates, Op
 from haflow.coordinator.status.render import to_xml
+from haflow.coordinator.status.settled import view_from_cib
 
 __all__ = [
     "INFINITY", "PENDING_RC", "RC_TEXT", "SETTLED", "STUCK_FACTOR", "Config", "Failure", "Mon",
     "MonResource", "NodeStates", "Op", "StepState", "StepStatus", "WorkflowState",
     "WorkflowStatus", "all_status", "dependencies", "ordered", "parse_mon", "to_xml",
-    "workflow_status",
+    "view_from_cib", "workflow_status",
 ]

@@ -39,6 +39,7 @@ from haflow.encoding.meta import (
     SKIPPED_META,
     STOPPED,
     TARGET_ROLE,
+    UNIT_META,
 )
 from haflow.encoding.read import configured_meta, outputs, workflows
 
@@ -50,22 +51,27 @@ BLOCKED_NOTE = ("its effect may remain: the rollback could not undo it (the work
                 "'haflow retry' then 'haflow abort'")
 
 
-def workflow_status(cib: etree._Element, mon: etree._Element, workflow: str,
+def workflow_status(cib: etree._Element, mon: etree._Element | Mon, workflow: str,
                     now: float | None = None,
                     heartbeat_interval: float = DEFAULT_INTERVAL) -> WorkflowStatus:
-    """The state of ``workflow`` and of each of its steps (in dependency order)."""
+    """The state of ``workflow`` and of each of its steps (in dependency order), from the
+    CIB and crm_mon's XML of it (or the view already read from either: ``Mon``)."""
     now = time.time() if now is None else now
-    return _status(Config(cib), parse_mon(mon), NodeStates(cib), workflow, now,
+    return _status(Config(cib), _parsed(mon), NodeStates(cib), workflow, now,
                    heartbeat_interval, cib)
 
 
-def all_status(cib: etree._Element, mon: etree._Element, now: float | None = None,
+def all_status(cib: etree._Element, mon: etree._Element | Mon, now: float | None = None,
                heartbeat_interval: float = DEFAULT_INTERVAL) -> list[WorkflowStatus]:
     """Every workflow's status, by name."""
     now = time.time() if now is None else now
-    config, parsed, nodes = Config(cib), parse_mon(mon), NodeStates(cib)
+    config, parsed, nodes = Config(cib), _parsed(mon), NodeStates(cib)
     return [_status(config, parsed, nodes, name, now, heartbeat_interval, cib)
             for name in workflows(cib)]
+
+
+def _parsed(mon: etree._Element | Mon) -> Mon:
+    return mon if isinstance(mon, Mon) else parse_mon(mon)
 
 
 def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: float,
@@ -104,6 +110,8 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
                 step.waiting_on.append("root")
         if not step.waiting_on and mon.online and not step.retry_on:
             step.note = "no online node may run it (placement, or fail counts)"
+        if paused and not step.waiting_on:
+            step.note = "the workflow is paused: it starts once resumed"
     if aborted and not root_running and not sweep_pending(root, nodes, workflow):
         for step in steps:
             if step.state == StepState.UNDOING and step.effect_flagged and \
@@ -208,7 +216,8 @@ def _step(config: Config, prim: etree._Element, mon: Mon, nodes: NodeStates,
     node = res.nodes[0] if res.nodes else None
     step = StepStatus(rid.split(".", 1)[1], rid, agent(prim), StepState.WAITING, policy,
                       node=node, outputs=outputs(meta), failure=failure, fail_count=counts,
-                      migration_threshold=threshold, effect_flagged=bool(meta.get(EFFECT_META)))
+                      migration_threshold=threshold, effect_flagged=bool(meta.get(EFFECT_META)),
+                      unit=meta.get(UNIT_META))
     step.retry_on = [n for n in mon.online if counts.get(n, 0) < threshold
                      and not config.banned(rid, n)]
     undoing = aborted or self_stopped

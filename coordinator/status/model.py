@@ -80,6 +80,8 @@ class StepStatus:
     note: str | None = None  # why blocked, what happens next
     # its agent flagged in the CIB that an effect may exist (agents/step.py)
     effect_flagged: bool = False
+    # the file's step it was made from: a for_each step (its instances), a sub-workflow
+    unit: str | None = None
 
     @property
     def problem(self) -> bool:
@@ -100,7 +102,8 @@ class StepStatus:
                 "fail_count": dict(self.fail_count),
                 "migration_threshold": self.migration_threshold,
                 "retry_on": list(self.retry_on), "note": self.note,
-                "effect_flagged": self.effect_flagged, "problem": self.problem}
+                "effect_flagged": self.effect_flagged, "unit": self.unit,
+                "problem": self.problem}
 
 
 @dataclass

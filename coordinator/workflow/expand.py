@@ -25,7 +25,7 @@ from typing import Any
 
 from haflow.agents.outputs import TOKEN_RE as OUTPUT_TOKEN_RE
 from haflow.coordinator.codes import Code
-from haflow.coordinator.reports import Report
+from haflow.coordinator.reports import Report, Severity
 from haflow.coordinator.workflow.inputs import literal, text_of
 from haflow.coordinator.workflow.model import Loc, Step, Workflow
 from haflow.coordinator.workflow.yamlsrc import Source
@@ -33,8 +33,8 @@ from haflow.encoding.ids import valid_name
 
 # "$${" (kept) or ${item} / ${index} (group 1)
 ITEM_RE = re.compile(r"\$\$\{|\$\{(item|index)\}")
-# where ${item} and ${index} are read
-ITEM_FIELDS = ("params", "nodes", "avoid")
+# what a sub-workflow step may say (the rest is its file's steps')
+SUBWORKFLOW_KEYS = ("workflow", "inputs", "after", "approval", "when")
 
 # (path of the sub-workflow file, its inputs, where the step names it) -> it, or None
 # and its reports
@@ -115,11 +115,11 @@ class _Expander:
         fits = True
         where = step.key_where
         if "workflow" in spec:
-            for key in ("agent", "params", "for_each", "max_parallel"):
-                if key in spec:
+            for key in spec:
+                if key not in SUBWORKFLOW_KEYS:
                     self.add(Code.BAD_SUBWORKFLOW_KEY, f"'{key}' has no meaning on a step with "
-                             "'workflow' (its file's steps have their own)", where(key),
-                             step.name)
+                             "'workflow' (its file's steps have their own; it takes "
+                             f"{', '.join(SUBWORKFLOW_KEYS)})", where(key), step.name)
                     fits = False
         elif "inputs" in spec:
             self.add(Code.BAD_SUBWORKFLOW_KEY, "'inputs' is for a step with 'workflow'; an "
@@ -131,21 +131,22 @@ class _Expander:
                      step.name)
             fits = False
         if "for_each" not in spec:
-            for key, value in self._item_fields(step):
-                if _has_item(value):
-                    self.add(Code.ITEM_OUTSIDE_FOR_EACH, "${item} and ${index} are the items "
-                             "of a 'for_each' step: this step has none", step.where(key),
-                             step.name)
-                    fits = False
+            fits &= self.items_outside_for_each(step)
         when = spec.get("when", True)
         return fits and isinstance(when, bool)  # a condition that is text was reported
 
-    @staticmethod
-    def _item_fields(step: Step) -> list[tuple[str, str]]:
+    def items_outside_for_each(self, step: Step) -> bool:
+        """Report ${item}/${index} in a step that has no items; True if there is none."""
+        fits = True
         found = [(f"params.{k}", v) for k, v in step.params.items()]
         found += [(f"nodes.{i}", v) for i, v in enumerate(step.nodes)]
         found += [(f"avoid.{i}", v) for i, v in enumerate(step.avoid)]
-        return found
+        for key, value in found:
+            if "${" in value and _has_item(value):
+                self.add(Code.ITEM_OUTSIDE_FOR_EACH, "${item} and ${index} are the items of "
+                         "a 'for_each' step: this step has none", step.where(key), step.name)
+                fits = False
+        return fits
 
     def _fan_out(self, step: Step, spec: dict[str, Any]) -> None:
         items = spec["for_each"]
@@ -178,11 +179,12 @@ class _Expander:
         base = Path(self.wf.source).parent
         sub, reports = self.load_sub(base / spec["workflow"], spec.get("inputs", {}),
                                      step.where("workflow"))
-        if sub is None:
+        if sub is None or any(r.severity == Severity.ERROR for r in reports):
             self.add(Code.SUBWORKFLOW_INVALID, f"workflow '{spec['workflow']}' does not load "
                      "(its reports follow)", step.where("workflow"), name)
             self.reports += reports
             return
+        self.reports += reports  # its warnings
         prefixed = {inner: f"{name}-{inner}" for inner in sub.steps}
 
         def rename(target: str, key: str) -> tuple[str, str] | None:
@@ -281,8 +283,16 @@ class _Expander:
             seen[step.name] = step
 
 
+# the step keys this module reads: a file with none of them is its own expansion
+KEYS = frozenset(("for_each", "max_parallel", "approval", "when", "workflow", "inputs"))
+
+
 def expand(wf: Workflow, source: Source, load_sub: LoadSub) -> tuple[Workflow, list[Report]]:
     """The workflow with the orchestration keys applied, and what they found wrong."""
     expander = _Expander(wf, source, load_sub)
+    if not any(KEYS.intersection(spec) for spec in source.data["steps"].values()):
+        for step in wf.steps.values():  # the one check that applies to a plain step
+            expander.items_outside_for_each(step)
+        return wf, expander.reports
     result = expander.run()
     return result, expander.reports

@@ -61,8 +61,10 @@ def check_text(
     return wf, [_safe(r) for r in reports]
 
 
-def _by_place(reports: list[Report]) -> list[Report]:
-    return sorted(reports, key=lambda r: (r.line or 0, r.column or 0))
+def _by_place(reports: list[Report], filename: str | None = None) -> list[Report]:
+    """In file order; reports of other files (a sub-workflow's) after, in their order."""
+    return sorted(reports, key=lambda r: (filename is not None and r.file != filename,
+                                          r.line or 0, r.column or 0))
 
 
 def _check_text(text: str, filename: str, meta: MetaLookup,
@@ -75,10 +77,13 @@ def _check_text(text: str, filename: str, meta: MetaLookup,
     schema_reports = schema.check(source)
     if schema_reports:
         return None, _by_place(reports + schema_reports)
-    applied = inputs_mod.apply(source, given)
-    reports += applied.reports
-    if applied.reports:
-        return None, _by_place(reports)
+    # a file that neither declares nor uses inputs (most, and every large one so far)
+    # needs no walk over its values
+    if given or "inputs" in source.data or "${inputs." in text:
+        applied = inputs_mod.apply(source, given)
+        reports += applied.reports
+        if applied.reports:
+            return None, _by_place(reports)
     if name is not None:
         source.data["name"] = name
     wf = build_workflow(source)
@@ -102,7 +107,7 @@ def _check_text(text: str, filename: str, meta: MetaLookup,
 
     wf, expanded = expand(wf, source, load_sub)
     reports += expanded
-    return wf, _by_place(reports)
+    return wf, _by_place(reports, filename)
 
 
 def loads(text: str, filename: str = "<string>", meta: MetaLookup = agent_info, *,

@@ -104,6 +104,8 @@ def _leaves(err: ValidationError) -> list[ValidationError]:
     """For oneOf/anyOf, the innermost errors say more than "is not valid under any"."""
     if err.context and err.validator not in ("oneOf", "anyOf"):
         return [e for sub in err.context for e in _leaves(sub)]
+    if err.context and all(sub.validator == "required" for sub in err.context):
+        return [err.context[0]]  # a step's agent, or its workflow: the first is asked for
     return [err]
 
 

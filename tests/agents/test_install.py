@@ -50,6 +50,17 @@ def test_install_is_idempotent_and_uninstall_removes_only_ours(tmp_path: Path) -
 
 
 @pytest.mark.tier0
+def test_a_tree_bound_elsewhere_imports_from_where_it_is_seen(tmp_path: Path) -> None:
+    """A lab's tree lives under a directory hacluster may not enter (pytest's are 0700)
+    and is bound over /usr/lib/ocf: its launchers import from the bound path."""
+    install.install(str(tmp_path / "ocf"), seen_as="/usr/lib/ocf")
+    for launcher in (tmp_path / "ocf/resource.d/haflow").iterdir():
+        text = launcher.read_text()
+        assert "sys.path.insert(0, '/usr/lib/ocf/lib/haflow')" in text, launcher
+        assert str(tmp_path) not in text, launcher
+
+
+@pytest.mark.tier0
 def test_installs_running_at_once_all_succeed_and_leave_no_temporary_files(
         tmp_path: Path) -> None:
     """Parallel test workers each start a lab, and each lab installs the agents."""

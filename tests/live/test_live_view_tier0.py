@@ -24,6 +24,7 @@ from lxml import etree
 from haflow.coordinator import status
 from haflow.coordinator.cluster import live_view, livecib
 from haflow.coordinator.cluster.env import Env
+from haflow.coordinator.commands.status import statuses
 from haflow.coordinator.reports import HaflowError
 from haflow.coordinator.status import WorkflowState
 
@@ -123,10 +124,13 @@ def test_a_read_waits_until_the_node_is_synced() -> None:
     assert status.workflow_status(cib, mon, "stale").state == WorkflowState.DONE
     env = Replay(cibs=["not-synced", "rejoined"])
     assert live_view.query(env).get("dc-uuid") == "2" and env.reads == ["not-synced", "rejoined"]
+    env = Replay(cibs=["not-synced", "rejoined"])  # status, which reads crm_mon's view itself
+    assert statuses(env, "stale")[0].state == WorkflowState.DONE
+    assert env.reads == ["not-synced", "rejoined"]
 
 
 def test_a_node_that_does_not_sync_in_time_is_an_error_naming_it() -> None:
-    for reader in (live_view.read_live, live_view.query):
+    for reader in (live_view.read_live, live_view.query, live_view.read_synced):
         with pytest.raises(HaflowError) as caught:
             reader(Replay(cibs=["not-synced"], description="node1 of lab x"), 0.1)
         report = caught.value.reports[0]

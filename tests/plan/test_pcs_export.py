@@ -156,3 +156,19 @@ def test_a_compiled_workflow_round_trips_through_pcs(tmp_path: Path) -> None:
     assert snapshot(through_pcs(base, text, tmp_path), "placed") == expected
     # everything but the discovery constraint (a rule over a resource set) is a pcs command
     assert text.count("cibadmin --create") == 1
+
+
+@pytest.mark.parametrize("name", ["approval", "approval-fan-out"])
+def test_approval_gates_round_trip_through_pcs(name: str, tmp_path: Path) -> None:
+    """pcs takes only booth's ticket names (letters, digits, '-'), not haflow's
+    ``WF.root.approval.STEP``: the script creates the rsc_ticket as XML."""
+    from haflow.coordinator.workflow.compiler import compile_workflow, merge_into
+    from haflow.coordinator.workflow.loader import load
+
+    golden = Path(__file__).parents[1] / "workflow" / "golden" / f"{name}.yaml"
+    compiled = compile_workflow(load(golden))
+    text = pcs_export.script(compiled.resources, compiled.constraints, compiled.tags, name)
+    assert "cibadmin --create -o constraints --xml-text '<rsc_ticket" in text
+    base = simulate.skeleton(3)
+    expected = snapshot(merge_into(base, compiled), name)
+    assert snapshot(through_pcs(base, text, tmp_path), name) == expected
