@@ -117,9 +117,9 @@ def violations(state_dir: Path, workflows: list[str]) -> list[str]:
 
 
 def undone_too_early(entries: list[records.Record],
-                     dependents: dict[str, list[str]]) -> list[str]:
+                     dependents: dict[str, dict[str, list[str]]]) -> list[str]:
     """Undos (the records' ``undo``, at the undo's end) of a step while a step depending on
-    it (``dependents``: step -> the steps after it) still had its effect."""
+    it (``dependents``: workflow -> step -> the steps after it) still had its effect."""
     present: set[str] = set()
     found: list[str] = []
     for entry in sorted(entries, key=lambda r: r.time):
@@ -130,7 +130,7 @@ def undone_too_early(entries: list[records.Record],
             present.discard(entry.key)
             if entry.event != "undo":
                 continue
-            late = [d for d in dependents.get(step, ())
+            late = [d for d in dependents.get(workflow, {}).get(step, ())
                     if f"{workflow}/{d}/{submission}" in present]
             found += [f"{workflow}: {step} undone on {entry.node} while {d} still had its "
                       "effect" for d in late]
@@ -141,14 +141,14 @@ def audit(state_dir: Path, workflows: list[str], undone: list[str],
           states: dict[str, str] | None = None,
           expected: dict[str, str] | None = None,
           histories: dict[str, list[Event]] | None = None,
-          dependents: dict[str, list[str]] | None = None) -> Audit:
+          dependents: dict[str, dict[str, list[str]]] | None = None) -> Audit:
     """Judge ``workflows`` from the records in ``state_dir``.
 
     ``undone``: the workflows that were aborted and must have no effect left.
     ``states``/``expected``: the workflows' final states and what their policy
     promises (a difference is a lost workflow). ``histories``: each workflow's
-    history, read before it was removed. ``dependents``: the workflows' shape (step ->
-    the steps after it), for undos run before a dependent's (order violations).
+    history, read before it was removed. ``dependents``: each workflow's shape (workflow
+    -> step -> the steps after it), for undos run before a dependent's (order violations).
     """
     entries = [r for r in records.read(state_dir) if r.key.split("/", 1)[0] in workflows]
     present, duplicated, problems = replay(entries)

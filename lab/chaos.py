@@ -168,7 +168,9 @@ def run_chaos(layout: LabLayout, minutes: float, seed: int, base: Path,
     histories.update(undos.histories)
     report.audit = audit(state, run.names + undos.names, undone=run.names + undos.names,
                          states=states, expected={n: "done" for n in run.names},
-                         histories=histories, dependents=dependents_of(CHAIN))
+                         histories=histories,
+                         dependents={**{n: dependents_of(CHAIN) for n in run.names},
+                                     **{n: dependents_of(DIAMOND) for n in undos.names}})
     report.audit.problems += [f"{r.key}: undone on {r.node} before the abort"
                               for r in records.read(state)
                               if r.event.startswith("undo") and r.time < aborted_at

@@ -488,7 +488,7 @@ def run_scenario(layout: LabLayout, scenario: Scenario, base: Path, seed: int = 
         histories = cleanup(layout, run.names)
     result = audit(state, run.names, undone=run.names, states=states,
                    expected={n: scenario.expect for n in run.names}, histories=histories,
-                   dependents=dependents_of(scenario.shape))
+                   dependents={n: dependents_of(scenario.shape) for n in run.names})
     early = [r for r in records.read(state) if r.event.startswith("undo")
              and r.time < aborted_at and scenario.expect == "done"]
     result.problems += [f"{r.key}: undone on {r.node} before any abort" for r in early]

@@ -12,7 +12,7 @@ from haflow.lab.audit import audit
 
 pytestmark = pytest.mark.tier0
 
-AFTER = {"a": ["b"], "b": []}
+AFTER = {"wf": {"a": ["b"], "b": []}}
 
 
 def write(state: Path, *lines: tuple[float, str, str, str], detail: str = "") -> None:
