@@ -39,6 +39,7 @@ from pathlib import Path
 from lxml import etree
 
 from haflow.coordinator.cluster import livecib
+from haflow.encoding.meta import EVENT_META_PREFIX
 from haflow.lab import control
 from haflow.lab.layout import LabLayout
 from haflow.lab.workload import lab_env
@@ -197,7 +198,8 @@ def _abort_cause(line: str) -> str:
 def _kind(element_id: str) -> str:
     """An aborting element's id, with the bench's own names and the history's keys taken
     out."""
-    element_id = re.sub(r"haflow-event-\S+", "haflow-event-*", element_id)
+    element_id = re.sub(re.escape(EVENT_META_PREFIX) + r"\S+", EVENT_META_PREFIX + "*",
+                        element_id)
     return re.sub(r"(tput|bare)\d+", r"\1N", re.sub(r"\.s\d+|-s\d+", ".S", element_id))
 
 

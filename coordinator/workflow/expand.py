@@ -182,7 +182,12 @@ class _Expander:
         if sub is None or any(r.severity == Severity.ERROR for r in reports):
             self.add(Code.SUBWORKFLOW_INVALID, f"workflow '{spec['workflow']}' does not load "
                      "(its reports follow)", step.where("workflow"), name)
-            self.reports += reports
+            # a file that cannot be read at all has no place of its own: its report
+            # points at the `workflow:` key that names it
+            where = step.where("workflow")
+            self.reports += [r if r.line is not None else
+                             replace(r, file=self.wf.source, line=where.line,
+                                     column=where.column) for r in reports]
             return
         self.reports += reports  # its warnings
         prefixed = {inner: f"{name}-{inner}" for inner in sub.steps}

@@ -27,6 +27,8 @@ from tests.workflow.cibtools import verify_compiled
 pytestmark = pytest.mark.tier0
 
 GOLDEN = Path(__file__).parents[1] / "workflow" / "golden"
+# as if beside the golden files: their sub-workflows are found
+GOLDEN_NAME = str(GOLDEN / "fuzz.yaml")
 GOLDEN_TEXTS = [p.read_text() for p in sorted(GOLDEN.glob("*.yaml"))]
 # a per-example deadline (fuzzcheck's alarm also stops an example that never ends)
 FAST = settings(
@@ -143,8 +145,8 @@ TOKENS = [
 ]
 
 
-def _check(text: str) -> CompiledWorkflow | HaflowError:
-    result = outcome(text)
+def _check(text: str, filename: str = "fuzz.yaml") -> CompiledWorkflow | HaflowError:
+    result = outcome(text, filename)
     if isinstance(result, HaflowError):
         assert_clear_error(result)
     return result
@@ -214,7 +216,7 @@ def text_mutations(draw: st.DrawFn) -> str:
 @FAST
 @given(text_mutations())
 def test_text_mutations_of_golden_files(text: str) -> None:
-    _check(text)
+    _check(text, GOLDEN_NAME)
 
 
 def _strings(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -274,7 +276,7 @@ def value_mutations(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
 def test_hostile_values_in_golden_files(case: tuple[dict[str, Any], str]) -> None:
     """Values round-trip exactly against the data that was written (not only the reading)."""
     data, text = case
-    result = outcome(text, data=data)
+    result = outcome(text, GOLDEN_NAME, data=data)
     if isinstance(result, CompiledWorkflow):
         assert result.workflow == data["name"]
 
@@ -284,7 +286,7 @@ def test_hostile_values_in_golden_files(case: tuple[dict[str, Any], str]) -> Non
 def test_hostile_values_that_compile_pass_crm_verify(case: tuple[dict[str, Any], str]) -> None:
     """A sample of the compiles goes through Pacemaker's own checker (a subprocess each)."""
     data, text = case
-    result = outcome(text, data=data)
+    result = outcome(text, GOLDEN_NAME, data=data)
     if isinstance(result, CompiledWorkflow):
         verify_compiled(result)
 
