@@ -74,14 +74,16 @@ phase "wheelhouse"
 # per VM, and pip's isolated build environment as long again. install-haflow.sh
 # then only builds haflow itself into it. The chroot gets /proc and /dev in a
 # mount namespace of its own, so nothing stays mounted on failure.
+haflow_wheel=$(cd "$rootfs/opt/haflow-wheels" && echo haflow-*.whl)
+[ -f "$rootfs/opt/haflow-wheels/$haflow_wheel" ] || die "pip wheel made no haflow wheel"
 # shellcheck disable=SC2016  # expanded by the inner shell
 unshare --mount --propagation private sh -eu -c '
     mount -t proc proc "$1/proc"
     mount --rbind /dev "$1/dev"
     chroot "$1" python3 -m venv /opt/haflow
     chroot "$1" /opt/haflow/bin/pip install -q --no-index --find-links /opt/haflow-wheels \
-        setuptools wheel /opt/haflow-wheels/haflow-*.whl
-    chroot "$1" /opt/haflow/bin/pip uninstall -q -y haflow' sh "$rootfs"
+        setuptools wheel "/opt/haflow-wheels/$2"
+    chroot "$1" /opt/haflow/bin/pip uninstall -q -y haflow' sh "$rootfs" "$haflow_wheel"
 rm -f "$rootfs"/opt/haflow-wheels/haflow-*.whl   # haflow itself comes from the VM's /haflow
 
 phase "vagrant user, network, bootloader configuration"
