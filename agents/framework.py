@@ -16,6 +16,7 @@ import sys
 
 from haflow.agents import deadline, ocfcodes
 from haflow.agents.params import Param, Value, parse
+from haflow.encoding.value import from_cib
 
 # typing and collections.abc cost milliseconds at import: annotations only
 TYPE_CHECKING = False
@@ -81,7 +82,9 @@ class Agent:
     def __init__(self, environ: Mapping[str, str], action: str = "") -> None:
         self.environ = environ
         self.action = action
-        raw = {k[11:]: v for k, v in environ.items() if k.startswith("OCF_RESKEY_")}
+        # values as the compiler gave them (encoding/value.py: line breaks survive the CIB)
+        raw = {k[11:]: v if k.startswith("OCF_RESKEY_CRM_meta_") else from_cib(v)
+               for k, v in environ.items() if k.startswith("OCF_RESKEY_")}
         # ${secrets.NAME}: resolved from this node's store as the action runs (secrets.py);
         # a secret missing here fails the action that needs it (SECRET_ACTIONS)
         self.secret_problems: list[str] = []

@@ -89,6 +89,9 @@ class Code(StrEnum):
     MISSING_PARAM = auto(), E.INVALID, "a parameter the agent's meta-data requires is missing", True
     UNKNOWN_PARAM = auto(), E.INVALID, "a parameter the agent's meta-data does not declare", True
     RESERVED_PARAM = auto(), E.INVALID, "a parameter haflow sets itself", True
+    PARAM_NOT_KEEPABLE = (auto(), E.INVALID, "a foreign agent's parameter holds a line "
+                          "break, tab, other control character, or markup after a non-ASCII "
+                          "character, which the CIB cannot keep", True)
     UNCHECKED_PARAMS = (auto(), E.OK,
         "warning: the agent's meta-data could not be read, its parameters were not checked", True)
     BAD_DURATION = (auto(), E.INVALID,

@@ -6,6 +6,7 @@ Written by the agents (agents/progress.py), read by ``haflow status``.
 from __future__ import annotations
 
 from haflow.encoding.meta import HEARTBEAT_ATTR_PREFIX
+from haflow.encoding.value import from_cib, to_cib
 
 # seconds between heartbeats, unless HAFLOW_HEARTBEAT_INTERVAL says otherwise
 DEFAULT_INTERVAL = 5.0
@@ -17,7 +18,8 @@ def attribute_name(resource: str) -> str:
 
 def format_value(now: float, percent: int | None, message: str) -> str:
     pct = "-" if percent is None else str(max(0, min(100, percent)))
-    return f"{int(now)} {pct} {' '.join(message.split())}"
+    # the message folded to one line, and quoted where Pacemaker's writer would break it
+    return f"{int(now)} {pct} {to_cib(' '.join(message.split()))}"
 
 
 def parse_value(value: str) -> tuple[int, int | None, str]:
@@ -25,4 +27,4 @@ def parse_value(value: str) -> tuple[int, int | None, str]:
     when it is not one."""
     stamp, _, rest = value.partition(" ")
     pct, _, message = rest.partition(" ")
-    return int(stamp), (None if pct == "-" else int(pct)), message
+    return int(stamp), (None if pct == "-" else int(pct)), from_cib(message)

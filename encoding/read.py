@@ -35,6 +35,7 @@ from haflow.encoding.meta import (
     TARGET_ROLE,
 )
 from haflow.encoding.record import Event, parse_value
+from haflow.encoding.value import from_cib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def submission_of(cib: E, workflow: str) -> str | None:
 def outputs(meta: Mapping[str, str]) -> dict[str, str]:
     """A step's outputs (key -> value), from its meta attributes (``configured_meta``)."""
     start = len(OUTPUT_META_PREFIX)
-    return {k[start:]: v for k, v in meta.items() if k.startswith(OUTPUT_META_PREFIX)}
+    return {k[start:]: from_cib(v) for k, v in meta.items() if k.startswith(OUTPUT_META_PREFIX)}
 
 
 def effect_flagged(element: E) -> bool:

@@ -10,6 +10,8 @@ agent runs for every resource event on every node.
 
 from __future__ import annotations
 
+from haflow.encoding.value import from_cib, to_cib
+
 # the "step" of a fencing in a workflow's history
 FENCING_STEP = "(fencing)"
 OK = "ok"
@@ -45,9 +47,11 @@ class Event:
 
 
 def format_value(event: Event) -> str:
-    """The record of ``event`` (its text folded to one line; no node is ``-``)."""
+    """The record of ``event`` (its text folded to one line, and quoted where Pacemaker's
+    writer would break it: value.py; no node is ``-``)."""
     return (f"{event.step} {event.time:.6f} {event.node or '-'} {event.task} {event.rc} "
-            f"{event.status} {event.outcome} {' '.join(event.text.split())}").rstrip(" ")
+            f"{event.status} {event.outcome} {to_cib(' '.join(event.text.split()))}"
+            ).rstrip(" ")
 
 
 def parse_value(value: str) -> Event | None:
@@ -57,7 +61,7 @@ def parse_value(value: str) -> Event | None:
         return None
     try:
         return Event(float(parts[1]), parts[2], parts[0], parts[3], int(parts[4]),
-                     int(parts[5]), parts[6], parts[7] if len(parts) > 7 else "")
+                     int(parts[5]), parts[6], from_cib(parts[7]) if len(parts) > 7 else "")
     except ValueError:
         return None
 

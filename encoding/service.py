@@ -112,11 +112,12 @@ def secret_nvpair(secret: str) -> tuple[str, str]:
 
 
 def template_value(text: str) -> str:
-    """A template's YAML as one line (JSON string syntax): Pacemaker 2.1.5 writes the CIB
-    with raw line breaks in attribute values, which XML reads back as spaces."""
+    """A template's YAML as one line of ASCII (JSON string syntax): Pacemaker 2.1.5 writes
+    the CIB with line breaks changed, and escapes nothing after a non-ASCII character
+    (value.py)."""
     import json
 
-    return json.dumps(text, ensure_ascii=False)
+    return json.dumps(text)
 
 
 def template_text(value: str) -> str | None:

@@ -27,6 +27,7 @@ from haflow.encoding.meta import (
 )
 from haflow.encoding.read import resources_of
 from haflow.encoding.record import format_value, key
+from haflow.encoding.value import to_cib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def outputs(primitive: E, values: Mapping[str, str], effect: str | None = None) 
     ``ids.outputs_set_id``; returns the set."""
     meta = meta_set(primitive, outputs_set_id(primitive.get("id", "")))
     for name, value in sorted(values.items()):
-        set_nvpair(meta, OUTPUT_META_PREFIX + name, value)
+        set_nvpair(meta, OUTPUT_META_PREFIX + name, to_cib(value))
     if effect is not None:
         set_nvpair(meta, EFFECT_META, effect)
     return meta

@@ -42,6 +42,7 @@ from haflow.encoding.meta import (
     UNIT_META,
 )
 from haflow.encoding.read import configured_meta, outputs, workflows
+from haflow.encoding.value import from_cib
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -86,7 +87,7 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
     if root is not None:
         for nvpair in root.iterfind("instance_attributes/nvpair"):
             if nvpair.get("name") == PARAM_DESCRIPTION:
-                description = nvpair.get("value")
+                description = from_cib(nvpair.get("value", ""))
     deps = config.dependencies(workflow)
     steps: list[StepStatus] = []
     by_id: dict[str, StepStatus] = {}

@@ -62,6 +62,7 @@ from haflow.encoding.meta import (
     SKIPPED_META,
     UNIT_META,
 )
+from haflow.encoding.value import to_cib
 
 DEFAULT_SUBMISSION = "1"
 INFINITY = "INFINITY"
@@ -290,7 +291,7 @@ def _root(wf: Workflow) -> Rendered:
     rid = root_id(wf.name)
     params = [(PARAM_WORKFLOW, wf.name)]
     if wf.description:
-        params.append((PARAM_DESCRIPTION, wf.description))
+        params.append((PARAM_DESCRIPTION, to_cib(wf.description)))
     meta = [
         (FAILURE_POLICY_META, str(wf.failure_policy)),
         # a joining node must not draw the root over: a move is a stop and a start
@@ -306,7 +307,9 @@ def _root(wf: Workflow) -> Rendered:
 def _step(wf: Workflow, step: Step, submission: str) -> Rendered:
     sid = step_id(wf.name, step.name)
     agent = step.agent
-    params = list(step.params.items())
+    # haflow's agents read values back with from_cib; a foreign agent's values hold no
+    # control character (the validator's PARAM_NOT_KEEPABLE)
+    params = [(n, to_cib(v) if agent.is_haflow else v) for n, v in step.params.items()]
     if agent.is_haflow:
         params += [
             (PARAM_WORKFLOW, wf.name),

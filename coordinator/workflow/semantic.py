@@ -28,6 +28,7 @@ from haflow.coordinator.workflow.model import (
 )
 from haflow.encoding.ids import NAME_MAX, ROOT_AGENT, ROOT_STEP, valid_name
 from haflow.encoding.meta import PARAM_STEP, PARAM_SUBMISSION, PARAM_WORKFLOW
+from haflow.encoding.value import unkeepable
 
 # not ours to check: ${secrets.NAME} is resolved when the action runs, from a store outside
 # the CIB (the service's); ${item} and ${index} are a for_each step's (expand.py)
@@ -210,6 +211,19 @@ def _agent_and_params(out: _Out, step: Step, meta: MetaLookup) -> None:
                     step.name,
                     param=param,
                 )
+    else:
+        for param, value in step.params.items():
+            what = unkeepable(value)
+            if what is not None:
+                out.add(
+                    Code.PARAM_NOT_KEEPABLE,
+                    f"parameter '{param}' of agent '{step.agent}' holds {what}, which "
+                    "Pacemaker 2.1.5 cannot write into the CIB unchanged (only haflow's own "
+                    "agents take such a value, quoted)",
+                    step.where(f"params.{param}"),
+                    step.name,
+                    param=param,
+                )
     info = meta(step.agent)
     if info.error and info.checked:
         out.add(Code.UNKNOWN_AGENT, f"agent '{step.agent}': {info.error}", agent_loc, step.name)
@@ -334,6 +348,9 @@ def _rules(out: _Out, step: Step) -> None:
             out.add(Code.BAD_RULE, f"rule op '{rule.op}' takes no value", rule.loc, step.name)
         elif not unary and rule.value is None:
             out.add(Code.BAD_RULE, f"rule op '{rule.op}' needs a value", rule.loc, step.name)
+        elif rule.value is not None and (what := unkeepable(str(rule.value))) is not None:
+            out.add(Code.BAD_RULE, f"rule value holds {what}, which Pacemaker 2.1.5 cannot "
+                    "write into the CIB unchanged", rule.loc, step.name)
 
 
 def _placement(out: _Out) -> None:

@@ -7,12 +7,13 @@ undoes each step exactly once, in reverse order.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from haflow.lab import control, records
-from haflow.lab.layout import LabLayout
+from haflow.lab.layout import LabLayout, node_names
 from haflow.lab.workload import (
     lab_env,
     submitted,
@@ -123,6 +124,45 @@ def test_exec_runs_with_the_step_contract_environment(lab3: LabLayout, tmp_path:
         # hold compiles to on-fail=block, what the agent falls back on without the CIB
         assert "OCF_RESKEY_CRM_meta_on_fail=block" in lines
         assert any(line.startswith("HAFLOW_KEY=envcheck/show/") for line in lines)
+
+
+MULTI_LINE = """\
+name: textcheck
+failure_policy: hold
+steps:
+  make:
+    agent: exec
+    params:
+      do: |
+        printf 'one\\ttab\\n' > {made}
+        printf '%s\\n' 'café "noir" <b> & \\n' >> {made}
+        echo 'note=café "noir" <b>' > "$HAFLOW_OUTPUTS"
+  use:
+    agent: exec
+    after: [make]
+    params:
+      do: echo '${{steps.make.note}}' > {used}
+"""
+
+
+def test_any_text_in_a_parameter_and_an_output_reaches_the_agent_as_written(
+        lab3: LabLayout, tmp_path: Path) -> None:
+    """Pacemaker 2.1.5's CIB writer changes line breaks and tabs and escapes nothing after
+    a non-ASCII character (encoding/value.py): a block command with both runs as written,
+    its output reaches the next step, and the CIB stays XML on every node."""
+    made, used = tmp_path / "made", tmp_path / "used"
+    text = MULTI_LINE.format(made=made, used=used)
+    with submitted(lab3, text, ["make", "use"]) as name:
+        wait_started(lab3, name, ["make", "use"])
+        assert made.read_text() == 'one\ttab\ncafé "noir" <b> & \\n\n'
+        assert used.read_text() == 'café "noir" <b>\n'
+        for node in node_names(3):
+            query = control.run_on(lab3, node, ["cibadmin", "--query", "--xpath",
+                                                f"//primitive[@id='{name}.make']"])
+            assert query.returncode == 0, query.stderr
+            primitive = ET.fromstring(query.stdout)  # XML, as Pacemaker wrote it
+            values = {n.get("name"): n.get("value", "") for n in primitive.iter("nvpair")}
+            assert values["do"].startswith('"printf ') and values["do"].isascii()
 
 
 def test_a_long_start_publishes_progress_then_clears_it(lab3: LabLayout, tmp_path: Path) -> None:

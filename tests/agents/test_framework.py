@@ -38,6 +38,18 @@ def test_parse_reports_every_problem_and_types_values() -> None:
     assert "'d' is required" in problems[2]
 
 
+def test_parameters_read_back_as_the_compiler_quoted_them(tmp_path: Path) -> None:
+    """A multi-line command reaches the agent as it was written (encoding/value.py)."""
+    from haflow.encoding.value import to_cib
+
+    box = Sandbox(tmp_path)
+    made = tmp_path / "made"
+    command = f"printf 'one\\ttab\\n' > {made}\necho 'two \"é\"' >> {made}\n"
+    result = box.run(EXEC, "start", {"do": to_cib(command)}, "wf.e")
+    assert result.rc == ocfcodes.SUCCESS, result.stderr
+    assert made.read_text() == 'one\ttab\ntwo "é"\n'
+
+
 def test_usage_errors(tmp_path: Path) -> None:
     env = ocf_env("t", {})
     assert run_agent(TEST, "frobnicate", env).rc == ocfcodes.ERR_UNIMPLEMENTED

@@ -223,6 +223,24 @@ def test_outputs_and_effect_flag(lib: Lib) -> None:
     assert len(step.findall("meta_attributes/nvpair")) == 3
 
 
+def test_outputs_and_history_texts_pacemaker_would_break_are_quoted(lib: Lib) -> None:
+    step = lib.element("primitive", id="wf.a")
+    write.outputs(step, {"note": 'café "noir" <b>', "plain": "é"})
+    stored = {n.get("name"): n.get("value") for n in step.iter("nvpair")}
+    assert stored["haflow-output-note"] == '"caf\\u00e9 \\"noir\\" <b>"'
+    assert stored["haflow-output-plain"] == "é"  # nothing to break: readable as it is
+    assert read.outputs(read.configured_meta(step)) == {"note": 'café "noir" <b>',
+                                                        "plain": "é"}
+    cib = lib.parse(CIB)
+    root = read.root_of(cib, "wf")
+    assert root is not None
+    failed = record.Event(1795672400.5, "n1", "a", "start", 1, 0, "failed",
+                          'é: <no such file> "x"')
+    nvpair = write.add_event(root, "wf", failed, "a")
+    assert nvpair.get("value", "").isascii()
+    assert [e.text for e in read.events(cib, "wf")] == ['é: <no such file> "x"']
+
+
 def test_the_step_agent_sends_the_writers_outputs() -> None:
     sent = ET.fromstring(cibio.outputs_xml("wf.a", {"id": "7"}, "present"))
     made = ET.Element("primitive", id="wf.a")

@@ -34,6 +34,7 @@ from haflow.coordinator.workflow.compiler import CompiledWorkflow, compile_workf
 from haflow.coordinator.workflow.loader import loads
 from haflow.coordinator.workflow.model import AgentSpec, Workflow
 from haflow.encoding.ids import root_id, step_id
+from haflow.encoding.value import from_cib
 
 # a strict parser: the CIB must be well-formed without any help (no recovery,
 # no entities resolved, no DTD fetched)
@@ -139,12 +140,16 @@ def assert_round_trip(wf: Workflow, compiled: CompiledWorkflow, data: Any) -> et
     ]
     assert len(ids) == len(set(ids)), "duplicate ids"
     root_params = _nvpairs(root, f"{root_id(wf.name)}.params")
-    assert root_params.get("description", "") == wf.description
+    # values as haflow's agents read them back (encoding/value.py); a foreign agent's are
+    # stored as they are
+    assert from_cib(root_params.get("description", "")) == wf.description
     raw_steps = data.get("steps") if isinstance(data, dict) else None
     if isinstance(data, dict) and isinstance(data.get("description"), str):
         assert wf.description == data["description"]
     for name, step in wf.steps.items():
         got = _nvpairs(root, f"{step_id(wf.name, name)}.params")
+        if step.agent.is_haflow:
+            got = {k: from_cib(v) for k, v in got.items()}
         for key, value in step.params.items():
             assert got[key] == value, (name, key)
         raw = raw_steps.get(name) if isinstance(raw_steps, dict) else None

@@ -11,6 +11,7 @@ from lxml import etree
 
 from haflow.coordinator.workflow.compiler import CompiledWorkflow, Node, compile_workflow
 from haflow.coordinator.workflow.loader import loads
+from haflow.encoding.value import from_cib
 
 pytestmark = pytest.mark.tier0
 
@@ -69,8 +70,9 @@ def test_a_workflow_with_any_text_compiles_to_what_lxml_writes(
     }, ensure_ascii=False), "w.yaml")
     xml = compile_workflow(wf, submission=command or "1").to_xml()
     assert xml == lxml_pretty(xml)
-    # the text is the value, whatever had to be escaped on the way
+    # the text is the value, whatever had to be escaped on the way (and quoted for
+    # Pacemaker's writer: encoding/value.py)
     root = etree.fromstring(xml)
-    assert root.find(".//nvpair[@name='description']").get("value") == description
-    assert etree.fromstring(compile_workflow(wf).to_xml(pretty=False)).find(
-        ".//nvpair[@name='do']").get("value") == (command or "x")
+    assert from_cib(root.find(".//nvpair[@name='description']").get("value")) == description
+    assert from_cib(etree.fromstring(compile_workflow(wf).to_xml(pretty=False)).find(
+        ".//nvpair[@name='do']").get("value")) == (command or "x")
