@@ -28,6 +28,9 @@ class Env:
     extra_env: dict[str, str] = field(default_factory=dict)
     # the cluster node's name where it is known up front (a lab node); None: this host
     node: str | None = None
+    # who the commands act for, as history records it: an API caller; None: the unix
+    # user running haflow
+    actor: str | None = None
 
     @property
     def node_name(self) -> str:

@@ -39,7 +39,7 @@ def set_workflow_role(env: Env, workflow: str, role: str | None, what: str,
     if resume:
         tickets.remove_pause(new, workflow)
     if event is not None:
-        add_event(new, env.node_name, workflow, *event)
+        add_event(new, env, workflow, *event)
     return livecib.push(env, old, new, what)
 
 
@@ -77,7 +77,7 @@ def abort_many(env: Env, workflows: list[str] | None) -> list[str]:
         was_paused = tickets.pause_constraint(old, workflow) is not None
         if was_paused:
             tickets.remove_pause(new, workflow)
-        add_event(new, env.node_name, workflow, "abort", "every step is undone, in reverse "
+        add_event(new, env, workflow, "abort", "every step is undone, in reverse "
                   "order" + (" (it was paused: the pause is lifted to undo it)"
                              if was_paused else ""))
     if not livecib.push(env, old, new, f"aborting {names}"):
@@ -119,7 +119,7 @@ def record_event(env: Env, workflow: str, task: str, text: str) -> None:
     """One history event of the workflow, as its own patch."""
     old = live_view.query(env)
     new = deepcopy(old)
-    add_event(new, env.node_name, workflow, task, text)
+    add_event(new, env, workflow, task, text)
     livecib.push(env, old, new, f"recording {task} of workflow '{workflow}'")
 
 

@@ -46,7 +46,7 @@ def approve(env: Env, workflow: str, step: str, by: str | None = None) -> str:
     new = deepcopy(old)
     tickets.grant(new, ticket)
     who = f"; approved by {by}" if by else ""
-    add_event(new, env.node_name, workflow, "approve", f"gate {step} approved{who}",
+    add_event(new, env, workflow, "approve", f"gate {step} approved{who}",
               step=step)
     livecib.push(env, old, new, f"approving step '{step}' of workflow '{workflow}'")
     return ticket
@@ -63,7 +63,7 @@ def pause(env: Env, workflow: str) -> None:
     new = deepcopy(old)
     tickets.remove_pause(new, workflow)  # one granted by hand: paused again
     tickets.add_pause(new, workflow)
-    add_event(new, env.node_name, workflow, "pause",
+    add_event(new, env, workflow, "pause",
               "nothing starts or stops until resumed")
     livecib.push(env, old, new, f"pausing workflow '{workflow}'")
 
@@ -77,5 +77,5 @@ def resume(env: Env, workflow: str) -> None:
         raise error(Code.NOT_PAUSED, f"workflow '{workflow}' is not paused")
     new = deepcopy(old)
     tickets.remove_pause(new, workflow)
-    add_event(new, env.node_name, workflow, "resume", "steps start and stop again")
+    add_event(new, env, workflow, "resume", "steps start and stop again")
     livecib.push(env, old, new, f"resuming workflow '{workflow}'")

@@ -141,7 +141,7 @@ def _submit_once(env: Env, workflows: list[Workflow], replace: bool,
     if not events:
         return done  # every workflow replaced by itself
     for name, verb, text in events:
-        add_event(new, env.node_name, name, verb, text)
+        add_event(new, env, name, verb, text)
     doing = "replacing" if present else "submitting"
     livecib.push(env, old, new, f"{doing} workflow {_named([wf.name for wf in workflows])}")
     return done

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from copy import deepcopy
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -21,6 +22,9 @@ from haflow.coordinator.workflow.model import Workflow
 from haflow.encoding import ids, read, tickets, write
 from haflow.encoding.meta import STOPPED
 from haflow.encoding.record import Event
+
+if TYPE_CHECKING:
+    from haflow.coordinator.cluster.env import Env
 
 ALERT_ID = "haflow-alert"
 
@@ -106,18 +110,19 @@ def _keep_runtime_sets(old: etree._Element, new: etree._Element, workflow: str,
                 target.append(deepcopy(meta))
 
 
-def add_event(cib: etree._Element, node: str, workflow: str, task: str, text: str,
+def add_event(cib: etree._Element, env: Env, workflow: str, task: str, text: str,
               step: str = ids.ROOT_STEP) -> None:
-    """Record what an admin did on ``node`` in ``cib`` (as the alert agent records what
-    ran), so that it goes into the same atomic patch as the doing of it."""
+    """Record what an admin (or an API caller: ``env.actor``) did on ``env``'s node in
+    ``cib`` (as the alert agent records what ran), so that it goes into the same atomic
+    patch as the doing of it."""
     import getpass
     import time
 
     root = read.root_of(cib, workflow)
     if root is None:
         return
-    event = Event(time.time(), node, step, task, 0, 0, "ok",
-                  f"{text} (by {getpass.getuser()})")
+    event = Event(time.time(), env.node_name, step, task, 0, 0, "ok",
+                  f"{text} (by {env.actor or getpass.getuser()})")
     write.add_event(root, workflow, event, task)
 
 

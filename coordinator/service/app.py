@@ -8,6 +8,7 @@ some of them local to ``create_app``.
 """
 
 
+import dataclasses
 import hashlib
 import json
 import threading
@@ -222,6 +223,11 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
     Operator = Annotated[Caller, Depends(role("operator", "run or change workflows"))]
     Admin = Annotated[Caller, Depends(role("admin", "manage templates and users"))]
 
+    def acting(caller: Caller) -> Env:
+        """The commands' environment for a caller's change: its history names the token's
+        user, not the unix user the API runs as."""
+        return dataclasses.replace(env, actor=f"{caller.user} through the API")
+
     @app.get("/v1/health", tags=["service"])
     def health() -> JSONResponse:
         """Whether this API has a view of the cluster (no token needed; 503 when not)."""
@@ -294,7 +300,8 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
             idempotency = f"{_check_key(idempotency_key)} {_digest(body)}"
         lock = service.key_lock(idempotency_key) if idempotency_key else threading.Lock()
         with lock:
-            done = instantiate(env, body.template, body.inputs, body.name, idempotency)
+            done = instantiate(acting(caller), body.template, body.inputs, body.name,
+                               idempotency)
         if not done.replayed:
             service.wrote()
         data = {"workflow": done.workflow, "submission": done.submission,
@@ -308,7 +315,7 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         """Undo every step, in reverse order (``haflow abort``)."""
         from haflow.coordinator.commands.abort import abort
 
-        changed = abort(env, name)
+        changed = abort(acting(caller), name)
         service.wrote()
         return {"workflow": name, "aborted": True, "changed": changed}
 
@@ -318,7 +325,7 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         """Clear failures so the steps run again; un-abort (``haflow retry``)."""
         from haflow.coordinator.commands.abort import retry
 
-        cleared = retry(env, name, body.step if body else None)
+        cleared = retry(acting(caller), name, body.step if body else None)
         service.wrote()
         return {"workflow": name, "cleared": cleared}
 
@@ -329,7 +336,7 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         (``haflow approve``)."""
         from haflow.coordinator.commands.gates import approve
 
-        approve(env, name, body.step, by=caller.user)
+        approve(acting(caller), name, body.step)
         service.wrote()
         return {"workflow": name, "step": body.step, "approved": True}
 
@@ -338,7 +345,7 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         """No step starts or stops until resumed; running ones finish (``haflow pause``)."""
         from haflow.coordinator.commands.gates import pause
 
-        pause(env, name)
+        pause(acting(caller), name)
         service.wrote()
         return {"workflow": name, "paused": True}
 
@@ -347,7 +354,7 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         """Steps start and stop again (``haflow resume``)."""
         from haflow.coordinator.commands.gates import resume
 
-        resume(env, name)
+        resume(acting(caller), name)
         service.wrote()
         return {"workflow": name, "paused": False}
 
@@ -356,7 +363,7 @@ def create_app(env: Env, watch: bool = True) -> FastAPI:
         """Remove an undone workflow (``haflow remove``)."""
         from haflow.coordinator.commands.remove import remove
 
-        leftovers = remove(env, name, force=force)
+        leftovers = remove(acting(caller), name, force=force)
         service.wrote()
         return {"workflow": name, "removed": True, "effects_remain": leftovers}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -44,19 +45,22 @@ class LabHttp:
     """httpx calls made from inside ``node``'s network namespace."""
 
     def __init__(self, layout: LabLayout, node: str, base: str, workers: int = 4,
-                 local_address: str | None = None) -> None:
+                 local_address: str | None = None,
+                 verify: ssl.SSLContext | bool = True) -> None:
         pid = power.init_pid(layout, node)
         assert pid is not None, f"{node} is off"
         self.pid = pid
         self.base = base
         self.local_address = local_address
+        self.verify = verify  # trusts a server of the test's own certificate
         self._local = threading.local()
         self.pool = ThreadPoolExecutor(workers, initializer=join_netns, initargs=(pid,))
 
     def _client(self) -> httpx.Client:
         client = getattr(self._local, "client", None)
         if client is None:
-            transport = httpx.HTTPTransport(local_address=self.local_address)
+            transport = httpx.HTTPTransport(local_address=self.local_address,
+                                            verify=self.verify)
             client = self._local.client = httpx.Client(base_url=self.base, timeout=30,
                                                        transport=transport)
         return client
@@ -106,11 +110,12 @@ class LabHttp:
 
 
 @contextmanager
-def serving(layout: LabLayout, node: str, listen: str, log: Path) -> Iterator[
+def serving(layout: LabLayout, node: str, listen: str, log: Path, *options: str) -> Iterator[
         subprocess.Popen[bytes]]:
-    """``haflow serve --listen LISTEN`` as ``node``, ended by its own handle afterwards."""
+    """``haflow serve --listen LISTEN [OPTIONS]`` as ``node``, ended by its own handle
+    afterwards."""
     argv = control.node_command(layout, node, [sys.executable, "-m", "haflow.coordinator.cli",
-                                               "serve", "--listen", listen])
+                                               "serve", "--listen", listen, *options])
     with open(log, "ab") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=out)
     try:

@@ -173,6 +173,9 @@ def test_a_template_runs_to_done_once_with_retries_seen_on_the_event_stream(
         (s["name"], s["state"]) for s in cli_view["steps"]]
     history = api.http.get("/v1/workflows/greet1/history", api.tokens["viewer"]).json()
     assert [e["task"] for e in history].count("submit") == 1
+    # the history names the token's user, not the unix user the API runs as
+    submitted = next(e for e in history if e["task"] == "submit")
+    assert submitted["text"].endswith("(by t-operator through the API)"), submitted
     # abort, retry, abort again and remove, through the API
     assert api.http.post("/v1/workflows/greet1/abort", api.tokens["operator"]).status_code \
         == 200
@@ -287,13 +290,15 @@ def test_no_secret_or_token_in_answers(api: Api, greet: str) -> None:
 
 
 def test_acl_lets_a_haclient_member_read_status_but_not_write(api: Api) -> None:
-    """`haflow acl enable`: a user that is not root runs `haflow status`; its submit and
-    abort are refused by the CIB manager, and haflow says so."""
+    """`haflow acl enable`: a user that is not root and only a member of haclient (its own
+    group first, as it logs in) runs `haflow status`; its submit and abort are refused by
+    the CIB manager, and haflow says so. Joining haflow-operators lets it abort; `acl
+    grant` gives one user a role without a group."""
     import tempfile
 
     from haflow.lab import control
 
-    # where the user can read it (pytest's own directories are root's alone)
+    # where the users can read it (pytest's own directories are root's alone)
     readable = Path(tempfile.mkdtemp(prefix="haflow-acl-"))
     readable.chmod(0o755)
     workflow = readable / "aclwf.yaml"
@@ -302,27 +307,46 @@ def test_acl_lets_a_haclient_member_read_status_but_not_write(api: Api) -> None:
     workflow.chmod(0o644)
     api.workflows.append("aclwf")
     assert cli(api.layout, "submit", str(workflow)).returncode == 0
-    assert cli(api.layout, "acl", "enable").returncode == 0
-    assert cli(api.layout, "acl", "grant", "nobody", "--role", "viewer").returncode == 0
     haflow = str(Path(sys.executable).with_name("haflow"))
+    user = "haflow-acl-member"
+
+    def on_node(*argv: str) -> subprocess.CompletedProcess[str]:
+        # the lab's nodes share one /etc of their own: a user made here is the lab's alone
+        done = control.run_on(api.layout, "node1", list(argv), timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    def as_member(*argv: str) -> subprocess.CompletedProcess[str]:
+        return control.run_on(api.layout, "node1", ["setpriv", f"--reuid={user}",
+                                                    f"--regid={user}", "--init-groups",
+                                                    *argv], timeout=120)
 
     def as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:
-        # a user with no corosync access, whose group lets it reach Pacemaker's IPC
+        # a user in no group of the cluster's, that only a grant of its own lets in
         return control.run_on(api.layout, "node1", ["setpriv", "--reuid=nobody",
                                                     "--regid=haclient", "--clear-groups",
                                                     *argv], timeout=120)
 
+    on_node("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group",
+            "--groups", "haclient", user)
     try:
-        shown = as_nobody(haflow, "status", "aclwf", "--output-as", "json")
+        assert cli(api.layout, "acl", "enable").returncode == 0
+        shown = as_member(haflow, "status", "aclwf", "--output-as", "json")
         assert shown.returncode in (0, 7), shown.stderr
         assert json.loads(shown.stdout)["name"] == "aclwf"
         for argv in (("abort", "aclwf"), ("submit", str(workflow), "--replace")):
-            refused = as_nobody(haflow, *argv, "--output-as", "json")
+            refused = as_member(haflow, *argv, "--output-as", "json")
             assert refused.returncode == 9, refused.stdout + refused.stderr
             assert json.loads(refused.stdout)["errors"][0]["code"] == "PERMISSION_DENIED"
-        assert "haflow-user-" not in as_nobody("cibadmin", "--query").stdout
-        assert cli(api.layout, "acl", "grant", "nobody", "--role", "operator").returncode == 0
-        assert as_nobody(haflow, "abort", "aclwf").returncode == 0
+        assert "haflow-user-" not in as_member("cibadmin", "--query").stdout
+        # not in haclient, no grant: the CIB manager lets nobody read nothing
+        assert as_nobody(haflow, "status", "aclwf").returncode != 0
+        assert cli(api.layout, "acl", "grant", "nobody", "--role", "viewer").returncode == 0
+        assert as_nobody(haflow, "status", "aclwf").returncode in (0, 7)
+        on_node("groupadd", "--force", "haflow-operators")
+        on_node("usermod", "--append", "--groups", "haflow-operators", user)
+        aborted = as_member(haflow, "abort", "aclwf")
+        assert aborted.returncode == 0, aborted.stdout + aborted.stderr
     finally:
         workflow.unlink()
         readable.rmdir()
@@ -330,6 +354,46 @@ def test_acl_lets_a_haclient_member_read_status_but_not_write(api: Api) -> None:
         config.run(["cibadmin", "--delete", "--xml-text", "<acls/>"])
         config.run(["crm_attribute", "--type", "crm_config", "--name", "enable-acl",
                     "--delete"])
+        control.run_on(api.layout, "node1", ["userdel", user])
+        control.run_on(api.layout, "node1", ["groupdel", "haflow-operators"])
+
+
+def test_serve_speaks_tls_with_the_certificate_it_is_given(api: Api) -> None:
+    """`haflow serve --tls-cert F --tls-key F`: HTTPS that a client checking the certificate
+    trusts, and no plain HTTP on the same port."""
+    import ssl
+
+    import httpx
+
+    from tests.service.apitools import serving, wait_healthy
+
+    cert, key = api.tmp / "tls.crt", api.tmp / "tls.key"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                           "-days", "1", "-subj", "/CN=haflow-test", "-addext",
+                           "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
+                           str(cert)], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    port = PORT + 1
+    log = api.tmp / "serve-tls.log"
+    with serving(api.layout, "node1", f"127.0.0.1:{port}", log, "--tls-cert", str(cert),
+                 "--tls-key", str(key)):
+        trusting = ssl.create_default_context(cafile=str(cert))
+        https = LabHttp(api.layout, "node1", f"https://127.0.0.1:{port}", verify=trusting)
+        plain = LabHttp(api.layout, "node1", f"http://127.0.0.1:{port}")
+        untrusting = LabHttp(api.layout, "node1", f"https://127.0.0.1:{port}")
+        try:
+            assert wait_healthy(https)["status"] == "ok"
+            listed = https.get("/v1/workflows", api.tokens["viewer"])
+            assert listed.status_code == 200, listed.text
+            with pytest.raises(httpx.HTTPError):
+                plain.get("/v1/health")
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                untrusting.get("/v1/health")
+        finally:
+            for client in (https, plain, untrusting):
+                client.close()
+    half = cli(api.layout, "serve", "--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert))
+    assert half.returncode == 2 and "go together" in half.stdout + half.stderr
 
 
 GATED = """\
