@@ -5,6 +5,10 @@ this node every few seconds (its name and value: encoding/heartbeat.py). The att
 replicated in the CIB's status section, so ``haflow status`` on any node can
 show progress, and flag a step whose heartbeat stopped as stuck long before
 its timeout fires. Transient attributes vanish when the node leaves.
+
+An action shorter than one interval publishes nothing: every write of the attribute,
+and its removal, is a CIB change that makes the controller abort its transition and
+the scheduler run again, two per step when every action wrote (bench/throughput.py).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._changed = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
+        self.published = False
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -39,17 +44,21 @@ class Heartbeat:
         self._stop.set()
         self._changed.set()
         self._thread.join(timeout=2)
-        self._attrd(["-D"])
+        if self.published:
+            self._attrd(["-D"])
 
     def update(self, percent: int | None, message: str) -> None:
         self.percent, self.message = percent, message
         self._changed.set()
 
     def _loop(self) -> None:
+        # the first heartbeat one interval in, with whatever progress came before it
+        self._stop.wait(self.interval)
         while not self._stop.is_set():
+            self._changed.clear()
+            self.published = True  # before the write: a removal must follow one in flight
             self._attrd(["-U", format_value(time.time(), self.percent, self.message)])
             self._changed.wait(self.interval)
-            self._changed.clear()
             self._stop.wait(0.5)  # at most two updates a second, however chatty the agent
 
     def _attrd(self, args: list[str]) -> None:
