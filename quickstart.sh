@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 DEBIAN_PACKAGES="pacemaker corosync pcs crmsh resource-agents fence-agents
   pacemaker-cli-utils iproute2 util-linux python3 python3-venv python3-dev gcc libxml2-utils
   libcorosync-common-dev libcmap-dev libquorum-dev libvotequorum-dev libcpg-dev
-  libcfg-dev openssl shellcheck vagrant graphviz chromium"
+  libcfg-dev openssl shellcheck vagrant graphviz chromium firefox-esr"
 VENV=${HAFLOW_VENV:-.venv}
 
 die() { echo "quickstart: $*" >&2; exit 1; }

@@ -90,6 +90,8 @@ setup(
             "httpx>=0.25",
             # the web view's browser tests drive Debian's chromium (no browser download)
             "playwright>=1.40",
+            # and Debian's Firefox ESR over WebDriver BiDi (tests/web/bidi.py)
+            "websockets>=12",
         ],
     },
     cffi_modules=corosync_cffi_modules(),
