@@ -11,7 +11,7 @@ from lxml import etree
 
 from haflow.coordinator.workflow.compiler import CompiledWorkflow, Node, compile_workflow
 from haflow.coordinator.workflow.loader import loads
-from haflow.encoding.value import from_cib
+from haflow.encoding.value import from_cib, unkeepable
 
 pytestmark = pytest.mark.tier0
 
@@ -57,7 +57,8 @@ yaml_text = xml_text.filter(lambda t: not any(0x7F <= ord(c) <= 0x9F for c in t)
 
 
 @settings(max_examples=150, deadline=None)
-@given(yaml_text, yaml_text, yaml_text)
+# a rule value Pacemaker's writer would change is refused (BAD_RULE, encoding/value.py)
+@given(yaml_text, yaml_text, yaml_text.filter(lambda t: unkeepable(t) is None))
 def test_a_workflow_with_any_text_compiles_to_what_lxml_writes(
     description: str, command: str, node: str
 ) -> None:
