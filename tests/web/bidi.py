@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -130,11 +129,7 @@ class Firefox:
             time.sleep(0.2)
 
     def close(self) -> None:
+        from tests.web.conftest import end_group
+
         self._opened.close()
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(15)
+        end_group(self.process)

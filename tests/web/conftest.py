@@ -36,6 +36,17 @@ TEMPLATE = "webchain"
 GATED = "webgated"  # the same chain, its middle step behind an approval gate
 
 
+def end_group(process: subprocess.Popen[bytes]) -> None:
+    """End a process started with a session of its own, and all it started, by its PID."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(15)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -85,15 +96,8 @@ class Service:
         raise AssertionError(f"haflow serve did not answer within 60 s: {self.log()}")
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(15)
+        if self.process is not None:
+            end_group(self.process)
         self.process = None
 
     def log(self) -> str:
