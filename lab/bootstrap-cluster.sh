@@ -5,25 +5,26 @@
 #
 #   bootstrap-cluster.sh --cluster NAME --nodes "node1=ADDR node2=ADDR ..."
 #                        --password-file FILE [--token MS] [--wait SECONDS]
-#                        [--request-timeout SECONDS]
+#                        [--request-timeout SECONDS] [--setup-attempts N]
 #
 # --wait: how long to wait for every node to be ready, that is, for its pcsd to
 # accept hacluster's password (Vagrant sets the password as a node's last
 # provisioning step, and may provision the nodes in any order or all at once).
 # Without it, every node must be ready now. --request-timeout: pcs's timeout
 # for each request to another node's pcsd (pcs's default is 60 s), for the
-# commands that take one; slow VMs need more.
+# commands that take one; slow VMs need more. --setup-attempts: how many times
+# `pcs cluster setup` is run when it fails on a request timeout (default 3).
 # It does not start the cluster: the lab's node init starts corosync and pacemaker,
 # VMs start it with pcs once fencing is configured (vagrant/configure-fencing.sh).
 set -eu
 
 usage() {
     echo "usage: $0 --cluster NAME --nodes 'NAME=ADDR ...' --password-file FILE" \
-         "[--token MS] [--wait SECONDS] [--request-timeout SECONDS]" >&2
+         "[--token MS] [--wait SECONDS] [--request-timeout SECONDS] [--setup-attempts N]" >&2
     exit 2
 }
 
-cluster="" nodes="" password_file="" token=1000 wait=0 request_timeout=60
+cluster="" nodes="" password_file="" token=1000 wait=0 request_timeout=60 setup_attempts=3
 while [ $# -gt 0 ]; do
     case "$1" in
         --cluster) cluster=$2; shift 2 ;;
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
         --token) token=$2; shift 2 ;;
         --wait) wait=$2; shift 2 ;;
         --request-timeout) request_timeout=$2; shift 2 ;;
+        --setup-attempts) setup_attempts=$2; shift 2 ;;
         *) usage ;;
     esac
 done
@@ -79,6 +81,30 @@ for name in $names; do
                   "(/var/lib/pcsd/known-hosts): is this node in another cluster?" >&2
              exit 1; }
 done
-# pcs cluster setup takes no --request-timeout
-# shellcheck disable=SC2086  # word splitting of the node list is intended
-pcs cluster setup "$cluster" $setup_args transport knet totem token="$token"
+# pcs cluster setup takes no --request-timeout: its requests time out after pcs's
+# fixed 60 s. Its first one asks every node to destroy any cluster it has, which
+# an emulated VM can take longer than that to answer (the node still finishes
+# it), and pcs configures nothing until every node has answered. So a setup that
+# timed out is run again, a bounded number of times, after a pause for the
+# nodes to finish. Any other failure is final; if a timeout came after a node
+# got its configuration, pcs refuses the rerun naming that node, as it should.
+attempt=1
+while :; do
+    # shellcheck disable=SC2086  # word splitting of the node list is intended
+    if out=$(pcs cluster setup "$cluster" $setup_args transport knet totem token="$token" 2>&1)
+    then
+        printf '%s\n' "$out"
+        break
+    fi
+    printf '%s\n' "$out" >&2
+    if ! printf '%s\n' "$out" | grep -qi -e 'timed out' -e 'timeout'; then
+        exit 1
+    fi
+    if [ "$attempt" -ge "$setup_attempts" ]; then
+        echo "bootstrap-cluster: pcs cluster setup timed out $attempt times" >&2
+        exit 1
+    fi
+    attempt=$((attempt + 1))
+    echo "bootstrap-cluster: pcs cluster setup timed out; attempt $attempt of $setup_attempts"
+    sleep 10
+done
