@@ -43,7 +43,7 @@ FENCE_LAUNCHER = """#!/bin/sh
 exec {agent} "$@"
 """
 FENCE_AGENT_PATH = Path("/usr/sbin/fence_haflow_lab")
-NODE_KILLALL = Path(__file__).with_name("node-killall.sh")
+NODE_KILLALL = Path(__file__).with_name("node_killall.py")
 FENCE_DEVICE = "lab-fence"
 REQUIRED_TOOLS = ("corosync", "pacemakerd", "crm_mon", "cibadmin", "ip", "nsenter", "unshare",
                   "setsid", "stonith_admin", "pcs", "pcsd", "openssl")
