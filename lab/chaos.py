@@ -115,11 +115,18 @@ class ChaosReport:
     minutes: float
     faults: list[str] = field(default_factory=list)
     recoveries: list[float] = field(default_factory=list)
+    # the fault the workflows did not recover from, and how they were left: the run
+    # stops there (the lab's logs keep the rest)
+    unrecovered: str | None = None
     audit: Audit = field(default_factory=Audit)
+
+    @property
+    def ok(self) -> bool:
+        return self.unrecovered is None and self.audit.ok
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["ok"] = self.audit.ok
+        data["ok"] = self.ok
         data["summary"] = self.audit.summary()
         return data
 
@@ -130,7 +137,12 @@ class ChaosReport:
         if self.recoveries:
             lines.append(f"recovery: median {statistics.median(self.recoveries):.1f} s, "
                          f"max {max(self.recoveries):.1f} s")
-        lines.append(("OK: " if self.audit.ok else "FAILED: ") + self.audit.summary())
+        if self.unrecovered:
+            lines.append(f"FAILED: not recovered from {self.unrecovered}")
+            lines.append("the workflows are left in the lab as the fault left them "
+                         "(haflow status, the nodes' logs); haflow lab down when done")
+        else:
+            lines.append(("OK: " if self.ok else "FAILED: ") + self.audit.summary())
         return "\n".join(lines)
 
 
@@ -146,6 +158,7 @@ def run_chaos(layout: LabLayout, minutes: float, seed: int, base: Path,
     wait_healthy(layout)
     env = lab_env(layout)
     histories: dict[str, list[Event]] = {}
+    recovered = False
     try:
         for name in run.names:
             submit(env, loads(run.text(name), f"{name}.json"))
@@ -157,14 +170,23 @@ def run_chaos(layout: LabLayout, minutes: float, seed: int, base: Path,
             try:
                 report.faults.append(FAULTS[kind](layout, rng, undos))
                 wait_state(layout, run.names, "done", timeout=180)
+            except AssertionError as failed:
+                done = report.faults[-1] if len(report.faults) > len(report.recoveries) else kind
+                report.unrecovered = f"fault {len(report.recoveries) + 1}, {done}: {failed}"
+                break
             finally:
                 restore(layout)
             report.recoveries.append(time.time() - started)
         states = workflow_states(layout, run.names)
         aborted_at = time.time()
+        recovered = report.unrecovered is None
     finally:
         restore(layout)
-        histories = cleanup(layout, run.names + undos.names)
+        # what did not recover is kept to be looked at, not aborted and removed
+        if recovered:
+            histories = cleanup(layout, run.names + undos.names)
+    if not recovered:
+        return report
     histories.update(undos.histories)
     report.audit = audit(state, run.names + undos.names, undone=run.names + undos.names,
                          states=states, expected={n: "done" for n in run.names},

@@ -208,4 +208,4 @@ def cmd_chaos(args: argparse.Namespace) -> int:
     base = Path(tempfile.mkdtemp(prefix="chaos-", dir=lab.dir))
     report = run_chaos(lab, args.minutes, args.seed, base, args.workflows)
     emit(report.to_dict(), args.output_as, lambda _: report.text())
-    return 0 if report.audit.ok else int(ExitCode.FAILED)
+    return 0 if report.ok else int(ExitCode.FAILED)

@@ -28,6 +28,7 @@ from haflow.coordinator.commands.abort import abort
 from haflow.coordinator.commands.remove import remove
 from haflow.coordinator.commands.submit import submit
 from haflow.coordinator.exitcodes import ExitCode
+from haflow.coordinator.status.model import StepStatus, WorkflowStatus
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import loads
 from haflow.encoding import read
@@ -418,8 +419,8 @@ SCENARIOS_BY_NAME = {s.name: s for s in SCENARIOS}
 # ---- running one ----------------------------------------------------------------------------
 
 
-def workflow_states(layout: LabLayout, names: list[str]) -> dict[str, str]:
-    """Each workflow's state, as the first node that answers sees it (one may be down)."""
+def workflow_statuses(layout: LabLayout, names: list[str]) -> dict[str, WorkflowStatus]:
+    """Each workflow's status, as the first node that answers sees it (one may be down)."""
     from haflow.coordinator import status
     from haflow.coordinator.cluster import live_view
     from haflow.coordinator.reports import HaflowError
@@ -433,16 +434,45 @@ def workflow_states(layout: LabLayout, names: list[str]) -> dict[str, str]:
             continue
     else:
         return {}
-    return {n: str(status.workflow_status(cib, mon, n).state) for n in names
-            if read.elements_of(cib, n)}
+    return {n: status.workflow_status(cib, mon, n) for n in names if read.elements_of(cib, n)}
+
+
+def workflow_states(layout: LabLayout, names: list[str]) -> dict[str, str]:
+    return {n: str(s.state) for n, s in workflow_statuses(layout, names).items()}
+
+
+def describe(status: WorkflowStatus) -> str:
+    """A workflow's state with its steps' counts and their problems, for a timeout's
+    message: what it was left doing when it did not get where it should."""
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(status.counts.items()))
+    problems = "".join(f"; {p.name}: {why(p)}" for p in status.problems)
+    return f"{status.name} {status.state} ({counts}{problems})"
+
+
+def why(step: StepStatus) -> str:
+    if step.note:
+        return step.note
+    if step.failure:
+        f = step.failure
+        return f"{f.operation} on {f.node}: {f.rc_text} {f.exit_reason}".rstrip()
+    return f"{step.state}, stuck" if step.stuck else str(step.state)
 
 
 def wait_state(layout: LabLayout, names: list[str], want: str, timeout: float) -> None:
-    def settled() -> bool:
-        states = workflow_states(layout, names)
-        return len(states) == len(names) and all(s == want for s in states.values())
+    seen: dict[str, WorkflowStatus] = {}
 
-    wait_for(f"{', '.join(names)} {want}", settled, timeout=timeout, every=1.0)
+    def settled() -> bool:
+        seen.clear()
+        seen.update(workflow_statuses(layout, names))
+        return len(seen) == len(names) and all(str(s.state) == want for s in seen.values())
+
+    try:
+        wait_for(f"{', '.join(names)} {want}", settled, timeout=timeout, every=1.0)
+    except AssertionError as timed_out:
+        others = [describe(s) for s in seen.values() if str(s.state) != want]
+        others += [f"{n} not in the CIB" for n in names if n not in seen]
+        raise AssertionError(f"{timed_out}; last seen: {'; '.join(others) or 'no node answered'}"
+                             ) from None
 
 
 def cleanup(layout: LabLayout, names: list[str]) -> dict[str, list[Event]]:

@@ -6,10 +6,19 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from haflow.lab.chaos import FAULTS, run_chaos
+from haflow.coordinator.status.model import (
+    Failure,
+    StepState,
+    StepStatus,
+    WorkflowState,
+    WorkflowStatus,
+)
+from haflow.lab import faults
+from haflow.lab.chaos import FAULTS, ChaosReport, run_chaos
 from haflow.lab.layout import LabLayout
 
 
@@ -35,3 +44,41 @@ def test_a_short_chaos_run_loses_nothing(lab3: LabLayout, tmp_path: Path) -> Non
     assert all(f.split()[0] in FAULTS or f.startswith("restart") for f in report.faults)
     assert report.audit.ok, report.text()
     assert len(report.recoveries) == len(report.faults)
+
+
+def _status(name: str, state: WorkflowState, *steps: StepStatus) -> WorkflowStatus:
+    return WorkflowStatus(name, state, "rollback", False, None, list(steps))
+
+
+def _step(name: str, state: StepState, **more: Any) -> StepStatus:
+    return StepStatus(name, f"wf_{name}", "test", state, "rollback", **more)
+
+
+@pytest.mark.tier0
+def test_a_wait_that_times_out_says_how_each_workflow_was_left(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    failure = Failure("start", "node2", 1, "generic error", "boom", None)
+    seen = {"a": _status("a", WorkflowState.DONE, _step("s1", StepState.DONE)),
+            "b": _status("b", WorkflowState.RUNNING, _step("s1", StepState.DONE),
+                         _step("s2", StepState.FAILED, failure=failure),
+                         _step("s3", StepState.STARTING, stuck=True))}
+    monkeypatch.setattr(faults, "workflow_statuses", lambda _layout, names: seen)
+    with pytest.raises(AssertionError) as timed_out:
+        faults.wait_state(LabLayout("x", Path("/nonexistent")), ["a", "b", "c"], "done",
+                          timeout=0)
+    message = str(timed_out.value)
+    assert message.startswith("timed out after 0 s waiting for a, b, c done; last seen: ")
+    assert "b running (1 done, 1 failed, 1 starting; s2: start on node2: generic error boom;" \
+        " s3: starting, stuck)" in message
+    assert "c not in the CIB" in message and "a done" not in message
+
+
+@pytest.mark.tier0
+def test_a_chaos_run_that_did_not_recover_fails_and_says_from_what() -> None:
+    report = ChaosReport(11, 30, faults=["crash node2", "flap node1"], recoveries=[21.0],
+                         unrecovered="fault 2, flap node1: timed out")
+    assert not report.ok and report.to_dict()["ok"] is False
+    text = report.text()
+    assert "FAILED: not recovered from fault 2, flap node1: timed out" in text
+    assert "left in the lab" in text and "OK" not in text
+    assert ChaosReport(11, 30).ok
