@@ -15,6 +15,9 @@ import pytest
 from haflow.lab.layout import LabLayout
 from tests.labtools import require_cluster_tools, start_lab, stop_lab
 
+# labs left by an interrupted run are swept at its end
+pytest_plugins = ["tests.labsweep"]
+
 
 @pytest.fixture(scope="session")
 def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
