@@ -9,11 +9,16 @@ that answers like pcsd on a node that is, or is not yet, provisioned.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import threading
 import time
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,37 +171,89 @@ case "$*" in
         [ -e {ready}/no-tokens ] || echo "\\"$arg\\"" >> /var/lib/pcsd/known-hosts ;;
       esac
     done ;;
-  "cluster setup"*)
-    # READY/setup-timeouts holds how many setups still time out as a slow VM's do
-    left=$(cat {ready}/setup-timeouts 2>/dev/null || echo 0)
-    if [ "$left" -gt 0 ]; then
-      echo $((left - 1)) > {ready}/setup-timeouts
-      echo "Destroying cluster on hosts: 'node1', 'node2', 'node3'..."
-      echo "Error: Unable to connect to node2, check if pcsd is running there or try" \
-           "setting higher timeout with --request-timeout option (Connection timed out" \
-           "after 60000 milliseconds)"
-      exit 1
-    fi
-    if [ -e {ready}/in-a-cluster ]; then
-      echo "Error: node1: host is already in a cluster"; exit 1
-    fi ;;
+  *) echo "Error: the stand-in pcs does not do: $*"; exit 1 ;;
 esac
 """
 
 
-def bootstrap(tmp_path: Path, wait: int,
-              setup_attempts: int = 3) -> subprocess.CompletedProcess[str]:
-    """bootstrap-cluster.sh against the stand-in pcs, with a scratch /var/lib/pcsd
-    (a tmpfs in a mount namespace of its own: the host's stays untouched)."""
+def report(level: str, message: str, node: str | None = None) -> dict[str, Any]:
+    """A report in pcsd's API (pcs.common.reports.dto.ReportItemDto)."""
+    return {"severity": {"level": level, "force_code": None},
+            "message": {"code": "X", "message": message, "payload": {}},
+            "context": {"node": node} if node else None}
+
+
+class FakePcsd(ThreadingHTTPServer):
+    """The local pcsd's API as bootstrap-cluster.sh uses it: /remote/auth takes
+    hacluster's password and gives a token, /api/v2/task/run runs a command."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), FakePcsdHandler)
+        self.password = "secret"
+        self.tasks: list[tuple[float, dict[str, Any]]] = []
+        self.finish_type = "SUCCESS"
+        self.reports = [report("INFO", "Destroying cluster on hosts: 'node1', 'node2', 'node3'..."),
+                        report("INFO", "Cluster has been successfully set up.")]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class FakePcsdHandler(BaseHTTPRequestHandler):
+    server: FakePcsd
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def answer(self, code: int, body: str) -> None:
+        self.send_response(code)
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        if self.path == "/remote/auth":
+            form = urllib.parse.parse_qs(body)
+            right = form == {"username": ["hacluster"], "password": [self.server.password]}
+            self.answer(200, "session-token" if right else "")  # pcsd's way to refuse
+        elif self.path == "/api/v2/task/run":
+            if self.headers.get("Cookie") != "token=session-token":
+                self.answer(401, json.dumps({"http_code": 401, "error_message": None}))
+                return
+            command = json.loads(body)
+            self.server.tasks.append((time.monotonic(), command))
+            self.answer(200, json.dumps({
+                "task_ident": "t1", "command": command, "reports": self.server.reports,
+                "state": "FINISHED", "task_finish_type": self.server.finish_type,
+                "kill_reason": None, "result": None}))
+        else:
+            self.answer(404, "")
+
+
+@pytest.fixture
+def pcsd() -> Iterator[FakePcsd]:
+    server = FakePcsd()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def bootstrap(tmp_path: Path, wait: int, pcsd_url: str) -> subprocess.CompletedProcess[str]:
+    """bootstrap-cluster.sh against the stand-in pcs and pcsd, with a scratch
+    /var/lib/pcsd (a tmpfs in a mount namespace of its own: the host's stays untouched)."""
     password = tmp_path / "password"
-    password.write_text("secret")
+    password.write_text("secret\n")
     env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
     inner = f'mount -t tmpfs none /var/lib/pcsd && exec sh {BOOTSTRAP} "$@"'
     return subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", inner, "sh",
          "--cluster", "haflow", "--nodes", "node1=10.0.0.1 node2=10.0.0.2 node3=10.0.0.3",
          "--password-file", str(password), "--wait", str(wait), "--request-timeout", "300",
-         "--setup-attempts", str(setup_attempts)],
+         "--token", "5000", "--pcsd-url", pcsd_url],
         capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
 
 
@@ -213,96 +270,110 @@ def pcs(tmp_path: Path) -> tuple[Path, Path]:
     return log, ready
 
 
+def all_ready(ready: Path) -> None:
+    for name in ("node1", "node2", "node3"):
+        (ready / name).touch()
+
+
 def test_the_cluster_is_formed_once_every_node_is_ready(
-        tmp_path: Path, pcs: tuple[Path, Path]) -> None:
+        tmp_path: Path, pcs: tuple[Path, Path], pcsd: FakePcsd) -> None:
     """Vagrant may provision the last node first: it waits for the others' pcsd."""
     log, ready = pcs
     (ready / "node3").touch()
     (ready / "node1").touch()
+    node2_ready_at: list[float] = []
 
     def node2_finishes() -> None:
         time.sleep(2)
+        node2_ready_at.append(time.monotonic())
         (ready / "node2").touch()
-        (tmp_path / "node2-ready-at").write_text(str(len(log.read_text().splitlines())))
 
     timer = threading.Thread(target=node2_finishes)
     timer.start()
-    result = bootstrap(tmp_path, wait=60)
+    result = bootstrap(tmp_path, wait=60, pcsd_url=pcsd.url)
     timer.join()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "waiting for node2" in result.stdout
-    calls = log.read_text().splitlines()
-    setups = [i for i, call in enumerate(calls) if call.startswith("cluster setup")]
-    assert len(setups) == 1 and setups[0] == len(calls) - 1
-    assert setups[0] >= int((tmp_path / "node2-ready-at").read_text())
-    assert calls[-1] == ("cluster setup haflow node1 addr=10.0.0.1 node2 addr=10.0.0.2 "
-                         "node3 addr=10.0.0.3 transport knet totem token=1000")
-    # the slow VMs' request timeout reaches every pcs command that takes one
-    assert all(call.startswith("--request-timeout=300 host auth") for call in calls[:-1])
+    assert "Cluster has been successfully set up." in result.stdout
+    [(set_up_at, command)] = pcsd.tasks
+    assert set_up_at > node2_ready_at[0]
+    assert command == {
+        "command_name": "cluster.setup",
+        "params": {
+            "cluster_name": "haflow",
+            "nodes": [{"name": "node1", "addrs": ["10.0.0.1"]},
+                      {"name": "node2", "addrs": ["10.0.0.2"]},
+                      {"name": "node3", "addrs": ["10.0.0.3"]}],
+            "transport_type": "knet", "transport_options": {}, "link_list": [],
+            "compression_options": {}, "crypto_options": {},
+            "totem_options": {"token": "5000"}, "quorum_options": {},
+        },
+        # what pcs cluster setup's command line cannot pass
+        "options": {"request_timeout": 300},
+    }
+    # the slow VMs' request timeout reaches every pcs command
+    assert all(call.startswith("--request-timeout=300 host auth")
+               for call in log.read_text().splitlines())
 
 
 def test_a_node_that_never_gets_ready_fails_the_wait_by_name(
-        tmp_path: Path, pcs: tuple[Path, Path]) -> None:
-    log, ready = pcs
+        tmp_path: Path, pcs: tuple[Path, Path], pcsd: FakePcsd) -> None:
+    _, ready = pcs
     (ready / "node1").touch()
     (ready / "node2").touch()
     started = time.monotonic()
-    result = bootstrap(tmp_path, wait=3)
+    result = bootstrap(tmp_path, wait=3, pcsd_url=pcsd.url)
     assert result.returncode == 1
     assert time.monotonic() - started >= 3
     assert "nodes not ready after 3s: node3" in result.stderr
     assert "Unable to authenticate to node3" in result.stderr
-    assert not any(call.startswith("cluster setup") for call in log.read_text().splitlines())
+    assert not pcsd.tasks
 
 
 def test_an_authorization_pcs_keeps_no_token_for_is_reported(
-        tmp_path: Path, pcs: tuple[Path, Path]) -> None:
+        tmp_path: Path, pcs: tuple[Path, Path], pcsd: FakePcsd) -> None:
     """What pcs does on a node it takes for a member of Debian's default cluster."""
-    log, ready = pcs
-    for name in ("node1", "node2", "node3", "no-tokens"):
-        (ready / name).touch()
-    result = bootstrap(tmp_path, wait=0)
+    _, ready = pcs
+    all_ready(ready)
+    (ready / "no-tokens").touch()
+    result = bootstrap(tmp_path, wait=0, pcsd_url=pcsd.url)
     assert result.returncode == 1
     assert "pcs host auth kept no token for node1" in result.stderr
-    assert not any(call.startswith("cluster setup") for call in log.read_text().splitlines())
+    assert not pcsd.tasks
 
 
-def setups_run(log: Path) -> int:
-    return sum(call.startswith("cluster setup") for call in log.read_text().splitlines())
-
-
-def test_a_setup_a_slow_vm_timed_out_is_run_again(
-        tmp_path: Path, pcs: tuple[Path, Path]) -> None:
-    """pcs cluster setup's 60 s per request cannot be raised: an emulated VM exceeds it."""
-    log, ready = pcs
-    for name in ("node1", "node2", "node3"):
-        (ready / name).touch()
-    (ready / "setup-timeouts").write_text("1")
-    result = bootstrap(tmp_path, wait=0)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Connection timed out" in result.stderr
-    assert "pcs cluster setup timed out; attempt 2 of 3" in result.stdout
-    assert setups_run(log) == 2
-
-
-def test_setup_timeouts_are_retried_a_bounded_number_of_times(
-        tmp_path: Path, pcs: tuple[Path, Path]) -> None:
-    log, ready = pcs
-    for name in ("node1", "node2", "node3"):
-        (ready / name).touch()
-    (ready / "setup-timeouts").write_text("9")
-    result = bootstrap(tmp_path, wait=0, setup_attempts=2)
+def test_a_setup_pcsd_refuses_fails_with_its_errors_by_node(
+        tmp_path: Path, pcs: tuple[Path, Path], pcsd: FakePcsd) -> None:
+    _, ready = pcs
+    all_ready(ready)
+    pcsd.finish_type = "FAIL"
+    pcsd.reports = [report("ERROR", "host is already in a cluster", node="node1"),
+                    report("DEBUG", "not for the admin")]
+    result = bootstrap(tmp_path, wait=0, pcsd_url=pcsd.url)
     assert result.returncode == 1
-    assert "pcs cluster setup timed out 2 times" in result.stderr
-    assert setups_run(log) == 2
+    assert "Error: node1: host is already in a cluster" in result.stderr
+    assert "Error: pcs cluster setup failed: FAIL" in result.stderr
+    assert "not for the admin" not in result.stdout + result.stderr
 
 
-def test_a_setup_refused_for_another_reason_is_not_retried(
-        tmp_path: Path, pcs: tuple[Path, Path]) -> None:
-    log, ready = pcs
-    for name in ("node1", "node2", "node3", "in-a-cluster"):
-        (ready / name).touch()
-    result = bootstrap(tmp_path, wait=0)
+def test_a_password_pcsd_refuses_is_named(
+        tmp_path: Path, pcs: tuple[Path, Path], pcsd: FakePcsd) -> None:
+    _, ready = pcs
+    all_ready(ready)
+    pcsd.password = "another"
+    result = bootstrap(tmp_path, wait=0, pcsd_url=pcsd.url)
     assert result.returncode == 1
-    assert "node1: host is already in a cluster" in result.stderr
-    assert setups_run(log) == 1
+    assert f"Error: pcsd at {pcsd.url} refused hacluster's password" in result.stderr
+    assert not pcsd.tasks
+
+
+def test_a_pcsd_that_does_not_answer_is_named(
+        tmp_path: Path, pcs: tuple[Path, Path], pcsd: FakePcsd) -> None:
+    _, ready = pcs
+    all_ready(ready)
+    url = pcsd.url
+    pcsd.shutdown()
+    pcsd.server_close()
+    result = bootstrap(tmp_path, wait=0, pcsd_url=url)
+    assert result.returncode == 1
+    assert f"Error: cannot reach pcsd at {url}: [Errno 111] Connection refused" in result.stderr
