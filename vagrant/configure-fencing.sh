@@ -10,7 +10,7 @@
 set -eu
 timeout=${PCS_REQUEST_TIMEOUT:-60}
 watchdog_timeout=${SBD_WATCHDOG_TIMEOUT:-5}
-pcs --request-timeout="$timeout" stonith sbd enable --watchdog=/dev/watchdog \
+pcs --request-timeout="$timeout" stonith sbd enable watchdog=/dev/watchdog \
     SBD_WATCHDOG_TIMEOUT="$watchdog_timeout"
 pcs --request-timeout="$timeout" cluster start --all --wait=900
 pcs --request-timeout="$timeout" cluster enable --all
