@@ -23,23 +23,23 @@ def corosync_cffi_modules() -> list[str]:
     return ["coordinator/corosync/_build.py:ffibuilder"]
 
 
-# folder in the repository -> import name once installed
-PACKAGE_DIRS = {
-    "haflow": "haflow_ns",
-    "haflow.encoding": "encoding",
-    "haflow.agents": "agents",
-    "haflow.agents.alert": "agents/alert",
-    "haflow.coordinator": "coordinator",
-    "haflow.coordinator.workflow": "coordinator/workflow",
-    "haflow.coordinator.cluster": "coordinator/cluster",
-    "haflow.coordinator.cli": "coordinator/cli",
-    "haflow.coordinator.commands": "coordinator/commands",
-    "haflow.coordinator.service": "coordinator/service",
-    "haflow.coordinator.corosync": "coordinator/corosync",
-    "haflow.coordinator.web": "coordinator/web",
-    "haflow.lab": "lab",
-    "haflow.cib_templates": "cib_templates",
-}
+# the repository's folders that install as haflow.<folder>, with every subpackage
+# found below them (a hand-kept list once left haflow.coordinator.status out)
+INSTALLED_FOLDERS = ("encoding", "agents", "coordinator", "lab", "cib_templates")
+
+
+def package_dirs() -> dict[str, str]:
+    """Import name once installed -> folder in the repository."""
+    here = Path(__file__).resolve().parent
+    dirs = {"haflow": "haflow_ns"}
+    for top in INSTALLED_FOLDERS:
+        for init in sorted((here / top).rglob("__init__.py")):
+            folder = init.parent.relative_to(here).as_posix()
+            dirs["haflow." + folder.replace("/", ".")] = folder
+    return dirs
+
+
+PACKAGE_DIRS = package_dirs()
 
 setup(
     name="haflow",

@@ -141,15 +141,18 @@ def baseline_tree(rev: str, folder: Path) -> dict[str, str] | str:
     src.mkdir(parents=True)
     run(["tar", "-x", "-C", str(src)], stdin=archive.stdout)
     setup = (src / "setup.py").read_text()
-    dirs: dict[str, str] = ast.literal_eval(
-        setup.split("PACKAGE_DIRS = ", 1)[1].split("\n}\n", 1)[0] + "\n}")
+    if "INSTALLED_FOLDERS = " in setup:
+        folders: tuple[str, ...] = ast.literal_eval(
+            setup.split("INSTALLED_FOLDERS = ", 1)[1].split("\n", 1)[0])
+    else:  # older revisions listed every package by hand
+        dirs: dict[str, str] = ast.literal_eval(
+            setup.split("PACKAGE_DIRS = ", 1)[1].split("\n}\n", 1)[0] + "\n}")
+        folders = tuple(path for name, path in dirs.items() if name.count(".") == 1)
     (tree / "haflow").mkdir(parents=True)
-    for name, path in dirs.items():
-        if name == "haflow":
-            for item in (src / path).iterdir():
-                (tree / "haflow" / item.name).symlink_to(item)
-        elif name.count(".") == 1:  # nested packages come along with their parent
-            (tree / "haflow" / name.split(".")[1]).symlink_to(src / path)
+    for item in (src / "haflow_ns").iterdir():
+        (tree / "haflow" / item.name).symlink_to(item)
+    for folder in folders:  # nested packages come along with their folder
+        (tree / "haflow" / folder).symlink_to(src / folder)
     # ahead of the editable install's finder, which comes after the path's
     return {"PYTHONPATH": str(tree)}
 
