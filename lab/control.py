@@ -21,7 +21,7 @@ from typing import Any
 from haflow.cib_templates import render
 from haflow.coordinator.cluster.crm_mon import ClusterView, parse_crm_mon
 from haflow.coordinator.codes import Code
-from haflow.lab import errors, netns, power
+from haflow.lab import errors, netns, node_init, power
 from haflow.lab.layout import (
     MAX_NODES,
     NAME_RE,
@@ -517,20 +517,31 @@ def heal(layout: LabLayout) -> dict[str, Any]:
 
 def restart_pacemaker(layout: LabLayout, node: str, timeout: float = 120.0) -> dict[str, Any]:
     """Restart pacemaker on the node without a reboot (corosync stays up); waits until
-    the node is online again with its new pacemakerd."""
+    the init has restarted it and the node is online again.
+
+    A node still booting restarts once booted: the init records each restart it was
+    asked for, so a pacemakerd the boot started is not taken for the restarted one.
+    The default ``timeout`` covers a stop that waits for the DC: one that lost a probe
+    it sent to the old controller waits 80 s (probe timeout plus cluster-delay)."""
     check_node(layout, node)
     pid = power.init_pid(layout, node)
     if pid is None:
         raise errors.node_off(node)
-    pid_file = layout.node_dir(node) / "pacemakerd.pid"
-    before = pid_file.read_text() if pid_file.exists() else ""
+    record = layout.node_dir(node) / node_init.RESTARTS_FILE
+    handled = len(record.read_text().splitlines()) if record.exists() else 0
     started = time.monotonic()
     os.kill(pid, signal.SIGHUP)
     deadline = started + timeout
-    while not pid_file.exists() or pid_file.read_text() == before:
+    while True:
+        outcomes = record.read_text().splitlines() if record.exists() else []
+        if len(outcomes) > handled:
+            break
         if time.monotonic() > deadline:
             raise errors.not_ready(layout.name, timeout, f"pacemaker on {node} did not restart")
         time.sleep(0.1)
+    outcome = outcomes[handled]
+    if not outcome.startswith("started "):
+        raise errors.operation_failed(f"restarting pacemaker on {node}", outcome)
     wait_until(layout, node, lambda v: v.dc is not None and node in v.online,
                max(1.0, deadline - time.monotonic()))
     return {"lab": layout.name, "node": node, "seconds": round(time.monotonic() - started, 2)}

@@ -184,15 +184,57 @@ def start_pacemakerd(config: dict[str, Any], node_dir: Path, reaper: Reaper) -> 
     return pid
 
 
-def restart_pacemaker(config: dict[str, Any], node_dir: Path, reaper: Reaper,
-                      stack: list[int]) -> None:
-    """Stop pacemakerd gracefully (its resources move away) and start it again;
-    corosync keeps running, as with ``systemctl restart pacemaker``."""
-    if len(stack) < 2 or not reaper.alive(stack[0]):
-        log(node_dir, "restart asked, but pacemaker is not running")
-        return
-    shut_down(node_dir, reaper, stack[:1])
-    stack[0] = start_pacemakerd(config, node_dir, reaper)
+RESTARTS_FILE = "pacemaker-restarts"
+# pacemaker.service's TimeoutStopSec; with SendSIGKILL=no systemd never kills pacemakerd
+PACEMAKER_STOP_TIMEOUT = 30 * 60.0
+
+
+class PacemakerRestart:
+    """``systemctl restart pacemaker`` (corosync keeps running), without blocking the init.
+
+    Stopping waits for pacemakerd to exit however long that takes, as pacemaker.service
+    does (KillMode=process, SendSIGKILL=no): its controller may wait for the DC before
+    it exits (80 s when the DC lost a probe it sent to the old controller). Killing it
+    instead left its daemons running orphaned, and the next pacemakerd adopted them
+    with the controller still half shut down: the node never rejoined.
+    """
+
+    def __init__(self, config: dict[str, Any], node_dir: Path, reaper: Reaper,
+                 stack: list[int]) -> None:
+        self.config, self.node_dir, self.reaper, self.stack = config, node_dir, reaper, stack
+        self.stopping: int | None = None
+        self.deadline = 0.0
+
+    def record(self, outcome: str) -> None:
+        """One line per restart asked (``haflow lab restart-pacemaker`` waits for it)."""
+        log(self.node_dir, f"restart: {outcome}")
+        with open(self.node_dir / RESTARTS_FILE, "a") as fh:
+            fh.write(f"{outcome}\n")
+
+    def request(self) -> None:
+        if self.stopping is not None:
+            self.record("refused: a restart is under way already")
+        elif len(self.stack) < 2 or not self.reaper.alive(self.stack[0]):
+            self.record("refused: pacemaker is not running")
+        else:
+            self.stopping = self.stack[0]
+            self.deadline = time.monotonic() + PACEMAKER_STOP_TIMEOUT
+            os.kill(self.stopping, signal.SIGTERM)
+            log(self.node_dir, f"stopping {self.stopping}")
+
+    def advance(self) -> None:
+        """Start pacemakerd again once the old one has exited."""
+        if self.stopping is None:
+            return
+        if not self.reaper.alive(self.stopping):
+            log(self.node_dir, f"stopped {self.stopping}")
+            self.stopping = None
+            self.stack[0] = start_pacemakerd(self.config, self.node_dir, self.reaper)
+            self.record(f"started {self.stack[0]}")
+        elif time.monotonic() > self.deadline:
+            self.record(f"failed: pacemakerd {self.stopping} did not stop in "
+                        f"{PACEMAKER_STOP_TIMEOUT:.0f} s; not started again")
+            self.stopping = None
 
 
 def shut_down(node_dir: Path, reaper: Reaper, daemons: list[int]) -> None:
@@ -237,11 +279,14 @@ def reap_forever(config: dict[str, Any], node_dir: Path, reaper: Reaper,
     # blocked now: later ones wait for sigtimedwait (the list itself, not a copy: a
     # handler may still run for one that came just before the block)
     pending = early.pending
+    restart = PacemakerRestart(config, node_dir, reaper, stack)
     while True:
         reaper.reap()
+        restart.advance()
         if pending:
             signo = pending.pop(0)
         else:
+            # SIGCHLD ends the wait when a stopping pacemakerd exits
             info = signal.sigtimedwait(INIT_SIGNALS, 5.0)
             if info is None:
                 continue
@@ -251,7 +296,7 @@ def reap_forever(config: dict[str, Any], node_dir: Path, reaper: Reaper,
         if signo == signal.SIGUSR1 and not any(reaper.alive(p) for p in stack):
             stack[:] = start_cluster_stack(config, node_dir, reaper)
         if signo == signal.SIGHUP:
-            restart_pacemaker(config, node_dir, reaper, stack)
+            restart.request()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, INIT_SIGNALS)
     shut_down(node_dir, reaper, stack + daemons)
 

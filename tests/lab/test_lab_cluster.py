@@ -196,7 +196,7 @@ def test_a_restart_asked_while_the_node_boots_runs_once_it_has_booted(
     # started a second corosync into the same network namespace
     control.crash(healthy, "node2")
     init = power.power_on(healthy, "node2")  # returns as soon as the init runs
-    control.restart_pacemaker(healthy, "node2", timeout=90)
+    control.restart_pacemaker(healthy, "node2")  # its default covers a stop that waits 80 s
     assert power.init_pid(healthy, "node2") == init, "the signal killed the booting init"
     boot_log = healthy.node_dir("node2") / "boot.log"
     assert eventually(lambda: f"[{init}] stopped" in boot_log.read_text(), 90)
