@@ -52,7 +52,7 @@ def test_non_editable_install_imports_under_the_haflow_namespace(tmp_path: Path)
                and not (target / "haflow" / module.relative_to(ROOT)).exists()]
     assert missing == []
     # no bare top-level names that could collide on a cluster node
-    for bare in ("agents", "coordinator", "lab", "cib_templates"):
+    for bare in INSTALLED_FOLDERS:
         assert not (target / bare).exists(), bare
 
 
