@@ -145,11 +145,14 @@ def listening(port: int) -> bool:
 
 
 def fresh_tmp(node_dir: Path) -> Path:
-    """The node's own temporary directory, emptied at each boot as a real node's /tmp is.
+    """The node's own temporary directory (TMPDIR of everything the init starts), emptied
+    at each boot as a real node's /tmp is.
 
-    The node shares the host's /tmp, which nothing clears when the node dies: pcsd-ruby
-    leaves a pair of Tempfiles per command it ran (freed only by its garbage collector),
-    so every lab left about 170 files in the host's /tmp."""
+    The node shares the host's /tmp, which nothing clears when the node dies, and cannot
+    mount its own over it (a lab may live under /tmp): pcsd-ruby leaves a pair of
+    Tempfiles per command it ran to its garbage collector, pcsd's workers their
+    multiprocessing directories, an agent killed with its node its temporary file; one
+    CI run left about 230 of them in the host's /tmp."""
     tmp = node_dir / "tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -160,7 +163,6 @@ def fresh_tmp(node_dir: Path) -> Path:
 def start_pcsd(node_dir: Path, reaper: Reaper) -> list[int]:
     """pcsd (its Python and Ruby daemons), as an enabled pcsd.service would on a real node."""
     env = dict(os.environ)
-    env["TMPDIR"] = str(fresh_tmp(node_dir))  # Ruby's Dir.tmpdir and Python's tempfile
     with open("/etc/default/pcsd") as fh:
         for line in fh:
             key, sep, value = line.strip().partition("=")
@@ -328,6 +330,7 @@ def main(argv: list[str]) -> int:
     (node_dir / "init.pid").write_text(f"{os.getpid()}\n")
     log(node_dir, "booting")
     set_up_mounts(config)
+    os.environ["TMPDIR"] = str(fresh_tmp(node_dir))  # for every daemon and agent of the node
     socket.sethostname(config["name"])
     marker = node_dir / "provisioned"
     if config.get("provision") and not marker.exists():

@@ -175,6 +175,20 @@ def daemon_pids(layout: LabLayout, node: str, name: str) -> list[int]:
             if Path(f"/proc/{p}/comm").read_text().strip() == name]
 
 
+def test_the_nodes_daemons_keep_their_temporary_files_in_the_node(
+        healthy: LabLayout) -> None:
+    # the host's /tmp is not the node's: nothing clears it when the node dies
+    tmp = healthy.node_dir("node2") / "tmp"
+    for daemon in ("corosync", "pacemaker-execd", "pcsd"):
+        # pcsd-ruby writes its process title over its environment: its Python twin tells
+        environs = [Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                    for pid in daemon_pids(healthy, "node2", daemon)]
+        assert any(f"TMPDIR={tmp}".encode() in e for e in environs), daemon
+    (tmp / "left-by-a-killed-agent").touch()
+    control.reboot(healthy, "node2")
+    assert tmp.is_dir() and not (tmp / "left-by-a-killed-agent").exists()
+
+
 def test_pacemaker_restart_without_reboot_keeps_corosync(healthy: LabLayout) -> None:
     init_before = power.init_pid(healthy, "node2")
     corosync_before = daemon_pids(healthy, "node2", "corosync")

@@ -94,22 +94,12 @@ def test_a_restart_waits_for_pacemakerd_to_exit_by_itself(tmp_path: Path) -> Non
     assert "stopping" in boot_log and "stopped" in boot_log
 
 
-def test_pcsd_keeps_its_temporary_files_in_the_node_emptied_at_each_boot(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_the_nodes_tmp_is_emptied_at_each_boot(tmp_path: Path) -> None:
     from haflow.lab import node_init
 
-    spawned: list[tuple[list[str], dict[str, str]]] = []
-
-    def spawn(argv: list[str], node_dir: Path, env: dict[str, str], reaper: object) -> int:
-        spawned.append((argv, env))
-        return len(spawned)
-
-    monkeypatch.setattr(node_init, "spawn", spawn)
-    monkeypatch.setattr(node_init, "listening", lambda port: True)
     (tmp_path / "tmp").mkdir()
     (tmp_path / "tmp" / "20261206-1-left").write_text("from the last boot")
-    node_init.start_pcsd(tmp_path, node_init.Reaper())
-    assert [argv for argv, _ in spawned] == [["/usr/share/pcsd/pcsd"], ["/usr/sbin/pcsd"]]
-    assert {env["TMPDIR"] for _, env in spawned} == {str(tmp_path / "tmp")}
+    assert node_init.fresh_tmp(tmp_path) == tmp_path / "tmp"
     assert list((tmp_path / "tmp").iterdir()) == []
     assert (tmp_path / "tmp").stat().st_mode & 0o7777 == 0o1777
