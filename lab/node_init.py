@@ -15,7 +15,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +37,16 @@ def log(node_dir: Path, message: str) -> None:
         fh.write(f"{stamp} [{os.getpid()}] {message}\n")
 
 
+# The node's temporary directory (TMPDIR of everything its init starts), on its fresh
+# /run: emptied at each boot and gone with the node, as a real node's /tmp is. The node
+# shares the host's /tmp and cannot mount its own over it (a lab may live under /tmp);
+# there, nothing cleared what a dead node left: pcsd-ruby's Tempfiles (left to its garbage
+# collector), pcsd's multiprocessing directories, the temporary file of an agent killed
+# with its node (about 230 files per CI run). Short, not in the lab's directory: pcsd's
+# multiprocessing manager binds a socket under it, and AF_UNIX paths end at 107 bytes.
+NODE_TMP = "/run/tmp"
+
+
 def mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True)
 
@@ -48,6 +57,8 @@ def set_up_mounts(config: dict[str, Any]) -> None:
     mount("-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", f"{config['name']}-run", "/run")
     for sub in ("lock", "user"):
         os.makedirs(f"/run/{sub}", exist_ok=True)
+    os.makedirs(NODE_TMP)
+    os.chmod(NODE_TMP, 0o1777)
     mount("-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", f"{config['name']}-shm", "/dev/shm")
     # sysfs must describe this node's network namespace (agents read /sys/class/net)
     mount("-t", "sysfs", "-o", "nosuid,nodev,noexec", f"{config['name']}-sys", "/sys")
@@ -142,22 +153,6 @@ def listening(port: int) -> bool:
                 if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":
                     return True
     return False
-
-
-def fresh_tmp(node_dir: Path) -> Path:
-    """The node's own temporary directory (TMPDIR of everything the init starts), emptied
-    at each boot as a real node's /tmp is.
-
-    The node shares the host's /tmp, which nothing clears when the node dies, and cannot
-    mount its own over it (a lab may live under /tmp): pcsd-ruby leaves a pair of
-    Tempfiles per command it ran to its garbage collector, pcsd's workers their
-    multiprocessing directories, an agent killed with its node its temporary file; one
-    CI run left about 230 of them in the host's /tmp."""
-    tmp = node_dir / "tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    tmp.chmod(0o1777)
-    return tmp
 
 
 def start_pcsd(node_dir: Path, reaper: Reaper) -> list[int]:
@@ -330,7 +325,7 @@ def main(argv: list[str]) -> int:
     (node_dir / "init.pid").write_text(f"{os.getpid()}\n")
     log(node_dir, "booting")
     set_up_mounts(config)
-    os.environ["TMPDIR"] = str(fresh_tmp(node_dir))  # for every daemon and agent of the node
+    os.environ["TMPDIR"] = NODE_TMP  # for every daemon and agent of the node
     socket.sethostname(config["name"])
     marker = node_dir / "provisioned"
     if config.get("provision") and not marker.exists():

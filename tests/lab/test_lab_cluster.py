@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from haflow.lab import control, netns, power
+from haflow.lab import control, netns, node_init, power
 from haflow.lab.layout import LabLayout, node_address
 from tests.labtools import last_fenced, restore, wait_healthy
 
@@ -178,15 +178,16 @@ def daemon_pids(layout: LabLayout, node: str, name: str) -> list[int]:
 def test_the_nodes_daemons_keep_their_temporary_files_in_the_node(
         healthy: LabLayout) -> None:
     # the host's /tmp is not the node's: nothing clears it when the node dies
-    tmp = healthy.node_dir("node2") / "tmp"
     for daemon in ("corosync", "pacemaker-execd", "pcsd"):
         # pcsd-ruby writes its process title over its environment: its Python twin tells
         environs = [Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
                     for pid in daemon_pids(healthy, "node2", daemon)]
-        assert any(f"TMPDIR={tmp}".encode() in e for e in environs), daemon
-    (tmp / "left-by-a-killed-agent").touch()
+        assert any(f"TMPDIR={node_init.NODE_TMP}".encode() in e for e in environs), daemon
+    left = f"{node_init.NODE_TMP}/left-by-a-killed-agent"
+    run(healthy, "node2", "touch", left)
     control.reboot(healthy, "node2")
-    assert tmp.is_dir() and not (tmp / "left-by-a-killed-agent").exists()
+    assert control.run_on(healthy, "node2", ["test", "-e", left]).returncode == 1
+    assert control.run_on(healthy, "node2", ["test", "-k", node_init.NODE_TMP]).returncode == 0
 
 
 def test_pacemaker_restart_without_reboot_keeps_corosync(healthy: LabLayout) -> None:

@@ -94,12 +94,3 @@ def test_a_restart_waits_for_pacemakerd_to_exit_by_itself(tmp_path: Path) -> Non
     assert "stopping" in boot_log and "stopped" in boot_log
 
 
-
-def test_the_nodes_tmp_is_emptied_at_each_boot(tmp_path: Path) -> None:
-    from haflow.lab import node_init
-
-    (tmp_path / "tmp").mkdir()
-    (tmp_path / "tmp" / "20261206-1-left").write_text("from the last boot")
-    assert node_init.fresh_tmp(tmp_path) == tmp_path / "tmp"
-    assert list((tmp_path / "tmp").iterdir()) == []
-    assert (tmp_path / "tmp").stat().st_mode & 0o7777 == 0o1777
