@@ -92,5 +92,3 @@ def test_a_restart_waits_for_pacemakerd_to_exit_by_itself(tmp_path: Path) -> Non
     assert started.startswith("started ")
     boot_log = (tmp_path / "boot.log").read_text()
     assert "stopping" in boot_log and "stopped" in boot_log
-
-
