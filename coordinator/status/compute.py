@@ -124,8 +124,11 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
     steps += [StepStatus(name, "", "", StepState.SKIPPED, policy,
                          note="its condition (when) was false at submit")
               for name in root_meta.get(SKIPPED_META, "").split()]
+    # the alert asked for the root's sweep: the root starts and stops again, so the
+    # rollback is not over even with every step undone (it would read rolled back, then
+    # rolling back while the root runs, then rolled back)
     state = WorkflowState.PAUSED if paused else _workflow_state(
-        steps, aborted, policy, root_active=root_running)
+        steps, aborted, policy, root_active=root_running or sweep_requested(root, workflow))
     return WorkflowStatus(workflow, state, policy, aborted, submission, steps, description,
                           paused=paused)
 
@@ -154,11 +157,17 @@ def sweep_pending(root: etree._Element | None, nodes: NodeStates, workflow: str)
     the cluster found stopped, leaves nothing to finish a step's undo: BLOCKED."""
     if root is None:
         return False
-    if any(m.get("id") == sweep_set_id(workflow) for m in root.iterfind("meta_attributes")):
+    if sweep_requested(root, workflow):
         return True
     return not any(not op.pending and ((op.operation == "stop" and op.rc == 0) or
                                        (op.operation == "monitor" and op.rc == 7))
                    for op in nodes.ops(root_id(workflow)))
+
+
+def sweep_requested(root: etree._Element | None, workflow: str) -> bool:
+    """Whether the alert agent asked for the root's sweep (its sweep set is there)."""
+    return root is not None and any(m.get("id") == sweep_set_id(workflow)
+                                    for m in root.iterfind("meta_attributes"))
 
 
 def ordered(steps: list[StepStatus], deps: dict[str, set[str]],

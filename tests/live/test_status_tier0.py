@@ -534,3 +534,21 @@ def test_a_flagged_step_is_undoing_while_the_roots_sweep_can_still_run() -> None
     root.remove(root.find("meta_attributes[@id='t1chain.root.sweep']"))
     wf = status.workflow_status(cib, mon, "t1chain", now=newest(cib))
     assert wf.state == WorkflowState.BLOCKED, "the root's own stop swept and left it"
+
+
+def test_a_rollback_is_not_over_while_the_alert_has_asked_for_the_roots_sweep() -> None:
+    """Every step undone, but the root was stopped by its node's fencing and the alert asked
+    for the sweep: the root starts and stops again. Rolled back before that would turn
+    into rolling back while the root runs (seen by the fault suite's crash-undo)."""
+    from haflow.coordinator.commands.wait import outcome
+    from haflow.encoding.write import ask_sweep
+
+    cib, mon = recorded("rolled-back")
+    assert status.workflow_status(cib, mon, "t1chain", now=newest(cib)).state == \
+        WorkflowState.ROLLED_BACK
+    root = cib.find(".//primitive[@id='t1chain.root']")
+    assert root is not None
+    ask_sweep(root, "t1chain")
+    wf = status.workflow_status(cib, mon, "t1chain", now=newest(cib))
+    assert {s.state for s in wf.steps} == {StepState.UNDONE}
+    assert wf.state == WorkflowState.ROLLING_BACK and outcome(wf, None) is None
