@@ -191,7 +191,6 @@ def start_pacemakerd(config: dict[str, Any], node_dir: Path, reaper: Reaper) -> 
     env = dict(os.environ)
     env.update(config.get("env", {}))
     pid = spawn(["pacemakerd"], node_dir, env, reaper)
-    (node_dir / "pacemakerd.pid").write_text(f"{pid}\n")
     log(node_dir, f"pacemakerd started, pid {pid}")
     return pid
 
