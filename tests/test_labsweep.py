@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # a namespace named after the lab and a process inside it; it then waits to be stopped
 HOLDING = textwrap.dedent('''
     import os, subprocess, time
-    from pathlib import Path
     from haflow.lab import control
 
     def test_holds_a_lab(tmp_path_factory):
@@ -31,8 +30,11 @@ HOLDING = textwrap.dedent('''
         layout.state_file.write_text("{}")
         name = layout.netns("node1")
         subprocess.run(["ip", "netns", "add", name], check=True)
-        subprocess.Popen(["ip", "netns", "exec", name, "sleep", "600"])
-        Path(os.environ["READY"]).write_text(str(layout.dir))
+        # READY is written from inside the namespace, by the process that then stays there:
+        # written before, it raced `ip netns exec` joining the namespace
+        subprocess.Popen(["ip", "netns", "exec", name, "sh", "-c",
+                          'printf %s "$1" > "$2.part" && mv "$2.part" "$2" && exec sleep 600',
+                          "sh", str(layout.dir), os.environ["READY"]])
         time.sleep(600)
 ''')
 
