@@ -237,9 +237,9 @@ def snapshot_mon(cib_text: str, env: dict[str, str] | None) -> list[str]:
     """crm_mon on the unvalidated snapshot, as live_view.read_live runs it."""
     from haflow.coordinator.cluster import live_view
 
-    argv = ["sh", "-c", live_view.ON_SNAPSHOT, "sh", *live_view.MON]
     stdin = live_view.unvalidated(cib_text).encode()
-    return [run(argv, env, stdin).stdout.decode()]
+    environ = {**(os.environ if env is None else env), **live_view.ON_SNAPSHOT}
+    return [run(list(live_view.MON), environ, stdin).stdout.decode()]
 
 
 def cluster_reads(cib_text: str, env: dict[str, str] | None) -> dict[str, float]:

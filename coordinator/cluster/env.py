@@ -11,7 +11,7 @@ import argparse
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -62,13 +62,14 @@ class Env:
                     process.kill()
                     process.wait()
 
-    def start(self, argv: Sequence[str], stdin: IO[bytes] | None = None
-              ) -> subprocess.Popen[str]:
+    def start(self, argv: Sequence[str], stdin: IO[bytes] | None = None,
+              environ: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
         """Start a command and return at once (``finish`` collects it); ``stdin``, a file,
-        is read by the command itself, so this process is free meanwhile."""
+        is read by the command itself, so this process is free meanwhile; ``environ``
+        adds variables for this command alone."""
         self._require(argv)
         return subprocess.Popen([*self.prefix, *argv], stdin=stdin, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=self._env())
+                                stderr=subprocess.PIPE, text=True, env=self._env(environ))
 
     def finish(self, process: subprocess.Popen[str], argv: Sequence[str],
                timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -86,8 +87,9 @@ class Env:
             raise error(Code.MISSING_DEPENDENCY, f"{argv[0]} is not installed on "
                         f"{self.description}; is this a cluster node? (or use --lab NAME)")
 
-    def _env(self) -> dict[str, str] | None:
-        return dict(os.environ, **self.extra_env) if self.extra_env else None
+    def _env(self, more: Mapping[str, str] | None = None) -> dict[str, str] | None:
+        extra = {**self.extra_env, **(more or {})}
+        return dict(os.environ, **extra) if extra else None
 
     def _timed_out(self, argv: Sequence[str], timeout: float) -> Exception:
         return error(Code.TOOL_TIMEOUT, f"{argv[0]} did not answer within {timeout:.0f} s on "

@@ -12,7 +12,7 @@ one with the one attribute changed that Pacemaker changes in that situation.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,8 +98,8 @@ class Replay(Env):
     node_id: int | None = 1  # None: corosync does not answer yet
     reads: list[str] = field(default_factory=list)
 
-    def start(self, argv: Sequence[str], stdin: IO[bytes] | None = None
-              ) -> subprocess.Popen[str]:
+    def start(self, argv: Sequence[str], stdin: IO[bytes] | None = None,
+              environ: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
         if tuple(argv) == livecib.QUERY:
             name = self.cibs.pop(0) if len(self.cibs) > 1 else self.cibs[0]
             self.reads.append(name)
@@ -109,7 +109,7 @@ class Replay(Env):
                     if self.node_id else
                     ["sh", "-c", "echo 'Failed to initialize the cmap API. Error "
                      "CS_ERR_LIBRARY' >&2; exit 1"])
-        return super().start(argv, stdin)
+        return super().start(argv, stdin, environ)
 
 
 @pytest.fixture(autouse=True)
@@ -142,3 +142,16 @@ def test_a_node_that_does_not_sync_in_time_is_an_error_naming_it() -> None:
     assert caught.value.reports[0].details["waiting_for"] == (
         "corosync does not answer yet (corosync-cmapctl: Failed to initialize the cmap API. "
         "Error CS_ERR_LIBRARY)")
+
+
+def test_crm_mon_reads_the_snapshot_without_a_file_of_the_nodes(tmp_path: Path) -> None:
+    """The snapshot reaches crm_mon on its stdin: a copy in the node's temporary folder
+    outlived a reader killed on a timeout, and a full or missing one failed the read."""
+    cib = (DATA / "rejoined.cib.xml").read_text()
+    expected = etree.parse(str(DATA / "rejoined.mon.xml")).getroot()
+    env = Env(extra_env={"TMPDIR": str(tmp_path / "missing")})
+    mon = live_view.mon_of(env, cib)
+    assert [n.get("name") for n in mon.iterfind("nodes/node")] == \
+        [n.get("name") for n in expected.iterfind("nodes/node")]
+    assert [r.get("id") for r in mon.iterfind(".//resource")] == \
+        [r.get("id") for r in expected.iterfind(".//resource")]
