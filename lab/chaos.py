@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from haflow.coordinator.commands.submit import submit
+from haflow.coordinator.reports import HaflowError
 from haflow.coordinator.workflow.loader import loads
 from haflow.encoding.record import Event
 from haflow.lab import control, records
@@ -36,6 +37,8 @@ from haflow.lab.layout import LabLayout
 from haflow.lab.workload import lab_env, last_fenced, restore, wait_fenced, wait_healthy
 
 Fault = Callable[[LabLayout, random.Random, "Undos"], str]
+# how long workflows may take to come back from a fault (a standby's moves included)
+RECOVERY = 180.0
 
 
 @dataclass
@@ -73,10 +76,21 @@ def flap(layout: LabLayout, rng: random.Random, _: Undos) -> str:
 
 
 def standby(layout: LabLayout, rng: random.Random, _: Undos) -> str:
+    """The node in standby until nothing runs on it, then back. Not ``pcs --wait``: it
+    gives up after its 60 s while the cluster may rightly take longer, e.g. after a
+    pacemaker restart whose controller lost a probe the DC sent it: the DC holds its
+    transition for that probe's timeout plus cluster-delay (80 s) before the standby's
+    moves can even be scheduled."""
     node = rng.choice(control.nodes_of(layout))
-    env = lab_env(layout, next(n for n in control.nodes_of(layout) if n != node))
-    env.run(["pcs", "node", "standby", node, "--wait=60"])
-    env.run(["pcs", "node", "unstandby", node, "--wait=60"])
+    observer = next(n for n in control.nodes_of(layout) if n != node)
+    env = lab_env(layout, observer)
+    for action in ("standby", "unstandby"):
+        done = env.run(["pcs", "node", action, node])
+        if done.returncode != 0:
+            raise AssertionError(f"pcs node {action} {node}: {done.stderr.strip()}")
+        if action == "standby":
+            control.wait_until(layout, observer, lambda v: not any(
+                node in nodes for nodes in v.resources.values()), timeout=RECOVERY)
     return f"standby {node} and back"
 
 
@@ -98,7 +112,7 @@ def crash_undo(layout: LabLayout, rng: random.Random, undos: Undos) -> str:
     submit(lab_env(layout), loads(run.text(name), f"{name}.json"))
     wait_state(layout, [name], "done", timeout=120)
     crash_mid_undo_keeps_order(run)
-    wait_state(layout, [name], "rolled back", timeout=180)
+    wait_state(layout, [name], "rolled back", timeout=RECOVERY)
     restore(layout)
     undos.histories.update(cleanup(layout, [name]))
     return f"crash-undo {'; '.join(run.notes)}"
@@ -169,8 +183,8 @@ def run_chaos(layout: LabLayout, minutes: float, seed: int, base: Path,
             started = time.time()
             try:
                 report.faults.append(FAULTS[kind](layout, rng, undos))
-                wait_state(layout, run.names, "done", timeout=180)
-            except AssertionError as failed:
+                wait_state(layout, run.names, "done", timeout=RECOVERY)
+            except (AssertionError, HaflowError) as failed:  # a tool's error too: reported
                 done = report.faults[-1] if len(report.faults) > len(report.recoveries) else kind
                 report.unrecovered = f"fault {len(report.recoveries) + 1}, {done}: {failed}"
                 break

@@ -82,3 +82,24 @@ def test_a_chaos_run_that_did_not_recover_fails_and_says_from_what() -> None:
     assert "FAILED: not recovered from fault 2, flap node1: timed out" in text
     assert "left in the lab" in text and "OK" not in text
     assert ChaosReport(11, 30).ok
+
+
+@pytest.mark.tier0
+def test_a_fault_whose_tool_gives_up_is_reported_not_raised(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A pcs that did not answer in time ended a 30-minute run with no report at all."""
+    from haflow.coordinator.codes import Code
+    from haflow.coordinator.reports import error
+    from haflow.lab import chaos as module
+
+    def timed_out(*_: Any) -> str:
+        raise error(Code.TOOL_TIMEOUT, "pcs did not answer within 60 s on node1")
+
+    for name in ("wait_healthy", "restore", "lab_env", "submit", "wait_state",
+                 "workflow_states"):
+        monkeypatch.setattr(module, name, lambda *_, **__: None)
+    monkeypatch.setattr(module, "FAULTS", {"standby": timed_out})
+    report = run_chaos(LabLayout("x", tmp_path), minutes=1, seed=3, base=tmp_path, count=1)
+    assert not report.ok and report.recoveries == []
+    assert report.unrecovered == \
+        "fault 1, standby: error: pcs did not answer within 60 s on node1 [TOOL_TIMEOUT]"
