@@ -296,6 +296,11 @@ def _root(wf: Workflow) -> Rendered:
         (FAILURE_POLICY_META, str(wf.failure_policy)),
         # a joining node must not draw the root over: a move is a stop and a start
         ("resource-stickiness", INFINITY),
+        # a planned move (its node shutting down) hands the root over like its steps.
+        # Moved by stop and start beside a first step that migrates, the scheduler's
+        # graph is a loop (root start, step migrate_to/from, step stop on the old node,
+        # root stop, root start) and the node never shuts down
+        ("allow-migrate", "true"),
     ]
     if wf.skipped:
         meta.append((SKIPPED_META, " ".join(wf.skipped)))

@@ -217,3 +217,52 @@ def test_crm_mon_resource_workflow_shows_exactly_its_steps(tmp_path: Path) -> No
         "diamond.image",
         "diamond.vm",
     }
+
+
+def test_a_node_shutting_down_with_the_root_and_a_first_step_hands_both_over() -> None:
+    """Seen in a chaos run: pacemaker stopped on the node running a root and its first
+    step. The step migrates (a hand-over, no undo) and the root moved by stop and start:
+    root start -> step migrate_to -> migrate_from -> the step's stop on the old node ->
+    the root's stop (it stops after its first steps) -> root start, a loop. The
+    scheduler's graph was invalid ("Transition failed: terminated"), so the node never
+    shut down. The root hands over too, and the graph runs."""
+    require("crm_simulate")
+    cib = merge_into(simulate.skeleton(3), compile_workflow(loads(WORKFLOW)))
+    constraints = cib.find("configuration/constraints")
+    assert constraints is not None
+    for rid in ("wf.root", "wf.a"):
+        etree.SubElement(constraints, "rsc_location", id=f"{rid}.here", rsc=rid,
+                         node="node1", score="100")
+    started = simulate.run(cib, keep_output=True).output
+    assert started is not None
+    assert _running_on(started, "wf.root") == _running_on(started, "wf.a") == "node1"
+    state = started.find("status/node_state[@uname='node1']")
+    assert state is not None
+    attrs = etree.SubElement(etree.SubElement(state, "transient_attributes", id="1"),
+                             "instance_attributes", id="status-1")
+    etree.SubElement(attrs, "nvpair", id="status-1-shutdown", name="shutdown",
+                     value="1796532111")
+    sim = simulate.run(started, keep_output=True)
+    assert sim.executed is not None and ("", "do_shutdown", "node1", 0) in {
+        (a.resource or "", a.task, a.node or "", 0) for a in sim.graph.actions.values()}
+    for action in sim.graph.actions.values():
+        assert action.id not in sim.graph.ancestors(action.id), f"{action.key} waits on itself"
+    assert sim.output is not None
+    for rid in ("wf.root", "wf.a"):
+        assert sorted(a.task for a in sim.graph.actions.values() if a.resource == rid
+                      and a.task.startswith("migrate")) == ["migrate_from", "migrate_to"], rid
+        assert _active_on(sim.output, rid) not in (None, "node1"), rid
+
+
+def _active_on(cib: etree._Element, resource: str) -> str | None:
+    """The node ``resource`` runs on after a simulated transition: started or migrated
+    there (crm_simulate records a migrate_from under its own id) and not stopped since."""
+    for state in cib.iterfind("status/node_state"):
+        ops = state.xpath(f"lrm/lrm_resources/lrm_resource[@id='{resource}']/lrm_rsc_op")
+        ran = any(op.get("operation") in ("start", "migrate_from") and
+                  op.get("rc-code") == "0" for op in ops)
+        stopped = any(op.get("id") == f"{resource}_last_0" and op.get("operation") == "stop"
+                      for op in ops)
+        if ran and not stopped:
+            return str(state.get("uname"))
+    return None
