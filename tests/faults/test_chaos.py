@@ -103,3 +103,40 @@ def test_a_fault_whose_tool_gives_up_is_reported_not_raised(
     assert not report.ok and report.recoveries == []
     assert report.unrecovered == \
         "fault 1, standby: error: pcs did not answer within 60 s on node1 [TOOL_TIMEOUT]"
+
+
+@pytest.mark.tier0
+def test_a_crash_mid_undo_waits_for_an_undo_of_its_own_workflows(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """chaos keeps every crash-undo's records in one folder: the second one found the
+    first workflow's "undoing" record at once and crashed a node undoing nothing."""
+    import random
+    import threading
+    import time
+
+    from haflow.coordinator.commands import wait as wait_command
+    from haflow.coordinator.exitcodes import ExitCode
+
+    log = tmp_path / "records.log"
+    log.write_text(f"{time.time() - 60}\tnode2\tchaosundo0.d\tk0\tundoing\t\n")
+    crashed: list[str] = []
+    monkeypatch.setattr(faults, "abort", lambda *_: None)
+    monkeypatch.setattr(faults, "lab_env", lambda *_: None)
+    monkeypatch.setattr(faults.Run, "survivor", lambda self, *_: "node1")
+    monkeypatch.setattr(faults.Run, "crash_and_wait_fenced",
+                        lambda self, node: crashed.append(node))
+    monkeypatch.setattr(wait_command, "wait", lambda *_, **__: (None, ExitCode.ROLLED_BACK))
+    scenario = faults.Scenario("chaos-undo", "crash mid-undo",
+                               faults.crash_mid_undo_keeps_order, expect="rolled back",
+                               agent="exec", shape=faults.DIAMOND, count=1)
+    run = faults.Run(LabLayout("x", tmp_path), scenario, tmp_path, ["chaosundo1"],
+                     random.Random(1))
+
+    def undo_starts() -> None:
+        time.sleep(0.5)
+        with log.open("a") as records:
+            records.write(f"{time.time()}\tnode3\tchaosundo1.d\tk1\tundoing\t\n")
+
+    threading.Thread(target=undo_starts, daemon=True).start()
+    faults.crash_mid_undo_keeps_order(run)
+    assert crashed == ["node3"]
