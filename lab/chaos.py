@@ -34,7 +34,14 @@ from haflow.lab.faults import (
     workflow_states,
 )
 from haflow.lab.layout import LabLayout
-from haflow.lab.workload import lab_env, last_fenced, restore, wait_fenced, wait_healthy
+from haflow.lab.workload import (
+    lab_env,
+    last_fenced,
+    restore,
+    wait_fenced,
+    wait_healthy,
+    wait_idle,
+)
 
 Fault = Callable[[LabLayout, random.Random, "Undos"], str]
 # how long workflows may take to come back from a fault (a standby's moves included)
@@ -191,6 +198,11 @@ def run_chaos(layout: LabLayout, minutes: float, seed: int, base: Path,
             finally:
                 restore(layout)
             report.recoveries.append(time.time() - started)
+            try:  # the next fault hits a settled cluster, not a transition still held
+                wait_idle(layout, timeout=RECOVERY)
+            except (AssertionError, HaflowError) as failed:
+                report.unrecovered = f"after fault {len(report.recoveries)}: {failed}"
+                break
         states = workflow_states(layout, run.names)
         aborted_at = time.time()
         recovered = report.unrecovered is None

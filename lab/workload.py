@@ -119,6 +119,33 @@ def wait_healthy(layout: LabLayout, timeout: float = 90.0) -> None:
     )
 
 
+def wait_idle(layout: LabLayout, timeout: float = 180.0) -> None:
+    """Wait until the DC has no transition in flight (its controller in S_IDLE).
+
+    Workflows can be back where they belong while the DC still waits on an action that
+    was lost: a probe sent to a controller that was restarting holds the transition for
+    the probe's timeout plus cluster-delay (80 s), and while it is held the DC still
+    expects that node's shutdown: the node crashing then is taken for that shutdown and
+    never fenced."""
+    node = control.nodes_of(layout)[0]
+    deadline = time.monotonic() + timeout
+    state = "no DC"
+    while time.monotonic() < deadline:
+        view = control.cluster_view(layout, node)
+        if view is not None and view.dc is not None:
+            argv = ["crmadmin", "--status", view.dc, "--output-as=xml"]
+            out = control.run_on(layout, node, argv).stdout
+            try:
+                crmd = ET.fromstring(out).find("crmd")
+            except ET.ParseError:
+                crmd = None
+            state = f"DC {view.dc} in " + (crmd.get("state", "?") if crmd is not None else "?")
+            if crmd is not None and crmd.get("state") == "S_IDLE":
+                return
+        time.sleep(1.0)
+    raise AssertionError(f"the cluster did not settle within {timeout:.0f} s: {state}")
+
+
 def last_fenced(layout: LabLayout, observer: str, target: str) -> str:
     """When ``target`` was last fenced, as ``observer``'s fencer knows it ("" if never).
 

@@ -140,3 +140,26 @@ def test_a_crash_mid_undo_waits_for_an_undo_of_its_own_workflows(
     threading.Thread(target=undo_starts, daemon=True).start()
     faults.crash_mid_undo_keeps_order(run)
     assert crashed == ["node3"]
+
+
+@pytest.mark.tier0
+def test_the_next_fault_waits_for_a_settled_cluster(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A crash while the DC still held a transition (a probe lost to a restarted
+    controller) was taken for the shutdown that transition expected: never fenced."""
+    from haflow.lab import chaos as module
+
+    for name in ("wait_healthy", "restore", "lab_env", "submit", "wait_state",
+                 "workflow_states"):
+        monkeypatch.setattr(module, name, lambda *_, **__: None)
+    monkeypatch.setattr(module, "FAULTS", {"restart-pacemaker": lambda *_: "restart node1"})
+
+    def held(*_: Any, **__: Any) -> None:
+        raise AssertionError("the cluster did not settle within 180 s: DC node3 in "
+                             "S_TRANSITION_ENGINE")
+
+    monkeypatch.setattr(module, "wait_idle", held)
+    report = run_chaos(LabLayout("x", tmp_path), minutes=1, seed=3, base=tmp_path, count=1)
+    assert report.faults == ["restart node1"] and len(report.recoveries) == 1
+    assert report.unrecovered == "after fault 1: the cluster did not settle within 180 s: " \
+        "DC node3 in S_TRANSITION_ENGINE"
