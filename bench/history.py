@@ -12,6 +12,8 @@ of maintenance mode until every step runs, then aborted, waited for and removed.
   against no alert at all.
 
 The ratio is the cost of the history; goal: ``test`` steps ≈ 1× (no write of their own).
+Beside it, the configuration writes (CIB changes outside the status section, from the
+node's log) made while the steps started: for ``test`` steps the alert adds none.
 
     python bench/history.py [--steps 300]
 """
@@ -55,7 +57,20 @@ def running(layout: LabLayout, name: str) -> int:
                and r.get("role") == "Started")
 
 
-def started_in(layout: LabLayout, name: str, text: str, steps: int, alert: bool) -> float:
+def log_lines(layout: LabLayout) -> list[str]:
+    log = layout.node_dir("node1") / "fs/var/log/pacemaker/pacemaker.log"
+    return log.read_text(errors="replace").splitlines()
+
+
+def configuration_writes(lines: list[str]) -> int:
+    """CIB changes outside the status section (each aborts the transition in flight)."""
+    return sum(1 for line in lines if "Completed cib_" in line and "cib_query" not in line
+               and "section status" not in line and "(rc=0" in line)
+
+
+def started_in(layout: LabLayout, name: str, text: str, steps: int,
+               alert: bool) -> tuple[float, int]:
+    """Seconds until every step runs, and the configuration writes meanwhile."""
     env = lab_env(layout)
     control.run_on(layout, "node1", ["pcs", "property", "set", "maintenance-mode=true"])
     submit(env, loads(text, f"{name}.json"))
@@ -64,13 +79,15 @@ def started_in(layout: LabLayout, name: str, text: str, steps: int, alert: bool)
                                          '<alert id="haflow-alert"/>'])
     began = time.monotonic()
     control.run_on(layout, "node1", ["pcs", "property", "set", "maintenance-mode=false"])
+    first = len(log_lines(layout))
     while running(layout, name) < steps:
         time.sleep(0.5)
     took = time.monotonic() - began
+    writes = configuration_writes(log_lines(layout)[first:])
     abort(env, name)
     wait(env, name, timeout=900)
     remove(env, name, force=True)
-    return took
+    return took, writes
 
 
 def main() -> int:
@@ -86,21 +103,25 @@ def main() -> int:
         control.up(layout, 1)
         try:
             for agent in ("test", "ocf:pacemaker:Dummy"):
-                times = {}
+                times, writes = {}, {}
                 for alert in (False, True):
                     name = f"h{'a' if alert else 'n'}{agent.rsplit(':', 1)[-1].lower()}"
                     text = workflow(name, args.steps, agent, state)
-                    times[alert] = started_in(layout, name, text, args.steps, alert)
+                    times[alert], writes[alert] = started_in(layout, name, text, args.steps,
+                                                             alert)
                     print(f"... {agent} {'with' if alert else 'without'} the alert: "
-                          f"{times[alert]:.1f} s", file=sys.stderr, flush=True)
-                rows.append((agent, times[False], times[True]))
+                          f"{times[alert]:.1f} s, {writes[alert]} configuration writes",
+                          file=sys.stderr, flush=True)
+                rows.append((agent, times[False], times[True], writes[False], writes[True]))
         finally:
             control.teardown(layout)
     print(f"{args.steps} steps (chains of 10) started on a 1-node lab, from the end of "
           "maintenance mode until all run\n")
-    print(f"{'steps of':<22}{'no alert':>10}{'history':>10}{'ratio':>8}")
-    for agent, bare, history in rows:
-        print(f"{agent:<22}{bare:>9.1f}s{history:>9.1f}s{history / bare:>7.2f}×")
+    print(f"{'steps of':<22}{'no alert':>10}{'history':>10}{'ratio':>8}"
+          f"{'writes without':>16}{'with':>6}")
+    for agent, bare, history, plain, recorded in rows:
+        print(f"{agent:<22}{bare:>9.1f}s{history:>9.1f}s{history / bare:>7.2f}×"
+              f"{plain:>16}{recorded:>6}")
     return 0
 
 
