@@ -51,15 +51,20 @@ def outsider(named_sleeper: Path) -> Iterator[subprocess.Popen[bytes]]:
 def in_a_node(named_sleeper: Path, killall_args: str) -> subprocess.CompletedProcess[str]:
     """In a network namespace of its own: start a process named NAME, run the
     killall as a node runs it (an executable copy, by its #! line), and report
-    whether that process was ended by the signal."""
+    whether that process was ended by the signal. ``stderr`` is the killall's alone: the
+    shell's own "Killed", printed when ``wait`` reaps a process that died of SIGKILL
+    only by then (a loaded machine), is not the killall's."""
     killall = named_sleeper.with_name("killall")
     shutil.copyfile(control.NODE_KILLALL, killall)
     killall.chmod(0o755)
-    script = (f'"$1" 60 & sleeper=$!; sleep 0.2; "$2" {killall_args}; '
+    errors = named_sleeper.with_name("killall.stderr")
+    script = (f'"$1" 60 & sleeper=$!; sleep 0.2; "$2" {killall_args} 2>"$3"; '
               'echo "rc=$?"; wait $sleeper; echo "sleeper=$?"')
-    return subprocess.run(
-        ["unshare", "--net", "sh", "-c", script, "sh", str(named_sleeper), str(killall)],
-        capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        ["unshare", "--net", "sh", "-c", script, "sh", str(named_sleeper), str(killall),
+         str(errors)], capture_output=True, text=True, timeout=60)  # fmt: skip
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout,
+                                       errors.read_text())
 
 
 def test_only_the_nodes_own_processes_are_signalled(
