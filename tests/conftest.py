@@ -7,6 +7,7 @@ two test runs never collide.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,15 @@ import pytest
 
 from haflow.lab.layout import LabLayout
 from tests.labtools import require_cluster_tools, start_lab, stop_lab
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests stop their own children with SIGINT, as Ctrl-C would (``status --watch``, a
+    pytest run). Started in the background by a shell without job control, this run
+    has SIGINT ignored, and an ignored signal stays ignored across exec: the children
+    would never stop. A handler of our own is reset to the default in every child."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # labs left by an interrupted run are swept at its end
 pytest_plugins = ["tests.labsweep"]
