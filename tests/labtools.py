@@ -66,7 +66,13 @@ def stop_lab(layout: LabLayout) -> None:
 
 
 # the lab's health helpers live in the package: the fault scenarios use them too
-from haflow.lab.workload import last_fenced, restore, wait_fenced, wait_healthy  # noqa: E402
+from haflow.lab.workload import (  # noqa: E402
+    last_fenced,
+    restore,
+    wait_fenced,
+    wait_healthy,
+    wait_idle,
+)
 
 __all__ = ["last_fenced", "require_cluster_tools", "restore", "start_lab", "stop_lab",
-           "unique_lab_name", "wait_fenced", "wait_healthy"]
+           "unique_lab_name", "wait_fenced", "wait_healthy", "wait_idle"]

@@ -14,7 +14,7 @@ import pytest
 
 from haflow.lab import control, netns, node_init, power
 from haflow.lab.layout import LabLayout, node_address
-from tests.labtools import last_fenced, restore, wait_healthy
+from tests.labtools import last_fenced, restore, wait_fenced, wait_healthy, wait_idle
 
 pytestmark = pytest.mark.tier2
 
@@ -208,11 +208,19 @@ def test_a_restart_asked_while_the_node_boots_runs_once_it_has_booted(
 ) -> None:
     # the init once died of a SIGHUP that came before it had booted, and left its
     # daemons running with no init: the node looked off, and the next power-on
-    # started a second corosync into the same network namespace
+    # started a second corosync into the same network namespace.
+    # The node boots through its own fencing: an init booted by hand right after the
+    # crash races the fence's reboot, which ends it. From a settled DC only: one still
+    # holding a transition that expects node2's shutdown takes the crash for it.
+    wait_idle(healthy)
+    before = last_fenced(healthy, "node1", "node2")
     control.crash(healthy, "node2")
-    init = power.power_on(healthy, "node2")  # returns as soon as the init runs
+    assert eventually(lambda: power.init_pid(healthy, "node2") is not None, 90), \
+        "the fencing did not boot node2"
+    init = power.init_pid(healthy, "node2")  # booting: FENCE_REBOOT_POST_DELAY in firmware
     control.restart_pacemaker(healthy, "node2")  # its default covers a stop that waits 80 s
     assert power.init_pid(healthy, "node2") == init, "the signal killed the booting init"
+    wait_fenced(healthy, "node1", "node2", before)  # the boot was the fence's, not a second one
     boot_log = healthy.node_dir("node2") / "boot.log"
     assert eventually(lambda: f"[{init}] stopped" in boot_log.read_text(), 90)
     wait_healthy(healthy)
