@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from failover import first, log_lines, totem
+from labbench import first, log_lines, totem
 
 from haflow.coordinator.reports import HaflowError
 from haflow.lab import control

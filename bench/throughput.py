@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ from haflow.lab.layout import LabLayout
 from haflow.lab.workload import lab_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from failover import log_lines  # bench/ is no package: beside this file
+from labbench import haflow, log_lines, wait_for  # bench/ is no package
 
 MONITOR = "30s"  # a step's monitor interval (the compiler's default)
 PHASE_TIMEOUT = 1800.0
@@ -110,31 +109,6 @@ def workflow_files(folder: Path, workflows: int, steps: int) -> list[Path]:
         path.write_text(json.dumps({"name": f"tput{w}", "steps": body}))
         paths.append(path)
     return paths
-
-
-def haflow(layout: LabLayout, *args: str) -> None:
-    argv = control.node_command(layout, "node1", [sys.executable, "-m",
-                                                  "haflow.coordinator.cli", *args])
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-    if done.returncode != 0:
-        sys.exit(f"haflow {' '.join(args[:2])} failed: {done.stderr[-800:]}")
-
-
-def wait_for(layout: LabLayout, ids: set[str], started: bool) -> str | None:
-    """Until every resource in ``ids`` runs (``started``) or none does; if that takes more
-    than PHASE_TIMEOUT, what was left (the phase is measured as far as it went)."""
-    deadline = time.monotonic() + PHASE_TIMEOUT
-    left = len(ids)
-    while time.monotonic() < deadline:
-        view = control.cluster_view(layout, "node1")
-        if view is not None:
-            running = {r for r in ids if view.resources.get(r)}
-            left = len(ids - running) if started else len(running)
-            if not left:
-                return None
-        time.sleep(2)
-    return (f"timed out after {PHASE_TIMEOUT:.0f} s: {left} of {len(ids)} not "
-            f"{'started' if started else 'stopped'}")
 
 
 def measure(layout: LabLayout, since: float, ids: set[str], task: str,
@@ -229,23 +203,23 @@ def main() -> int:
             since = time.time()
             old = cib_now(layout)
             livecib.push(env, old, bare_graph(old, n, s), "the bare graph")
-            left = wait_for(layout, bare_ids, started=True)
+            left = wait_for(layout, bare_ids, True, PHASE_TIMEOUT)
             results["bare start"] = measure(layout, since, bare_ids, "start", left)
             since = time.time()
             old = cib_now(layout)
             livecib.push(env, old, stopped_all(old, "bare"), "stopping the bare graph")
-            left = wait_for(layout, bare_ids, started=False)
+            left = wait_for(layout, bare_ids, False, PHASE_TIMEOUT)
             results["bare abort"] = measure(layout, since, bare_ids, "stop", left)
             paths = workflow_files(folder, n, s)
             ids = {f"tput{w}.{x}" for w in range(n) for x in [f"s{i}" for i in range(s)]}
             roots = {f"tput{w}.root" for w in range(n)}
             since = time.time()
             haflow(layout, "submit", *map(str, paths))
-            left = wait_for(layout, ids | roots, started=True)
+            left = wait_for(layout, ids | roots, True, PHASE_TIMEOUT)
             results["haflow start"] = measure(layout, since, ids | roots, "start", left)
             since = time.time()
             haflow(layout, "abort", "--all")
-            left = wait_for(layout, ids | roots, started=False)
+            left = wait_for(layout, ids | roots, False, PHASE_TIMEOUT)
             results["haflow abort"] = measure(layout, since, ids | roots, "stop", left)
         finally:
             control.teardown(layout)
