@@ -67,6 +67,8 @@ def one_run(layout: LabLayout, resource: str,
     was_dc = victim == view.dc
     cib = livecib.query(lab_env(layout, survivor))
     scheduler = simulate.run(cib, simulate=False, node_fail=[victim]).seconds
+    # corosync scales the configured token with the node count (token_coefficient)
+    token, consensus = totem(layout, "token", survivor), totem(layout, "consensus", survivor)
     crashed_at = time.time()
     control.crash(layout, victim)
     control.wait_until(layout, survivor, lambda v: bool(v.resources.get(resource))
@@ -78,8 +80,6 @@ def one_run(layout: LabLayout, resource: str,
     start_asked = first(lines, fence_done, "Requesting local execution of start operation "
                         f"for {resource} ")
     started = first(lines, start_asked, f"Result of start operation for {resource} ", ": ok")
-    # corosync scales the configured token with the node count (token_coefficient)
-    token, consensus = totem(layout, "token"), totem(layout, "consensus")
     floor = token + consensus + scheduler + (fence_done - fence_asked) + \
         (started - start_asked)
     measured = started - crashed_at

@@ -42,8 +42,9 @@ def first(lines: list[tuple[float, str]], after: float, *needles: str) -> float:
     raise LookupError(f"no log line after {after} with {needles}")
 
 
-def totem(layout: LabLayout, key: str) -> float:
-    out = control.run_on(layout, "node1", ["corosync-cmapctl", "-g", f"runtime.config.totem.{key}"])
+def totem(layout: LabLayout, key: str, node: str = "node1") -> float:
+    """corosync's runtime value of ``totem.KEY`` on ``node`` (a node that is up), in seconds."""
+    out = control.run_on(layout, node, ["corosync-cmapctl", "-g", f"runtime.config.totem.{key}"])
     return int(out.stdout.split("=")[-1]) / 1000.0
 
 
