@@ -17,7 +17,7 @@ import pytest
 pytestmark = [
     pytest.mark.vagrant,
     pytest.mark.skipif(os.environ.get("HAFLOW_VAGRANT_E2E") != "1",
-                       reason="the vagrant tier runs with HAFLOW_VAGRANT_E2E=1 (about 24 min)"),
+                       reason="the vagrant tier runs with HAFLOW_VAGRANT_E2E=1 (12-24 min here)"),
 ]
 E2E = Path(__file__).resolve().parents[2] / "vagrant" / "e2e.sh"
 
