@@ -63,7 +63,10 @@ def wait_for(layout: LabLayout, ids: set[str], started: bool, timeout: float) ->
     deadline = time.monotonic() + timeout
     left = len(ids)
     while time.monotonic() < deadline:
-        view = control.cluster_view(layout, "node1")
+        try:
+            view = control.cluster_view(layout, "node1")
+        except subprocess.TimeoutExpired:  # a busy node: ask again, as control.wait_until does
+            view = None
         if view is not None:
             running = {r for r in ids if view.resources.get(r)}
             left = len(ids - running) if started else len(running)
