@@ -29,7 +29,6 @@ their own.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -41,7 +40,8 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from labbench import first, haflow, log_lines, totem, wait_for  # bench/ is no package
+# bench/ is no package: labbench is beside this file
+from labbench import first, haflow, log_lines, totem, wait_for, workflow_file
 
 from haflow.coordinator.cluster import livecib, simulate
 from haflow.lab import control
@@ -89,12 +89,6 @@ def one_run(layout: LabLayout, resource: str,
             "token": token, "consensus": consensus}
 
 
-def workflow_file(folder: Path, name: str, steps: dict[str, dict[str, object]]) -> Path:
-    path = folder / f"{name}.json"
-    path.write_text(json.dumps({"name": name, "steps": steps}))
-    return path
-
-
 def keep_roots_off(layout: LabLayout, node: str) -> None:
     """Every workflow's root, present and future, kept off ``node``: one rsc-pattern ban."""
     env = lab_env(layout)
@@ -119,7 +113,7 @@ def resident_steps(layout: LabLayout, folder: Path, count: int, interval: str) -
         ids |= {f"res{w}.s{i}" for i in range(size)} | {f"res{w}.root"}
     began = time.monotonic()
     haflow(layout, "submit", *map(str, paths))
-    left = wait_for(layout, ids, True, RESIDENT_TIMEOUT)
+    left = wait_for(layout, ids, started=True, timeout=RESIDENT_TIMEOUT)
     if left:
         sys.exit(f"the resident steps: {left}")
     return time.monotonic() - began
@@ -130,7 +124,9 @@ def resident_run(layout: LabLayout, folder: Path, run: int) -> dict[str, float |
     wait_idle(layout)  # node1 back from the last run's fencing, nothing in flight
     name = f"fo{run}"
     haflow(layout, "submit", str(workflow_file(folder, name, {"s": {"agent": "test"}})))
-    wait_for(layout, {f"{name}.s", f"{name}.root"}, True, 300)
+    left = wait_for(layout, {f"{name}.s", f"{name}.root"}, started=True, timeout=300)
+    if left:
+        sys.exit(f"workflow {name}: {left}")
     wait_idle(layout)
     return one_run(layout, f"{name}.s", victim_must_be=VICTIM)
 

@@ -6,11 +6,13 @@ bench/ is no package: a bench puts its own folder on ``sys.path`` and imports th
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 from haflow.lab import control
 from haflow.lab.layout import LabLayout
@@ -48,6 +50,13 @@ def totem(layout: LabLayout, key: str, node: str = "node1") -> float:
     return int(out.stdout.split("=")[-1]) / 1000.0
 
 
+def workflow_file(folder: Path, name: str, steps: dict[str, dict[str, object]]) -> Path:
+    """A workflow file (JSON, which haflow reads as YAML) named ``name`` in ``folder``."""
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps({"name": name, "steps": steps}))
+    return path
+
+
 def haflow(layout: LabLayout, *args: str, node: str = "node1") -> None:
     """``haflow ARGS`` on a lab node, as an admin there would; the bench ends if it fails."""
     argv = control.node_command(layout, node, [sys.executable, "-m",
@@ -57,7 +66,8 @@ def haflow(layout: LabLayout, *args: str, node: str = "node1") -> None:
         sys.exit(f"haflow {' '.join(args[:2])} failed: {done.stderr[-800:]}")
 
 
-def wait_for(layout: LabLayout, ids: set[str], started: bool, timeout: float) -> str | None:
+def wait_for(layout: LabLayout, ids: set[str], *, started: bool, timeout: float
+             ) -> str | None:
     """Until every resource in ``ids`` runs (``started``) or none does; if that takes more
     than ``timeout`` seconds, what was left."""
     deadline = time.monotonic() + timeout

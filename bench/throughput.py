@@ -24,7 +24,6 @@ Goals: start ≤ 1.25× and abort ≤ 1.25× bare at N=20 and N=100, S=10, 3 nod
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -44,7 +43,7 @@ from haflow.lab.layout import LabLayout
 from haflow.lab.workload import lab_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labbench import haflow, log_lines, wait_for  # bench/ is no package
+from labbench import haflow, log_lines, wait_for, workflow_file  # bench/ is no package
 
 MONITOR = "30s"  # a step's monitor interval (the compiler's default)
 PHASE_TIMEOUT = 1800.0
@@ -100,15 +99,10 @@ def stopped_all(cib: etree._Element, prefix: str) -> etree._Element:
 
 
 def workflow_files(folder: Path, workflows: int, steps: int) -> list[Path]:
-    paths = []
-    for w in range(workflows):
-        body: dict[str, dict[str, object]] = {}
-        for s in range(steps):
-            body[f"s{s}"] = {"agent": "test", **({"after": [f"s{s - 1}"]} if s else {})}
-        path = folder / f"tput{w}.json"
-        path.write_text(json.dumps({"name": f"tput{w}", "steps": body}))
-        paths.append(path)
-    return paths
+    chain: dict[str, dict[str, object]] = {
+        f"s{s}": {"agent": "test", **({"after": [f"s{s - 1}"]} if s else {})}
+        for s in range(steps)}
+    return [workflow_file(folder, f"tput{w}", chain) for w in range(workflows)]
 
 
 def measure(layout: LabLayout, since: float, ids: set[str], task: str,
@@ -203,23 +197,23 @@ def main() -> int:
             since = time.time()
             old = cib_now(layout)
             livecib.push(env, old, bare_graph(old, n, s), "the bare graph")
-            left = wait_for(layout, bare_ids, True, PHASE_TIMEOUT)
+            left = wait_for(layout, bare_ids, started=True, timeout=PHASE_TIMEOUT)
             results["bare start"] = measure(layout, since, bare_ids, "start", left)
             since = time.time()
             old = cib_now(layout)
             livecib.push(env, old, stopped_all(old, "bare"), "stopping the bare graph")
-            left = wait_for(layout, bare_ids, False, PHASE_TIMEOUT)
+            left = wait_for(layout, bare_ids, started=False, timeout=PHASE_TIMEOUT)
             results["bare abort"] = measure(layout, since, bare_ids, "stop", left)
             paths = workflow_files(folder, n, s)
             ids = {f"tput{w}.{x}" for w in range(n) for x in [f"s{i}" for i in range(s)]}
             roots = {f"tput{w}.root" for w in range(n)}
             since = time.time()
             haflow(layout, "submit", *map(str, paths))
-            left = wait_for(layout, ids | roots, True, PHASE_TIMEOUT)
+            left = wait_for(layout, ids | roots, started=True, timeout=PHASE_TIMEOUT)
             results["haflow start"] = measure(layout, since, ids | roots, "start", left)
             since = time.time()
             haflow(layout, "abort", "--all")
-            left = wait_for(layout, ids | roots, False, PHASE_TIMEOUT)
+            left = wait_for(layout, ids | roots, started=False, timeout=PHASE_TIMEOUT)
             results["haflow abort"] = measure(layout, since, ids | roots, "stop", left)
         finally:
             control.teardown(layout)
