@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from haflow.agents.xmltext import quoteattr
 from haflow.encoding import read, write
 from haflow.encoding.ids import outputs_set_id, root_id
-from haflow.encoding.meta import STOPPED, TARGET_ROLE
+from haflow.encoding.meta import EFFECT_PENDING, EFFECT_STATUS_PREFIX, STOPPED, TARGET_ROLE
 
 CIB_NO_SUCH_OBJECT = 105  # cibadmin: the xpath matched nothing
 RESOURCE_TAGS = ("primitive", "clone", "group", "bundle")
@@ -66,12 +66,41 @@ def _with_ancestors(resources: ET.Element, rid: str) -> list[ET.Element] | None:
 
 
 def configuration() -> ET.Element:
-    """The CIB's configuration, as a ``<cib>`` around it (what encoding.read expects)."""
+    """The CIB's configuration, as a ``<cib>`` around it (what encoding.read expects),
+    with the ``<status>`` element's own attributes (the steps whose ``do`` began) but
+    none of its children: the nodes' operation history is no agent's business."""
     found = query(scope="configuration")
     cib = ET.Element("cib")
     if found is not None:
         cib.append(found)
+    result = _cibadmin(["--query", "--scope", "status", "--no-children"])
+    if result.returncode == 0:
+        cib.append(ET.fromstring(result.stdout))
+    elif result.returncode != CIB_NO_SUCH_OBJECT:
+        raise CibUnavailable(f"reading the CIB's status failed: {result.stderr.strip()}")
     return cib
+
+
+def _pending_status(resource: str, pending: bool) -> ET.Element:
+    """``<status>`` with the step's "do began" flag (meta.EFFECT_STATUS_PREFIX) set or
+    cleared; cleared is "", as no change of a ``--modify`` or patch removes an attribute."""
+    return ET.Element("status", {EFFECT_STATUS_PREFIX + resource: EFFECT_PENDING if pending
+                                 else ""})
+
+
+def flag_pending(resource: str) -> None:
+    """Record that the step's ``do`` begins: a rollback must undo it from here on.
+
+    On the ``<status>`` element: replicated to every node before cibadmin returns,
+    as a configuration change is, so it outlives the crash of this node; but the
+    controller does not abort its transition for it, and the fencer does not
+    recompute its devices (a change under ``resources`` makes it run a scheduler).
+    What it does not outlive is the whole cluster stopping (Pacemaker rebuilds the
+    status section then): docs/architecture.md says what that costs."""
+    result = _cibadmin(["--modify", "--scope", "status", "--xml-text",
+                        ET.tostring(_pending_status(resource, True), encoding="unicode")])
+    if result.returncode != 0:
+        raise CibUnavailable(f"flagging {resource} failed: {result.stderr.strip()}")
 
 
 def undo_meant(resource: str, workflow: str | None,
@@ -172,35 +201,38 @@ def write_outputs(resource: str, outputs: dict[str, str], effect: str | None = N
     return False
 
 
-def cleared_xml(resource: str, event: Record) -> str:
+def cleared_xml(resource: str, event: Record | None = None, pending: bool = True) -> str:
     """``cibadmin --patch`` input (a versionless patch, as crm_diff writes one) that
-    deletes the step's outputs set and adds ``event`` to its workflow's history.
+    deletes the step's outputs set, clears its "do began" flag on ``<status>`` (with
+    ``pending``: a resource that sets none has none to clear), and with ``event`` adds
+    that record to its workflow's history.
 
     Applied whole or not at all; an outputs set already gone is fine, and a
     workflow whose root is gone gets no record."""
-    workflow, key, value = event
     diff = ET.Element("diff", format="1")
     removed = ET.SubElement(ET.SubElement(ET.SubElement(ET.SubElement(
         diff, "diff-removed"), "cib"), "configuration"), "resources")
     ET.SubElement(ET.SubElement(removed, "primitive", id=resource), "meta_attributes",
                   {"id": outputs_set_id(resource), "__crm_diff_marker__": "removed:top"})
-    added = ET.SubElement(ET.SubElement(ET.SubElement(ET.SubElement(
-        diff, "diff-added"), "cib"), "configuration"), "resources")
-    root = ET.SubElement(added, "primitive", id=root_id(workflow))
-    write.add_record(root, workflow, key, value).set("__crm_diff_marker__", "added:top")
+    added = ET.SubElement(ET.SubElement(diff, "diff-added"), "cib")
+    if event is not None:
+        workflow, key, value = event
+        root = ET.SubElement(ET.SubElement(ET.SubElement(added, "configuration"),
+                                           "resources"), "primitive", id=root_id(workflow))
+        write.add_record(root, workflow, key, value).set("__crm_diff_marker__", "added:top")
+    if pending:
+        added.append(_pending_status(resource, False))
     return ET.tostring(diff, encoding="unicode")
 
 
-def clear_outputs(resource: str, event: Record | None = None) -> None:
-    """Forget a step's outputs and effect flag (its effect was undone); absent is fine.
-    With ``event``, its record goes into the workflow's history in the same change.
+def clear_outputs(resource: str, event: Record | None = None, pending: bool = True) -> None:
+    """Forget a step's outputs and effect flags (its effect was undone), in one change;
+    absent is fine. With ``event``, its record goes into the workflow's history in the
+    same change.
 
     The history set is written by submit with the workflow's first event, so the
     record always has its set (a patch adds nothing under an element it lacks)."""
-    if event is None:
-        delete_meta_set(outputs_set_id(resource))
-        return
-    result = _cibadmin(["--patch", "--xml-text", cleared_xml(resource, event)])
+    result = _cibadmin(["--patch", "--xml-text", cleared_xml(resource, event, pending)])
     if result.returncode != 0:
         raise CibUnavailable(f"clearing outputs of {resource} failed: {result.stderr.strip()}")
 

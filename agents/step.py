@@ -22,7 +22,6 @@ from haflow.agents import deadline, marker, ocfcodes
 from haflow.agents.framework import Agent, OcfError
 from haflow.agents.params import Param, Value
 from haflow.encoding.meta import (
-    EFFECT_PENDING,
     EFFECT_PRESENT,
     FAILURE_POLICY_META,
     PARAM_STEP,
@@ -180,7 +179,7 @@ class StepAgent(Agent):
                 outputs = existing if isinstance(existing, dict) else self._stored_outputs()
                 self.log("INFO", f"adopting the existing effect of {ctx.key}")
             else:
-                self._flag_effect(EFFECT_PENDING)  # from here on, a rollback must undo it
+                self._flag_pending()  # from here on, a rollback must undo it
                 outputs = self._do(ctx)
         # outputs first: a step is only "running here" once what it made is recorded;
         # the start's history record rides in that same write
@@ -213,7 +212,7 @@ class StepAgent(Agent):
             from haflow.agents import cibio
 
             try:
-                cibio.clear_outputs(self.resource)
+                cibio.clear_outputs(self.resource, pending=self.tracks_effect)
             except cibio.CibUnavailable as exc:
                 self.log("WARNING", f"the effect flag of {self.resource} stays: {exc}")
 
@@ -244,13 +243,13 @@ class StepAgent(Agent):
         except cibio.CibUnavailable:
             return {}
 
-    def _flag_effect(self, state: str) -> None:
+    def _flag_pending(self) -> None:
         if not self.workflow or not self.tracks_effect:
             return
         from haflow.agents import cibio
 
         try:
-            cibio.write_outputs(self.resource, {}, effect=state)
+            cibio.flag_pending(self.resource)
         except cibio.CibUnavailable as exc:
             raise OcfError(ocfcodes.ERR_GENERIC, f"cannot record the step in the CIB before "
                            f"doing it: {exc}") from None
@@ -325,7 +324,8 @@ class StepAgent(Agent):
         with_history = event is not None and cib is not None and \
             read.has_history(cib, self.workflow)
         try:
-            cibio.clear_outputs(self.resource, event if with_history else None)
+            cibio.clear_outputs(self.resource, event if with_history else None,
+                                pending=self.tracks_effect)
         except cibio.CibUnavailable as exc:
             self.log("WARNING", f"outputs of {self.resource} were not cleared: {exc}")
             return False

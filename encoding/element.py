@@ -9,7 +9,7 @@ below is an ``xml.etree.ElementTree.Element`` for the agents and an lxml
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Protocol, TypeVar, overload
 
 E = TypeVar("E", bound="Element")
@@ -27,6 +27,9 @@ class Element(Protocol):
     def get(self, key: str, default: T, /) -> str | T: ...
 
     def set(self, key: str, value: str, /) -> None: ...
+
+    # lxml's names and values may be bytes (its stubs say), ElementTree's are str
+    def items(self) -> Iterable[tuple[str | bytes, str | bytes]]: ...
 
     def find(self: E, path: str, /) -> E | None: ...
 

@@ -28,6 +28,12 @@ SKIPPED_META = "haflow-skipped"
 EFFECT_META = "haflow-effect"
 EFFECT_PENDING = "pending"  # while do runs
 EFFECT_PRESENT = "present"  # once done
+# "do began" is an attribute of the CIB's <status> element, named this prefix + the
+# step's id, not a meta attribute: a change under /cib/configuration aborts the DC's
+# transition and, under resources, makes every node's fencer recompute its devices
+# (a scheduler run each), while the controller and the fencer pass over this one
+# (docs/architecture.md, "Where a step's state lives"); cleared to "" by an undo
+EFFECT_STATUS_PREFIX = "haflow-pending-"
 
 # step outputs are meta attributes of the step's primitive, under this prefix
 OUTPUT_META_PREFIX = "haflow-output-"

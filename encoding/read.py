@@ -28,6 +28,7 @@ from haflow.encoding.ids import (
 )
 from haflow.encoding.meta import (
     EFFECT_META,
+    EFFECT_STATUS_PREFIX,
     EVENT_META_PREFIX,
     OUTPUT_META_PREFIX,
     PARAM_SUBMISSION,
@@ -148,14 +149,30 @@ def outputs(meta: Mapping[str, str]) -> dict[str, str]:
     return {k[start:]: from_cib(v) for k, v in meta.items() if k.startswith(OUTPUT_META_PREFIX)}
 
 
-def effect_flagged(element: E) -> bool:
-    """Whether a step's effect may still exist (meta.EFFECT_META is set)."""
-    return any(n.get("name") == EFFECT_META for n in element.findall("meta_attributes/nvpair"))
+def pending_effects(cib: E) -> set[str]:
+    """The steps whose ``do`` began and was not undone since: their flags on the CIB's
+    ``<status>`` element (meta.EFFECT_STATUS_PREFIX); none in a CIB without status."""
+    status = cib.find("status")
+    if status is None:
+        return set()
+    start = len(EFFECT_STATUS_PREFIX)
+    return {name[start:] for name, value in status.items()
+            if isinstance(name, str) and name.startswith(EFFECT_STATUS_PREFIX) and value}
+
+
+def effect_flagged(element: E, pending: set[str] | frozenset[str] = frozenset()) -> bool:
+    """Whether a step's effect may still exist: meta.EFFECT_META is set, or its ``do``
+    began (its id in ``pending``, from ``pending_effects``)."""
+    return element.get("id") in pending or \
+        any(n.get("name") == EFFECT_META for n in element.findall("meta_attributes/nvpair"))
 
 
 def flagged_steps(cib: E, workflow: str) -> list[E]:
-    """The workflow's haflow steps whose effect may still exist."""
-    return [p for p in resources_of(cib, workflow) if is_haflow_step(p) and effect_flagged(p)]
+    """The workflow's haflow steps whose effect may still exist (``cib`` with its
+    ``<status>`` element, for the steps whose ``do`` began)."""
+    pending = pending_effects(cib)
+    return [p for p in resources_of(cib, workflow)
+            if is_haflow_step(p) and effect_flagged(p, pending)]
 
 
 def order_dependencies(orders: Iterable[E]) -> dict[str, set[str]]:

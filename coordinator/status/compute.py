@@ -226,7 +226,8 @@ def _step(config: Config, prim: etree._Element, mon: Mon, nodes: NodeStates,
     node = res.nodes[0] if res.nodes else None
     step = StepStatus(rid.split(".", 1)[1], rid, agent(prim), StepState.WAITING, policy,
                       node=node, outputs=outputs(meta), failure=failure, fail_count=counts,
-                      migration_threshold=threshold, effect_flagged=bool(meta.get(EFFECT_META)),
+                      migration_threshold=threshold,
+                      effect_flagged=bool(meta.get(EFFECT_META)) or rid in config.pending,
                       unit=meta.get(UNIT_META))
     step.retry_on = [n for n in mon.online if counts.get(n, 0) < threshold
                      and not config.banned(rid, n)]

@@ -24,6 +24,8 @@ from xml.sax.saxutils import quoteattr
 
 OCF_ROOT = "/usr/lib/ocf"
 OUTPUT_META_PREFIX = "haflow-output-"
+EFFECT_META = "haflow-effect"
+EFFECT_STATUS_PREFIX = "haflow-pending-"  # on <status>: the step's do began
 
 
 class AgentResult:
@@ -130,6 +132,16 @@ class Sandbox:
                 for nvpair in primitive.findall("./meta_attributes/nvpair"):
                     found[nvpair.get("name", "")] = nvpair.get("value", "")
         return found
+
+    def pending(self, rid: str) -> bool:
+        """Whether the step's "do began" flag is set on the CIB's ``<status>``."""
+        status = ET.fromstring(cibadmin(self.cib_file, "-Q", "--scope", "status",
+                                        "--no-children"))
+        return bool(status.get(EFFECT_STATUS_PREFIX + rid))
+
+    def flagged(self, rid: str) -> bool:
+        """Whether a rollback must still undo the step: begun, or done (meta.EFFECT_META)."""
+        return self.pending(rid) or EFFECT_META in self.meta(rid)
 
     def outputs(self, rid: str) -> dict[str, str]:
         return {k[len(OUTPUT_META_PREFIX):]: v for k, v in self.meta(rid).items()

@@ -241,7 +241,7 @@ def test_an_undo_cut_short_by_fencing_is_finished_by_the_rollback(
     rollback(box, ocf_root)
     assert records.events(state) == ["do", "undo"]
     assert records.effects(state) == []
-    assert "haflow-effect" not in box.meta("wf.a")
+    assert not box.flagged("wf.a")
 
 
 def test_a_partial_effect_held_for_the_admin_is_undone_when_they_abort(
@@ -250,11 +250,13 @@ def test_a_partial_effect_held_for_the_admin_is_undone_when_they_abort(
     box.set_meta("wf.a", "haflow-failure-policy", "hold")
     failing = params(state, fail_start="5", partial="true")
     assert box.run(TEST, "start", failing, "wf.a").rc == ocfcodes.ERR_GENERIC
-    assert box.meta("wf.a")["haflow-effect"] == "pending"
+    # flagged on <status> before do, never written to the configuration
+    assert box.pending("wf.a") and "haflow-effect" not in box.meta("wf.a")
     assert records.effects(state) == ["wf__a__s1"]
     rollback(box, ocf_root)
     assert records.events(state) == ["do-failed", "undo"]
     assert records.effects(state) == []
+    assert not box.flagged("wf.a")
 
 
 def test_a_clean_rollback_leaves_the_sweep_nothing_to_do(

@@ -95,7 +95,7 @@ def test_an_undo_cut_short_is_finished_before_the_steps_it_depends_on(
     assert stop(box, ocf_root, state, "b") == 0
     assert undone(state) == ["wf.c", "wf.b"]
     assert records.effects(state) == ["wf__a__s1"]
-    assert "haflow-effect" not in box.meta("wf.c") and "haflow-effect" not in box.meta("wf.b")
+    assert not box.flagged("wf.c") and not box.flagged("wf.b")
     assert stop(box, ocf_root, state, "a") == 0
     assert undone(state) == ["wf.c", "wf.b", "wf.a"] and records.effects(state) == []
 
@@ -140,7 +140,7 @@ def test_start_and_stop_write_their_own_history_record(tmp_path: Path,
     assert stop(box, ocf_root, state, "a") == 0
     assert history(box)[2:] == [("b", "stop", "ok"), ("b", "stop", "ok"), ("a", "stop", "ok")]
     assert undone(state) == ["wf.b", "wf.a"]
-    assert "haflow-effect" not in box.meta("wf.a")
+    assert not box.flagged("wf.a")
     assert [r.event for r in records.completed(state)] == ["started", "started", "stopped",
                                                              "stopped", "stopped"]
 

@@ -141,6 +141,31 @@ def test_the_readers_decide_a_workflows_elements_by_id(lib: Lib) -> None:
         [p.get("id") for p in read.resources_of(cib, "wf")]
 
 
+def test_a_step_whose_do_began_is_flagged_from_the_status_element(lib: Lib) -> None:
+    # wf.c's do began (set on <status>); wfx.a's was undone since (cleared to "")
+    flags = ('<status haflow-pending-wf.c="pending" haflow-pending-wfx.a="" '
+             'haflow-pending-wf.gone="pending"/>')
+    cib = lib.parse(CIB.replace("<status/>", flags))
+    assert read.pending_effects(cib) == {"wf.c", "wf.gone"}
+    assert [p.get("id") for p in read.flagged_steps(cib, "wf")] == ["wf.a", "wf.c"]
+    # wfx.a's own flag (present) still counts: cleared on <status> is not undone
+    assert [p.get("id") for p in read.flagged_steps(cib, "wfx")] == ["wfx.a"]
+    resources = cib.find("configuration/resources")
+    assert read.pending_effects(resources) == set()  # no status: none began, as far as known
+
+
+def test_an_undo_clears_both_flags_and_records_in_one_patch() -> None:
+    patch = ET.fromstring(cibio.cleared_xml("wf.a", ("wf", "k1", "v1")))
+    removed = patch.find("diff-removed/cib/configuration/resources/primitive/meta_attributes")
+    assert removed is not None and removed.get("id") == "wf.a.outputs"
+    assert patch.find("diff-added/cib/status").attrib == {"haflow-pending-wf.a": ""}
+    assert patch.find("diff-added/cib/configuration/resources/primitive").get("id") == \
+        "wf.root"
+    alone = ET.fromstring(cibio.cleared_xml("wf.a"))
+    assert alone.find("diff-added/cib/configuration") is None
+    assert alone.find("diff-added/cib/status") is not None
+
+
 def test_the_sweep_set_is_no_configured_role(lib: Lib) -> None:
     cib = lib.parse(CIB)
     assert read.target_role(cib, "wf") is None  # only the sweep set says Started

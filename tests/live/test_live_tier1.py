@@ -89,7 +89,17 @@ def test_waiting_and_starting_show_dependencies_progress_and_heartbeat(live1: Li
 
 def test_abort_undoes_in_reverse_order_then_remove(live1: Live) -> None:
     path = live1.workflow("t1chain", {"a": {}, "b": {"after": ["a"]}, "c": {"after": ["b"]}})
+
+    def flags() -> dict[str, str]:
+        """The steps' "do began" flags, on the CIB's <status> element."""
+        status = livecib.query(live1.env).find("status")
+        assert status is not None
+        prefix = "haflow-pending-t1chain."
+        return {str(k)[len(prefix):]: str(v) for k, v in status.attrib.items()
+                if str(k).startswith(prefix)}
+
     assert live1.submit(path, "--wait").returncode == 0
+    assert flags() == {"a": "pending", "b": "pending", "c": "pending"}
     result = live1.run("abort", "t1chain")
     assert result.returncode == 0, result.stderr
     waited = live1.run("wait", "t1chain", "--timeout", "90")
@@ -98,6 +108,7 @@ def test_abort_undoes_in_reverse_order_then_remove(live1: Live) -> None:
     undos = [r.resource for r in records.read(live1.state_dir) if r.event == "undo"]
     assert undos == ["t1chain.c", "t1chain.b", "t1chain.a"]
     assert records.effects(live1.state_dir) == []
+    assert flags() == {"a": "", "b": "", "c": ""}  # cleared by each undo
     data = live1.status("t1chain")
     assert data["state"] == "rolled back" and {s["state"] for s in data["steps"]} == {"undone"}
     # a second abort is a clear error and changes nothing
@@ -113,6 +124,7 @@ def test_abort_undoes_in_reverse_order_then_remove(live1: Live) -> None:
     assert removed.returncode == 0 and "nothing of it remains" in removed.stdout
     assert live1.run("status", "t1chain").returncode == ExitCode.NOT_FOUND
     assert read.elements_of(livecib.query(live1.env), "t1chain") == []
+    assert flags() == {}  # none left for a later workflow of that name
 
 
 def test_failure_rolls_back_automatically_with_no_haflow_process(live1: Live) -> None:
