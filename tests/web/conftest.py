@@ -31,7 +31,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
+# the README's pictures are refreshed only on request (HAFLOW_SCREENSHOTS=docs): a test
+# run otherwise left them as whichever tests had run before drew them, in the checkout
+SCREENSHOTS_ENV = "HAFLOW_SCREENSHOTS"
 TEMPLATE = "webchain"
 GATED = "webgated"  # the same chain, its middle step behind an approval gate
 
@@ -207,3 +209,11 @@ def page(browser_context: Any) -> Iterator[Any]:
     yield tab
     tab.close()
     assert not errors, errors
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests save their screenshots: a temporary folder, or the one
+    ``HAFLOW_SCREENSHOTS`` names (``docs`` refreshes the README's)."""
+    wanted = os.environ.get(SCREENSHOTS_ENV)
+    return Path(wanted).resolve() if wanted else tmp_path_factory.mktemp("screenshots")

@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.web.conftest import DOCS, GATED, Service
+from tests.web.conftest import GATED, Service
 
 pytestmark = pytest.mark.tier1
 STEPS = ["create", "configure", "announce"]  # the template's chain, in order
@@ -81,7 +82,7 @@ def test_a_bad_token_is_refused(page: Any, service: Service) -> None:
 
 
 def test_operator_follows_a_workflow_live_and_aborts_it_from_the_page(
-        page: Any, service: Service) -> None:
+        page: Any, service: Service, screenshots: Path) -> None:
     sign_in(page, service, "operator")
     page.wait_for_selector("#workflows")
     page.evaluate("window.__sameDocument = true")
@@ -111,7 +112,7 @@ def test_operator_follows_a_workflow_live_and_aborts_it_from_the_page(
     wait_page(page, service, name,
               "() => document.querySelector('.step[data-step=announce][data-state=undone]')"
               " && document.querySelector('.step[data-step=create][data-state=undoing]')")
-    page.screenshot(path=str(DOCS / "web-rollback.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "web-rollback.png"), full_page=True)
     wait_all(page, service, name, "undone")
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
     seen = page.evaluate("window.__seen")
@@ -187,7 +188,8 @@ def test_a_viewer_sees_no_action(page: Any, service: Service) -> None:
     assert page.query_selector("#approve-step") is None
 
 
-def test_the_page_recovers_after_haflow_serve_restarts(page: Any, service: Service) -> None:
+def test_the_page_recovers_after_haflow_serve_restarts(page: Any, service: Service,
+                                                       screenshots: Path) -> None:
     sign_in(page, service, "viewer")
     page.wait_for_selector('#stream[data-stream="live"]')
     page.evaluate("window.__sameDocument = true")
@@ -205,4 +207,4 @@ def test_the_page_recovers_after_haflow_serve_restarts(page: Any, service: Servi
                            timeout=TIMEOUT_MS)
     assert time.monotonic() - started < TIMEOUT_MS / 1000
     # the list with what this module's tests left in it: done, rolled back...
-    page.screenshot(path=str(DOCS / "web-list.png"))
+    page.screenshot(path=str(screenshots / "web-list.png"))
