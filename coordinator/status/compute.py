@@ -28,7 +28,6 @@ from haflow.encoding import tickets
 from haflow.encoding.heartbeat import DEFAULT_INTERVAL, parse_value
 from haflow.encoding.ids import root_id, sweep_set_id
 from haflow.encoding.meta import (
-    EFFECT_META,
     FAILURE_POLICY_META,
     HEARTBEAT_ATTR_PREFIX,
     MIGRATION_THRESHOLD,
@@ -41,7 +40,7 @@ from haflow.encoding.meta import (
     TARGET_ROLE,
     UNIT_META,
 )
-from haflow.encoding.read import configured_meta, outputs, workflows
+from haflow.encoding.read import configured_meta, effect_flagged, outputs, workflows
 from haflow.encoding.value import from_cib
 
 if TYPE_CHECKING:
@@ -227,7 +226,7 @@ def _step(config: Config, prim: etree._Element, mon: Mon, nodes: NodeStates,
     step = StepStatus(rid.split(".", 1)[1], rid, agent(prim), StepState.WAITING, policy,
                       node=node, outputs=outputs(meta), failure=failure, fail_count=counts,
                       migration_threshold=threshold,
-                      effect_flagged=bool(meta.get(EFFECT_META)) or rid in config.pending,
+                      effect_flagged=effect_flagged(prim, config.pending),
                       unit=meta.get(UNIT_META))
     step.retry_on = [n for n in mon.online if counts.get(n, 0) < threshold
                      and not config.banned(rid, n)]
