@@ -1,4 +1,4 @@
-"""What agents read from and write to the CIB: outputs, and whether a stop means undo.
+"""What agents read from and write to the CIB: a step's live state, and whether a stop means undo.
 
 Only on the start/stop paths (never monitor); stdlib ElementTree and the
 cluster's own command-line tools. ``CIB_file`` in the environment points all
@@ -12,12 +12,14 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 from haflow.agents.xmltext import quoteattr
-from haflow.encoding import read, write
-from haflow.encoding.ids import outputs_set_id, root_id
-from haflow.encoding.meta import EFFECT_PENDING, EFFECT_STATUS_PREFIX, STOPPED, TARGET_ROLE
+from haflow.encoding import live, read
+from haflow.encoding.ids import root_id
+from haflow.encoding.meta import STOPPED, TARGET_ROLE
 
 CIB_NO_SUCH_OBJECT = 105  # cibadmin: the xpath matched nothing
 RESOURCE_TAGS = ("primitive", "clone", "group", "bundle")
+# one history record: workflow, key (record.key), value (record.format_value)
+Record = live.Record
 
 
 class CibUnavailable(Exception):
@@ -65,42 +67,61 @@ def _with_ancestors(resources: ET.Element, rid: str) -> list[ET.Element] | None:
     return None
 
 
+def status_attributes() -> ET.Element:
+    """The CIB's ``<status>`` element with its own attributes (the steps' live state,
+    encoding/live.py) but none of its children: the nodes' operation history is no
+    agent's business."""
+    result = _cibadmin(["--query", "--scope", "status", "--no-children"])
+    if result.returncode == CIB_NO_SUCH_OBJECT:
+        return ET.Element("status")
+    if result.returncode != 0:
+        raise CibUnavailable(f"reading the CIB's status failed: {result.stderr.strip()}")
+    return ET.fromstring(result.stdout)
+
+
+def version() -> ET.Element:
+    """The ``<cib>`` element alone: its version (admin_epoch, epoch, num_updates)."""
+    result = _cibadmin(["--query", "--no-children"])
+    if result.returncode != 0:
+        raise CibUnavailable(f"reading the CIB's version failed: {result.stderr.strip()}")
+    return ET.fromstring(result.stdout)
+
+
 def configuration() -> ET.Element:
     """The CIB's configuration, as a ``<cib>`` around it (what encoding.read expects),
-    with the ``<status>`` element's own attributes (the steps whose ``do`` began) but
-    none of its children: the nodes' operation history is no agent's business."""
+    with the ``<status>`` element's own attributes (``status_attributes``)."""
     found = query(scope="configuration")
     cib = ET.Element("cib")
     if found is not None:
         cib.append(found)
-    result = _cibadmin(["--query", "--scope", "status", "--no-children"])
-    if result.returncode == 0:
-        cib.append(ET.fromstring(result.stdout))
-    elif result.returncode != CIB_NO_SUCH_OBJECT:
-        raise CibUnavailable(f"reading the CIB's status failed: {result.stderr.strip()}")
+    cib.append(status_attributes())
     return cib
 
 
-def _pending_status(resource: str, pending: bool) -> ET.Element:
-    """``<status>`` with the step's "do began" flag (meta.EFFECT_STATUS_PREFIX) set or
-    cleared; cleared is "", as no change of a ``--modify`` or patch removes an attribute."""
-    return ET.Element("status", {EFFECT_STATUS_PREFIX + resource: EFFECT_PENDING if pending
-                                 else ""})
+def record_live(resource: str, effect: str | None = None,
+                outputs: dict[str, str] | None = None, event: Record | None = None) -> None:
+    """Record a step's action on the CIB's ``<status>`` element, in one change: its
+    effect flag, its outputs and ``event`` in its workflow's history (live.step_state).
 
-
-def flag_pending(resource: str) -> None:
-    """Record that the step's ``do`` begins: a rollback must undo it from here on.
-
-    On the ``<status>`` element: replicated to every node before cibadmin returns,
-    as a configuration change is, so it outlives the crash of this node; but the
-    controller does not abort its transition for it, and the fencer does not
-    recompute its devices (a change under ``resources`` makes it run a scheduler).
-    What it does not outlive is the whole cluster stopping (Pacemaker rebuilds the
-    status section then): docs/architecture.md says what that costs."""
+    Replicated to every node before cibadmin returns, as a configuration change is, so
+    it outlives the crash of this node; but the controller does not abort its
+    transition for it, and no fencer recomputes its devices (docs/architecture.md,
+    "Where a step's state lives"). What it does not outlive is the whole cluster
+    stopping: a checkpoint (agents/checkpoint.py) copies it into the configuration."""
+    attrs = live.step_state(resource, effect, outputs, event)
+    if not attrs:
+        return
     result = _cibadmin(["--modify", "--scope", "status", "--xml-text",
-                        ET.tostring(_pending_status(resource, True), encoding="unicode")])
+                        ET.tostring(ET.Element("status", attrs), encoding="unicode")])
     if result.returncode != 0:
-        raise CibUnavailable(f"flagging {resource} failed: {result.stderr.strip()}")
+        raise CibUnavailable(f"recording {resource} failed: {result.stderr.strip()}")
+
+
+def patch(diff: ET.Element) -> None:
+    """Apply a versionless patch (as crm_diff writes one): all of it or nothing."""
+    result = _cibadmin(["--patch", "--xml-text", ET.tostring(diff, encoding="unicode")])
+    if result.returncode != 0:
+        raise CibUnavailable(f"patching the CIB failed: {result.stderr.strip()}")
 
 
 def undo_meant(resource: str, workflow: str | None,
@@ -140,111 +161,21 @@ def meta_attribute(resource: str, name: str) -> str | None:
 
 
 def read_outputs(resources: list[str]) -> dict[str, dict[str, str]]:
-    """Outputs of each of ``resources`` (resource id -> key -> value), in one query."""
+    """Outputs of each of ``resources`` (resource id -> key -> value): the live ones, else
+    their durable copy (read.step_outputs), in two queries."""
     if not resources:
         return {}
     condition = " or ".join(f"@id={quoteattr(r)}" for r in resources)
     found = query(xpath=f"//primitive[{condition}]")
-    result: dict[str, dict[str, str]] = {r: {} for r in resources}
-    if found is None:
-        return result
-    primitives = [found] if found.tag == "primitive" else found.findall(".//primitive")
+    live_state = {str(k): str(v) for k, v in status_attributes().items()}
+    result: dict[str, dict[str, str]] = {}
+    primitives = [] if found is None else \
+        [found] if found.tag == "primitive" else found.findall(".//primitive")
+    for rid in resources:
+        result[rid] = live.outputs(live_state, rid) or {}
     for primitive in primitives:
-        result[primitive.get("id", "")] = read.outputs(read.configured_meta(primitive))
+        result[primitive.get("id", "")] = read.step_outputs(primitive, live_state)
     return result
-
-
-# one history record: workflow, key (record.key), value (record.format_value)
-Record = tuple[str, str, str]
-
-
-def outputs_xml(resource: str, outputs: dict[str, str], effect: str | None = None,
-                event: Record | None = None) -> str:
-    """``cibadmin --modify`` input: the outputs and effect flag (encoding/write.py), and
-    with ``event`` the record in its workflow's history, in the same change."""
-    primitive = ET.Element("primitive", id=resource)
-    write.outputs(primitive, outputs, effect)
-    if event is None:
-        return ET.tostring(primitive, encoding="unicode")
-    out = ET.Element("resources")
-    out.append(primitive)
-    workflow, key, value = event
-    write.add_record(ET.SubElement(out, "primitive", id=root_id(workflow)), workflow, key, value)
-    return ET.tostring(out, encoding="unicode")
-
-
-def write_outputs(resource: str, outputs: dict[str, str], effect: str | None = None,
-                  event: Record | None = None) -> bool:
-    """Store outputs (and the effect flag) as meta attributes of the step's primitive,
-    and ``event`` in the workflow's history, in one CIB update; True when the event
-    was recorded.
-
-    Meta attributes are not part of the operation digest, so this never
-    restarts the step. A workflow whose root is gone fails the change as a whole:
-    then the outputs are stored alone, and the event is left to the alert agent.
-    """
-    if not outputs and effect is None and event is None:
-        return False
-    if event is not None:
-        result = _cibadmin(["--modify", "--scope", "resources", "--xml-text",
-                            outputs_xml(resource, outputs, effect, event)])
-        if result.returncode == 0:
-            return True
-        if not outputs and effect is None:
-            return False
-    result = _cibadmin(["--modify", "--scope", "resources", "--xml-text",
-                        outputs_xml(resource, outputs, effect)])
-    if result.returncode == CIB_NO_SUCH_OBJECT:
-        return False  # not a resource of this CIB: an agent run by hand (ocf-tester, a test)
-    if result.returncode != 0:
-        raise CibUnavailable(f"storing outputs of {resource} failed: {result.stderr.strip()}")
-    return False
-
-
-def cleared_xml(resource: str, event: Record | None = None, pending: bool = True) -> str:
-    """``cibadmin --patch`` input (a versionless patch, as crm_diff writes one) that
-    deletes the step's outputs set, clears its "do began" flag on ``<status>`` (with
-    ``pending``: a resource that sets none has none to clear), and with ``event`` adds
-    that record to its workflow's history.
-
-    Applied whole or not at all; an outputs set already gone is fine, and a
-    workflow whose root is gone gets no record."""
-    diff = ET.Element("diff", format="1")
-    removed = ET.SubElement(ET.SubElement(ET.SubElement(ET.SubElement(
-        diff, "diff-removed"), "cib"), "configuration"), "resources")
-    ET.SubElement(ET.SubElement(removed, "primitive", id=resource), "meta_attributes",
-                  {"id": outputs_set_id(resource), "__crm_diff_marker__": "removed:top"})
-    added = ET.SubElement(ET.SubElement(diff, "diff-added"), "cib")
-    if event is not None:
-        workflow, key, value = event
-        root = ET.SubElement(ET.SubElement(ET.SubElement(added, "configuration"),
-                                           "resources"), "primitive", id=root_id(workflow))
-        write.add_record(root, workflow, key, value).set("__crm_diff_marker__", "added:top")
-    if pending:
-        added.append(_pending_status(resource, False))
-    return ET.tostring(diff, encoding="unicode")
-
-
-def clear_outputs(resource: str, event: Record | None = None, pending: bool = True) -> None:
-    """Forget a step's outputs and effect flags (its effect was undone), in one change;
-    absent is fine. With ``event``, its record goes into the workflow's history in the
-    same change.
-
-    The history set is written by submit with the workflow's first event, so the
-    record always has its set (a patch adds nothing under an element it lacks)."""
-    result = _cibadmin(["--patch", "--xml-text", cleared_xml(resource, event, pending)])
-    if result.returncode != 0:
-        raise CibUnavailable(f"clearing outputs of {resource} failed: {result.stderr.strip()}")
-
-
-def record_event(event: Record) -> bool:
-    """Add one record to its workflow's history (a merge: nothing else changes)."""
-    workflow, key, value = event
-    root = ET.Element("primitive", id=root_id(workflow))
-    write.add_record(root, workflow, key, value)
-    result = _cibadmin(["--modify", "--scope", "resources", "--xml-text",
-                        ET.tostring(root, encoding="unicode")])
-    return result.returncode == 0
 
 
 def delete_meta_set(set_id: str) -> None:

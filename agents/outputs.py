@@ -1,8 +1,9 @@
 """Step outputs: stored in the CIB, referenced by later steps as ``${steps.STEP.KEY}``.
 
-Stdlib only. A step's outputs are meta attributes of its primitive (spelled by
-haflow.encoding: meta.OUTPUT_META_PREFIX, write.outputs), so they are replicated
-to every node and outlive the node that made them. A parameter value may
+Stdlib only. A step's outputs are an attribute of the CIB's ``<status>`` element,
+with a durable copy in meta attributes of its primitive (haflow.encoding: live.py,
+read.step_outputs), so they are replicated to every node and outlive the node
+that made them. A parameter value may
 reference an output of a step it depends on; the compiler checks the reference
 and leaves the text as is, the agent resolves it when its action runs. ``$${`` is a literal ``${``.
 """

@@ -13,7 +13,10 @@ contract"):
   by Pacemaker's recovery).
 - ``stop`` undoes only when an undo is meant (read from the CIB); a move
   only releases the marker. ``migrate_to``/``migrate_from`` hand over.
-- outputs go to the CIB; progress and a heartbeat to a node attribute.
+- what a start or stop did (effect flag, outputs, history record) goes to the
+  CIB's status section in one change (agents/cibio.py), a workflow's last steps
+  checkpoint it into the configuration (agents/checkpoint.py); progress and a
+  heartbeat go to a node attribute.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from haflow.agents import deadline, marker, ocfcodes
 from haflow.agents.framework import Agent, OcfError
 from haflow.agents.params import Param, Value
 from haflow.encoding.meta import (
+    EFFECT_PENDING,
     EFFECT_PRESENT,
     FAILURE_POLICY_META,
+    LAST_STEP_META,
     PARAM_STEP,
     PARAM_SUBMISSION,
     PARAM_WORKFLOW,
@@ -187,6 +192,10 @@ class StepAgent(Agent):
             from haflow.agents import recorded  # not on the monitor's path
 
             recorded.note(self.resource, "start")
+        if self.meta.get(LAST_STEP_META.replace("-", "_")) == "true":
+            from haflow.agents import checkpoint
+
+            checkpoint.run(self.workflow, self.log)
         marker.write(self.instance, marker.Marker(ctx.key, resolved, outputs))
         return ocfcodes.SUCCESS
 
@@ -212,7 +221,8 @@ class StepAgent(Agent):
             from haflow.agents import cibio
 
             try:
-                cibio.clear_outputs(self.resource, pending=self.tracks_effect)
+                cibio.record_live(self.resource, effect="" if self.tracks_effect else None,
+                                  outputs={})
             except cibio.CibUnavailable as exc:
                 self.log("WARNING", f"the effect flag of {self.resource} stays: {exc}")
 
@@ -249,7 +259,7 @@ class StepAgent(Agent):
         from haflow.agents import cibio
 
         try:
-            cibio.flag_pending(self.resource)
+            cibio.record_live(self.resource, effect=EFFECT_PENDING)
         except cibio.CibUnavailable as exc:
             raise OcfError(ocfcodes.ERR_GENERIC, f"cannot record the step in the CIB before "
                            f"doing it: {exc}") from None
@@ -257,13 +267,14 @@ class StepAgent(Agent):
     def _store_outputs(self, outputs: Outputs, event: HistoryRecord | None = None) -> bool:
         """Outputs, effect flag and ``event`` in one CIB write; whether ``event`` is in."""
         # a resource made by hand (no workflow) keeps its outputs in its marker only
-        if not self.workflow:
+        if not self.workflow or not (self.tracks_effect or outputs or event):
             return False
         from haflow.agents import cibio
 
         try:
             effect = EFFECT_PRESENT if self.tracks_effect else None
-            return cibio.write_outputs(self.resource, outputs, effect=effect, event=event)
+            cibio.record_live(self.resource, effect=effect, outputs=outputs, event=event)
+            return event is not None
         except cibio.CibUnavailable as exc:
             raise OcfError(ocfcodes.ERR_GENERIC, f"the step ran but its outputs could not be "
                            f"stored: {exc}") from None
@@ -297,7 +308,7 @@ class StepAgent(Agent):
         elif found:
             self.log("INFO", f"releasing {found.key} on this node: {why}")
         if not undone:
-            self._record_event("stop")
+            self._record_event("stop", cib)
         marker.remove(self.instance)
         return ocfcodes.SUCCESS
 
@@ -306,7 +317,6 @@ class StepAgent(Agent):
         record in the same CIB change; whether that record was written."""
         from haflow.agents import cibio
         from haflow.agents.progress import Heartbeat
-        from haflow.encoding import read
 
         ctx = self._from_marker(found) if found else self._undo_context()
         self.log("INFO", f"undoing {ctx.key}: {why}")
@@ -318,22 +328,31 @@ class StepAgent(Agent):
                 raise
             except Exception as exc:
                 raise OcfError(ocfcodes.ERR_GENERIC, f"undo failed: {exc}") from None
+        if not self._recordable(cib):
+            return False
         event = self._history_record("stop")
-        # a patch adds nothing under a set the CIB lacks: without the workflow's history
-        # set (submit writes it), the record goes alone, as the alert would write it
-        with_history = event is not None and cib is not None and \
-            read.has_history(cib, self.workflow)
         try:
-            cibio.clear_outputs(self.resource, event if with_history else None,
-                                pending=self.tracks_effect)
+            # "" outranks the durable copy: the root's stop checkpoints it
+            if self.tracks_effect or event is not None:
+                cibio.record_live(self.resource, effect="" if self.tracks_effect else None,
+                                  outputs={}, event=event)
         except cibio.CibUnavailable as exc:
             self.log("WARNING", f"outputs of {self.resource} were not cleared: {exc}")
             return False
-        if with_history:
+        if event is not None:
             from haflow.agents import recorded
 
             recorded.note(self.resource, "stop")
-        return with_history
+        return event is not None
+
+    def _recordable(self, cib: ET.Element | None) -> bool:
+        """Whether this step's state may be recorded: not once it (or its workflow) was
+        removed from the CIB, whose live state ``remove`` dropped with it."""
+        from haflow.encoding import read
+
+        return bool(self.workflow) and (cib is None or (
+            any(p.get("id") == self.resource for p in cib.iter("primitive"))
+            and read.root_of(cib, self.workflow) is not None))
 
     def _dependents_undone(self, cib: ET.Element) -> bool:
         """Undo first, here, every step that depends on this one and may still have its
@@ -420,17 +439,17 @@ class StepAgent(Agent):
         event = record.Event(now, self.node, self.step, task, 0, 0, record.OK, record.OK)
         return self.workflow, record.key(now, self.node, self.step), record.format_value(event)
 
-    def _record_event(self, task: str) -> None:
+    def _record_event(self, task: str, cib: ET.Element | None) -> None:
         """Write this action's record now (a stop that undid nothing: no other write to
         carry it); if the CIB does not take it, the alert agent spools it."""
         event = self._history_record(task)
-        if event is None:
+        if event is None or not self._recordable(cib):
             return
         from haflow.agents import cibio, recorded
 
         try:
-            if cibio.record_event(event):
-                recorded.note(self.resource, task)
+            cibio.record_live(self.resource, event=event)
+            recorded.note(self.resource, task)
         except cibio.CibUnavailable as exc:
             self.log("WARNING", f"the history record of this {task} is left to the alert "
                      f"agent: {exc}")

@@ -4,7 +4,8 @@ The first steps start after it (an Optional order: it may move without
 restarting any step) and it stops after them (a one-way Mandatory order).
 Abort and rollback set target-role=Stopped on it and on every step in one
 change; Pacemaker stops the steps in reverse dependency order and the root
-last, and its stop finishes any undo that was cut short.
+last, and its stop finishes any undo that was cut short, then checkpoints what
+the steps recorded (agents/checkpoint.py).
 It has no effect of its own; it carries the workflow's name and description
 so that ``pcs resource config`` and crm_mon tell what it is.
 """
@@ -65,6 +66,9 @@ class WorkflowAgent(StepAgent):
 
         remaining = ctx.remaining()
         swept = sweep(ctx.workflow, self.log, timeout_s=max(5.0, (remaining or 60.0) - 2.0))
+        from haflow.agents import checkpoint
+
+        checkpoint.run(ctx.workflow, self.log)  # what the undos recorded, made durable
         ctx.log(f"workflow {ctx.workflow} is stopped: every step has been undone"
                 + (f" (finished the undo of {', '.join(swept)})" if swept else ""))
 

@@ -23,21 +23,32 @@ POLICY_HOLD = "hold"
 UNIT_META = "haflow-unit"
 SKIPPED_META = "haflow-skipped"
 
-# whether a step's effect may exist, a meta attribute next to its outputs: a
-# rollback undoes whatever still has it (agents/sweep.py); removed by a completed undo
+# whether a step's effect may exist: a rollback undoes whatever still has it
+# (agents/sweep.py). EFFECT_META is the durable copy, a meta attribute next to the
+# outputs (written by a checkpoint, agents/checkpoint.py); the live value is an
+# attribute of the CIB's <status> element (EFFECT_STATUS_PREFIX + the step's id) and
+# outranks it when set: "" once undone
 EFFECT_META = "haflow-effect"
 EFFECT_PENDING = "pending"  # while do runs
 EFFECT_PRESENT = "present"  # once done
-# "do began" is an attribute of the CIB's <status> element, named this prefix + the
-# step's id, not a meta attribute: a change under /cib/configuration aborts the DC's
-# transition and, under resources, makes every node's fencer recompute its devices
-# (a scheduler run each), while the controller and the fencer pass over this one
-# (docs/architecture.md, "Where a step's state lives"); cleared to "" by an undo
-EFFECT_STATUS_PREFIX = "haflow-pending-"
+# What an agent records as a step runs (its effect flag, its outputs, each start's and
+# stop's history record) lives on the CIB's <status> element, not in the configuration:
+# a change under /cib/configuration aborts the DC's transition and, under resources,
+# makes every node's fencer recompute its devices (a scheduler run each), while the
+# controller and the fencer pass over these (docs/architecture.md, "Where a step's state
+# lives"). A checkpoint copies them into the configuration once per workflow run.
+EFFECT_STATUS_PREFIX = "haflow-effect-"  # + step id: pending, present or "" (undone)
+OUTPUTS_STATUS_PREFIX = "haflow-outputs-"  # + step id: the outputs as JSON, "" (cleared)
+EVENT_STATUS_PREFIX = "haflow-event-"  # + workflow + "." + record key: a history record
+# a meta attribute of the start operation of a workflow's last haflow steps (no haflow
+# step runs after them): their start checkpoints the workflow. On the operation, as
+# Pacemaker passes an operation's meta attributes to the agent (CRM_meta_haflow_last),
+# not a resource's
+LAST_STEP_META = "haflow-last"
 
-# step outputs are meta attributes of the step's primitive, under this prefix
+# the durable copy of a step's outputs: meta attributes of its primitive, this prefix
 OUTPUT_META_PREFIX = "haflow-output-"
-# the events of a workflow's history, meta attributes of its root (record.py)
+# the durable events of a workflow's history: meta attributes of its root (record.py)
 EVENT_META_PREFIX = "haflow-event-"
 # transient node attributes a running action publishes (heartbeat.py)
 HEARTBEAT_ATTR_PREFIX = "haflow-hb-"

@@ -17,18 +17,17 @@ section's operation history, an alert's ``CRM_alert_rsc``.
 
 from __future__ import annotations
 
+from haflow.encoding import live
 from haflow.encoding.ids import (
     ORDER,
     PROVIDER,
     ROOT_AGENT,
     SWEEP_SET_SUFFIX,
-    history_set_id,
     root_id,
     workflow_of,
 )
 from haflow.encoding.meta import (
     EFFECT_META,
-    EFFECT_STATUS_PREFIX,
     EVENT_META_PREFIX,
     OUTPUT_META_PREFIX,
     PARAM_SUBMISSION,
@@ -144,35 +143,35 @@ def submission_of(cib: E, workflow: str) -> str | None:
 
 
 def outputs(meta: Mapping[str, str]) -> dict[str, str]:
-    """A step's outputs (key -> value), from its meta attributes (``configured_meta``)."""
+    """A step's outputs (key -> value) in their durable copy, its meta attributes
+    (``configured_meta``); ``step_outputs`` reads the live ones first."""
     start = len(OUTPUT_META_PREFIX)
     return {k[start:]: from_cib(v) for k, v in meta.items() if k.startswith(OUTPUT_META_PREFIX)}
 
 
-def pending_effects(cib: E) -> set[str]:
-    """The steps whose ``do`` began and was not undone since: their flags on the CIB's
-    ``<status>`` element (meta.EFFECT_STATUS_PREFIX); none in a CIB without status."""
-    status = cib.find("status")
-    if status is None:
-        return set()
-    start = len(EFFECT_STATUS_PREFIX)
-    return {name[start:] for name, value in status.items()
-            if isinstance(name, str) and name.startswith(EFFECT_STATUS_PREFIX) and value}
+def step_outputs(primitive: E, live_state: Mapping[str, str]) -> dict[str, str]:
+    """A step's outputs: the live ones on ``<status>`` (``live_state``, from
+    ``live.attributes``), else their durable copy in its meta attributes."""
+    found = live.outputs(live_state, primitive.get("id", ""))
+    return outputs(configured_meta(primitive)) if found is None else found
 
 
-def effect_flagged(element: E, pending: set[str] | frozenset[str] = frozenset()) -> bool:
-    """Whether a step's effect may still exist: meta.EFFECT_META is set, or its ``do``
-    began (its id in ``pending``, from ``pending_effects``)."""
-    return element.get("id") in pending or \
-        any(n.get("name") == EFFECT_META for n in element.findall("meta_attributes/nvpair"))
+def effect_flagged(element: E, live_state: Mapping[str, str]) -> bool:
+    """Whether a step's effect may still exist: its live flag on ``<status>`` is set
+    (pending or present; "" once undone), or, without one, its durable copy
+    meta.EFFECT_META is."""
+    value = live.effect(live_state, element.get("id", ""))
+    if value is not None:
+        return bool(value)
+    return any(n.get("name") == EFFECT_META for n in element.findall("meta_attributes/nvpair"))
 
 
 def flagged_steps(cib: E, workflow: str) -> list[E]:
     """The workflow's haflow steps whose effect may still exist (``cib`` with its
-    ``<status>`` element, for the steps whose ``do`` began)."""
-    pending = pending_effects(cib)
+    ``<status>`` element, where the live flags are)."""
+    live_state = live.attributes(cib)
     return [p for p in resources_of(cib, workflow)
-            if is_haflow_step(p) and effect_flagged(p, pending)]
+            if is_haflow_step(p) and effect_flagged(p, live_state)]
 
 
 def order_dependencies(orders: Iterable[E]) -> dict[str, set[str]]:
@@ -228,22 +227,19 @@ def undo_order(deps: Mapping[str, set[str]], rids: Iterable[str]) -> list[str]:
     return sorted(wanted, key=lambda r: (-depth[r], wanted.index(r)))
 
 
-def has_history(cib: E, workflow: str) -> bool:
-    """Whether the workflow's root has its history set (ids.history_set_id)."""
-    root = root_of(cib, workflow)
-    wanted = history_set_id(workflow)
-    return root is not None and any(m.get("id") == wanted
-                                    for m in root.findall("meta_attributes"))
-
-
 def events(cib: E, workflow: str) -> list[Event]:
-    """The workflow's history in the CIB (record.py), oldest first."""
+    """The workflow's history (record.py), oldest first: the records in its root's
+    history set and the live ones on ``<status>`` (live.py), each key once."""
     root = root_of(cib, workflow)
     if root is None:
         return []
-    found = [e for n in root.findall("meta_attributes/nvpair")
-             if n.get("name", "").startswith(EVENT_META_PREFIX)
-             and (e := parse_value(n.get("value", ""))) is not None]
+    start = len(EVENT_META_PREFIX)
+    values = {n.get("name", "")[start:]: n.get("value", "")
+              for n in root.findall("meta_attributes/nvpair")
+              if n.get("name", "").startswith(EVENT_META_PREFIX)}
+    for key, value in live.events(live.attributes(cib), workflow).items():
+        values.setdefault(key, value)
+    found = [e for v in values.values() if (e := parse_value(v)) is not None]
     return sorted(found, key=lambda e: e.time)
 
 

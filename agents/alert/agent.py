@@ -40,6 +40,7 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -166,9 +167,17 @@ def record_later(env: Mapping[str, str], workflow: str, event: record.Event) -> 
 
 def record_fencing(event: Event) -> list[str]:
     """Add a fencing of ``event.node`` to the workflows that ran something there."""
-    resources = _query("/cib/configuration/resources")
-    if resources is None or not event.node:
+    configuration = _query("/cib/configuration")
+    status = _run(["cibadmin", "--query", "--scope", "status", "--no-children"])
+    if configuration is None or not event.node:
         return []
+    # the histories' live records too (encoding/live.py): the starts and stops there
+    cib = ET.Element("cib")
+    cib.append(configuration)
+    if status is not None and status.returncode == 0:
+        # unreadable: the records in the configuration still name most workflows
+        with contextlib.suppress(ET.ParseError):
+            cib.append(ET.fromstring(status.stdout))
     ref = event.desc.rpartition("ref=")[2].rstrip(")").strip() if "ref=" in event.desc else ""
     # every node runs this alert: one id per operation makes their writes one record
     key = record.fencing_key(event.node, "".join(c for c in ref if c.isalnum())
@@ -176,8 +185,8 @@ def record_fencing(event: Event) -> list[str]:
     value = record.format_value(history_event(event, record.FENCING_STEP,
                                               "success" if event.rc == 0 else record.FAILED))
     # the workflows that did anything on that node
-    found = [workflow for workflow in read.workflows(resources)
-             if any(e.node == event.node for e in read.events(resources, workflow))]
+    found = [workflow for workflow in read.workflows(cib)
+             if any(e.node == event.node for e in read.events(cib, workflow))]
     events = [(workflow, key, value) for workflow in found]
     return found if events and alert_spool.write(events) else []
 

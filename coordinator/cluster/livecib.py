@@ -20,12 +20,15 @@ from lxml import etree
 from haflow.coordinator.cluster.env import Env
 from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import HaflowError, error
+from haflow.encoding import live
 
 # cibadmin exit codes (crm_error) we translate
 CIB_NOT_CONNECTED = 102
 CIB_SCHEMA_VIOLATION = 78
 CIB_INSUFFICIENT_PRIV = 4  # crm_exit_t CRM_EX_INSUFFICIENT_PRIV: an ACL refused
 CIB_DIFF_FAILED = 1
+CIB_OLD_DATA = 103  # a versioned patch for a CIB that changed since
+COMPACT_TRIES = 3
 
 
 QUERY = ("cibadmin", "--query")
@@ -73,6 +76,34 @@ def push(env: Env, old: etree._Element, new: etree._Element, what: str) -> bool:
     if result.returncode != 0:
         raise cib_error(what, env, result.returncode, result.stderr)
     return True
+
+
+def compact_status(env: Env) -> int:
+    """Drop what nothing needs any more from the ``<status>`` element's attributes (what
+    agents recorded there for steps and workflows no longer configured, and the history
+    records a checkpoint copied: encoding.live.droppable); how many.
+
+    Only a patch checked against the CIB's version can drop an attribute without losing
+    one written meanwhile (live.compaction_patch); a CIB that changed since it was read
+    refuses it, and it is read again, up to COMPACT_TRIES times. Best effort: what is
+    left (a busy cluster, a user whose ACL roles do not write the status section) the
+    next workflow's agents drop."""
+    for _ in range(COMPACT_TRIES):
+        cib = query(env)  # version, configuration and status in one read
+        status = cib.find("status")
+        if status is None:
+            return 0
+        patch = live.compaction_patch(cib, status, {p.get("id", "") for p in
+                                                    cib.iter("primitive")})
+        if patch is None:
+            return 0
+        result = env.run(["cibadmin", "--patch", "--xml-pipe"],
+                         input=etree.tostring(patch, encoding="unicode"))
+        if result.returncode == 0:
+            return len(patch.findall("change/change-list/change-attr"))
+        if result.returncode != CIB_OLD_DATA:
+            return 0
+    return 0
 
 
 def cib_error(what: str, env: Env, code: int, stderr: str) -> HaflowError:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from haflow.coordinator.cluster import live_view, livecib
 from haflow.coordinator.cluster.quorum import require_quorum
 from haflow.coordinator.codes import Code
-from haflow.coordinator.commands.workflow_cib import forget_pending, require_workflow, without
+from haflow.coordinator.commands.workflow_cib import require_workflow, without
 from haflow.coordinator.reports import error
 from haflow.encoding import tickets
 
@@ -63,8 +63,8 @@ def remove(env: Env, workflow: str, force: bool = False) -> list[str]:
     require_workflow(old, workflow)
     new = without(old, workflow)
     tickets.forget_tickets(new, workflow)  # its approvals go with it
-    forget_pending(new, workflow)  # and its steps' flags on <status>
     livecib.push(env, old, new, f"removing workflow '{workflow}'")
+    livecib.compact_status(env)  # and what its steps recorded on <status>
     return leftovers
 
 

@@ -18,7 +18,7 @@ from haflow.coordinator.commands.workflow_cib import (
     with_workflow,
 )
 from haflow.coordinator.reports import HaflowError, Report, error
-from haflow.encoding import ids, read, write
+from haflow.encoding import ids, live, read, write
 from haflow.encoding.service import IDEMPOTENCY_META
 
 if TYPE_CHECKING:
@@ -102,6 +102,11 @@ def _submit_once(env: Env, workflows: list[Workflow], replace: bool,
         if done_before is not None:
             return [done_before]
     present = {wf.name for wf in workflows if read.elements_of(old, wf.name)}
+    # what the agents of a removed workflow of the same name recorded is not this one's
+    recorded = live.attributes(old)
+    if any(live.of_workflow(recorded, wf.name) for wf in workflows if wf.name not in present):
+        livecib.compact_status(env)
+        old = live_view.query(env)
     if present and not replace:
         raise HaflowError(*(error(Code.WORKFLOW_EXISTS, f"a workflow named '{name}' is "
                                   "already in the cluster; use --replace to change it, or "

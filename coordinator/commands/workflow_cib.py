@@ -20,7 +20,7 @@ from haflow.coordinator.reports import error
 from haflow.coordinator.workflow.compiler import CompiledWorkflow, compile_workflow, merge_into
 from haflow.coordinator.workflow.model import Workflow
 from haflow.encoding import ids, read, tickets, write
-from haflow.encoding.meta import EFFECT_STATUS_PREFIX, STOPPED
+from haflow.encoding.meta import STOPPED
 from haflow.encoding.record import Event
 
 if TYPE_CHECKING:
@@ -55,17 +55,6 @@ def without(cib: etree._Element, workflow: str) -> etree._Element:
     for element in read.elements_of(new, workflow):
         element.getparent().remove(element)  # type: ignore[union-attr]
     return new
-
-
-def forget_pending(cib: etree._Element, workflow: str) -> None:
-    """Drop the workflow's "do began" flags from ``cib``'s ``<status>`` (in place): a
-    removed workflow leaves none behind, set or cleared, for a later one of its name."""
-    status = cib.find("status")
-    if status is None:
-        return
-    prefix = f"{EFFECT_STATUS_PREFIX}{workflow}."
-    for name in [n for n in status.attrib if isinstance(n, str) and n.startswith(prefix)]:
-        del status.attrib[name]
 
 
 def new_submission_id() -> str:

@@ -40,7 +40,7 @@ from haflow.encoding.meta import (
     TARGET_ROLE,
     UNIT_META,
 )
-from haflow.encoding.read import configured_meta, effect_flagged, outputs, workflows
+from haflow.encoding.read import configured_meta, effect_flagged, step_outputs, workflows
 from haflow.encoding.value import from_cib
 
 if TYPE_CHECKING:
@@ -224,9 +224,10 @@ def _step(config: Config, prim: etree._Element, mon: Mon, nodes: NodeStates,
                           failure_op.last_rc_change)
     node = res.nodes[0] if res.nodes else None
     step = StepStatus(rid.split(".", 1)[1], rid, agent(prim), StepState.WAITING, policy,
-                      node=node, outputs=outputs(meta), failure=failure, fail_count=counts,
+                      node=node, outputs=step_outputs(prim, config.live), failure=failure,
+                      fail_count=counts,
                       migration_threshold=threshold,
-                      effect_flagged=effect_flagged(prim, config.pending),
+                      effect_flagged=effect_flagged(prim, config.live),
                       unit=meta.get(UNIT_META))
     step.retry_on = [n for n in mon.online if counts.get(n, 0) < threshold
                      and not config.banned(rid, n)]

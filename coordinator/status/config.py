@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from haflow.encoding.ids import ORDER, root_id, workflow_of
-from haflow.encoding.read import banned_by, order_dependencies, pending_effects
+from haflow.encoding.live import attributes
+from haflow.encoding.read import banned_by, order_dependencies
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -41,8 +42,9 @@ class Config:
             self._orders.setdefault(workflow_of(order.get("id", "")), []).append(order)
         for loc in cib.iterfind("configuration/constraints/rsc_location"):
             self._locations.setdefault(loc.get("rsc", ""), []).append(loc)
-        # the steps whose do began (their flags on <status>, not in the configuration)
-        self.pending = pending_effects(cib)
+        # what the steps' agents recorded on <status> (encoding/live.py): effect flags,
+        # outputs, history records
+        self.live = attributes(cib)
 
     def root(self, workflow: str) -> etree._Element | None:
         rid = root_id(workflow)

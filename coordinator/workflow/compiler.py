@@ -54,6 +54,7 @@ from haflow.encoding.ids import (
 )
 from haflow.encoding.meta import (
     FAILURE_POLICY_META,
+    LAST_STEP_META,
     MIGRATION_THRESHOLD,
     PARAM_DESCRIPTION,
     PARAM_STEP,
@@ -234,9 +235,12 @@ def _esc(value: str) -> str:
 
 
 def _primitive(pid: str, agent: tuple[str, str, str], params: list[tuple[str, str]],
-               meta: list[tuple[str, str]], ops: list[dict[str, str]]) -> Rendered:
+               meta: list[tuple[str, str]], ops: list[dict[str, str]],
+               op_meta: dict[str, list[tuple[str, str]]] | None = None) -> Rendered:
     """A primitive written straight as text: primitives are most of a workflow's
-    elements, and all have this one shape (nvpair sets, then operations)."""
+    elements, and all have this one shape (nvpair sets, then operations). ``op_meta``:
+    an operation's own meta attributes, by its id (Pacemaker passes those to the agent,
+    as ``CRM_meta_*``; a resource's are not passed)."""
     standard, provider, kind = (_esc(part) for part in agent)
     lines = [f'<primitive id="{_esc(pid)}" class="{standard}" provider="{provider}" '
              f'type="{kind}">']
@@ -248,8 +252,17 @@ def _primitive(pid: str, agent: tuple[str, str, str], params: list[tuple[str, st
                       f'value="{_esc(v)}"/>' for n, v in pairs]
             lines.append(f"  </{tag}>")
     lines.append("  <operations>")
-    lines += ["    <op" + "".join([f' {k}="{_esc(v)}"' for k, v in op.items()]) + "/>"
-              for op in ops]
+    for op in ops:
+        head = "    <op" + "".join([f' {k}="{_esc(v)}"' for k, v in op.items()])
+        own = (op_meta or {}).get(op["id"])
+        if not own:
+            lines.append(head + "/>")
+            continue
+        set_id = meta_set_id(op["id"])
+        lines += [head + ">", f'      <meta_attributes id="{_esc(set_id)}">']
+        lines += [f'        <nvpair id="{_esc(nvpair_id(set_id, n))}" name="{_esc(n)}" '
+                  f'value="{_esc(v)}"/>' for n, v in own]
+        lines += ["      </meta_attributes>", "    </op>"]
     lines += ["  </operations>", "</primitive>"]
     return Rendered("primitive", {"id": pid}, "\n".join(lines))
 
@@ -309,7 +322,21 @@ def _root(wf: Workflow) -> Rendered:
     return _primitive(rid, ("ocf", PROVIDER, ROOT_AGENT), params, meta, ops)
 
 
-def _step(wf: Workflow, step: Step, submission: str) -> Rendered:
+def last_haflow_steps(wf: Workflow, order: list[str]) -> set[str]:
+    """The haflow steps no haflow step runs after (directly or through other steps): their
+    start checkpoints the workflow's live state (meta.LAST_STEP_META)."""
+    followed: dict[str, bool] = {}  # step -> whether a haflow step runs after it
+    dependents: dict[str, list[str]] = {}
+    for name in order:
+        for first in wf.steps[name].after:
+            dependents.setdefault(first, []).append(name)
+    for name in reversed(order):
+        followed[name] = any(wf.steps[d].agent.is_haflow or followed[d]
+                             for d in dependents.get(name, ()))
+    return {n for n in order if wf.steps[n].agent.is_haflow and not followed[n]}
+
+
+def _step(wf: Workflow, step: Step, submission: str, last: bool = False) -> Rendered:
     sid = step_id(wf.name, step.name)
     agent = step.agent
     # haflow's agents read values back with from_cib; a foreign agent's values hold no
@@ -343,7 +370,10 @@ def _step(wf: Workflow, step: Step, submission: str) -> Rendered:
     stop_on_fail = "block" if agent.is_haflow or hold else None
     ops = _ops(sid, step.timeout_ms, step.interval_ms, "block" if hold else "restart",
                stop_on_fail)
-    return _primitive(sid, (agent.standard, agent.provider, agent.type), params, meta, ops)
+    # the start of a last step checkpoints the workflow (agents/checkpoint.py)
+    op_meta = {ops[0]["id"]: [(LAST_STEP_META, "true")]} if last else None
+    return _primitive(sid, (agent.standard, agent.provider, agent.type), params, meta, ops,
+                      op_meta)
 
 
 def _set(parent: Node, set_id: str, ids: list[str], sequential: bool) -> None:
@@ -562,7 +592,8 @@ def compile_workflow(wf: Workflow, submission: str = DEFAULT_SUBMISSION) -> Comp
     out = CompiledWorkflow(wf.name)
     order = topological_order({n: s.after for n, s in wf.steps.items()})
     out.resource_nodes.append(_root(wf))
-    out.resource_nodes += [_step(wf, wf.steps[n], submission) for n in order]
+    last = last_haflow_steps(wf, order)
+    out.resource_nodes += [_step(wf, wf.steps[n], submission, n in last) for n in order]
     constraints = out.constraint_nodes
     constraints += _orders(wf, order)
     constraints += _colocations(wf)

@@ -14,6 +14,7 @@ is one "node" with one CIB holding a workflow's root and its steps::
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,7 +26,10 @@ from xml.sax.saxutils import quoteattr
 OCF_ROOT = "/usr/lib/ocf"
 OUTPUT_META_PREFIX = "haflow-output-"
 EFFECT_META = "haflow-effect"
-EFFECT_STATUS_PREFIX = "haflow-pending-"  # on <status>: the step's do began
+# what agents record on <status> (encoding/live.py): these outrank the durable copies
+EFFECT_STATUS_PREFIX = "haflow-effect-"  # pending, present, or "" once undone
+OUTPUTS_STATUS_PREFIX = "haflow-outputs-"  # JSON, or "" once cleared
+EVENT_STATUS_PREFIX = "haflow-event-"  # + workflow + "." + key: a history record
 
 
 class AgentResult:
@@ -133,19 +137,47 @@ class Sandbox:
                     found[nvpair.get("name", "")] = nvpair.get("value", "")
         return found
 
+    def status(self) -> dict[str, str]:
+        """The attributes of the CIB's ``<status>`` element: the steps' live state."""
+        found = ET.fromstring(cibadmin(self.cib_file, "-Q", "--scope", "status",
+                                       "--no-children"))
+        return dict(found.attrib)
+
+    def effect(self, rid: str) -> str | None:
+        """The step's live effect flag: pending, present, "" once undone; None if unset."""
+        return self.status().get(EFFECT_STATUS_PREFIX + rid)
+
+    def set_outputs(self, rid: str, outputs: Mapping[str, str]) -> None:
+        """What the step's agent would have recorded as its outputs ({}: none known)."""
+        value = json.dumps(dict(outputs)) if outputs else ""
+        cibadmin(self.cib_file, "--modify", "--scope", "status", "-X",
+                 f"<status {OUTPUTS_STATUS_PREFIX}{rid}={quoteattr(value)}/>")
+
     def pending(self, rid: str) -> bool:
-        """Whether the step's "do began" flag is set on the CIB's ``<status>``."""
-        status = ET.fromstring(cibadmin(self.cib_file, "-Q", "--scope", "status",
-                                        "--no-children"))
-        return bool(status.get(EFFECT_STATUS_PREFIX + rid))
+        """Whether the step's live flag says its ``do`` began and did not end."""
+        return self.status().get(EFFECT_STATUS_PREFIX + rid) == "pending"
 
     def flagged(self, rid: str) -> bool:
-        """Whether a rollback must still undo the step: begun, or done (meta.EFFECT_META)."""
-        return self.pending(rid) or EFFECT_META in self.meta(rid)
+        """Whether a rollback must still undo the step: its live flag (pending, present),
+        or without one the durable copy (meta.EFFECT_META)."""
+        value = self.status().get(EFFECT_STATUS_PREFIX + rid)
+        return bool(value) if value is not None else EFFECT_META in self.meta(rid)
 
     def outputs(self, rid: str) -> dict[str, str]:
+        """The step's live outputs, or without them their durable copy."""
+        value = self.status().get(OUTPUTS_STATUS_PREFIX + rid)
+        if value is not None:
+            return dict(json.loads(value)) if value else {}
+        return self.durable_outputs(rid)
+
+    def durable_outputs(self, rid: str) -> dict[str, str]:
         return {k[len(OUTPUT_META_PREFIX):]: v for k, v in self.meta(rid).items()
                 if k.startswith(OUTPUT_META_PREFIX)}
+
+    def live_events(self, workflow: str) -> dict[str, str]:
+        prefix = f"{EVENT_STATUS_PREFIX}{workflow}."
+        return {k[len(prefix):]: v for k, v in self.status().items()
+                if v and k.startswith(prefix)}
 
     # ---- markers and actions ------------------------------------------------------------
 

@@ -283,7 +283,7 @@ def test_start_creates_once_and_stores_outputs(rest: Rest, box: Sandbox) -> None
     assert json.loads(posts[0].body) == {"name": "vm1"}
     assert rest.objects["/items/1"]["spec"] == {"name": "vm1"}
     # outputs picked from the JSON answer are in the CIB, as meta attributes of the step
-    assert box.meta(STEP)["haflow-output-id"] == "1"
+    assert box.outputs(STEP)["id"] == "1" and box.effect(STEP) == "present"
     assert box.outputs(STEP) == {"id": "1", "ip": "10.0.0.1", "ready": "true",
                                  "first_tag": "a", "url": rest.url("/items/1")}
     assert box.marker(STEP).exists()
@@ -316,7 +316,7 @@ def test_a_lost_create_answer_is_deduplicated_by_the_key(rest: Rest, box: Sandbo
     params = step_params(rest)
     assert run(box, "start", params).rc == 0
     box.forget_markers()
-    cibadmin(box.cib_file, "-D", "-X", f'<meta_attributes id="{outputs_set_id(STEP)}"/>')
+    box.set_outputs(STEP, {})
     result = run(box, "start", params)
     assert result.rc == 0, result
     assert rest.count("POST") == 2 and len(rest.objects) == 1
@@ -357,10 +357,7 @@ def test_drift_is_repaired_by_a_new_create(rest: Rest, box: Sandbox, replay: boo
     # a redo whose answer was lost (the CIB still names the gone object) is retried
     # with the same key: the service answers with the object the redo made
     box.forget_markers()
-    cibadmin(box.cib_file, "--modify", "--scope", "resources", "-X",
-             f'<primitive id="{STEP}"><meta_attributes id="{outputs_set_id(STEP)}">'
-             f'<nvpair id="{outputs_set_id(STEP)}.haflow-output-url" name="haflow-output-url" '
-             f'value="{rest.url("/items/1")}"/></meta_attributes></primitive>')
+    box.set_outputs(STEP, {**box.outputs(STEP), "url": rest.url("/items/1")})
     assert box.outputs(STEP)["url"] == rest.url("/items/1")
     assert run(box, "start", params).rc == 0
     keys = [r.headers["Idempotency-Key"] for r in rest.requests if r.method == "POST"]
@@ -539,7 +536,7 @@ def test_put_creates_at_the_url(rest: Rest, box: Sandbox) -> None:
 def forget_everything(box: Sandbox) -> None:
     """No marker on this node and no outputs in the CIB: the agent knows nothing."""
     box.forget_markers()
-    cibadmin(box.cib_file, "-D", "-X", f'<meta_attributes id="{outputs_set_id(STEP)}"/>')
+    box.set_outputs(STEP, {})
 
 
 def test_put_undo_knowing_nothing_deletes_the_url(rest: Rest, box: Sandbox) -> None:

@@ -7,13 +7,15 @@ a survivor's start after a failover.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from haflow.agents import ocfcodes
+from haflow.agents import checkpoint, ocfcodes
+from haflow.encoding import live
 from haflow.lab import records
-from tests.agents.agentrun import Sandbox
+from tests.agents.agentrun import Sandbox, cibadmin
 
 pytestmark = pytest.mark.tier0
 
@@ -236,7 +238,7 @@ def test_an_undo_cut_short_by_fencing_is_finished_by_the_rollback(
         box: Sandbox, tmp_path: Path, ocf_root: Path) -> None:
     state = tmp_path / "state"
     assert box.run(TEST, "start", params(state), "wf.a").rc == 0
-    assert box.meta("wf.a")["haflow-effect"] == "present"
+    assert box.effect("wf.a") == "present"
     box.forget_markers()  # fenced in the middle of a's undo: Pacemaker counts a as stopped
     rollback(box, ocf_root)
     assert records.events(state) == ["do", "undo"]
@@ -251,7 +253,7 @@ def test_a_partial_effect_held_for_the_admin_is_undone_when_they_abort(
     failing = params(state, fail_start="5", partial="true")
     assert box.run(TEST, "start", failing, "wf.a").rc == ocfcodes.ERR_GENERIC
     # flagged on <status> before do, never written to the configuration
-    assert box.pending("wf.a") and "haflow-effect" not in box.meta("wf.a")
+    assert box.pending("wf.a") and box.meta("wf.a") == {"haflow-failure-policy": "hold"}
     assert records.effects(state) == ["wf__a__s1"]
     rollback(box, ocf_root)
     assert records.events(state) == ["do-failed", "undo"]
@@ -268,3 +270,71 @@ def test_a_clean_rollback_leaves_the_sweep_nothing_to_do(
     rollback(box, ocf_root)
     assert records.events(state) == ["do", "undo"]
 
+
+
+LAST = {"haflow_last": "true"}  # meta.LAST_STEP_META, as Pacemaker passes it to the agent
+HISTORY = "haflow-event-"  # meta.EVENT_META_PREFIX: the durable history's records
+
+
+def durable_history(box: Sandbox) -> dict[str, str]:
+    return {k: v for k, v in box.meta("wf.root").items() if k.startswith(HISTORY)}
+
+
+def test_steps_record_on_status_and_the_last_one_checkpoints(
+        box: Sandbox, tmp_path: Path, ocf_root: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    # on <status> only: the configuration is as the compiler wrote it
+    assert box.meta("wf.a") == {} and box.meta("wf.root") == {}
+    assert box.effect("wf.a") == "present" and box.outputs("wf.a")["id"].startswith("test-")
+    assert len(box.live_events("wf")) == 1
+    assert box.run(TEST, "start", params(state, "b"), "wf.b", meta=LAST).rc == 0
+    # the last step's start copies every step's state and the history into the
+    # configuration, in one change, and drops the live records it copied
+    for rid in ("wf.a", "wf.b"):
+        assert box.meta(rid)["haflow-effect"] == "present"
+        assert box.durable_outputs(rid) == box.outputs(rid) != {}
+    assert len(durable_history(box)) == 2 and box.live_events("wf") == {}
+    assert not any(k.startswith("haflow-event-") for k in box.status())  # compacted
+    # an undo is recorded live and outranks the copy; the root's stop catches it up
+    rollback(box, ocf_root)
+    assert records.effects(state) == []
+    assert not box.flagged("wf.a") and not box.flagged("wf.b")
+    assert box.meta("wf.a") == {} and box.meta("wf.b") == {}
+    assert len(durable_history(box)) == 4 and box.live_events("wf") == {}
+
+
+def test_the_checkpoint_is_what_a_rollback_reads_once_status_is_lost(
+        box: Sandbox, tmp_path: Path, ocf_root: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    assert box.run(TEST, "start", params(state, "b"), "wf.b", meta=LAST).rc == 0
+    made = box.outputs("wf.b")
+    # the whole cluster stops: Pacemaker rebuilds the status section, markers are gone
+    cibadmin(box.cib_file, "--replace", "--scope", "status", "-X", "<status/>")
+    box.forget_markers()
+    assert box.status() == {}
+    assert box.flagged("wf.a") and box.outputs("wf.b") == made
+    rollback(box, ocf_root)
+    assert records.effects(state) == []
+    assert not box.flagged("wf.a") and not box.flagged("wf.b")
+
+
+def test_a_compaction_is_refused_once_the_cib_changed_and_loses_nothing(
+        box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
+             '<status haflow-event-wf.k1="" haflow-effect-gone.s="present"/>')
+    version = ET.fromstring(cibadmin(box.cib_file, "-Q", "--no-children"))
+    status = ET.fromstring(cibadmin(box.cib_file, "-Q", "--scope", "status", "--no-children"))
+    patch = ET.tostring(live.compaction_patch(version, status, {"wf.root", "wf.a", "wf.b"}),
+                        encoding="unicode")
+    # an agent records a start meanwhile: dropping the two would replace its write too
+    cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
+             '<status haflow-effect-wf.a="pending"/>')
+    with pytest.raises(AssertionError, match="rc=103"):
+        cibadmin(box.cib_file, "--patch", "-X", patch)
+    assert box.status() == {"haflow-event-wf.k1": "", "haflow-effect-gone.s": "present",
+                            "haflow-effect-wf.a": "pending"}
+    monkeypatch.setenv("CIB_file", str(box.cib_file))
+    assert checkpoint.compact(lambda level, text: None) == 2  # read again: applied
+    assert box.status() == {"haflow-effect-wf.a": "pending"}

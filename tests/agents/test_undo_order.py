@@ -111,7 +111,7 @@ def test_a_dependent_whose_undo_fails_keeps_the_effect_it_depends_on(
     assert stop(box, ocf_root, state, "a") == ocfcodes.SUCCESS
     assert undone(state) == []
     assert sorted(records.effects(state)) == ["wf__a__s1", "wf__b__s1"]
-    assert box.meta("wf.a")["haflow-effect"] == "present"
+    assert box.effect("wf.a") == "present"
 
 
 def test_the_sweep_undoes_dependents_first(tmp_path: Path, ocf_root: Path) -> None:

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from haflow.agents import cibio
+from haflow.agents import checkpoint
 from haflow.agents.alert import agent as alert
 from haflow.agents.alert import spool
-from haflow.encoding import read, record, write
+from haflow.encoding import live, read, record, write
 
 pytestmark = pytest.mark.tier0
 
@@ -141,29 +141,56 @@ def test_the_readers_decide_a_workflows_elements_by_id(lib: Lib) -> None:
         [p.get("id") for p in read.resources_of(cib, "wf")]
 
 
-def test_a_step_whose_do_began_is_flagged_from_the_status_element(lib: Lib) -> None:
-    # wf.c's do began (set on <status>); wfx.a's was undone since (cleared to "")
-    flags = ('<status haflow-pending-wf.c="pending" haflow-pending-wfx.a="" '
-             'haflow-pending-wf.gone="pending"/>')
+def test_a_steps_live_flag_outranks_its_durable_copy(lib: Lib) -> None:
+    # wf.c's do began (live only); wfx.a was undone after its checkpoint (cleared: "")
+    flags = ('<status haflow-effect-wf.c="pending" haflow-effect-wfx.a="" '
+             'haflow-effect-wf.gone="pending"/>')
     cib = lib.parse(CIB.replace("<status/>", flags))
-    assert read.pending_effects(cib) == {"wf.c", "wf.gone"}
     assert [p.get("id") for p in read.flagged_steps(cib, "wf")] == ["wf.a", "wf.c"]
-    # wfx.a's own flag (present) still counts: cleared on <status> is not undone
-    assert [p.get("id") for p in read.flagged_steps(cib, "wfx")] == ["wfx.a"]
+    assert read.flagged_steps(cib, "wfx") == []
+    # the status section lost (the whole cluster stopped): the durable copies decide
     resources = cib.find("configuration/resources")
-    assert read.pending_effects(resources) == set()  # no status: none began, as far as known
+    assert [p.get("id") for p in read.flagged_steps(resources, "wf")] == ["wf.a"]
+    assert [p.get("id") for p in read.flagged_steps(resources, "wfx")] == ["wfx.a"]
 
 
-def test_an_undo_clears_both_flags_and_records_in_one_patch() -> None:
-    patch = ET.fromstring(cibio.cleared_xml("wf.a", ("wf", "k1", "v1")))
-    removed = patch.find("diff-removed/cib/configuration/resources/primitive/meta_attributes")
-    assert removed is not None and removed.get("id") == "wf.a.outputs"
-    assert patch.find("diff-added/cib/status").attrib == {"haflow-pending-wf.a": ""}
-    assert patch.find("diff-added/cib/configuration/resources/primitive").get("id") == \
-        "wf.root"
-    alone = ET.fromstring(cibio.cleared_xml("wf.a"))
-    assert alone.find("diff-added/cib/configuration") is None
-    assert alone.find("diff-added/cib/status") is not None
+def test_an_action_is_recorded_in_one_status_change(lib: Lib) -> None:
+    undone = live.step_state("wf.a", effect="", outputs={}, event=("wf", "k1", "v1"))
+    assert undone == {"haflow-effect-wf.a": "", "haflow-outputs-wf.a": "",
+                      "haflow-event-wf.k1": "v1"}
+    started = live.step_state("wf.a", "present", {"url": 'café "noir" <b>\n'})
+    assert started["haflow-outputs-wf.a"].isascii()  # nothing Pacemaker's writer breaks
+    status = lib.element("status", started)
+    cib = lib.parse(CIB.replace("<status/>", lib._text(status)))
+    step = read.primitive(cib, "wf.a")
+    assert step is not None
+    assert read.step_outputs(step, live.attributes(cib)) == {"url": 'café "noir" <b>\n'}
+    # "" outranks the durable copy: cleared
+    assert read.step_outputs(step, {"haflow-outputs-wf.a": ""}) == {}
+    assert live.events({"haflow-event-wf.k1": "v1", "haflow-event-wf.k2": "",
+                        "haflow-event-wfx.k3": "v3"}, "wf") == {"k1": "v1"}
+
+
+def test_compaction_drops_only_what_nothing_needs(lib: Lib) -> None:
+    attrs = {"haflow-event-wf.k1": "", "haflow-event-wf.k2": "v2",
+             "haflow-event-gone.k3": "v3", "haflow-effect-wf.a": "",
+             "haflow-effect-gone.s": "present", "haflow-outputs-gone.s": "{}", "other": ""}
+    version = lib.element("cib", {"admin_epoch": "0", "epoch": "5", "num_updates": "9"})
+    patch = live.compaction_patch(version, lib.element("status", attrs),
+                                  {"wf.root", "wf.a"})
+    assert patch is not None
+    # copied records, and what a removed workflow left; wf.a's "" outranks its copy
+    assert {c.get("name") for c in patch.iter("change-attr")} == {
+        "haflow-event-wf.k1", "haflow-event-gone.k3", "haflow-effect-gone.s",
+        "haflow-outputs-gone.s"}
+    result = patch.find("change/change-result/status")
+    assert result is not None and dict(result.attrib) == {
+        "haflow-event-wf.k2": "v2", "haflow-effect-wf.a": "", "other": ""}
+    assert dict(patch.find("version/source").attrib) == {  # type: ignore[union-attr]
+        "admin_epoch": "0", "epoch": "5", "num_updates": "9"}
+    assert patch.find("version/target").get("num_updates") == "10"  # type: ignore[union-attr]
+    assert live.compaction_patch(version, lib.element("status", {"haflow-effect-wf.a": ""}),
+                                 {"wf.a"}) is None
 
 
 def test_the_sweep_set_is_no_configured_role(lib: Lib) -> None:
@@ -244,7 +271,7 @@ def test_outputs_and_effect_flag(lib: Lib) -> None:
         "</meta_attributes></primitive>")
     write.outputs(step, {"id": "8"}, effect="present")  # changed in place
     assert read.outputs(read.configured_meta(step)) == {"id": "8", "url": "http://x/1"}
-    assert read.effect_flagged(step)
+    assert read.effect_flagged(step, {})
     assert len(step.findall("meta_attributes/nvpair")) == 3
 
 
@@ -266,11 +293,42 @@ def test_outputs_and_history_texts_pacemaker_would_break_are_quoted(lib: Lib) ->
     assert [e.text for e in read.events(cib, "wf")] == ['é: <no such file> "x"']
 
 
-def test_the_step_agent_sends_the_writers_outputs() -> None:
-    sent = ET.fromstring(cibio.outputs_xml("wf.a", {"id": "7"}, "present"))
-    made = ET.Element("primitive", id="wf.a")
+def test_a_checkpoint_copies_the_live_state_as_the_writers_write_it() -> None:
+    recorded = {"haflow-effect-wf.c": "present", "haflow-outputs-wf.c": '{"id":"7"}',
+                "haflow-effect-wf.a": "", "haflow-event-wf.k1": "v1",
+                "haflow-event-wfx.k2": "v2"}
+    status = ET.tostring(ET.Element("status", recorded), encoding="unicode")
+    cib = ET.fromstring(CIB.replace("<status/>", status))
+    diff = checkpoint.patch_for(cib, "wf")
+    assert diff is not None
+    added = {p.get("id"): p for p in
+             diff.findall("diff-added/cib/configuration/resources/primitive")}
+    # wf.c: its outputs set as the writer makes it, added whole
+    made = ET.Element("primitive", id="wf.c")
     write.outputs(made, {"id": "7"}, "present")
-    assert STDLIB.canonical(sent) == STDLIB.canonical(made)
+    copy = added["wf.c"][0]
+    assert copy.attrib.pop("__crm_diff_marker__") == "added:top"
+    assert STDLIB.canonical(copy) == STDLIB.canonical(made[0])
+    # wf.a was undone: its durable set goes, none comes
+    assert [p.get("id") for p in
+            diff.findall("diff-removed/cib/configuration/resources/primitive")] == ["wf.a"]
+    assert "wf.a" not in added
+    # wf's record into its history set (made, the root had none), cleared on <status>
+    assert added["wf.root"][0].get("id") == "wf.root.history"
+    assert added["wf.root"][0].get("__crm_diff_marker__") == "added:top"
+    assert dict(diff.find("diff-added/cib/status").attrib) == {  # type: ignore[union-attr]
+        "haflow-event-wf.k1": ""}
+    # applied, nothing is left to copy
+    done = ET.fromstring(CIB.replace("<status/>", status))
+    resources = done.find("configuration/resources")
+    assert resources is not None
+    for primitive in resources.findall("primitive"):
+        if primitive.get("id") == "wf.a":
+            primitive.remove(primitive.findall("meta_attributes")[-1])
+        elif primitive.get("id") in added:
+            primitive.append(added[primitive.get("id")][0])
+    done.find("status").set("haflow-event-wf.k1", "")  # type: ignore[union-attr]
+    assert checkpoint.patch_for(done, "wf") is None
 
 
 def test_history_events_read_back(lib: Lib) -> None:

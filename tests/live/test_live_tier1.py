@@ -91,15 +91,27 @@ def test_abort_undoes_in_reverse_order_then_remove(live1: Live) -> None:
     path = live1.workflow("t1chain", {"a": {}, "b": {"after": ["a"]}, "c": {"after": ["b"]}})
 
     def flags() -> dict[str, str]:
-        """The steps' "do began" flags, on the CIB's <status> element."""
+        """The steps' live effect flags, on the CIB's <status> element."""
         status = livecib.query(live1.env).find("status")
         assert status is not None
-        prefix = "haflow-pending-t1chain."
+        prefix = "haflow-effect-t1chain."
         return {str(k)[len(prefix):]: str(v) for k, v in status.attrib.items()
                 if str(k).startswith(prefix)}
 
+    def durable() -> tuple[list[str], set[tuple[str, str]]]:
+        """What the configuration alone says (the status section lost): the steps
+        flagged, and the history's (step, task)s."""
+        resources = livecib.query(live1.env).find("configuration/resources")
+        assert resources is not None
+        return ([str(p.get("id")) for p in read.flagged_steps(resources, "t1chain")],
+                {(e.step, e.task) for e in read.events(resources, "t1chain")})
+
     assert live1.submit(path, "--wait").returncode == 0
-    assert flags() == {"a": "pending", "b": "pending", "c": "pending"}
+    assert flags() == {"a": "present", "b": "present", "c": "present"}
+    # the last step's start checkpointed the run into the configuration
+    steps, history = durable()
+    assert steps == ["t1chain.a", "t1chain.b", "t1chain.c"]
+    assert {("a", "start"), ("b", "start"), ("c", "start")} <= history
     result = live1.run("abort", "t1chain")
     assert result.returncode == 0, result.stderr
     waited = live1.run("wait", "t1chain", "--timeout", "90")
@@ -109,6 +121,8 @@ def test_abort_undoes_in_reverse_order_then_remove(live1: Live) -> None:
     assert undos == ["t1chain.c", "t1chain.b", "t1chain.a"]
     assert records.effects(live1.state_dir) == []
     assert flags() == {"a": "", "b": "", "c": ""}  # cleared by each undo
+    steps, history = durable()  # and the root's stop checkpointed that
+    assert steps == [] and {("a", "stop"), ("b", "stop"), ("c", "stop")} <= history
     data = live1.status("t1chain")
     assert data["state"] == "rolled back" and {s["state"] for s in data["steps"]} == {"undone"}
     # a second abort is a clear error and changes nothing

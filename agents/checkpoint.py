@@ -1,0 +1,152 @@
+"""The durable copy of a workflow's live state: one configuration change per workflow run.
+
+A step's agent records what it did on the CIB's ``<status>`` element
+(encoding/live.py), which outlives any node's crash but not the whole
+cluster stopping. A checkpoint copies it into the configuration, which is
+kept on disk: each step's effect flag and outputs into its outputs set
+(ids.outputs_set_id), the history records into the root's history set,
+whose live copies it then drops. It runs when a workflow's last haflow step
+has started (meta.LAST_STEP_META) and when its root stops (the end of a
+rollback): a change under the configuration aborts the DC's transition, so
+once per run, not once per step.
+
+The live values stay and outrank the copy: a step undone after the
+checkpoint is read as undone, and the next checkpoint catches its copy up.
+Lost with the cluster's status section, the copy is what is read: a step it
+still calls present is undone again by a rollback (undo is idempotent).
+Two checkpoints at once write the same thing (a patch replaces an outputs set
+and merges records by id), so no lock is needed.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from haflow.encoding import live, read, write
+from haflow.encoding.ids import history_set_id, outputs_set_id
+from haflow.encoding.meta import EFFECT_META
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+ADDED, REMOVED = "added:top", "removed:top"
+MARKER = "__crm_diff_marker__"
+COMPACT_TRIES = 3  # a cluster busy enough to change under every try is compacted later
+
+
+def _set_values(primitive: ET.Element, set_id: str) -> dict[str, str] | None:
+    for meta in primitive.findall("meta_attributes"):
+        if meta.get("id") == set_id:
+            return {n.get("name", ""): n.get("value", "") for n in meta.findall("nvpair")}
+    return None
+
+
+def _resources(holder: ET.Element) -> ET.Element:
+    found = holder.find("configuration/resources")
+    if found is None:
+        found = ET.SubElement(ET.SubElement(holder, "configuration"), "resources")
+    return found
+
+
+def _step_copy(primitive: ET.Element, live_state: dict[str, str], removed: ET.Element,
+               added: ET.Element) -> bool:
+    """The patch's part for one step: its outputs set replaced by what its live state
+    says; whether the durable copy differs."""
+    rid = primitive.get("id", "")
+    effect, outputs = live.effect(live_state, rid), live.outputs(live_state, rid)
+    if effect is None and outputs is None:
+        return False
+    set_id = outputs_set_id(rid)
+    durable = _set_values(primitive, set_id)
+    copy = durable or {}
+    flag = effect if effect is not None else copy.get(EFFECT_META)
+    wanted_set = write.outputs(ET.Element("primitive", id=rid),
+                               read.outputs(copy) if outputs is None else outputs, flag or None)
+    wanted = {n.get("name", ""): n.get("value", "") for n in wanted_set}
+    if wanted == copy:
+        return False
+    if durable is not None:
+        ET.SubElement(ET.SubElement(_resources(removed), "primitive", id=rid),
+                      "meta_attributes", {"id": set_id, MARKER: REMOVED})
+    if wanted:
+        wanted_set.set(MARKER, ADDED)
+        ET.SubElement(_resources(added), "primitive", id=rid).append(wanted_set)
+    return True
+
+
+def patch_for(cib: ET.Element, workflow: str) -> ET.Element | None:
+    """A versionless patch (crm_diff's v1 format) that copies ``workflow``'s live state
+    (``cib``: its configuration and the ``<status>`` element's attributes) into the
+    configuration and drops the live history records it copied; None when there is
+    nothing to copy or the workflow has no root."""
+    root = read.root_of(cib, workflow)
+    if root is None:
+        return None
+    live_state = live.attributes(cib)
+    diff = ET.Element("diff", format="1")
+    removed = ET.SubElement(ET.SubElement(diff, "diff-removed"), "cib")
+    added = ET.SubElement(ET.SubElement(diff, "diff-added"), "cib")
+    changed = False
+    for primitive in read.resources_of(cib, workflow):
+        if read.is_haflow_step(primitive):
+            changed |= _step_copy(primitive, live_state, removed, added)
+    records = live.events(live_state, workflow)
+    if records:
+        history = _set_values(root, history_set_id(workflow))
+        copy = ET.SubElement(_resources(added), "primitive", id=root.get("id", ""))
+        for key, value in sorted(records.items()):
+            nvpair = write.add_record(copy, workflow, key, value)
+            if history is not None:
+                nvpair.set(MARKER, ADDED)
+        if history is None:
+            copy[0].set(MARKER, ADDED)
+        # cleared, not removed: a patch cannot remove an attribute, and a change that
+        # replaces <status>'s attributes would lose what others write meanwhile
+        ET.SubElement(added, "status", {live.event_name(workflow, k): "" for k in records})
+        changed = True
+    return diff if changed else None
+
+
+def compact(log: Callable[[str, str], None]) -> int:
+    """Drop the ``<status>`` attributes nothing needs any more (live.droppable); how many.
+    The patch is checked against the CIB's version read first: a CIB that changed
+    meanwhile refuses it, and it is read again, up to COMPACT_TRIES times."""
+    from haflow.agents import cibio
+
+    last: Exception | None = None
+    for _ in range(COMPACT_TRIES):
+        try:
+            version = cibio.version()  # first: what changes after it fails the patch
+            cib = cibio.configuration()
+            status = cib.find("status")
+            if status is None:
+                return 0
+            diff = live.compaction_patch(version, status,
+                                         {p.get("id", "") for p in cib.iter("primitive")})
+            if diff is None:
+                return 0
+            cibio.patch(diff)
+            return len(diff.findall("change/change-list/change-attr"))
+        except cibio.CibUnavailable as exc:
+            last = exc
+    log("INFO", f"the status section's cleared records are left for later: {last}")
+    return 0
+
+
+def run(workflow: str, log: Callable[[str, str], None]) -> bool:
+    """Checkpoint ``workflow`` now, then drop what is no longer needed on ``<status>``;
+    whether the checkpoint made a change. A CIB that does not take it leaves the live
+    state as it is (the next checkpoint copies it)."""
+    from haflow.agents import cibio
+
+    try:
+        diff = patch_for(cibio.configuration(), workflow)
+        if diff is None:
+            return False
+        cibio.patch(diff)
+    except cibio.CibUnavailable as exc:
+        log("WARNING", f"the checkpoint of workflow {workflow} is left for later: {exc}")
+        return False
+    compact(log)
+    return True

@@ -1,0 +1,165 @@
+"""A step's live state: attributes of the CIB's ``<status>`` element, written by its agent.
+
+What an agent records as a step runs — whether its effect may exist, its
+outputs, each start's and stop's history record — goes on ``<status>`` (names
+in meta.py), where a change makes no transition abort and no fencer
+recompute its devices. The configuration holds the durable copy, written by a
+checkpoint once per workflow run (agents/checkpoint.py). A live value
+outranks the durable one, "" included (undone, cleared); a live history
+record and its durable copy share their key, so a record is read once.
+
+Stdlib only and cheap to import: agents read it on their start and stop paths.
+"""
+
+from __future__ import annotations
+
+from haflow.encoding.ids import root_id
+from haflow.encoding.meta import (
+    EFFECT_STATUS_PREFIX,
+    EVENT_STATUS_PREFIX,
+    OUTPUTS_STATUS_PREFIX,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from haflow.encoding.element import E
+
+Record = tuple[str, str, str]  # workflow, key (record.key), value (record.format_value)
+VERSION = ("admin_epoch", "epoch", "num_updates")  # the <cib> attributes of its version
+
+
+def attributes(cib: E) -> dict[str, str]:
+    """The attributes of ``cib``'s ``<status>`` element (none without one)."""
+    status = cib.find("status")
+    if status is None:
+        return {}
+    return {str(k): str(v) for k, v in status.items()}
+
+
+def effect_name(resource: str) -> str:
+    return EFFECT_STATUS_PREFIX + resource
+
+
+def outputs_name(resource: str) -> str:
+    return OUTPUTS_STATUS_PREFIX + resource
+
+
+def event_name(workflow: str, key: str) -> str:
+    return f"{EVENT_STATUS_PREFIX}{workflow}.{key}"
+
+
+def encode_outputs(outputs: Mapping[str, str]) -> str:
+    """Outputs as one value: JSON in ASCII (escaped: Pacemaker's writer keeps it, value.py)."""
+    import json
+
+    return json.dumps(dict(outputs), sort_keys=True, separators=(",", ":"))
+
+
+def decode_outputs(text: str) -> dict[str, str]:
+    """The outputs ``encode_outputs`` wrote; none for "" (cleared) or a value not its own."""
+    if not text:
+        return {}
+    import json
+
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): str(v) for k, v in found.items()}
+
+
+def effect(live: Mapping[str, str], resource: str) -> str | None:
+    """The step's live effect flag (pending, present, "" once undone); None if unset."""
+    return live.get(EFFECT_STATUS_PREFIX + resource)
+
+
+def outputs(live: Mapping[str, str], resource: str) -> dict[str, str] | None:
+    """The step's live outputs; None when it has none on ``<status>`` (then the durable
+    copy holds them)."""
+    text = live.get(OUTPUTS_STATUS_PREFIX + resource)
+    return None if text is None else decode_outputs(text)
+
+
+def events(live: Mapping[str, str], workflow: str) -> dict[str, str]:
+    """The workflow's live history records: key -> value ("" once a checkpoint copied
+    the record: left out)."""
+    prefix = f"{EVENT_STATUS_PREFIX}{workflow}."
+    return {name[len(prefix):]: value for name, value in live.items()
+            if value and name.startswith(prefix)}
+
+
+def of_workflow(live: Mapping[str, str], workflow: str) -> list[str]:
+    """The names of every live attribute of ``workflow`` (steps' ids are ``WF.S``)."""
+    prefixes = tuple(p + workflow + "." for p in (EFFECT_STATUS_PREFIX, OUTPUTS_STATUS_PREFIX,
+                                                  EVENT_STATUS_PREFIX))
+    return [name for name in live if name.startswith(prefixes)]
+
+
+def step_state(resource: str, effect: str | None = None,
+               outputs: Mapping[str, str] | None = None,
+               event: Record | None = None) -> dict[str, str]:
+    """The ``<status>`` attributes that record a step's action: its effect flag (unless
+    None), its outputs (unless None; {} for none) and ``event`` in its history."""
+    attrs: dict[str, str] = {}
+    if effect is not None:
+        attrs[effect_name(resource)] = effect
+    if outputs is not None:
+        attrs[outputs_name(resource)] = encode_outputs(outputs) if outputs else ""
+    if event is not None:
+        workflow, key, value = event
+        attrs[event_name(workflow, key)] = value
+    return attrs
+
+
+def droppable(name: str, value: str, configured: set[str] | frozenset[str]) -> bool:
+    """Whether a ``<status>`` attribute can go (``configured``: the ids of every primitive
+    in the configuration): a history record a checkpoint copied (cleared), or anything of
+    a step or workflow no longer configured (removed). A cleared flag or outputs of a
+    configured step stays: it outranks their durable copy."""
+    if name.startswith(EVENT_STATUS_PREFIX):
+        workflow = name[len(EVENT_STATUS_PREFIX):].partition(".")[0]
+        return not value or root_id(workflow) not in configured
+    for prefix in (EFFECT_STATUS_PREFIX, OUTPUTS_STATUS_PREFIX):
+        if name.startswith(prefix):
+            return name[len(prefix):] not in configured
+    return False
+
+
+def compaction_patch(version: E, status: E, configured: set[str] | frozenset[str]
+                     ) -> E | None:
+    """A patch (crm_diff's v2 format) that drops the ``droppable`` attributes of
+    ``status``, which the CIB applies only while its version is ``version``'s (the
+    ``<cib>`` element, read before ``status`` and ``configured``); None when there is
+    nothing to drop.
+
+    A v2 change of an element's attributes replaces all of them (no patch format
+    removes one alone): without the version check, an attribute written after
+    ``status`` was read would be lost. With it, the CIB refuses the patch once anything
+    has changed since, and nothing is lost."""
+    attrs = {str(k): str(v) for k, v in status.items()}
+    drop = [n for n, v in attrs.items() if droppable(n, v, configured)]
+    if not drop:
+        return None
+    source = {k: str(version.get(k) or "0") for k in VERSION}
+    target = dict(source, num_updates=str(int(source["num_updates"]) + 1))
+    diff = status.makeelement("diff", {"format": "2"})
+    versions = _child(diff, "version")
+    _child(versions, "source", source)
+    _child(versions, "target", target)
+    change = _child(diff, "change", {"operation": "modify", "path": "/cib/status"})
+    changes = _child(change, "change-list")
+    for name in drop:
+        _child(changes, "change-attr", {"name": name, "operation": "unset"})
+    _child(_child(change, "change-result"), "status",
+           {n: v for n, v in attrs.items() if n not in set(drop)})
+    return diff
+
+
+def _child(parent: E, tag: str, attrib: Mapping[str, str] | None = None) -> E:
+    made = parent.makeelement(tag, dict(attrib or {}))
+    parent.append(made)
+    return made
