@@ -134,6 +134,21 @@ def compact(log: Callable[[str, str], None]) -> int:
     return 0
 
 
+def when_done(workflow: str, steps: str, log: Callable[[str, str], None]) -> bool:
+    """Checkpoint ``workflow`` if ``steps`` (how many haflow steps it has) are done: the
+    start of a last step (meta.LAST_STEP_META). Of several last steps starting at
+    once, each records its flag before it reads them, so one at least sees all done."""
+    from haflow.agents import cibio
+
+    try:
+        expected = int(steps)
+        done = live.done(live.attributes_of(cibio.status_attributes()), workflow)
+    except (ValueError, cibio.CibUnavailable) as exc:
+        log("WARNING", f"the checkpoint of workflow {workflow} is left for later: {exc}")
+        return False
+    return done >= expected and run(workflow, log)
+
+
 def run(workflow: str, log: Callable[[str, str], None]) -> bool:
     """Checkpoint ``workflow`` now, then drop what is no longer needed on ``<status>``;
     whether the checkpoint made a change. A CIB that does not take it leaves the live

@@ -167,7 +167,7 @@ def read_outputs(resources: list[str]) -> dict[str, dict[str, str]]:
         return {}
     condition = " or ".join(f"@id={quoteattr(r)}" for r in resources)
     found = query(xpath=f"//primitive[{condition}]")
-    live_state = {str(k): str(v) for k, v in status_attributes().items()}
+    live_state = live.attributes_of(status_attributes())
     result: dict[str, dict[str, str]] = {}
     primitives = [] if found is None else \
         [found] if found.tag == "primitive" else found.findall(".//primitive")

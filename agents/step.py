@@ -192,10 +192,11 @@ class StepAgent(Agent):
             from haflow.agents import recorded  # not on the monitor's path
 
             recorded.note(self.resource, "start")
-        if self.meta.get(LAST_STEP_META.replace("-", "_")) == "true":
+        last = self.meta.get(LAST_STEP_META.replace("-", "_"))
+        if last and self.workflow:
             from haflow.agents import checkpoint
 
-            checkpoint.run(self.workflow, self.log)
+            checkpoint.when_done(self.workflow, last, self.log)
         marker.write(self.instance, marker.Marker(ctx.key, resolved, outputs))
         return ocfcodes.SUCCESS
 

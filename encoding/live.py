@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from haflow.encoding.ids import root_id
 from haflow.encoding.meta import (
+    EFFECT_PRESENT,
     EFFECT_STATUS_PREFIX,
     EVENT_STATUS_PREFIX,
     OUTPUTS_STATUS_PREFIX,
@@ -33,9 +34,19 @@ VERSION = ("admin_epoch", "epoch", "num_updates")  # the <cib> attributes of its
 def attributes(cib: E) -> dict[str, str]:
     """The attributes of ``cib``'s ``<status>`` element (none without one)."""
     status = cib.find("status")
-    if status is None:
-        return {}
+    return {} if status is None else attributes_of(status)
+
+
+def attributes_of(status: E) -> dict[str, str]:
+    """The attributes of a ``<status>`` element."""
     return {str(k): str(v) for k, v in status.items()}
+
+
+def done(live: Mapping[str, str], workflow: str) -> int:
+    """How many of the workflow's steps have their live effect flag present."""
+    prefix = f"{EFFECT_STATUS_PREFIX}{workflow}."
+    return sum(1 for name, value in live.items()
+               if value == EFFECT_PRESENT and name.startswith(prefix))
 
 
 def effect_name(resource: str) -> str:
@@ -140,7 +151,7 @@ def compaction_patch(version: E, status: E, configured: set[str] | frozenset[str
     removes one alone): without the version check, an attribute written after
     ``status`` was read would be lost. With it, the CIB refuses the patch once anything
     has changed since, and nothing is lost."""
-    attrs = {str(k): str(v) for k, v in status.items()}
+    attrs = attributes_of(status)
     drop = [n for n, v in attrs.items() if droppable(n, v, configured)]
     if not drop:
         return None

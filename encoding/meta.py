@@ -41,9 +41,10 @@ EFFECT_STATUS_PREFIX = "haflow-effect-"  # + step id: pending, present or "" (un
 OUTPUTS_STATUS_PREFIX = "haflow-outputs-"  # + step id: the outputs as JSON, "" (cleared)
 EVENT_STATUS_PREFIX = "haflow-event-"  # + workflow + "." + record key: a history record
 # a meta attribute of the start operation of a workflow's last haflow steps (no haflow
-# step runs after them): their start checkpoints the workflow. On the operation, as
-# Pacemaker passes an operation's meta attributes to the agent (CRM_meta_haflow_last),
-# not a resource's
+# step runs after them), its value the number of haflow steps in the workflow: the
+# start that finds that many done (flag present) checkpoints the workflow, once per
+# run however wide it is. On the operation, as Pacemaker passes an operation's meta
+# attributes to the agent (CRM_meta_haflow_last), not a resource's
 LAST_STEP_META = "haflow-last"
 
 # the durable copy of a step's outputs: meta attributes of its primitive, this prefix

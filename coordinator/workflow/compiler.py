@@ -323,8 +323,9 @@ def _root(wf: Workflow) -> Rendered:
 
 
 def last_haflow_steps(wf: Workflow, order: list[str]) -> set[str]:
-    """The haflow steps no haflow step runs after (directly or through other steps): their
-    start checkpoints the workflow's live state (meta.LAST_STEP_META)."""
+    """The haflow steps no haflow step runs after (directly or through other steps): the
+    one of them that finds every haflow step done when it starts checkpoints the
+    workflow's live state (meta.LAST_STEP_META)."""
     followed: dict[str, bool] = {}  # step -> whether a haflow step runs after it
     dependents: dict[str, list[str]] = {}
     for name in order:
@@ -336,7 +337,8 @@ def last_haflow_steps(wf: Workflow, order: list[str]) -> set[str]:
     return {n for n in order if wf.steps[n].agent.is_haflow and not followed[n]}
 
 
-def _step(wf: Workflow, step: Step, submission: str, last: bool = False) -> Rendered:
+def _step(wf: Workflow, step: Step, submission: str, last: bool = False,
+          haflow_steps: int = 0) -> Rendered:
     sid = step_id(wf.name, step.name)
     agent = step.agent
     # haflow's agents read values back with from_cib; a foreign agent's values hold no
@@ -370,8 +372,9 @@ def _step(wf: Workflow, step: Step, submission: str, last: bool = False) -> Rend
     stop_on_fail = "block" if agent.is_haflow or hold else None
     ops = _ops(sid, step.timeout_ms, step.interval_ms, "block" if hold else "restart",
                stop_on_fail)
-    # the start of a last step checkpoints the workflow (agents/checkpoint.py)
-    op_meta = {ops[0]["id"]: [(LAST_STEP_META, "true")]} if last else None
+    # the start of a last step checkpoints the workflow once its haflow steps are all
+    # done (agents/checkpoint.py): it is told how many there are
+    op_meta = {ops[0]["id"]: [(LAST_STEP_META, str(haflow_steps))]} if last else None
     return _primitive(sid, (agent.standard, agent.provider, agent.type), params, meta, ops,
                       op_meta)
 
@@ -593,7 +596,9 @@ def compile_workflow(wf: Workflow, submission: str = DEFAULT_SUBMISSION) -> Comp
     order = topological_order({n: s.after for n, s in wf.steps.items()})
     out.resource_nodes.append(_root(wf))
     last = last_haflow_steps(wf, order)
-    out.resource_nodes += [_step(wf, wf.steps[n], submission, n in last) for n in order]
+    count = sum(1 for n in order if wf.steps[n].agent.is_haflow)
+    out.resource_nodes += [_step(wf, wf.steps[n], submission, n in last, count)
+                           for n in order]
     constraints = out.constraint_nodes
     constraints += _orders(wf, order)
     constraints += _colocations(wf)

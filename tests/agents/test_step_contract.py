@@ -272,7 +272,7 @@ def test_a_clean_rollback_leaves_the_sweep_nothing_to_do(
 
 
 
-LAST = {"haflow_last": "true"}  # meta.LAST_STEP_META, as Pacemaker passes it to the agent
+LAST = {"haflow_last": "2"}  # meta.LAST_STEP_META (2 haflow steps), as the agent gets it
 HISTORY = "haflow-event-"  # meta.EVENT_META_PREFIX: the durable history's records
 
 
@@ -283,14 +283,16 @@ def durable_history(box: Sandbox) -> dict[str, str]:
 def test_steps_record_on_status_and_the_last_one_checkpoints(
         box: Sandbox, tmp_path: Path, ocf_root: Path) -> None:
     state = tmp_path / "state"
-    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    # a and b are both last (neither runs after the other): a starts first, finds b not
+    # done, and leaves the checkpoint to b
+    assert box.run(TEST, "start", params(state), "wf.a", meta=LAST).rc == 0
     # on <status> only: the configuration is as the compiler wrote it
     assert box.meta("wf.a") == {} and box.meta("wf.root") == {}
     assert box.effect("wf.a") == "present" and box.outputs("wf.a")["id"].startswith("test-")
     assert len(box.live_events("wf")) == 1
     assert box.run(TEST, "start", params(state, "b"), "wf.b", meta=LAST).rc == 0
-    # the last step's start copies every step's state and the history into the
-    # configuration, in one change, and drops the live records it copied
+    # b's start, finding both done, copies every step's state and the history into
+    # the configuration, in one change, and drops the live records it copied
     for rid in ("wf.a", "wf.b"):
         assert box.meta(rid)["haflow-effect"] == "present"
         assert box.durable_outputs(rid) == box.outputs(rid) != {}
