@@ -361,7 +361,7 @@ class StepAgent(Agent):
 
         Pacemaker stops the steps in reverse order, but counts a stop as done once
         its node is fenced: an undo cut short by a fencing leaves the step's effect
-        (its flag, meta.EFFECT_META) while Pacemaker goes on to this step. No
+        (its flag, encoding/live.py) while Pacemaker goes on to this step. No
         undo of this step may run while a step depending on it has its effect,
         so that undo is finished first, by running the dependent's stop here (it
         undoes its own dependents first in turn), as the root's sweep would later.

@@ -4,9 +4,10 @@ A step's undo can be cut short: its node is fenced in the middle of it (and
 Pacemaker then counts the step as stopped), or the step failed half-way
 under policy hold and the admin aborts later, or its node crashed mid-start
 and the abort came before a recovery. Every step records in the CIB whether
-its effect may exist (an attribute of ``<status>`` once ``do`` begins,
-meta.EFFECT_STATUS_PREFIX; meta attribute meta.EFFECT_META ``present`` once it
-is done; both cleared by a completed undo). When the
+its effect may exist (an attribute of ``<status>``, meta.EFFECT_STATUS_PREFIX:
+``pending`` once ``do`` begins, ``present`` once it is done, cleared by a
+completed undo; its durable copy meta.EFFECT_META when the status section was
+lost: encoding/live.py). When the
 workflow's root stops on purpose — after the first steps' stops (a one-way
 mandatory order), so the normal undos have run in reverse order — it runs
 the ``stop`` of each step still flagged, as Pacemaker would, dependents

@@ -8,8 +8,9 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
    of the workflow's root primitive: a failure at once, the
    rest gathered into one write every few seconds (spool.py: every
    write makes Pacemaker schedule again). A successful start or stop of one of
-   haflow's own step agents is left out here: the agent wrote its record in the
-   CIB write it makes anyway, before the action returned (agents/recorded.py),
+   haflow's own step agents is left out here: the agent recorded it on the
+   ``<status>`` element with its effect flag, before the action returned
+   (agents/recorded.py, encoding/live.py),
    so it is not lost with a node that dies before a spool is written. The CIB is replicated to
    every node, so the history survives the loss of any node (including the
    node whose lrm history the DC erases when it is fenced); meta attributes
@@ -29,7 +30,7 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
    the sweep (agents/sweep.py) that finishes undos cut short, but a root
    whose node is fenced stops by the fencing alone, and no sweep runs. After
    a fencing, the DC's alert finds each aborted workflow whose root is not
-   active and that has steps still flagged (meta.EFFECT_META), and adds the
+   active and that has steps still flagged (encoding/live.py), and adds the
    root's sweep set (encoding.write.ask_sweep; score INFINITY: it outranks the
    abort's ``target-role=Stopped``) that starts the root on a survivor; the
    root's start deletes the set again (workflow_agent.py), and Pacemaker
