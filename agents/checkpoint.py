@@ -5,10 +5,11 @@ A step's agent records what it did on the CIB's ``<status>`` element
 cluster stopping. A checkpoint copies it into the configuration, which is
 kept on disk: each step's effect flag and outputs into its outputs set
 (ids.outputs_set_id), the history records into the root's history set,
-whose live copies it then drops. It runs when a workflow's last haflow step
-has started (meta.LAST_STEP_META) and when its root stops (the end of a
-rollback): a change under the configuration aborts the DC's transition, so
-once per run, not once per step.
+whose live copies it clears in the same patch, for a compaction to drop
+(``compact``: no patch removes an attribute alone). It runs when a last step
+of a workflow starts and finds every haflow step done (meta.LAST_STEP_META),
+and when its root stops (the end of a rollback): a change under the
+configuration aborts the DC's transition, so once per run, not once per step.
 
 The live values stay and outrank the copy: a step undone after the
 checkpoint is read as undone, and the next checkpoint catches its copy up.
