@@ -118,7 +118,8 @@ def record_live(resource: str, effect: str | None = None,
 
 
 def patch(diff: ET.Element) -> None:
-    """Apply a versionless patch (as crm_diff writes one): all of it or nothing."""
+    """Apply a patch (crm_diff's formats; a versioned one only to the CIB of its source
+    version): all of it or nothing."""
     result = _cibadmin(["--patch", "--xml-text", ET.tostring(diff, encoding="unicode")])
     if result.returncode != 0:
         raise CibUnavailable(f"patching the CIB failed: {result.stderr.strip()}")
