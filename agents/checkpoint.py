@@ -79,8 +79,8 @@ def _step_copy(primitive: ET.Element, live_state: dict[str, str], removed: ET.El
 def patch_for(cib: ET.Element, workflow: str) -> ET.Element | None:
     """A versionless patch (crm_diff's v1 format) that copies ``workflow``'s live state
     (``cib``: its configuration and the ``<status>`` element's attributes) into the
-    configuration and drops the live history records it copied; None when there is
-    nothing to copy or the workflow has no root."""
+    configuration and clears the live history records it copied (for ``compact``);
+    None when there is nothing to copy or the workflow has no root."""
     root = read.root_of(cib, workflow)
     if root is None:
         return None

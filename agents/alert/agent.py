@@ -41,7 +41,6 @@ event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -168,17 +167,15 @@ def record_later(env: Mapping[str, str], workflow: str, event: record.Event) -> 
 
 def record_fencing(event: Event) -> list[str]:
     """Add a fencing of ``event.node`` to the workflows that ran something there."""
-    configuration = _query("/cib/configuration")
-    status = _run(["cibadmin", "--query", "--scope", "status", "--no-children"])
-    if configuration is None or not event.node:
+    if not event.node:
         return []
-    # the histories' live records too (encoding/live.py): the starts and stops there
-    cib = ET.Element("cib")
-    cib.append(configuration)
-    if status is not None and status.returncode == 0:
-        # unreadable: the records in the configuration still name most workflows
-        with contextlib.suppress(ET.ParseError):
-            cib.append(ET.fromstring(status.stdout))
+    from haflow.agents import cibio
+
+    try:
+        # with the histories' live records (encoding/live.py): the starts and stops there
+        cib = cibio.configuration()
+    except (cibio.CibUnavailable, ET.ParseError):
+        return []
     ref = event.desc.rpartition("ref=")[2].rstrip(")").strip() if "ref=" in event.desc else ""
     # every node runs this alert: one id per operation makes their writes one record
     key = record.fencing_key(event.node, "".join(c for c in ref if c.isalnum())
