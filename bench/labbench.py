@@ -7,14 +7,16 @@ bench/ is no package: a bench puts its own folder on ``sys.path`` and imports th
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from haflow.lab import control
+from haflow.lab import control, power
 from haflow.lab.layout import LabLayout
 
 STAMP = re.compile(r"^(\w{3} +\d+ [\d:.]+) ")
@@ -35,6 +37,49 @@ def log_lines(layout: LabLayout) -> list[tuple[float, str]]:
                 stamp = datetime.strptime(text, fmt)
                 lines.append((stamp.timestamp(), line))
     return sorted(lines)
+
+
+def _proc_stat(pid: str) -> tuple[int, str, list[int]] | None:
+    """(parent pid, command name, [utime, stime, cutime, cstime]) of a process."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    # the name is in parentheses and may hold anything: split after its last ")"
+    name = text[text.index("(") + 1:text.rindex(")")]
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[1]), name, [int(f) for f in fields[11:15]]
+
+
+def cpu_seconds(layout: LabLayout) -> Counter[str]:
+    """CPU time so far of the lab's processes, by command name: each process's own
+    time under its name, and the time of the children it reaped (a resource agent
+    and its cibadmin, an alert agent: pacemaker-execd runs both) under
+    ``NAME's children``. The difference of two readings is what a phase cost."""
+    inits = {pid for node in control.nodes_of(layout)
+             if (pid := power.init_pid(layout, node)) is not None}
+    stats = {pid: found for pid in os.listdir("/proc") if pid.isdigit()
+             if (found := _proc_stat(pid)) is not None}
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def in_lab(pid: int) -> bool:
+        seen = 0
+        while pid > 1 and seen < 64:
+            if pid in inits:
+                return True
+            parent = stats.get(str(pid))
+            if parent is None:
+                return False
+            pid, seen = parent[0], seen + 1
+        return False
+
+    spent: Counter[str] = Counter()
+    for pid, (_, name, times) in stats.items():
+        if in_lab(int(pid)):
+            spent[name] += (times[0] + times[1]) / tick
+            spent[f"{name}'s children"] += (times[2] + times[3]) / tick
+    return spent
 
 
 def first(lines: list[tuple[float, str]], after: float, *needles: str) -> float:

@@ -43,7 +43,7 @@ from haflow.lab.layout import LabLayout
 from haflow.lab.workload import lab_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labbench import haflow, log_lines, wait_for, workflow_file  # bench/ is no package
+from labbench import cpu_seconds, haflow, log_lines, wait_for, workflow_file  # bench/ is no package
 
 MONITOR = "30s"  # a step's monitor interval (the compiler's default)
 PHASE_TIMEOUT = 1800.0
@@ -64,6 +64,7 @@ class Phase:
     unfinished: str | None = None  # why the phase did not end (then: a lower bound)
     aborted: Counter[str] = field(default_factory=Counter)
     writes: Counter[str] = field(default_factory=Counter)
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds by process (cpu_seconds)
 
 
 def bare_graph(cib: etree._Element, workflows: int, steps: int) -> etree._Element:
@@ -106,12 +107,15 @@ def workflow_files(folder: Path, workflows: int, steps: int) -> list[Path]:
 
 
 def measure(layout: LabLayout, since: float, ids: set[str], task: str,
-            unfinished: str | None = None) -> Phase:
+            unfinished: str | None, cpu_before: Counter[str]) -> Phase:
     """The phase from the first change after ``since`` to the last ``task`` result of
-    ``ids``, from every node's log."""
+    ``ids``, from every node's log; with the CPU time the lab spent since
+    ``cpu_before`` (a cpu_seconds reading)."""
+    cpu = cpu_seconds(layout)
     time.sleep(2)  # let the last lines land
     phase = phase_of(log_lines(layout), since, ids, task)
     phase.unfinished = unfinished
+    phase.cpu = {name: cpu[name] - cpu_before.get(name, 0.0) for name in cpu}
     return phase
 
 
@@ -194,27 +198,27 @@ def main() -> int:
         try:
             env = lab_env(layout)
             bare_ids = {f"bare{w}-s{i}" for w in range(n) for i in range(s)}
-            since = time.time()
+            since, cpu = time.time(), cpu_seconds(layout)
             old = cib_now(layout)
             livecib.push(env, old, bare_graph(old, n, s), "the bare graph")
             left = wait_for(layout, bare_ids, started=True, timeout=PHASE_TIMEOUT)
-            results["bare start"] = measure(layout, since, bare_ids, "start", left)
-            since = time.time()
+            results["bare start"] = measure(layout, since, bare_ids, "start", left, cpu)
+            since, cpu = time.time(), cpu_seconds(layout)
             old = cib_now(layout)
             livecib.push(env, old, stopped_all(old, "bare"), "stopping the bare graph")
             left = wait_for(layout, bare_ids, started=False, timeout=PHASE_TIMEOUT)
-            results["bare abort"] = measure(layout, since, bare_ids, "stop", left)
+            results["bare abort"] = measure(layout, since, bare_ids, "stop", left, cpu)
             paths = workflow_files(folder, n, s)
             ids = {f"tput{w}.{x}" for w in range(n) for x in [f"s{i}" for i in range(s)]}
             roots = {f"tput{w}.root" for w in range(n)}
-            since = time.time()
+            since, cpu = time.time(), cpu_seconds(layout)
             haflow(layout, "submit", *map(str, paths))
             left = wait_for(layout, ids | roots, started=True, timeout=PHASE_TIMEOUT)
-            results["haflow start"] = measure(layout, since, ids | roots, "start", left)
-            since = time.time()
+            results["haflow start"] = measure(layout, since, ids | roots, "start", left, cpu)
+            since, cpu = time.time(), cpu_seconds(layout)
             haflow(layout, "abort", "--all")
             left = wait_for(layout, ids | roots, started=False, timeout=PHASE_TIMEOUT)
-            results["haflow abort"] = measure(layout, since, ids | roots, "stop", left)
+            results["haflow abort"] = measure(layout, since, ids | roots, "stop", left, cpu)
         finally:
             control.teardown(layout)
     report(results, n, s, args.nodes)
@@ -243,6 +247,10 @@ def report(results: dict[str, Phase], n: int, s: int, nodes: int) -> None:
         print(f"{name}: CIB writes by client and operation")
         for what, count in phase.writes.most_common(8):
             print(f"  {count:>5}  {what}")
+        print(f"{name}: CPU seconds of the lab's processes, {sum(phase.cpu.values()):.1f} "
+              "in all (not the CLI or the bench's polling: they run from outside)")
+        for what, seconds in sorted(phase.cpu.items(), key=lambda kv: -kv[1])[:8]:
+            print(f"  {seconds:>7.1f}  {what}")
     start = results["haflow start"].seconds / max(results["bare start"].seconds, 1e-9)
     abort = results["haflow abort"].seconds / max(results["bare abort"].seconds, 1e-9)
     print("\ngoals: start ≤ 1.25×, abort ≤ 1.25× bare")
