@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from haflow.encoding.element import E
 
 Record = tuple[str, str, str]  # workflow, key (record.key), value (record.format_value)
+# a configured primitive's durable copy: its effect flag (None: unset) and its outputs
+Durable = tuple[str | None, dict[str, str]]
 VERSION = ("admin_epoch", "epoch", "num_updates")  # the <cib> attributes of its version
 
 
@@ -47,6 +49,12 @@ def done(live: Mapping[str, str], workflow: str) -> int:
     prefix = f"{EFFECT_STATUS_PREFIX}{workflow}."
     return sum(1 for name, value in live.items()
                if value == EFFECT_PRESENT and name.startswith(prefix))
+
+
+def flags(live: Mapping[str, str], workflow: str) -> int:
+    """How many of the workflow's steps have a live effect flag, whatever its value."""
+    prefix = f"{EFFECT_STATUS_PREFIX}{workflow}."
+    return sum(1 for name in live if name.startswith(prefix))
 
 
 def effect_name(resource: str) -> str:
@@ -126,33 +134,39 @@ def step_state(resource: str, effect: str | None = None,
     return attrs
 
 
-def droppable(name: str, value: str, configured: set[str] | frozenset[str]) -> bool:
-    """Whether a ``<status>`` attribute can go (``configured``: the ids of every primitive
-    in the configuration): a history record a checkpoint copied (cleared), or anything of
-    a step or workflow no longer configured (removed). A cleared flag or outputs of a
-    configured step stays: it outranks their durable copy."""
+def droppable(name: str, value: str, durable: Mapping[str, Durable]) -> bool:
+    """Whether a ``<status>`` attribute can go (``durable``: every configured primitive's
+    durable copy, by id): a history record a checkpoint copied (cleared), a flag or
+    outputs their durable copy now says too (read the same without it), or anything of
+    a step or workflow no longer configured (removed)."""
     if name.startswith(EVENT_STATUS_PREFIX):
         workflow = name[len(EVENT_STATUS_PREFIX):].partition(".")[0]
-        return not value or root_id(workflow) not in configured
-    for prefix in (EFFECT_STATUS_PREFIX, OUTPUTS_STATUS_PREFIX):
-        if name.startswith(prefix):
-            return name[len(prefix):] not in configured
+        return not value or root_id(workflow) not in durable
+    if name.startswith(EFFECT_STATUS_PREFIX):
+        copy = durable.get(name[len(EFFECT_STATUS_PREFIX):])
+        return copy is None or (copy[0] or "") == value
+    if name.startswith(OUTPUTS_STATUS_PREFIX):
+        copy = durable.get(name[len(OUTPUTS_STATUS_PREFIX):])
+        return copy is None or decode_outputs(value) == copy[1]
     return False
 
 
-def compaction_patch(version: E, status: E, configured: set[str] | frozenset[str]
-                     ) -> E | None:
+def compaction_patch(version: E, status: E, durable: Mapping[str, Durable]) -> E | None:
     """A patch (crm_diff's v2 format) that drops the ``droppable`` attributes of
     ``status``, which the CIB applies only while its version is ``version``'s (the
-    ``<cib>`` element, read before ``status`` and ``configured``); None when there is
-    nothing to drop.
+    ``<cib>`` element, read before ``status`` and ``durable``, read.durable_copies);
+    None when there is nothing to drop.
+
+    Each change to ``<status>``'s attributes carries all of them to every node and
+    every daemon listening to the CIB, so what a done workflow leaves there would
+    make every later write dearer: once checkpointed, it is dropped.
 
     A v2 change of an element's attributes replaces all of them (no patch format
     removes one alone): without the version check, an attribute written after
     ``status`` was read would be lost. With it, the CIB refuses the patch once anything
     has changed since, and nothing is lost."""
     attrs = attributes_of(status)
-    drop = [n for n, v in attrs.items() if droppable(n, v, configured)]
+    drop = [n for n, v in attrs.items() if droppable(n, v, durable)]
     if not drop:
         return None
     source = {k: str(version.get(k) or "0") for k in VERSION}

@@ -28,6 +28,7 @@ from haflow.encoding.ids import (
 )
 from haflow.encoding.meta import (
     EFFECT_META,
+    EFFECT_PRESENT,
     EVENT_META_PREFIX,
     OUTPUT_META_PREFIX,
     PARAM_SUBMISSION,
@@ -164,6 +165,30 @@ def effect_flagged(element: E, live_state: Mapping[str, str]) -> bool:
     if value is not None:
         return bool(value)
     return any(n.get("name") == EFFECT_META for n in element.findall("meta_attributes/nvpair"))
+
+
+def durable_copies(cib: E) -> dict[str, live.Durable]:
+    """Every configured primitive's durable copy of its live state, by id: the effect
+    flag (None when unset) and the outputs (for live.compaction_patch)."""
+    found: dict[str, live.Durable] = {}
+    for primitive in cib.iter("primitive"):
+        meta = configured_meta(primitive)
+        found[primitive.get("id", "")] = (meta.get(EFFECT_META), outputs(meta))
+    return found
+
+
+def done_steps(cib: E, workflow: str) -> int:
+    """How many of the workflow's haflow steps are done (effect flag present: the live
+    one, else its durable copy)."""
+    live_state = live.attributes(cib)
+    count = 0
+    for primitive in resources_of(cib, workflow):
+        if is_haflow_step(primitive):
+            flag = live.effect(live_state, primitive.get("id", ""))
+            if flag is None:
+                flag = configured_meta(primitive).get(EFFECT_META)
+            count += flag == EFFECT_PRESENT
+    return count
 
 
 def flagged_steps(cib: E, workflow: str) -> list[E]:

@@ -20,7 +20,7 @@ from lxml import etree
 from haflow.coordinator.cluster.env import Env
 from haflow.coordinator.codes import Code
 from haflow.coordinator.reports import HaflowError, error
-from haflow.encoding import live
+from haflow.encoding import live, read
 
 # cibadmin exit codes (crm_error) we translate
 CIB_NOT_CONNECTED = 102
@@ -80,8 +80,8 @@ def push(env: Env, old: etree._Element, new: etree._Element, what: str) -> bool:
 
 def compact_status(env: Env) -> int:
     """Drop what nothing needs any more from the ``<status>`` element's attributes (what
-    agents recorded there for steps and workflows no longer configured, and the history
-    records a checkpoint copied: encoding.live.droppable); how many.
+    agents recorded there for steps and workflows no longer configured, and what a
+    checkpoint copied: encoding.live.droppable); how many.
 
     Only a patch checked against the CIB's version can drop an attribute without losing
     one written meanwhile (live.compaction_patch); a CIB that changed since it was read
@@ -93,8 +93,7 @@ def compact_status(env: Env) -> int:
         status = cib.find("status")
         if status is None:
             return 0
-        patch = live.compaction_patch(cib, status, {p.get("id", "") for p in
-                                                    cib.iter("primitive")})
+        patch = live.compaction_patch(cib, status, read.durable_copies(cib))
         if patch is None:
             return 0
         result = env.run(["cibadmin", "--patch", "--xml-pipe"],

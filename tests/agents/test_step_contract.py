@@ -297,13 +297,21 @@ def test_steps_record_on_status_and_the_last_one_checkpoints(
         assert box.meta(rid)["haflow-effect"] == "present"
         assert box.durable_outputs(rid) == box.outputs(rid) != {}
     assert len(durable_history(box)) == 2 and box.live_events("wf") == {}
-    assert not any(k.startswith("haflow-event-") for k in box.status())  # compacted
+    # compacted: the copy says all of it, so nothing of the workflow is left live
+    assert box.status() == {}
+    assert box.flagged("wf.a") and box.outputs("wf.b") == box.durable_outputs("wf.b")
+    # b moves and starts again (a retry): done by its copy, a is counted, and the run's
+    # new records are checkpointed too
+    assert box.run(TEST, "stop", params(state, "b"), "wf.b").rc == 0
+    assert box.run(TEST, "start", params(state, "b"), "wf.b", meta=LAST).rc == 0
+    assert len(durable_history(box)) == 4 and box.status() == {}
     # an undo is recorded live and outranks the copy; the root's stop catches it up
     rollback(box, ocf_root)
     assert records.effects(state) == []
     assert not box.flagged("wf.a") and not box.flagged("wf.b")
     assert box.meta("wf.a") == {} and box.meta("wf.b") == {}
-    assert len(durable_history(box)) == 4 and box.live_events("wf") == {}
+    assert len(durable_history(box)) == 6 and box.live_events("wf") == {}
+    assert box.status() == {}
 
 
 def test_the_checkpoint_is_what_a_rollback_reads_once_status_is_lost(
@@ -328,8 +336,8 @@ def test_a_compaction_is_refused_once_the_cib_changed_and_loses_nothing(
              '<status haflow-event-wf.k1="" haflow-effect-gone.s="present"/>')
     version = ET.fromstring(cibadmin(box.cib_file, "-Q", "--no-children"))
     status = ET.fromstring(cibadmin(box.cib_file, "-Q", "--scope", "status", "--no-children"))
-    patch = ET.tostring(live.compaction_patch(version, status, {"wf.root", "wf.a", "wf.b"}),
-                        encoding="unicode")
+    durable: dict[str, live.Durable] = {rid: (None, {}) for rid in ("wf.root", "wf.a", "wf.b")}
+    patch = ET.tostring(live.compaction_patch(version, status, durable), encoding="unicode")
     # an agent records a start meanwhile: dropping the two would replace its write too
     cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
              '<status haflow-effect-wf.a="pending"/>')

@@ -174,23 +174,32 @@ def test_an_action_is_recorded_in_one_status_change(lib: Lib) -> None:
 def test_compaction_drops_only_what_nothing_needs(lib: Lib) -> None:
     attrs = {"haflow-event-wf.k1": "", "haflow-event-wf.k2": "v2",
              "haflow-event-gone.k3": "v3", "haflow-effect-wf.a": "",
-             "haflow-effect-gone.s": "present", "haflow-outputs-gone.s": "{}", "other": ""}
+             "haflow-effect-gone.s": "present", "haflow-outputs-gone.s": "{}", "other": "",
+             "haflow-effect-wf.b": "present", "haflow-outputs-wf.b": '{"k":"v"}',
+             "haflow-effect-wf.c": "present", "haflow-outputs-wf.c": ""}
+    durable: dict[str, live.Durable] = {
+        "wf.root": (None, {}), "wf.a": ("present", {}), "wf.b": ("present", {"k": "v"}),
+        "wf.c": ("pending", {"k": "v"})}
     version = lib.element("cib", {"admin_epoch": "0", "epoch": "5", "num_updates": "9"})
-    patch = live.compaction_patch(version, lib.element("status", attrs),
-                                  {"wf.root", "wf.a"})
+    patch = live.compaction_patch(version, lib.element("status", attrs), durable)
     assert patch is not None
-    # copied records, and what a removed workflow left; wf.a's "" outranks its copy
+    # copied records, what a removed workflow left, and what the durable copy says too
     assert {c.get("name") for c in patch.iter("change-attr")} == {
         "haflow-event-wf.k1", "haflow-event-gone.k3", "haflow-effect-gone.s",
-        "haflow-outputs-gone.s"}
+        "haflow-outputs-gone.s", "haflow-effect-wf.b", "haflow-outputs-wf.b"}
+    # wf.a's "" and wf.c's live state outrank a copy that says otherwise: they stay
     result = patch.find("change/change-result/status")
     assert result is not None and dict(result.attrib) == {
-        "haflow-event-wf.k2": "v2", "haflow-effect-wf.a": "", "other": ""}
+        "haflow-event-wf.k2": "v2", "haflow-effect-wf.a": "", "other": "",
+        "haflow-effect-wf.c": "present", "haflow-outputs-wf.c": ""}
     assert dict(patch.find("version/source").attrib) == {  # type: ignore[union-attr]
         "admin_epoch": "0", "epoch": "5", "num_updates": "9"}
     assert patch.find("version/target").get("num_updates") == "10"  # type: ignore[union-attr]
     assert live.compaction_patch(version, lib.element("status", {"haflow-effect-wf.a": ""}),
-                                 {"wf.a"}) is None
+                                 {"wf.a": ("present", {})}) is None
+    # undone, and the copy caught up: nothing left to say live
+    assert live.compaction_patch(version, lib.element("status", {"haflow-effect-wf.a": ""}),
+                                 {"wf.a": (None, {})}) is not None
 
 
 def test_the_sweep_set_is_no_configured_role(lib: Lib) -> None:
