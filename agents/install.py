@@ -30,6 +30,40 @@ sys.path.insert(0, {libdir!r})
 from {module} import main
 sys.exit(main())
 """
+# Pacemaker runs the alert for every result of every resource on the node; most need
+# nothing of haflow (agents/alert/agent.py, handle: a successful monitor, a root's
+# success, a cancelled monitor, a start or stop the step's agent recorded itself), and
+# the shell tells those apart without starting Python. Numbers are checked before any
+# arithmetic: a malformed one goes to Python, which reads it leniently.
+ALERT_LAUNCHER = """#!/bin/sh
+{mark}; do not edit: re-run it instead
+python() {{ exec {python} -IS -c {program}; }}
+number() {{ case $1 in ''|*[!0-9]*) return 1 ;; esac; }}
+case $CRM_alert_kind in
+    fencing) python ;;
+    resource) ;;
+    *) exit 0 ;;
+esac
+case $CRM_alert_rsc in *.*) ;; *) exit 0 ;; esac
+[ "$CRM_alert_status" = 1 ] && exit 0
+if [ "$CRM_alert_rc" != "$CRM_alert_target_rc" ] || [ "${{CRM_alert_status:-0}}" != 0 ]; then
+    python
+fi
+case $CRM_alert_task in
+    monitor|notify) exit 0 ;;
+    start|stop) ;;
+    *) python ;;
+esac
+case $CRM_alert_rsc in *.root) exit 0 ;; esac
+notes=${{HAFLOW_RUN_DIR:-{run_dir}}}
+notes=${{notes%/}}
+{{ read -r task stamp || [ -n "$task" ]; }} 2>/dev/null < "${{notes%/*}}/recorded/$CRM_alert_rsc" ||
+    python
+number "$stamp" && number "$CRM_alert_timestamp_epoch" && number "$CRM_alert_exec_time" || python
+[ "$task" = "$CRM_alert_task" ] || python
+[ "$stamp" -ge $((CRM_alert_timestamp_epoch - CRM_alert_exec_time / 1000 - 2)) ] || python
+exit 0
+"""
 ALERT_AGENT_NAME = "alert_haflow"
 ALERT_MODULE = "haflow.agents.alert.agent"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -152,11 +186,23 @@ def install(root_dir: str | None = None, python: str | None = None,
     # Pacemaker runs alert agents as hacluster, who may not be able to run the
     # interpreter haflow is installed in (e.g. under /root); the alert agent is
     # stdlib only, so the system's python3 does
-    text = LAUNCHER.format(python=alert_python(python), mark=MARK, libdir=str(launcher_lib),
-                           module=ALERT_MODULE)
+    text = alert_launcher(alert_python(python), str(launcher_lib))
     placed.append(Placed(ALERT_AGENT_NAME, str(alert_path(root)),
                          atomic_write(alert_path(root), text, 0o755)))
     return placed
+
+
+def alert_launcher(python: str, libdir: str) -> str:
+    """The alert agent's launcher: a shell prefilter (ALERT_LAUNCHER) in front of the
+    Python agent."""
+    import shlex
+
+    from haflow.agents import marker
+
+    program = (f"import sys; sys.path.insert(0, {libdir!r}); "
+               f"from {ALERT_MODULE} import main; sys.exit(main())")
+    return ALERT_LAUNCHER.format(mark=MARK, python=shlex.quote(python),
+                                 program=shlex.quote(program), run_dir=marker.DEFAULT_DIR)
 
 
 def _ours(path: Path) -> bool:

@@ -7,7 +7,9 @@ a moment later (the alert agent's spool is node-local). The agent leaves a
 node-local note of it here; the alert agent, which Pacemaker runs on the same
 node once the action is over, reads the note and does not record the event a
 second time. Notes are on tmpfs (``/run``): gone with the node, as the alerts
-they answer.
+they answer. A note is ``TASK SECONDS`` (when it was written, in whole seconds since
+the epoch): the alert's launcher reads it in the shell, where a file's age costs a
+process (install.ALERT_LAUNCHER).
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ def _path(resource: str) -> str:
 def note(resource: str, task: str) -> None:
     """Note that the history has this run of ``task`` of ``resource`` (atomically)."""
     import os
+    import time
 
     os.makedirs(directory(), mode=0o755, exist_ok=True)
     path = _path(resource)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(task)
+        handle.write(f"{task} {int(time.time())}\n")
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
@@ -47,6 +50,6 @@ def by_agent(resource: str, task: str, since: float) -> bool:
         if posix.stat(path).st_mtime < since:
             return False
         with open(path, encoding="utf-8") as handle:
-            return handle.read() == task
+            return handle.read().split()[:1] == [task]
     except OSError:
         return False

@@ -60,6 +60,55 @@ def test_a_tree_bound_elsewhere_imports_from_where_it_is_seen(tmp_path: Path) ->
         assert str(tmp_path) not in text, launcher
 
 
+ALERT_OK = {"CRM_alert_kind": "resource", "CRM_alert_rsc": "wf.s", "CRM_alert_rc": "0",
+            "CRM_alert_target_rc": "0", "CRM_alert_status": "0",
+            "CRM_alert_timestamp_epoch": "1900000010", "CRM_alert_exec_time": "3000"}
+
+
+@pytest.mark.tier0
+@pytest.mark.parametrize(("event", "note", "python"), [
+    ({"CRM_alert_task": "monitor"}, None, False),  # a successful monitor says nothing new
+    ({"CRM_alert_task": "notify"}, None, False),
+    ({"CRM_alert_task": "monitor", "CRM_alert_rc": "7"}, None, True),  # a failure
+    ({"CRM_alert_task": "monitor", "CRM_alert_status": "1", "CRM_alert_rc": "1"}, None,
+     False),  # cancelled by a stop
+    ({"CRM_alert_task": "start", "CRM_alert_status": "2"}, None, True),  # timed out
+    ({"CRM_alert_task": "start", "CRM_alert_rsc": "wf.root"}, None, False),
+    ({"CRM_alert_task": "start", "CRM_alert_rsc": "lab-fence"}, None, False),  # no step
+    ({"CRM_alert_task": "start"}, "start 1900000006", False),  # the agent recorded it
+    ({"CRM_alert_task": "start"}, "start 1900000004", True),  # a note of an earlier start
+    ({"CRM_alert_task": "stop"}, "start 1900000009", True),  # of another action
+    ({"CRM_alert_task": "start"}, None, True),  # no note: the spool records it
+    ({"CRM_alert_task": "start", "CRM_alert_exec_time": "3s"}, "start 1900000009", True),
+    ({"CRM_alert_task": "promote"}, None, True),
+    ({"CRM_alert_kind": "fencing"}, None, True),
+    ({"CRM_alert_kind": "node"}, None, False),
+])
+def test_the_alert_launcher_starts_python_only_for_what_needs_it(
+        tmp_path: Path, event: dict[str, str], note: str | None, python: bool) -> None:
+    """The shell in front of the alert agent skips what agent.handle would skip anyway
+    (a Python start per result on every node), and passes on everything else."""
+    reached = tmp_path / "reached"
+    fake = tmp_path / "python"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" > {reached}\nexit 3\n")
+    fake.chmod(0o755)
+    launcher = tmp_path / "alert_haflow"
+    launcher.write_text(install.alert_launcher(str(fake), "/usr/lib/ocf/lib/haflow"))
+    launcher.chmod(0o755)
+    run_dir = tmp_path / "run/active"
+    if note is not None:
+        (tmp_path / "run/recorded").mkdir(parents=True)
+        (tmp_path / "run/recorded" / event.get("CRM_alert_rsc", "wf.s")).write_text(note)
+    env = {"PATH": os.environ["PATH"], "HAFLOW_RUN_DIR": f"{run_dir}/",
+           **ALERT_OK, **event}
+    done = subprocess.run([str(launcher)], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.stderr == ""
+    assert (done.returncode, reached.exists()) == ((3, True) if python else (0, False))
+    if python:
+        assert "from haflow.agents.alert.agent import main" in reached.read_text()
+
+
 @pytest.mark.tier0
 def test_installs_running_at_once_all_succeed_and_leave_no_temporary_files(
         tmp_path: Path) -> None:
