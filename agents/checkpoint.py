@@ -109,21 +109,24 @@ def patch_for(cib: ET.Element, workflow: str) -> ET.Element | None:
     return diff if changed else None
 
 
-def compact(log: Callable[[str, str], None]) -> int:
-    """Drop the ``<status>`` attributes nothing needs any more (live.droppable); how many.
-    The patch is checked against the CIB's version read first: a CIB that changed
-    meanwhile refuses it, and it is read again, up to COMPACT_TRIES times."""
+def compact(workflow: str, log: Callable[[str, str], None]) -> int:
+    """Drop the ``<status>`` attributes of ``workflow`` nothing needs any more
+    (live.droppable); how many. The patch is checked against the CIB's version read
+    first: a CIB that changed meanwhile refuses it, and it is read again, up to
+    COMPACT_TRIES times. What removed workflows left is for ``haflow remove`` and
+    ``haflow submit`` (coordinator/cluster/livecib.py): an agent reads its own
+    workflow's part of the configuration only."""
     from haflow.agents import cibio
 
     last: Exception | None = None
     for _ in range(COMPACT_TRIES):
         try:
             version = cibio.version()  # first: what changes after it fails the patch
-            cib = cibio.configuration()
+            cib = cibio.workflow_configuration(workflow)
             status = cib.find("status")
             if status is None:
                 return 0
-            diff = live.compaction_patch(version, status, read.durable_copies(cib))
+            diff = live.compaction_patch(version, status, read.durable_copies(cib), workflow)
             if diff is None:
                 return 0
             cibio.patch(diff)
@@ -146,7 +149,7 @@ def when_done(workflow: str, steps: str, log: Callable[[str, str], None]) -> boo
         done = live.done(live_state, workflow)
         if done < expected and live.flags(live_state, workflow) < expected:
             # steps run before and compacted since (a retry) are done in their durable copy
-            done = read.done_steps(cibio.configuration(), workflow)
+            done = read.done_steps(cibio.workflow_configuration(workflow), workflow)
     except (ValueError, cibio.CibUnavailable) as exc:
         log("WARNING", f"the checkpoint of workflow {workflow} is left for later: {exc}")
         return False
@@ -160,12 +163,12 @@ def run(workflow: str, log: Callable[[str, str], None]) -> bool:
     from haflow.agents import cibio
 
     try:
-        diff = patch_for(cibio.configuration(), workflow)
+        diff = patch_for(cibio.workflow_configuration(workflow), workflow)
         if diff is None:
             return False
         cibio.patch(diff)
     except cibio.CibUnavailable as exc:
         log("WARNING", f"the checkpoint of workflow {workflow} is left for later: {exc}")
         return False
-    compact(log)
+    compact(workflow, log)
     return True

@@ -404,7 +404,7 @@ class StepAgent(Agent):
         from haflow.agents import cibio
         from haflow.encoding import read
 
-        now = cibio.configuration()
+        now = cibio.workflow_configuration(self.workflow)
         return {p.get("id", "") for p in read.flagged_steps(now, self.workflow)}.intersection(
             rids)
 
@@ -465,7 +465,8 @@ class StepAgent(Agent):
 
         while True:
             try:
-                cib = cibio.configuration()
+                cib = cibio.workflow_configuration(self.workflow, self.resource) \
+                    if self.workflow else cibio.configuration()
                 return (*cibio.undo_meant(self.resource, self.workflow or None, cib), cib)
             except cibio.CibUnavailable as exc:
                 left = deadline.remaining()

@@ -83,7 +83,7 @@ def sweep(workflow: str, log: Callable[[str, str], None], timeout_s: float = 60.
     """
     from haflow.agents import cibio
 
-    cib = cibio.configuration()
+    cib = cibio.workflow_configuration(workflow)
     flagged = {p.get("id", ""): p for p in read.flagged_steps(cib, workflow)}
     swept = []
     for rid in read.undo_order(read.dependencies(cib, workflow), flagged):

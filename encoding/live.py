@@ -151,9 +151,11 @@ def droppable(name: str, value: str, durable: Mapping[str, Durable]) -> bool:
     return False
 
 
-def compaction_patch(version: E, status: E, durable: Mapping[str, Durable]) -> E | None:
+def compaction_patch(version: E, status: E, durable: Mapping[str, Durable],
+                     workflow: str | None = None) -> E | None:
     """A patch (crm_diff's v2 format) that drops the ``droppable`` attributes of
-    ``status``, which the CIB applies only while its version is ``version``'s (the
+    ``status`` (only ``workflow``'s, if given: ``durable`` then need only hold its
+    primitives), which the CIB applies only while its version is ``version``'s (the
     ``<cib>`` element, read before ``status`` and ``durable``, read.durable_copies);
     None when there is nothing to drop.
 
@@ -166,7 +168,8 @@ def compaction_patch(version: E, status: E, durable: Mapping[str, Durable]) -> E
     ``status`` was read would be lost. With it, the CIB refuses the patch once anything
     has changed since, and nothing is lost."""
     attrs = attributes_of(status)
-    drop = [n for n, v in attrs.items() if droppable(n, v, durable)]
+    names = attrs if workflow is None else of_workflow(attrs, workflow)
+    drop = [n for n in names if droppable(n, attrs[n], durable)]
     if not drop:
         return None
     source = {k: str(version.get(k) or "0") for k in VERSION}

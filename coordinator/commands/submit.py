@@ -102,9 +102,10 @@ def _submit_once(env: Env, workflows: list[Workflow], replace: bool,
         if done_before is not None:
             return [done_before]
     present = {wf.name for wf in workflows if read.elements_of(old, wf.name)}
-    # what the agents of a removed workflow of the same name recorded is not this one's
-    recorded = live.attributes(old)
-    if any(live.of_workflow(recorded, wf.name) for wf in workflows if wf.name not in present):
+    # what the agents of a removed workflow recorded (of the same name: not this one's)
+    # and what a compaction left: agents drop only their own workflow's
+    status = old.find("status")
+    if status is not None and live.compaction_patch(old, status, read.durable_copies(old)):
         livecib.compact_status(env)
         old = live_view.query(env)
     if present and not replace:

@@ -67,6 +67,27 @@ def test_a_move_keeps_the_effect_an_abort_undoes_it(box: Sandbox, tmp_path: Path
     assert box.outputs("wf.a") == {}
 
 
+def test_a_step_wrapped_by_hand_in_a_group_is_read_with_its_group(box: Sandbox,
+                                                                  tmp_path: Path) -> None:
+    """A stop reads its own workflow's part of the configuration only: a step that an
+    admin moved into a group of another name is not there, and must not be taken
+    for removed (which would undo it on a mere move)."""
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    step = cibadmin(box.cib_file, "-Q", "--xpath", "//primitive[@id='wf.a']")
+    cibadmin(box.cib_file, "--delete", "--xpath", "//primitive[@id='wf.a']")
+    cibadmin(box.cib_file, "--create", "--scope", "resources", "-X",
+             f'<group id="byhand">{step}</group>')
+    assert box.run(TEST, "stop", params(state), "wf.a").rc == 0  # a move
+    assert records.effects(state) == ["wf__a__s1"]
+    cibadmin(box.cib_file, "--modify", "--scope", "resources", "-X",
+             '<group id="byhand"><meta_attributes id="byhand-meta"><nvpair '
+             'id="byhand-meta-role" name="target-role" value="Stopped"/></meta_attributes>'
+             '</group>')
+    assert box.run(TEST, "stop", params(state), "wf.a").rc == 0  # its group is stopped
+    assert records.effects(state) == []
+
+
 def test_removing_a_step_undoes_it(box: Sandbox, tmp_path: Path) -> None:
     state = tmp_path / "state"
     assert box.run(TEST, "start", params(state), "wf.a").rc == 0
@@ -333,7 +354,7 @@ def test_the_checkpoint_is_what_a_rollback_reads_once_status_is_lost(
 def test_a_compaction_is_refused_once_the_cib_changed_and_loses_nothing(
         box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
-             '<status haflow-event-wf.k1="" haflow-effect-gone.s="present"/>')
+             '<status haflow-event-wf.k1="" haflow-effect-wf.gone="present"/>')
     version = ET.fromstring(cibadmin(box.cib_file, "-Q", "--no-children"))
     status = ET.fromstring(cibadmin(box.cib_file, "-Q", "--scope", "status", "--no-children"))
     durable: dict[str, live.Durable] = {rid: (None, {}) for rid in ("wf.root", "wf.a", "wf.b")}
@@ -343,8 +364,13 @@ def test_a_compaction_is_refused_once_the_cib_changed_and_loses_nothing(
              '<status haflow-effect-wf.a="pending"/>')
     with pytest.raises(AssertionError, match="rc=103"):
         cibadmin(box.cib_file, "--patch", "-X", patch)
-    assert box.status() == {"haflow-event-wf.k1": "", "haflow-effect-gone.s": "present",
+    assert box.status() == {"haflow-event-wf.k1": "", "haflow-effect-wf.gone": "present",
                             "haflow-effect-wf.a": "pending"}
     monkeypatch.setenv("CIB_file", str(box.cib_file))
-    assert checkpoint.compact(lambda level, text: None) == 2  # read again: applied
+    assert checkpoint.compact("wf", lambda level, text: None) == 2  # read again: applied
     assert box.status() == {"haflow-effect-wf.a": "pending"}
+    # an agent drops only what its own workflow left
+    cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
+             '<status haflow-event-wf.k2="" haflow-event-other.k3=""/>')
+    assert checkpoint.compact("wf", lambda level, text: None) == 1
+    assert box.status() == {"haflow-effect-wf.a": "pending", "haflow-event-other.k3": ""}
