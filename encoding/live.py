@@ -6,7 +6,9 @@ in meta.py), where a change makes no transition abort and no fencer
 recompute its devices. The configuration holds the durable copy, written by a
 checkpoint once per workflow run (agents/checkpoint.py). A live value
 outranks the durable one, "" included (undone, cleared); a live history
-record and its durable copy share their key, so a record is read once.
+record and its durable copy share their key, so a record is read once. Once
+the copy says the same, a compaction drops the live value (``droppable``):
+every write to ``<status>``'s attributes carries all of them.
 
 Stdlib only and cheap to import: agents read it on their start and stop paths.
 """

@@ -1,7 +1,10 @@
 """Pacemaker alert agent: records what haflow steps did, and rolls back failed workflows.
 
 Pacemaker runs it (as ``hacluster``) for every resource operation and fencing
-event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick.
+event, with ``CRM_alert_*`` environment variables. Stdlib only, and quick; its
+launcher (install.ALERT_LAUNCHER) is a shell script that ends, without starting
+Python, on the events ``handle`` skips (a successful monitor, a root's success,
+a cancelled monitor, a start or stop the agent noted): keep the two in step.
 
 1. History: each event of a haflow step (start, stop, failed monitor, ...) is
    stored in the CIB as a record (encoding/record.py) in a meta attribute set
