@@ -209,7 +209,13 @@ def read_outputs(resources: list[str]) -> dict[str, dict[str, str]]:
 
 
 def delete_meta_set(set_id: str) -> None:
-    """Delete the meta attribute set ``set_id``; absent is fine."""
+    """Delete the meta attribute set ``set_id``; absent is fine. Asked first: a delete
+    that finds nothing still costs every node's CIB manager a search and a validation of
+    the whole CIB (125 ms with 200 steps, against 5 ms for the query; measured on a
+    lab), and every root's start asks."""
+    if query(xpath=f"/cib/configuration/resources//meta_attributes[@id={quoteattr(set_id)}]"
+             ) is None:
+        return
     result = _cibadmin(["--delete", "--xml-text", f"<meta_attributes id={quoteattr(set_id)}/>"])
     if result.returncode not in (0, CIB_NO_SUCH_OBJECT):
         raise CibUnavailable(f"deleting {set_id} failed: {result.stderr.strip()}")

@@ -111,10 +111,10 @@ def haflow(layout: LabLayout, *args: str, node: str = "node1") -> None:
         sys.exit(f"haflow {' '.join(args[:2])} failed: {done.stderr[-800:]}")
 
 
-def wait_for(layout: LabLayout, ids: set[str], *, started: bool, timeout: float
-             ) -> str | None:
-    """Until every resource in ``ids`` runs (``started``) or none does; if that takes more
-    than ``timeout`` seconds, what was left."""
+def wait_for(layout: LabLayout, ids: set[str], *, started: bool, timeout: float,
+             every: float = 2.0) -> str | None:
+    """Until every resource in ``ids`` runs (``started``) or none does, asking every
+    ``every`` seconds; if that takes more than ``timeout`` seconds, what was left."""
     deadline = time.monotonic() + timeout
     left = len(ids)
     while time.monotonic() < deadline:
@@ -127,6 +127,6 @@ def wait_for(layout: LabLayout, ids: set[str], *, started: bool, timeout: float
             left = len(ids - running) if started else len(running)
             if not left:
                 return None
-        time.sleep(2)
+        time.sleep(every)
     return (f"timed out after {timeout:.0f} s: {left} of {len(ids)} not "
             f"{'started' if started else 'stopped'}")

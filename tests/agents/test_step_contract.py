@@ -374,3 +374,19 @@ def test_a_compaction_is_refused_once_the_cib_changed_and_loses_nothing(
              '<status haflow-event-wf.k2="" haflow-event-other.k3=""/>')
     assert checkpoint.compact("wf", lambda level, text: None) == 1
     assert box.status() == {"haflow-effect-wf.a": "pending", "haflow-event-other.k3": ""}
+
+
+def test_the_roots_start_drops_a_sweep_set_and_asks_before_deleting(box: Sandbox) -> None:
+    """The alert agent's sweep set (agents/alert/agent.py) is dropped by the root's start;
+    without one, the start changes nothing (a delete finding nothing still costs every
+    CIB manager a whole-CIB search and validation)."""
+    root = {"workflow": "wf"}
+    cibadmin(box.cib_file, "--modify", "--scope", "resources", "-X",
+             '<primitive id="wf.root"><meta_attributes id="wf.root.sweep" score="INFINITY">'
+             '<nvpair id="wf.root.sweep.target-role" name="target-role" value="Started"/>'
+             '</meta_attributes></primitive>')
+    assert box.run(ROOT_AGENT, "start", root, "wf.root").rc == 0
+    assert "wf.root.sweep" not in cibadmin(box.cib_file, "-Q", "--scope", "resources")
+    epoch = ET.fromstring(cibadmin(box.cib_file, "-Q", "--no-children")).get("epoch")
+    assert box.run(ROOT_AGENT, "start", root, "wf.root").rc == 0
+    assert ET.fromstring(cibadmin(box.cib_file, "-Q", "--no-children")).get("epoch") == epoch
