@@ -107,8 +107,9 @@ def test_abort_undoes_in_reverse_order_then_remove(live1: Live) -> None:
                 {(e.step, e.task) for e in read.events(resources, "t1chain")})
 
     assert live1.submit(path, "--wait").returncode == 0
-    assert flags() == {"a": "present", "b": "present", "c": "present"}
-    # the last step's start checkpointed the run into the configuration
+    # the last step's start checkpointed the run into the configuration, and the live
+    # flags that copy says too are dropped (unless the compaction found the CIB busy)
+    assert set(flags().values()) <= {"present"}
     steps, history = durable()
     assert steps == ["t1chain.a", "t1chain.b", "t1chain.c"]
     assert {("a", "start"), ("b", "start"), ("c", "start")} <= history
@@ -120,7 +121,7 @@ def test_abort_undoes_in_reverse_order_then_remove(live1: Live) -> None:
     undos = [r.resource for r in records.read(live1.state_dir) if r.event == "undo"]
     assert undos == ["t1chain.c", "t1chain.b", "t1chain.a"]
     assert records.effects(live1.state_dir) == []
-    assert flags() == {"a": "", "b": "", "c": ""}  # cleared by each undo
+    assert set(flags().values()) <= {""}  # cleared by each undo, or dropped once copied
     steps, history = durable()  # and the root's stop checkpointed that
     assert steps == [] and {("a", "stop"), ("b", "stop"), ("c", "stop")} <= history
     data = live1.status("t1chain")
