@@ -171,8 +171,7 @@ def test_rebooted_node_rejoins_with_fresh_volatile_state(healthy: LabLayout) -> 
 def daemon_pids(layout: LabLayout, node: str, name: str) -> list[int]:
     inode = power.netns_inode(layout, node)
     assert inode is not None
-    return [p for p in power.pids_in_netns(inode)
-            if Path(f"/proc/{p}/comm").read_text().strip() == name]
+    return [p for p, comm in power.commands_in_netns(inode).items() if comm == name]
 
 
 def test_the_nodes_daemons_keep_their_temporary_files_in_the_node(

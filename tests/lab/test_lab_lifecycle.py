@@ -98,15 +98,8 @@ def test_pcs_cluster_kill_in_one_lab_leaves_another_alone(lab1: LabLayout,
     def daemons(layout: LabLayout) -> set[tuple[int, str]]:
         inode = power.netns_inode(layout, "node1")
         assert inode is not None
-        found = set()
-        for pid in power.pids_in_netns(inode):
-            try:
-                comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            except OSError:
-                continue  # a short-lived process (a monitor, a pcs call) ended meanwhile
-            if comm in ("corosync", "pacemakerd") or comm.startswith("pacemaker-"):
-                found.add((pid, comm))
-        return found
+        return {(pid, comm) for pid, comm in power.commands_in_netns(inode).items()
+                if comm in ("corosync", "pacemakerd") or comm.startswith("pacemaker-")}
 
     before = daemons(lab1)
     assert {"corosync", "pacemakerd"} <= {comm for _, comm in before}
@@ -138,8 +131,8 @@ def test_power_switch_boots_one_init_however_many_press_it(fresh_layout: LabLayo
         control.wait_until(fresh_layout, "node1", lambda v: v.online == ["node1"], 90)
         inode = power.netns_inode(fresh_layout, "node1")
         assert inode is not None
-        corosyncs = [p for p in power.pids_in_netns(inode)
-                     if Path(f"/proc/{p}/comm").read_text().strip() == "corosync"]
+        corosyncs = [p for p, comm in power.commands_in_netns(inode).items()
+                     if comm == "corosync"]
         assert len(corosyncs) == 1, corosyncs
     finally:
         control.down(fresh_layout)
