@@ -5,8 +5,8 @@ A step's agent records what it did on the CIB's ``<status>`` element
 cluster stopping. A checkpoint copies it into the configuration, which is
 kept on disk: each step's effect flag and outputs into its outputs set
 (ids.outputs_set_id), the history records into the root's history set,
-whose live copies it clears in the same patch, for a compaction to drop
-(``compact``: no patch removes an attribute alone). It runs when a last step
+whose live copies it clears in the same change, for a compaction to drop
+(``compact``: no merge or patch removes an attribute alone). It runs when a last step
 of a workflow starts and finds every haflow step done (meta.LAST_STEP_META),
 and when its root stops (the end of a rollback): a change under the
 configuration aborts the DC's transition, so once per run, not once per step.
@@ -15,13 +15,14 @@ The live values stay and outrank the copy: a step undone after the
 checkpoint is read as undone, and the next checkpoint catches its copy up.
 Lost with the cluster's status section, the copy is what is read: a step it
 still calls present is undone again by a rollback (undo is idempotent).
-Two checkpoints at once write the same thing (a patch replaces an outputs set
-and merges records by id), so no lock is needed.
+Two checkpoints at once write the same thing (a change merges or replaces an
+outputs set, and merges records by id), so no lock is needed.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 
 from haflow.encoding import live, read, write
 from haflow.encoding.ids import history_set_id, outputs_set_id
@@ -39,7 +40,7 @@ COMPACT_TRIES = 3  # a cluster busy enough to change under every try is compacte
 def _set_values(primitive: ET.Element, set_id: str) -> dict[str, str] | None:
     for meta in primitive.findall("meta_attributes"):
         if meta.get("id") == set_id:
-            return {n.get("name", ""): n.get("value", "") for n in meta.findall("nvpair")}
+            return _values(meta)
     return None
 
 
@@ -50,63 +51,97 @@ def _resources(holder: ET.Element) -> ET.Element:
     return found
 
 
-def _step_copy(primitive: ET.Element, live_state: dict[str, str], removed: ET.Element,
-               added: ET.Element) -> bool:
-    """The patch's part for one step: its outputs set replaced by what its live state
-    says; whether the durable copy differs."""
+def _step_copy(primitive: ET.Element, live_state: dict[str, str]) -> StepCopy | None:
+    """What one step's durable copy must become to say what its live state says (None:
+    it says it already)."""
     rid = primitive.get("id", "")
     effect, outputs = live.effect(live_state, rid), live.outputs(live_state, rid)
     if effect is None and outputs is None:
-        return False
+        return None
     set_id = outputs_set_id(rid)
     durable = _set_values(primitive, set_id)
     copy = durable or {}
     flag = effect if effect is not None else copy.get(EFFECT_META)
     wanted_set = write.outputs(ET.Element("primitive", id=rid),
-                               read.outputs(copy) if outputs is None else outputs, flag or None)
-    wanted = {n.get("name", ""): n.get("value", "") for n in wanted_set}
-    if wanted == copy:
-        return False
-    if durable is not None:
-        ET.SubElement(ET.SubElement(_resources(removed), "primitive", id=rid),
-                      "meta_attributes", {"id": set_id, MARKER: REMOVED})
-    if wanted:
-        wanted_set.set(MARKER, ADDED)
-        ET.SubElement(_resources(added), "primitive", id=rid).append(wanted_set)
-    return True
+                               read.outputs(copy) if outputs is None else outputs,
+                               flag if flag or (flag == "" and durable is not None) else None)
+    wanted = _values(wanted_set)
+    if durable is None:
+        return StepCopy(rid, wanted_set, new=True, drops=False) if wanted else None
+    if wanted.get(EFFECT_META) == "":
+        # undone: the flag "" hides the outputs (read.outputs), so theirs are cleared in
+        # place rather than removed, which only a patch can do
+        for name in sorted(durable.keys() - wanted.keys()):
+            write.set_nvpair(wanted_set, name, "")
+        wanted = _values(wanted_set)
+    if wanted == durable:
+        return None
+    return StepCopy(rid, wanted_set, new=False, drops=bool(durable.keys() - wanted.keys()))
 
 
-def patch_for(cib: ET.Element, workflow: str) -> ET.Element | None:
-    """A versionless patch (crm_diff's v1 format) that copies ``workflow``'s live state
-    (``cib``: its configuration and the ``<status>`` element's attributes) into the
-    configuration and clears the live history records it copied (for ``compact``);
-    None when there is nothing to copy or the workflow has no root."""
+def _values(meta: ET.Element) -> dict[str, str]:
+    return {n.get("name", ""): n.get("value", "") for n in meta.findall("nvpair")}
+
+
+@dataclass
+class StepCopy:
+    """A step's outputs set as its durable copy must read (``new``: it has none yet;
+    ``drops``: some of its nvpairs must go)."""
+
+    resource: str
+    wanted: ET.Element
+    new: bool
+    drops: bool
+
+
+def change_for(cib: ET.Element, workflow: str) -> tuple[str, ET.Element] | None:
+    """The checkpoint of ``workflow`` as one CIB change: copying its live state (``cib``:
+    its configuration and the ``<status>`` element's attributes) into the configuration,
+    and clearing the live history records it copied (for ``compact``). None when there
+    is nothing to copy or the workflow has no root.
+
+    ``("modify", <cib>)``, to merge with ``cibadmin --modify``, unless an nvpair must
+    go (outputs a step no longer has), which a merge cannot do: then ``("patch",
+    <diff>)``, a versionless patch (crm_diff's v1 format) that replaces the steps' sets.
+    The merge costs every node's CIB manager about half what the patch does (measured
+    on a lab: 0.5 s against 0.9 s with 200 steps), and a rollback's checkpoint, whose
+    steps' flags become "", merges too."""
     root = read.root_of(cib, workflow)
     if root is None:
         return None
     live_state = live.attributes(cib)
-    diff = ET.Element("diff", format="1")
-    removed = ET.SubElement(ET.SubElement(diff, "diff-removed"), "cib")
-    added = ET.SubElement(ET.SubElement(diff, "diff-added"), "cib")
-    changed = False
-    for primitive in read.resources_of(cib, workflow):
-        if read.is_haflow_step(primitive):
-            changed |= _step_copy(primitive, live_state, removed, added)
+    steps = [c for p in read.resources_of(cib, workflow) if read.is_haflow_step(p)
+             and (c := _step_copy(p, live_state)) is not None]
     records = live.events(live_state, workflow)
+    if not steps and not records:
+        return None
+    patch = any(c.drops for c in steps)
+    added, removed = ET.Element("cib"), ET.Element("cib")
+    for c in steps:
+        if patch and not c.new:
+            ET.SubElement(ET.SubElement(_resources(removed), "primitive", id=c.resource),
+                          "meta_attributes", {"id": c.wanted.get("id", ""), MARKER: REMOVED})
+        if patch:
+            c.wanted.set(MARKER, ADDED)
+        ET.SubElement(_resources(added), "primitive", id=c.resource).append(c.wanted)
     if records:
         history = _set_values(root, history_set_id(workflow))
         copy = ET.SubElement(_resources(added), "primitive", id=root.get("id", ""))
         for key, value in sorted(records.items()):
             nvpair = write.add_record(copy, workflow, key, value)
-            if history is not None:
+            if patch and history is not None:
                 nvpair.set(MARKER, ADDED)
-        if history is None:
+        if patch and history is None:
             copy[0].set(MARKER, ADDED)
-        # cleared, not removed: a patch cannot remove an attribute, and a change that
-        # replaces <status>'s attributes would lose what others write meanwhile
+        # cleared, not removed: neither change can remove an attribute alone, and one
+        # that replaces <status>'s attributes would lose what others write meanwhile
         ET.SubElement(added, "status", {live.event_name(workflow, k): "" for k in records})
-        changed = True
-    return diff if changed else None
+    if not patch:
+        return "modify", added
+    diff = ET.Element("diff", format="1")
+    ET.SubElement(diff, "diff-removed").append(removed)
+    ET.SubElement(diff, "diff-added").append(added)
+    return "patch", diff
 
 
 def compact(workflow: str, log: Callable[[str, str], None]) -> int:
@@ -163,10 +198,14 @@ def run(workflow: str, log: Callable[[str, str], None]) -> bool:
     from haflow.agents import cibio
 
     try:
-        diff = patch_for(cibio.workflow_configuration(workflow), workflow)
-        if diff is None:
+        change = change_for(cibio.workflow_configuration(workflow), workflow)
+        if change is None:
             return False
-        cibio.patch(diff)
+        kind, content = change
+        if kind == "modify":
+            cibio.modify(content)
+        else:
+            cibio.patch(content)
     except cibio.CibUnavailable as exc:
         log("WARNING", f"the checkpoint of workflow {workflow} is left for later: {exc}")
         return False

@@ -146,6 +146,14 @@ def record_live(resource: str, effect: str | None = None,
         raise CibUnavailable(f"recording {resource} failed: {result.stderr.strip()}")
 
 
+def modify(cib: ET.Element) -> None:
+    """Merge ``cib`` (a ``<cib>`` holding what is to be added or changed, anywhere in the
+    CIB) into the CIB, element by element and id by id: all of it or nothing."""
+    result = _cibadmin(["--modify", "--xml-text", ET.tostring(cib, encoding="unicode")])
+    if result.returncode != 0:
+        raise CibUnavailable(f"changing the CIB failed: {result.stderr.strip()}")
+
+
 def patch(diff: ET.Element) -> None:
     """Apply a patch (crm_diff's formats; a versioned one only to the CIB of its source
     version): all of it or nothing."""

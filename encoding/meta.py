@@ -27,7 +27,7 @@ SKIPPED_META = "haflow-skipped"
 # (agents/sweep.py). EFFECT_META is the durable copy, a meta attribute next to the
 # outputs (written by a checkpoint, agents/checkpoint.py); the live value is an
 # attribute of the CIB's <status> element (EFFECT_STATUS_PREFIX + the step's id) and
-# outranks it when set: "" once undone
+# outranks it when set: "" once undone (and the durable copy "" once that is copied)
 EFFECT_META = "haflow-effect"
 EFFECT_PENDING = "pending"  # while do runs
 EFFECT_PRESENT = "present"  # once done

@@ -145,7 +145,11 @@ def submission_of(cib: E, workflow: str) -> str | None:
 
 def outputs(meta: Mapping[str, str]) -> dict[str, str]:
     """A step's outputs (key -> value) in their durable copy, its meta attributes
-    (``configured_meta``); ``step_outputs`` reads the live ones first."""
+    (``configured_meta``); ``step_outputs`` reads the live ones first. Empty once the
+    copy's effect flag says undone (""), as a checkpoint leaves them: cleared in place
+    (agents/checkpoint.py)."""
+    if meta.get(EFFECT_META) == "":
+        return {}
     start = len(OUTPUT_META_PREFIX)
     return {k[start:]: from_cib(v) for k, v in meta.items() if k.startswith(OUTPUT_META_PREFIX)}
 
@@ -160,11 +164,12 @@ def step_outputs(primitive: E, live_state: Mapping[str, str]) -> dict[str, str]:
 def effect_flagged(element: E, live_state: Mapping[str, str]) -> bool:
     """Whether a step's effect may still exist: its live flag on ``<status>`` is set
     (pending or present; "" once undone), or, without one, its durable copy
-    meta.EFFECT_META is."""
+    meta.EFFECT_META is (pending or present; "" once a checkpoint copied an undo)."""
     value = live.effect(live_state, element.get("id", ""))
     if value is not None:
         return bool(value)
-    return any(n.get("name") == EFFECT_META for n in element.findall("meta_attributes/nvpair"))
+    return any(n.get("name") == EFFECT_META and n.get("value")
+               for n in element.findall("meta_attributes/nvpair"))
 
 
 def durable_copies(cib: E) -> dict[str, live.Durable]:

@@ -159,9 +159,9 @@ class Sandbox:
 
     def flagged(self, rid: str) -> bool:
         """Whether a rollback must still undo the step: its live flag (pending, present),
-        or without one the durable copy (meta.EFFECT_META)."""
+        or without one the durable copy (meta.EFFECT_META; "" once an undo is copied)."""
         value = self.status().get(EFFECT_STATUS_PREFIX + rid)
-        return bool(value) if value is not None else EFFECT_META in self.meta(rid)
+        return bool(value if value is not None else self.meta(rid).get(EFFECT_META))
 
     def outputs(self, rid: str) -> dict[str, str]:
         """The step's live outputs, or without them their durable copy."""

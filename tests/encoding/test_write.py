@@ -302,42 +302,86 @@ def test_outputs_and_history_texts_pacemaker_would_break_are_quoted(lib: Lib) ->
     assert [e.text for e in read.events(cib, "wf")] == ['é: <no such file> "x"']
 
 
-def test_a_checkpoint_copies_the_live_state_as_the_writers_write_it() -> None:
+def _checkpoint_of(recorded: dict[str, str], cib_text: str = CIB
+                   ) -> tuple[str, ET.Element] | None:
+    status = ET.tostring(ET.Element("status", recorded), encoding="unicode")
+    return checkpoint.change_for(ET.fromstring(cib_text.replace("<status/>", status)), "wf")
+
+
+def test_a_checkpoint_merges_the_live_state_as_the_writers_write_it() -> None:
     recorded = {"haflow-effect-wf.c": "present", "haflow-outputs-wf.c": '{"id":"7"}',
                 "haflow-effect-wf.a": "", "haflow-event-wf.k1": "v1",
                 "haflow-event-wfx.k2": "v2"}
-    status = ET.tostring(ET.Element("status", recorded), encoding="unicode")
-    cib = ET.fromstring(CIB.replace("<status/>", status))
-    diff = checkpoint.patch_for(cib, "wf")
-    assert diff is not None
-    added = {p.get("id"): p for p in
-             diff.findall("diff-added/cib/configuration/resources/primitive")}
-    # wf.c: its outputs set as the writer makes it, added whole
+    change = _checkpoint_of(recorded)
+    assert change is not None and change[0] == "modify"
+    merged = change[1]
+    assert "__crm_diff_marker__" not in ET.tostring(merged, encoding="unicode")
+    added = {p.get("id"): p for p in merged.findall("configuration/resources/primitive")}
+    # wf.c: its outputs set as the writer makes it
     made = ET.Element("primitive", id="wf.c")
     write.outputs(made, {"id": "7"}, "present")
-    copy = added["wf.c"][0]
-    assert copy.attrib.pop("__crm_diff_marker__") == "added:top"
-    assert STDLIB.canonical(copy) == STDLIB.canonical(made[0])
-    # wf.a was undone: its durable set goes, none comes
-    assert [p.get("id") for p in
-            diff.findall("diff-removed/cib/configuration/resources/primitive")] == ["wf.a"]
-    assert "wf.a" not in added
-    # wf's record into its history set (made, the root had none), cleared on <status>
+    assert STDLIB.canonical(added["wf.c"][0]) == STDLIB.canonical(made[0])
+    # wf.a was undone: its set stays, its flag "" (a merge cannot remove an nvpair)
+    assert {n.get("name"): n.get("value") for n in added["wf.a"].iter("nvpair")} == {
+        "haflow-effect": ""}
+    # wf's record into its history set, cleared on <status>; wfx's is not wf's
     assert added["wf.root"][0].get("id") == "wf.root.history"
+    assert [n.get("value") for n in added["wf.root"].iter("nvpair")] == ["v1"]
+    assert dict(merged.find("status").attrib) == {  # type: ignore[union-attr]
+        "haflow-event-wf.k1": ""}
+
+
+def test_an_undone_steps_copy_reads_unflagged_with_no_outputs() -> None:
+    with_outputs = CIB.replace(
+        '<nvpair id="wf.a.outputs.haflow-effect" name="haflow-effect" value="present"/>',
+        '<nvpair id="wf.a.outputs.haflow-effect" name="haflow-effect" value="present"/>'
+        '<nvpair id="wf.a.outputs.haflow-output-id" name="haflow-output-id" value="7"/>')
+    change = _checkpoint_of({"haflow-effect-wf.a": "", "haflow-outputs-wf.a": ""},
+                            with_outputs)
+    assert change is not None and change[0] == "modify"
+    copy = change[1].find("configuration/resources/primitive/meta_attributes")
+    assert copy is not None
+    assert {n.get("name"): n.get("value") for n in copy} == {
+        "haflow-effect": "", "haflow-output-id": ""}
+    # as the merge leaves it: the flag "" hides the outputs cleared in place
+    step = ET.fromstring('<primitive id="wf.a"/>')
+    step.append(copy)
+    assert not read.effect_flagged(step, {})
+    assert read.step_outputs(step, {}) == {}
+    assert read.durable_copies(ET.fromstring(f"<cib>{ET.tostring(step).decode()}</cib>")
+                               ) == {"wf.a": ("", {})}
+    # said already: nothing to copy
+    said = with_outputs.replace('value="present"/>', 'value=""/>').replace(
+        'name="haflow-output-id" value="7"', 'name="haflow-output-id" value=""')
+    assert _checkpoint_of({"haflow-effect-wf.a": "", "haflow-outputs-wf.a": ""},
+                          said) is None
+
+
+def test_a_checkpoint_that_must_drop_an_output_is_a_patch_replacing_the_set() -> None:
+    with_old = CIB.replace(
+        '<nvpair id="wf.a.outputs.haflow-effect" name="haflow-effect" value="present"/>',
+        '<nvpair id="wf.a.outputs.haflow-effect" name="haflow-effect" value="present"/>'
+        '<nvpair id="wf.a.outputs.haflow-output-old" name="haflow-output-old" value="1"/>')
+    # wf.a ran again and made other outputs; wf.c is new
+    change = _checkpoint_of({"haflow-effect-wf.a": "present",
+                             "haflow-outputs-wf.a": '{"id":"7"}',
+                             "haflow-effect-wf.c": "present", "haflow-event-wf.k1": "v1"},
+                            with_old)
+    assert change is not None and change[0] == "patch"
+    diff = change[1]
+    removed = diff.findall("diff-removed/cib/configuration/resources/primitive")
+    assert [(p.get("id"), p[0].get("id"), p[0].get("__crm_diff_marker__"))
+            for p in removed] == [("wf.a", "wf.a.outputs", "removed:top")]
+    added = {p.get("id"): p for p in
+             diff.findall("diff-added/cib/configuration/resources/primitive")}
+    assert added["wf.a"][0].attrib.pop("__crm_diff_marker__") == "added:top"
+    made = ET.Element("primitive", id="wf.a")
+    write.outputs(made, {"id": "7"}, "present")
+    assert STDLIB.canonical(added["wf.a"][0]) == STDLIB.canonical(made[0])
+    assert added["wf.c"][0].get("__crm_diff_marker__") == "added:top"
     assert added["wf.root"][0].get("__crm_diff_marker__") == "added:top"
     assert dict(diff.find("diff-added/cib/status").attrib) == {  # type: ignore[union-attr]
         "haflow-event-wf.k1": ""}
-    # applied, nothing is left to copy
-    done = ET.fromstring(CIB.replace("<status/>", status))
-    resources = done.find("configuration/resources")
-    assert resources is not None
-    for primitive in resources.findall("primitive"):
-        if primitive.get("id") == "wf.a":
-            primitive.remove(primitive.findall("meta_attributes")[-1])
-        elif primitive.get("id") in added:
-            primitive.append(added[primitive.get("id")][0])
-    done.find("status").set("haflow-event-wf.k1", "")  # type: ignore[union-attr]
-    assert checkpoint.patch_for(done, "wf") is None
 
 
 def test_history_events_read_back(lib: Lib) -> None:
