@@ -47,8 +47,9 @@ FRAMEWORK_PARAMS = (
     Param(PARAM_WORKFLOW, shortdesc="Workflow this step belongs to (set by haflow)",
           longdesc="Name of the workflow this step belongs to. Set by the haflow compiler; "
           "empty when the agent is used on its own."),
-    Param(PARAM_STEP, shortdesc="Step name within the workflow (set by haflow)",
-          longdesc="Name of the step within its workflow. Set by the haflow compiler."),
+    Param(PARAM_STEP, shortdesc="Step name within the workflow",
+          longdesc="Name of the step within its workflow. By default the part of the "
+          "resource's id after the workflow's name, as the haflow compiler names steps."),
     Param(PARAM_SUBMISSION, shortdesc="Submission id (set by haflow)",
           longdesc="Identifies one submission of the workflow; part of the idempotency key, "
           "so a resubmitted workflow makes new effects and a recovered step adopts its own."),
@@ -115,7 +116,14 @@ class StepAgent(Agent):
 
     @property
     def step(self) -> str:
-        return str(self.values.get(PARAM_STEP) or self.resource)
+        """The step's name: the ``step`` parameter where one is set (workflows compiled
+        before it was dropped), else its id's part after the workflow's (ids.step_id)."""
+        named = self.values.get(PARAM_STEP)
+        if named:
+            return str(named)
+        prefix = f"{self.workflow}."
+        return self.resource[len(prefix):] if self.workflow and \
+            self.resource.startswith(prefix) else self.resource
 
     @property
     def idempotency_key(self) -> str:

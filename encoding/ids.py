@@ -36,6 +36,11 @@ HISTORY_SET_SUFFIX = ".history"
 SWEEP_SET_SUFFIX = ".sweep"
 
 # the kinds of constraint the compiler writes: WF.root.KIND.PARTS (constraint_id)
+# haflow's shared defaults (coordinator/workflow/compiler.py): Pacemaker's resource
+# and operation defaults for every resource of haflow's agents, said once
+DEFAULTS_SET = "haflow-defaults"  # rsc_defaults
+OP_DEFAULTS_SET = "haflow-op-defaults"  # op_defaults: every operation
+STOP_DEFAULTS_SET = "haflow-stop-defaults"  # op_defaults: the stop
 ORDER = "order"
 STOP_LAST = "stop-last"
 WITH = "with"

@@ -3,10 +3,10 @@
 With ``enable-acl``, the CIB manager decides what a user other than root and hacluster
 may read and write: the role ``haflow-viewer`` reads the CIB (not the service's user
 records), granted to every member of ``haclient``, so ``haflow status`` works for them;
-``haflow-operator`` also writes resources, constraints, tags and alerts (submit, abort,
-retry, remove), granted to the group ``haflow-operators`` (and per user with ``acl
-grant``). A write the ACLs do not allow is refused by the CIB manager, and haflow says so
-(PERMISSION_DENIED).
+``haflow-operator`` also writes resources, constraints, tags, alerts and the resource and
+operation defaults (submit, abort, retry, remove; haflow's shared defaults), granted to
+the group ``haflow-operators`` (and per user with ``acl grant``). A write the ACLs do not
+allow is refused by the CIB manager, and haflow says so (PERMISSION_DENIED).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from haflow.coordinator.cluster.env import Env
 
 BOOTSTRAP = "cib-bootstrap-options"
-WRITABLE = ("resources", "constraints", "tags", "alerts")
+# rsc_defaults and op_defaults: a submit adds haflow's shared defaults with its workflow
+WRITABLE = ("resources", "constraints", "tags", "alerts", "rsc_defaults", "op_defaults")
 ROLE_OF = {"viewer": ACL_VIEWER_ROLE, "operator": ACL_OPERATOR_ROLE}
 
 

@@ -62,7 +62,8 @@ def export_pcs(path: str, submission: str | None = None, *,
     compiled = (compile_workflow(workflow) if submission is None
                 else compile_workflow(workflow, submission=submission))
     return pcs_export.script(compiled.resources, compiled.constraints, compiled.tags,
-                             title=f"workflow {workflow.name} from {path}")
+                             title=f"workflow {workflow.name} from {path}",
+                             defaults=compiled.defaults)
 
 
 def parse_inputs(assignments: list[str]) -> dict[str, object]:

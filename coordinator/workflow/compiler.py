@@ -35,12 +35,15 @@ from haflow.coordinator.workflow.model import (
 )
 from haflow.encoding.ids import (
     APART,
+    DEFAULTS_SET,
     DISCOVERY,
     GATE,
+    OP_DEFAULTS_SET,
     ORDER,
     PLACE,
     PROVIDER,
     ROOT_AGENT,
+    STOP_DEFAULTS_SET,
     STOP_LAST,
     WITH,
     approval_ticket,
@@ -57,7 +60,6 @@ from haflow.encoding.meta import (
     LAST_STEP_META,
     MIGRATION_THRESHOLD,
     PARAM_DESCRIPTION,
-    PARAM_STEP,
     PARAM_SUBMISSION,
     PARAM_WORKFLOW,
     SKIPPED_META,
@@ -178,7 +180,8 @@ class CompiledWorkflow:
         config = Node("configuration", {})
         for section, nodes in (("resources", self.resource_nodes),
                                ("constraints", self.constraint_nodes),
-                               ("tags", self.tag_nodes)):
+                               ("tags", self.tag_nodes),
+                               *((section, [made]) for section, made in shared_defaults())):
             holder = Node(section, {})
             holder.children = nodes
             config.children.append(holder)
@@ -216,9 +219,16 @@ class CompiledWorkflow:
     def tags(self) -> list[etree._Element]:
         return self._section("tags")
 
+    @property
+    def defaults(self) -> list[tuple[str, etree._Element]]:
+        """haflow's shared sets (shared_defaults), by section."""
+        return [(name, made) for name in SHARED_SECTIONS for made in self._section(name)]
+
     def ids(self) -> set[str]:
-        """Every id in the fragment (references included)."""
-        return {str(e.get("id")) for e in self._parsed.iter() if e.get("id") is not None}
+        """Every id of the workflow's own elements (references included; not the shared
+        defaults, which are no workflow's)."""
+        return {str(e.get("id")) for section in self._parsed if section.tag not in
+                SHARED_SECTIONS for e in section.iter() if e.get("id") is not None}
 
     def resource_ids(self) -> list[str]:
         return [node.attrs["id"] for node in self.resource_nodes]
@@ -251,7 +261,8 @@ def _primitive(pid: str, agent: tuple[str, str, str], params: list[tuple[str, st
             lines += [f'    <nvpair id="{_esc(nvpair_id(set_id, n))}" name="{_esc(n)}" '
                       f'value="{_esc(v)}"/>' for n, v in pairs]
             lines.append(f"  </{tag}>")
-    lines.append("  <operations>")
+    if ops:
+        lines.append("  <operations>")
     for op in ops:
         head = "    <op" + "".join([f' {k}="{_esc(v)}"' for k, v in op.items()])
         own = (op_meta or {}).get(op["id"])
@@ -263,25 +274,80 @@ def _primitive(pid: str, agent: tuple[str, str, str], params: list[tuple[str, st
         lines += [f'        <nvpair id="{_esc(nvpair_id(set_id, n))}" name="{_esc(n)}" '
                   f'value="{_esc(v)}"/>' for n, v in own]
         lines += ["      </meta_attributes>", "    </op>"]
-    lines += ["  </operations>", "</primitive>"]
+    lines += ["  </operations>", "</primitive>"] if ops else ["</primitive>"]
     return Rendered("primitive", {"id": pid}, "\n".join(lines))
 
 
 def _ops(rid: str, timeout_ms: int, interval_ms: int, on_fail: str | None,
-         stop_on_fail: str | None) -> list[dict[str, str]]:
-    timeout = to_pacemaker(timeout_ms)
-    fail = {"on-fail": on_fail} if on_fail else {}
-    stop_fail = {"on-fail": stop_on_fail} if stop_on_fail else {}
+         stop_on_fail: str | None, shared: bool = False) -> list[dict[str, str]]:
+    """The resource's operations; ``shared``: a resource of haflow's agents, whose ops
+    say only what differs from haflow's shared operation defaults (``shared_defaults``:
+    the timeout, a stop's on-fail=block; a start's and a monitor's on-fail=restart is
+    Pacemaker's own), and start or stop only if anything does."""
+    timeout = {} if shared and timeout_ms == DEFAULT_TIMEOUT_MS else \
+        {"timeout": to_pacemaker(timeout_ms)}
+    fail = {"on-fail": on_fail} if on_fail and not (shared and on_fail == RESTART) else {}
+    stop_fail = {"on-fail": stop_on_fail} if stop_on_fail and not (
+        shared and stop_on_fail == SHARED_STOP_ON_FAIL) else {}
     ops = [
-        {"id": f"{rid}.start", "name": "start", "interval": "0s", "timeout": timeout, **fail},
-        {"id": f"{rid}.stop", "name": "stop", "interval": "0s", "timeout": timeout,
-         **stop_fail},
+        {"id": f"{rid}.start", "name": "start", "interval": "0s", **timeout, **fail},
+        {"id": f"{rid}.stop", "name": "stop", "interval": "0s", **timeout, **stop_fail},
     ]
+    if shared:
+        ops = [op for op in ops if len(op) > 3]
     if interval_ms:
         interval = to_pacemaker(interval_ms)
         ops.append({"id": f"{rid}.monitor-{interval}", "name": "monitor",
-                    "interval": interval, "timeout": timeout, **fail})
+                    "interval": interval, **timeout, **fail})
     return ops
+
+
+RESTART = "restart"
+# What every resource of haflow's agents shares, said once for all of them in
+# Pacemaker's resource and operation defaults (shared_defaults): each attribute on a
+# primitive costs the scheduler per resource and node (bench/schedule.py), and every
+# CIB write costs every node's daemons in proportion to the CIB's size
+STAYING_META = (
+    # a step stays where it runs: without this a joining node "rebalances" steps, each
+    # move a stop and a start (measured with crm_simulate)
+    ("resource-stickiness", INFINITY),
+    # failures are never forgotten: otherwise retries would never run out
+    ("failure-timeout", "0"),
+)
+SHARED_META = (
+    *STAYING_META,
+    # a planned move (standby, a ban) is a hand-over: migrate_to releases the effect,
+    # migrate_from adopts it; no stop, no start. The root moves so too: moved by stop
+    # and start beside a first step that migrates, the scheduler's graph is a loop (root
+    # start, step migrate_to/from, step stop on the old node, root stop, root start)
+    # and the node never shuts down
+    ("allow-migrate", "true"),
+)
+# a failed undo of an external effect is not fixed by fencing the node: block instead
+SHARED_STOP_ON_FAIL = "block"
+
+
+def shared_defaults() -> list[tuple[str, Node]]:
+    """haflow's sets in ``rsc_defaults`` and ``op_defaults`` (section, element): for the
+    resources of haflow's agents only (a rule on ``ocf:haflow:*``), at score INFINITY, so
+    that they outrank an admin's own defaults as a resource's own attributes would."""
+    made = []
+    for section, set_id, pairs, op in (
+            ("rsc_defaults", DEFAULTS_SET, SHARED_META, None),
+            ("op_defaults", OP_DEFAULTS_SET, (("timeout", to_pacemaker(DEFAULT_TIMEOUT_MS)),),
+             None),
+            ("op_defaults", STOP_DEFAULTS_SET, (("on-fail", SHARED_STOP_ON_FAIL),), "stop")):
+        nvset = Node("meta_attributes", {"id": set_id, "score": INFINITY})
+        rule = _sub(nvset, "rule", id=f"{set_id}.rule", score=INFINITY,
+                    **{"boolean-op": "and"})
+        _sub(rule, "rsc_expression", id=f"{set_id}.rule.agent", **{"class": "ocf",
+                                                                   "provider": PROVIDER})
+        if op:
+            _sub(rule, "op_expression", id=f"{set_id}.rule.op", name=op)
+        for name, value in pairs:
+            _sub(nvset, "nvpair", id=nvpair_id(set_id, name), name=name, value=value)
+        made.append((section, nvset))
+    return made
 
 
 def _root(wf: Workflow) -> Rendered:
@@ -305,20 +371,13 @@ def _root(wf: Workflow) -> Rendered:
     params = [(PARAM_WORKFLOW, wf.name)]
     if wf.description:
         params.append((PARAM_DESCRIPTION, to_cib(wf.description)))
-    meta = [
-        (FAILURE_POLICY_META, str(wf.failure_policy)),
-        # a joining node must not draw the root over: a move is a stop and a start
-        ("resource-stickiness", INFINITY),
-        # a planned move (its node shutting down) hands the root over like its steps.
-        # Moved by stop and start beside a first step that migrates, the scheduler's
-        # graph is a loop (root start, step migrate_to/from, step stop on the old node,
-        # root stop, root start) and the node never shuts down
-        ("allow-migrate", "true"),
-    ]
+    # like its steps, it stays where it runs and a planned move hands it over: the
+    # shared defaults (SHARED_META) say so
+    meta = [(FAILURE_POLICY_META, str(wf.failure_policy))]
     if wf.skipped:
         meta.append((SKIPPED_META, " ".join(wf.skipped)))
     # no recurring monitor: the root has no effect to watch
-    ops = _ops(rid, DEFAULT_TIMEOUT_MS, 0, None, "block")
+    ops = _ops(rid, DEFAULT_TIMEOUT_MS, 0, None, SHARED_STOP_ON_FAIL, shared=True)
     return _primitive(rid, ("ocf", PROVIDER, ROOT_AGENT), params, meta, ops)
 
 
@@ -345,36 +404,29 @@ def _step(wf: Workflow, step: Step, submission: str, last: bool = False,
     # control character (the validator's PARAM_NOT_KEEPABLE)
     params = [(n, to_cib(v) if agent.is_haflow else v) for n, v in step.params.items()]
     if agent.is_haflow:
-        params += [
-            (PARAM_WORKFLOW, wf.name),
-            (PARAM_STEP, step.name),
-            (PARAM_SUBMISSION, submission),
-        ]
-    meta = [
-        # retries on one node before moving on; then the alert acts on the policy
-        (MIGRATION_THRESHOLD, str(step.retries + 1)),
-        # failures are never forgotten: otherwise retries would never run out
-        ("failure-timeout", "0"),
-        # a step stays where it runs: without this a joining node "rebalances"
-        # steps, each move a stop and a start (measured with crm_simulate)
-        ("resource-stickiness", INFINITY),
-        (FAILURE_POLICY_META, str(step.failure_policy)),
-    ]
+        # the step's name is its id's part after the workflow's (agents/step.py)
+        params += [(PARAM_WORKFLOW, wf.name), (PARAM_SUBMISSION, submission)]
+    # retries on one node before moving on; then the alert acts on the policy
+    meta = [(MIGRATION_THRESHOLD, str(step.retries + 1))]
+    if not agent.is_haflow:  # the shared defaults are for haflow's agents only
+        meta += STAYING_META
+    meta.append((FAILURE_POLICY_META, str(step.failure_policy)))
     if step.unit:
         meta.append((UNIT_META, step.unit))
-    if agent.is_haflow:
-        # a planned move (standby, a ban) is a hand-over: migrate_to releases the
-        # effect, migrate_from adopts it; no stop, no start
-        meta.append(("allow-migrate", "true"))
     hold = step.failure_policy == FailurePolicy.HOLD
-    # a failed undo of an external effect is not fixed by fencing the node: block
-    # instead; foreign agents manage node-local things and keep Pacemaker's default
-    stop_on_fail = "block" if agent.is_haflow or hold else None
-    ops = _ops(sid, step.timeout_ms, step.interval_ms, "block" if hold else "restart",
-               stop_on_fail)
+    # foreign agents manage node-local things: a failed stop keeps Pacemaker's default
+    # (fencing) unless the step holds
+    stop_on_fail = SHARED_STOP_ON_FAIL if agent.is_haflow or hold else None
+    ops = _ops(sid, step.timeout_ms, step.interval_ms, "block" if hold else RESTART,
+               stop_on_fail, shared=agent.is_haflow)
     # the start of a last step checkpoints the workflow once its haflow steps are all
-    # done (agents/checkpoint.py): it is told how many there are
-    op_meta = {ops[0]["id"]: [(LAST_STEP_META, str(haflow_steps))]} if last else None
+    # done (agents/checkpoint.py): it is told how many there are, on its start op
+    op_meta = None
+    if last:
+        start = f"{sid}.start"
+        if not any(op["id"] == start for op in ops):
+            ops.insert(0, {"id": start, "name": "start", "interval": "0s"})
+        op_meta = {start: [(LAST_STEP_META, str(haflow_steps))]}
     return _primitive(sid, (agent.standard, agent.provider, agent.type), params, meta, ops,
                       op_meta)
 
@@ -641,5 +693,12 @@ def merge_into(cib: etree._Element, compiled: CompiledWorkflow) -> etree._Elemen
         holder = config.find(section.tag)
         if holder is None:
             holder = etree.SubElement(config, section.tag)
+        if section.tag in SHARED_SECTIONS:  # every workflow's: the one there is replaced
+            for made in section:
+                for old in holder.findall(f"{made.tag}[@id='{made.get('id')}']"):
+                    holder.remove(old)
         holder.extend(list(section))
     return new
+
+
+SHARED_SECTIONS = ("rsc_defaults", "op_defaults")  # shared_defaults()

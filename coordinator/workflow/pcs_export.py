@@ -47,9 +47,13 @@ CONSTRAINT_SKIP = {"id"}
 
 
 def script(resources: Iterable[etree._Element], constraints: Iterable[etree._Element],
-           tags: Iterable[etree._Element], title: str = "haflow workflow") -> str:
-    """The whole shell script for these CIB elements (resources, constraints, tags)."""
+           tags: Iterable[etree._Element], title: str = "haflow workflow",
+           defaults: Iterable[tuple[str, etree._Element]] = ()) -> str:
+    """The whole shell script for these CIB elements (resources, constraints, tags, and
+    ``defaults``: haflow's shared sets, by section, compiler.shared_defaults)."""
     lines = [HEADER.format(title=title.replace("\n", " "))]
+    for section, element in defaults:
+        lines.extend(defaults_commands(section, element))
     for element in resources:
         lines.extend(resource_commands(element))
     for element in constraints:
@@ -210,6 +214,15 @@ def tag_commands(tag: etree._Element) -> list[str]:
         raise error(Code.EXPORT_UNSUPPORTED, f"cannot export a <{tag.tag}> as a tag")
     refs = [str(r.get("id")) for r in tag.iterfind("obj_ref")]
     return [command(f"{PCS} tag create", [str(tag.get("id")), *refs])]
+
+
+def defaults_commands(section: str, element: etree._Element) -> list[str]:
+    """haflow's set in ``rsc_defaults``/``op_defaults``, made or brought up to date: every
+    workflow's script carries it, and the first one makes it."""
+    xml = etree.tostring(element, encoding="unicode", with_tail=False)
+    return ["# haflow's shared defaults: pcs cannot give a defaults set these ids; "
+            "merged (created if absent) with cibadmin in the same CIB copy",
+            command(f"{CIBADMIN} --modify --allow-create -o", [section, "--xml-text", xml])]
 
 
 def fallback(section: str, element: etree._Element, why: str) -> list[str]:

@@ -334,6 +334,9 @@ def test_acl_lets_a_haclient_member_read_status_but_not_write(api: Api) -> None:
         shown = as_member(haflow, "status", "aclwf", "--output-as", "json")
         assert shown.returncode in (0, 7), shown.stderr
         assert json.loads(shown.stdout)["name"] == "aclwf"
+        # a real change: replacing a workflow by itself writes nothing, so nothing to refuse
+        workflow.write_text(json.dumps({"name": "aclwf", "description": "changed", "steps": {
+            "a": {"agent": "test", "params": {"state_dir": str(api.tmp)}}}}))
         for argv in (("abort", "aclwf"), ("submit", str(workflow), "--replace")):
             refused = as_member(haflow, *argv, "--output-as", "json")
             assert refused.returncode == 9, refused.stdout + refused.stderr
@@ -347,6 +350,14 @@ def test_acl_lets_a_haclient_member_read_status_but_not_write(api: Api) -> None:
         on_node("usermod", "--append", "--groups", "haflow-operators", user)
         aborted = as_member(haflow, "abort", "aclwf")
         assert aborted.returncode == 0, aborted.stdout + aborted.stderr
+        # an operator's submit also (re)writes haflow's shared defaults
+        config = for_lab(api.layout.name, root=str(api.layout.root))
+        assert config.run(["cibadmin", "--delete", "--xml-text",
+                           "<meta_attributes id='haflow-defaults'/>"]).returncode == 0
+        submitted = as_member(haflow, "submit", str(workflow), "--replace")
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        assert "haflow-defaults" in config.run(["cibadmin", "--query", "--scope",
+                                                "rsc_defaults"]).stdout
     finally:
         workflow.unlink()
         readable.rmdir()

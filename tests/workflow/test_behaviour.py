@@ -266,3 +266,32 @@ def _active_on(cib: etree._Element, resource: str) -> str | None:
         if ran and not stopped:
             return str(state.get("uname"))
     return None
+
+
+def _action_meta(cib: etree._Element, tmp_path: Path, task: str) -> dict[str, dict[str, str]]:
+    """The attributes the scheduler gives each resource's ``task`` action (as its agent
+    gets them: CRM_meta_*), from crm_simulate's saved graph."""
+    source, saved = tmp_path / f"{task}-cib.xml", tmp_path / f"{task}-graph.xml"
+    source.write_bytes(etree.tostring(cib))
+    subprocess.run(["crm_simulate", "--xml-file", str(source), "--save-graph", str(saved)],
+                   check=True, capture_output=True, timeout=120)
+    return {str(op.find("primitive").get("id")): dict(op.find("attributes").attrib)
+            for op in etree.parse(str(saved)).iterfind("synapse/action_set/rsc_op")
+            if op.get("operation") == task}
+
+
+def test_the_shared_defaults_reach_haflow_steps_and_only_them(tmp_path: Path) -> None:
+    """Stickiness, migration, the 60 s timeout and a stop that blocks rather than fences
+    come from haflow's rsc_defaults/op_defaults sets, not from each step."""
+    cib = _started()
+    started = _action_meta(merge_into(simulate.skeleton(3), compile_workflow(loads(WORKFLOW))),
+                           tmp_path, "start")
+    assert started["wf.a"]["CRM_meta_timeout"] == "60000"
+    assert started["wf.root"]["CRM_meta_timeout"] == "60000"
+    write.set_role(cib, "wf", "Stopped")
+    stopped = _action_meta(cib, tmp_path, "stop")
+    for rid in ("wf.a", "wf.d", "wf.root"):
+        assert (stopped[rid]["CRM_meta_timeout"], stopped[rid]["CRM_meta_on_fail"]) == (
+            "60000", "block"), rid
+    # a foreign agent's stop keeps Pacemaker's default (its own ops say no on-fail)
+    assert "CRM_meta_on_fail" not in stopped["wf.ip"]
