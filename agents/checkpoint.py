@@ -62,9 +62,10 @@ def _step_copy(primitive: ET.Element, live_state: dict[str, str]) -> StepCopy | 
     durable = _set_values(primitive, set_id)
     copy = durable or {}
     flag = effect if effect is not None else copy.get(EFFECT_META)
+    if flag == "" and durable is None:
+        flag = None  # undone, and never copied: nothing to say
     wanted_set = write.outputs(ET.Element("primitive", id=rid),
-                               read.outputs(copy) if outputs is None else outputs,
-                               flag if flag or (flag == "" and durable is not None) else None)
+                               read.outputs(copy) if outputs is None else outputs, flag)
     wanted = _values(wanted_set)
     if durable is None:
         return StepCopy(rid, wanted_set, new=True, drops=False) if wanted else None

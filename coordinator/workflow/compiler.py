@@ -293,8 +293,8 @@ def _ops(rid: str, timeout_ms: int, interval_ms: int, on_fail: str | None,
         {"id": f"{rid}.start", "name": "start", "interval": "0s", **timeout, **fail},
         {"id": f"{rid}.stop", "name": "stop", "interval": "0s", **timeout, **stop_fail},
     ]
-    if shared:
-        ops = [op for op in ops if len(op) > 3]
+    if shared:  # a start or stop that says nothing but its name is left out
+        ops = [op for op in ops if set(op) - {"id", "name", "interval"}]
     if interval_ms:
         interval = to_pacemaker(interval_ms)
         ops.append({"id": f"{rid}.monitor-{interval}", "name": "monitor",
