@@ -693,11 +693,14 @@ def merge_into(cib: etree._Element, compiled: CompiledWorkflow) -> etree._Elemen
         holder = config.find(section.tag)
         if holder is None:
             holder = etree.SubElement(config, section.tag)
-        if section.tag in SHARED_SECTIONS:  # every workflow's: the one there is replaced
-            for made in section:
-                for old in holder.findall(f"{made.tag}[@id='{made.get('id')}']"):
-                    holder.remove(old)
-        holder.extend(list(section))
+        for made in list(section):
+            there = holder.find(f"{made.tag}[@id='{made.get('id')}']") \
+                if section.tag in SHARED_SECTIONS else None
+            if there is None:
+                holder.append(made)
+            else:  # every workflow's: the one there is replaced where it is
+                there.addnext(made)
+                holder.remove(there)
     return new
 
 

@@ -295,3 +295,17 @@ def test_the_shared_defaults_reach_haflow_steps_and_only_them(tmp_path: Path) ->
             "60000", "block"), rid
     # a foreign agent's stop keeps Pacemaker's default (its own ops say no on-fail)
     assert "CRM_meta_on_fail" not in stopped["wf.ip"]
+
+
+def test_the_shared_defaults_are_one_set_each_kept_where_they_are() -> None:
+    """Every workflow carries them: merged again they replace the ones there, in place,
+    so a second workflow (or a replacement) changes nothing of them."""
+    once = merge_into(simulate.skeleton(3), compile_workflow(loads(WORKFLOW)))
+    etree.SubElement(once.find("configuration/rsc_defaults"), "meta_attributes",
+                     id="admins-own")
+    twice = merge_into(once, compile_workflow(loads(WORKFLOW.replace("name: wf",
+                                                                     "name: other"))))
+    assert [s.get("id") for s in twice.find("configuration/rsc_defaults")] == [
+        "haflow-defaults", "admins-own"]
+    assert [s.get("id") for s in twice.find("configuration/op_defaults")] == [
+        "haflow-op-defaults", "haflow-stop-defaults"]
