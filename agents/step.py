@@ -238,9 +238,10 @@ class StepAgent(Agent):
     def _rolls_back(self) -> bool:
         """Whether the step's failure policy is rollback (read only when a start fails).
 
-        The compiler records the policy as a meta attribute (meta.FAILURE_POLICY_META),
-        which Pacemaker does not pass to agents: read it from the CIB, and fall
-        back on the op's on-fail (block for hold) if the CIB cannot be read.
+        The compiler records a policy other than rollback as a meta attribute
+        (meta.FAILURE_POLICY_META), which Pacemaker does not pass to agents: read it from
+        the CIB; with none there (rollback), or a CIB that cannot be read, the op's
+        on-fail says it (block for hold).
         """
         from haflow.agents import cibio
 

@@ -41,6 +41,7 @@ SWEEP_SET_SUFFIX = ".sweep"
 DEFAULTS_SET = "haflow-defaults"  # rsc_defaults
 OP_DEFAULTS_SET = "haflow-op-defaults"  # op_defaults: every operation
 STOP_DEFAULTS_SET = "haflow-stop-defaults"  # op_defaults: the stop
+STEP_DEFAULTS_SET = "haflow-step-defaults"  # rsc_defaults: haflow's step agents only
 ORDER = "order"
 STOP_LAST = "stop-last"
 WITH = "with"

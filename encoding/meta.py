@@ -59,3 +59,10 @@ TARGET_ROLE = "target-role"
 STOPPED = "Stopped"
 STARTED = "Started"
 MIGRATION_THRESHOLD = "migration-threshold"
+PACEMAKER_INFINITY = 1_000_000  # also migration-threshold's own default
+
+# haflow's step agents (agents/registry.py, less the root and the daemons): the shared
+# step defaults (ids.STEP_DEFAULTS_SET) are for their resources, whose primitives then
+# carry a migration-threshold or a failure policy only where it differs from these
+STEP_AGENTS = ("exec", "http", "test")
+STEP_MIGRATION_THRESHOLD = 3  # the default retries (2) and the first try

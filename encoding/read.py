@@ -22,6 +22,7 @@ from haflow.encoding.ids import (
     ORDER,
     PROVIDER,
     ROOT_AGENT,
+    STEP_DEFAULTS_SET,
     SWEEP_SET_SUFFIX,
     root_id,
     workflow_of,
@@ -30,8 +31,14 @@ from haflow.encoding.meta import (
     EFFECT_META,
     EFFECT_PRESENT,
     EVENT_META_PREFIX,
+    FAILURE_POLICY_META,
+    MIGRATION_THRESHOLD,
     OUTPUT_META_PREFIX,
+    PACEMAKER_INFINITY,
     PARAM_SUBMISSION,
+    POLICY_ROLLBACK,
+    STEP_AGENTS,
+    STEP_MIGRATION_THRESHOLD,
     STOPPED,
     TARGET_ROLE,
 )
@@ -115,6 +122,52 @@ def configured_meta(element: E) -> dict[str, str]:
     return {n.get("name", ""): n.get("value", "")
             for m in element.findall("meta_attributes") if m.get("id") != sweep
             for n in m.findall("nvpair")}
+
+
+def _of_step_agent(primitive: E) -> bool:
+    """Whether the shared step defaults' rule (ids.STEP_DEFAULTS_SET) matches ``primitive``."""
+    return (primitive.get("class") == "ocf" and primitive.get("provider") == PROVIDER
+            and primitive.get("type") in STEP_AGENTS)
+
+
+def failure_policy(cib: E, primitive: E) -> str | None:
+    """A step's failure policy: its own meta attribute, else rollback for a step of
+    haflow's agents in a workflow that has a root (the compiler writes the policy only
+    where it is not rollback); None for any other resource."""
+    own = configured_meta(primitive).get(FAILURE_POLICY_META)
+    if own is not None:
+        return own
+    rid = primitive.get("id", "")
+    if _of_step_agent(primitive) and "." in rid and root_of(cib, workflow_of(rid)) is not None:
+        return POLICY_ROLLBACK
+    return None
+
+
+def _threshold(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:  # INFINITY, or nothing Pacemaker would take as a number
+        return PACEMAKER_INFINITY
+    # 0 turns the threshold off, as INFINITY does
+    return min(value, PACEMAKER_INFINITY) if value > 0 else PACEMAKER_INFINITY
+
+
+def migration_threshold(cib: E, primitive: E) -> int:
+    """The migration-threshold Pacemaker applies to ``primitive``: its own, else for a
+    resource of haflow's step agents the shared step defaults' (as the CIB has them,
+    else as the compiler writes them), else Pacemaker's default, INFINITY."""
+    own = _threshold(configured_meta(primitive).get(MIGRATION_THRESHOLD))
+    if own is not None:
+        return own
+    if not _of_step_agent(primitive):
+        return PACEMAKER_INFINITY
+    shared = cib.find(f"configuration/rsc_defaults/meta_attributes[@id='{STEP_DEFAULTS_SET}']")
+    found = None if shared is None else next(
+        (n.get("value") for n in shared.findall("nvpair")
+         if n.get("name") == MIGRATION_THRESHOLD), None)
+    return _threshold(found) or STEP_MIGRATION_THRESHOLD
 
 
 def params(element: E) -> dict[str, str]:

@@ -56,8 +56,6 @@ from haflow.agents.xmltext import quoteattr
 from haflow.encoding import read, record, write
 from haflow.encoding.ids import ROOT_STEP, root_id, split_step_id, sweep_set_id
 from haflow.encoding.meta import (
-    FAILURE_POLICY_META,
-    MIGRATION_THRESHOLD,
     POLICY_ROLLBACK,
     STOPPED,
     TARGET_ROLE,
@@ -201,7 +199,7 @@ def cannot_run_anywhere(cib: ET.Element, rsc: str, failed_node: str) -> bool | N
     prim = read.primitive(cib, rsc)
     if prim is None:
         return False
-    threshold = _int(read.configured_meta(prim).get(MIGRATION_THRESHOLD)) or INFINITY
+    threshold = read.migration_threshold(cib, prim)
     prefix = f"fail-count-{rsc}#"
     counts: dict[str, int] = {}
     online = []
@@ -243,8 +241,8 @@ def maybe_roll_back(event: Event, workflow: str, step: str) -> str | None:
         if cib is None:
             return None
         prim = read.primitive(cib, event.rsc)
-        # no policy meta attribute: not a haflow step (a resource someone named "x.y")
-        policy = None if prim is None else read.configured_meta(prim).get(FAILURE_POLICY_META)
+        # no policy: not a step of a workflow (a resource someone named "x.y")
+        policy = None if prim is None else read.failure_policy(cib, prim)
         if policy != POLICY_ROLLBACK:
             return None
         if read.aborted(cib, workflow):

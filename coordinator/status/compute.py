@@ -23,14 +23,13 @@ from haflow.coordinator.status.model import (
     WorkflowStatus,
 )
 from haflow.coordinator.status.mon import Mon, parse_mon
-from haflow.coordinator.status.node_state import RC_TEXT, NodeStates, to_int
+from haflow.coordinator.status.node_state import RC_TEXT, NodeStates
 from haflow.encoding import tickets
 from haflow.encoding.heartbeat import DEFAULT_INTERVAL, parse_value
 from haflow.encoding.ids import root_id, sweep_set_id
 from haflow.encoding.meta import (
     FAILURE_POLICY_META,
     HEARTBEAT_ATTR_PREFIX,
-    MIGRATION_THRESHOLD,
     PARAM_DESCRIPTION,
     PARAM_SUBMISSION,
     POLICY_HOLD,
@@ -40,7 +39,13 @@ from haflow.encoding.meta import (
     TARGET_ROLE,
     UNIT_META,
 )
-from haflow.encoding.read import configured_meta, effect_flagged, step_outputs, workflows
+from haflow.encoding.read import (
+    configured_meta,
+    effect_flagged,
+    migration_threshold,
+    step_outputs,
+    workflows,
+)
 from haflow.encoding.value import from_cib
 
 if TYPE_CHECKING:
@@ -211,8 +216,9 @@ def _step(config: Config, prim: etree._Element, mon: Mon, nodes: NodeStates,
           aborted: bool, now: float, interval: float, paused: bool = False) -> StepStatus:
     rid = prim.get("id", "")
     meta = configured_meta(prim)
+    # the compiler writes a step's policy where it is not rollback (read.failure_policy)
     policy = meta.get(FAILURE_POLICY_META, POLICY_ROLLBACK)
-    threshold = to_int(meta.get(MIGRATION_THRESHOLD), INFINITY) or INFINITY
+    threshold = migration_threshold(config.cib, prim)
     self_stopped = meta.get(TARGET_ROLE, "").lower() == STOPPED.lower()
     res = mon.resource(rid)
     counts = nodes.fail_counts(rid)

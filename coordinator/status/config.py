@@ -30,6 +30,7 @@ class Config:
     """The configuration's elements of one CIB, by workflow and by resource."""
 
     def __init__(self, cib: etree._Element) -> None:
+        self.cib = cib
         # workflow -> its top-level primitives (root and steps), in CIB order
         self._primitives: dict[str, list[etree._Element]] = {}
         for prim in cib.iterfind("configuration/resources/primitive"):

@@ -43,6 +43,7 @@ from haflow.encoding.ids import (
     PLACE,
     PROVIDER,
     ROOT_AGENT,
+    STEP_DEFAULTS_SET,
     STOP_DEFAULTS_SET,
     STOP_LAST,
     WITH,
@@ -62,7 +63,10 @@ from haflow.encoding.meta import (
     PARAM_DESCRIPTION,
     PARAM_SUBMISSION,
     PARAM_WORKFLOW,
+    POLICY_ROLLBACK,
     SKIPPED_META,
+    STEP_AGENTS,
+    STEP_MIGRATION_THRESHOLD,
     UNIT_META,
 )
 from haflow.encoding.value import to_cib
@@ -334,14 +338,20 @@ def shared_defaults() -> list[tuple[str, Node]]:
     made = []
     for section, set_id, pairs, op in (
             ("rsc_defaults", DEFAULTS_SET, SHARED_META, None),
+            ("rsc_defaults", STEP_DEFAULTS_SET,
+             ((MIGRATION_THRESHOLD, str(STEP_MIGRATION_THRESHOLD)),), None),
             ("op_defaults", OP_DEFAULTS_SET, (("timeout", to_pacemaker(DEFAULT_TIMEOUT_MS)),),
              None),
             ("op_defaults", STOP_DEFAULTS_SET, (("on-fail", SHARED_STOP_ON_FAIL),), "stop")):
         nvset = Node("meta_attributes", {"id": set_id, "score": INFINITY})
+        # the step defaults: any of haflow's step agents (not the root, not a daemon,
+        # whose failures Pacemaker's own default, INFINITY, keeps retrying in place)
+        types = STEP_AGENTS if set_id == STEP_DEFAULTS_SET else (None,)
         rule = _sub(nvset, "rule", id=f"{set_id}.rule", score=INFINITY,
-                    **{"boolean-op": "and"})
-        _sub(rule, "rsc_expression", id=f"{set_id}.rule.agent", **{"class": "ocf",
-                                                                   "provider": PROVIDER})
+                    **{"boolean-op": "or" if len(types) > 1 else "and"})
+        for kind in types:
+            _sub(rule, "rsc_expression", id=f"{set_id}.rule.{kind or 'agent'}",
+                 **{"class": "ocf", "provider": PROVIDER, **({"type": kind} if kind else {})})
         if op:
             _sub(rule, "op_expression", id=f"{set_id}.rule.op", name=op)
         for name, value in pairs:
@@ -406,11 +416,16 @@ def _step(wf: Workflow, step: Step, submission: str, last: bool = False,
     if agent.is_haflow:
         # the step's name is its id's part after the workflow's (agents/step.py)
         params += [(PARAM_WORKFLOW, wf.name), (PARAM_SUBMISSION, submission)]
-    # retries on one node before moving on; then the alert acts on the policy
-    meta = [(MIGRATION_THRESHOLD, str(step.retries + 1))]
+    # retries on one node before moving on; then the alert acts on the policy. The
+    # shared step defaults (shared_defaults) say the usual ones for haflow's agents
+    threshold, policy = str(step.retries + 1), str(step.failure_policy)
+    meta = []
+    if not agent.is_haflow or threshold != str(STEP_MIGRATION_THRESHOLD):
+        meta.append((MIGRATION_THRESHOLD, threshold))
     if not agent.is_haflow:  # the shared defaults are for haflow's agents only
         meta += STAYING_META
-    meta.append((FAILURE_POLICY_META, str(step.failure_policy)))
+    if not agent.is_haflow or policy != POLICY_ROLLBACK:
+        meta.append((FAILURE_POLICY_META, policy))
     if step.unit:
         meta.append((UNIT_META, step.unit))
     hold = step.failure_policy == FailurePolicy.HOLD

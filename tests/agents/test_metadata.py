@@ -101,3 +101,16 @@ def test_every_ocf_1_1_feature_is_valid_for_pcs() -> None:
     actions = {a.get("name") for a in doc.iter("action")}
     assert actions == {"start", "stop", "monitor", "reload-agent", "validate-all", "meta-data"}
     assert doc.findtext("longdesc") == Everything.longdesc
+
+
+def test_the_step_defaults_name_exactly_haflows_step_agents() -> None:
+    """The shared step defaults' rule (meta.STEP_AGENTS) lists every agent that runs a
+    step and nothing else: a step agent left out would lose its retries, a daemon or
+    the root put in would stop being retried in place."""
+    from haflow.agents.step import StepAgent
+    from haflow.agents.workflow_agent import WorkflowAgent
+    from haflow.encoding.meta import STEP_AGENTS
+
+    steps = {name for name in AGENTS if issubclass(agent_class(name), StepAgent)
+             and not issubclass(agent_class(name), WorkflowAgent)}
+    assert set(STEP_AGENTS) == steps

@@ -306,6 +306,41 @@ def test_the_shared_defaults_are_one_set_each_kept_where_they_are() -> None:
     twice = merge_into(once, compile_workflow(loads(WORKFLOW.replace("name: wf",
                                                                      "name: other"))))
     assert [s.get("id") for s in twice.find("configuration/rsc_defaults")] == [
-        "haflow-defaults", "admins-own"]
+        "haflow-defaults", "haflow-step-defaults", "admins-own"]
     assert [s.get("id") for s in twice.find("configuration/op_defaults")] == [
         "haflow-op-defaults", "haflow-stop-defaults"]
+
+
+def _with_fail_count(cib: etree._Element, resource: str, count: int) -> str:
+    """``cib`` with ``count`` failures of ``resource``'s monitor on the node it runs on
+    (as the controller records them); that node."""
+    node = _running_on(cib, resource)
+    state = cib.find(f"status/node_state[@uname='{node}']")
+    assert state is not None
+    attrs = state.find("transient_attributes/instance_attributes")
+    if attrs is None:
+        held = etree.SubElement(state, "transient_attributes", id=state.get("id", ""))
+        attrs = etree.SubElement(held, "instance_attributes", id=f"status-{state.get('id')}")
+    name = f"fail-count-{resource}#monitor_30000"
+    etree.SubElement(attrs, "nvpair", id=f"status-{node}-{name}", name=name, value=str(count))
+    return node
+
+
+def test_the_step_defaults_give_haflow_steps_their_retries_and_nothing_else() -> None:
+    """A haflow step's migration-threshold (its retries and the first try) comes from
+    the shared step defaults unless its retries differ; the root, not a step, keeps
+    Pacemaker's INFINITY: three failures move a step and its dependent, not the root."""
+    cib = merge_into(simulate.skeleton(3), compile_workflow(loads(
+        WORKFLOW.replace("c: {agent: test, after: [b]}",
+                         "c: {agent: test, after: [b], retries: 5}"))))
+    assert read.migration_threshold(cib, read.primitive(cib, "wf.b")) == 3
+    assert read.migration_threshold(cib, read.primitive(cib, "wf.c")) == 6
+    assert read.migration_threshold(cib, read.primitive(cib, "wf.root")) == 1_000_000
+    assert read.failure_policy(cib, read.primitive(cib, "wf.b")) == "rollback"
+    sim = simulate.run(cib, keep_output=True)
+    assert sim.output is not None
+    failed = {rid: _with_fail_count(sim.output, rid, 3) for rid in ("wf.b", "wf.root")}
+    moved = simulate.run(sim.output, keep_output=True)
+    assert moved.output is not None
+    assert _active_on(moved.output, "wf.b") not in (None, failed["wf.b"])
+    assert _active_on(moved.output, "wf.root") == failed["wf.root"]
