@@ -12,6 +12,9 @@ iterating.
 from __future__ import annotations
 
 from haflow.encoding.ids import (
+    HISTORY_SET_SUFFIX,
+    OUTPUTS_SET_SUFFIX,
+    SWEEP_SET_SUFFIX,
     history_set_id,
     meta_set_id,
     nvpair_id,
@@ -74,10 +77,13 @@ def set_role(cib: E, workflow: str, role: str | None) -> None:
 
     A target-role already set (by hand, or by a former abort) is changed where it is,
     and any other one removed; without one, it goes into the resource's first meta
-    attribute set (``RESOURCE.meta`` if it has none). The root's sweep set, which
-    would outrank it, is removed.
+    attribute set that is not haflow's record of a run (``RESOURCE.meta`` if it has
+    none: most haflow steps, whose meta attributes are the shared defaults): a
+    checkpoint rewrites a step's outputs set, and would take it out again. The
+    root's sweep set, which would outrank it, is removed.
     """
     sweep = sweep_set_id(workflow)
+    records = (OUTPUTS_SET_SUFFIX, HISTORY_SET_SUFFIX, SWEEP_SET_SUFFIX)
     for primitive in resources_of(cib, workflow):
         for meta in primitive.findall("meta_attributes"):
             if meta.get("id") == sweep:
@@ -91,8 +97,10 @@ def set_role(cib: E, workflow: str, role: str | None) -> None:
         if held:
             held[0][1].set("value", role)
             continue
-        sets = primitive.findall("meta_attributes")
-        meta = sets[0] if sets else meta_set(primitive, meta_set_id(primitive.get("id", "")))
+        rid = primitive.get("id", "")
+        sets = [m for m in primitive.findall("meta_attributes")
+                if m.get("id") not in {rid + suffix for suffix in records}]
+        meta = sets[0] if sets else meta_set(primitive, meta_set_id(rid))
         set_nvpair(meta, TARGET_ROLE, role)
 
 

@@ -236,6 +236,20 @@ def test_set_role_stops_every_resource_of_the_workflow_and_nothing_else(lib: Lib
     assert read.aborted(cib, "wf") and not read.aborted(cib, "wfx")
 
 
+def test_set_role_keeps_the_role_out_of_a_steps_record_of_its_run(lib: Lib) -> None:
+    """A step with no meta set of its own (its meta attributes are the shared defaults)
+    and a checkpointed outputs set: the role goes into a set of its own, which no
+    checkpoint rewrites (a rewritten outputs set would start the step again)."""
+    cib = lib.parse(CIB)
+    c = read.primitive(cib, "wf.c")
+    assert c is not None
+    write.outputs(c, {"id": "x"}, "present")
+    write.set_role(cib, "wf", "Stopped")
+    assert _roles(cib)["wf.c"] == [("wf.c.meta", "wf.c.meta.target-role", "Stopped")]
+    assert [m.get("id") for m in c.findall("meta_attributes")] == ["wf.c.outputs",
+                                                                   "wf.c.meta"]
+
+
 def test_set_role_none_resumes(lib: Lib) -> None:
     cib = lib.parse(CIB)
     write.set_role(cib, "wf", "Stopped")
