@@ -36,8 +36,7 @@ def remove(env: Env, workflow: str, force: bool = False) -> list[str]:
     parsed = status.parse_mon(mon)
 
     def active(resource: str) -> bool:
-        found = parsed.resources.get(resource)
-        return found is not None and found.active
+        return parsed.resource(resource).not_stopped
 
     # the root has no effect of its own: it does not count; a blocked step is a
     # leftover, not something still running
@@ -85,7 +84,7 @@ def forget_failed_stops(env: Env, workflow: str, resources: list[str]) -> None:
     while True:
         _, mon = live_view.read_live(env)
         parsed = status.parse_mon(mon)
-        still = [r for r in resources if parsed.resources.get(r) and parsed.resources[r].active]
+        still = [r for r in resources if parsed.resource(r).not_stopped]
         if not still:
             return
         if time.monotonic() > deadline:

@@ -104,7 +104,7 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
         by_id[step.resource] = step
     # waiting: on which dependencies (ones not done yet)
     root_rid = root_id(workflow)
-    root_running = mon.resource(root_rid).active
+    root_running = mon.resource(root_rid).not_stopped
     for step in steps:
         if step.state != StepState.WAITING:
             continue
@@ -120,7 +120,7 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
     if aborted and not root_running and not sweep_pending(root, nodes, workflow):
         for step in steps:
             if step.state == StepState.UNDOING and step.effect_flagged and \
-                    not mon.resource(step.resource).active:
+                    not mon.resource(step.resource).not_stopped:
                 step.state = StepState.BLOCKED
                 step.note = BLOCKED_NOTE
     _awaiting_approval(cib, workflow, by_id)

@@ -20,6 +20,13 @@ class MonResource:
     failed: bool
     nodes: list[str]
 
+    @property
+    def not_stopped(self) -> bool:
+        """Running, or its stop still under way: crm_mon calls a resource whose only
+        recorded operation on a node is a stop in flight (its start record overwritten)
+        inactive, role Stopping; that stop is still running the agent."""
+        return self.active or self.role == "Stopping"
+
 
 # what crm_mon shows of a resource it does not list
 STOPPED = MonResource("Stopped", False, False, True, False, [])

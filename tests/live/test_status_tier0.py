@@ -415,6 +415,34 @@ def test_a_stopped_step_whose_effect_is_still_flagged_is_not_undone() -> None:
     assert wf.state == WorkflowState.ROLLING_BACK
 
 
+def test_a_rollback_is_not_over_while_the_roots_stop_still_runs(tmp_path: Path) -> None:
+    """The root's stop is the rollback's last act (its checkpoint). While it runs, its
+    node's history of the root is that stop alone (the start's record overwritten), and
+    crm_mon calls the root inactive, role Stopping: that is no rolled back yet (a wait
+    that said so let the fault suite read the configuration before the checkpoint)."""
+    from haflow.coordinator.commands.wait import outcome
+
+    cib, _ = recorded("rolled-back")
+    last = cib.find(".//lrm_rsc_op[@id='t1chain.root_last_0']")
+    assert last is not None
+    key = last.get("transition-key", "")
+    last.attrib.update({"operation_key": "t1chain.root_stop_0", "operation": "stop",
+                        "call-id": "-1", "rc-code": "193", "op-status": "-1",
+                        "transition-magic": f"-1:193;{key}", "exec-time": "0"})
+    path = tmp_path / "cib.xml"
+    path.write_bytes(etree.tostring(cib))
+    if not shutil.which("crm_mon"):
+        pytest.fail("crm_mon is missing: install pacemaker-cli-utils")
+    shown = subprocess.run(live_view.MON, capture_output=True, text=True, check=True,
+                           env=dict(os.environ, CIB_file=str(path)))
+    mon = etree.fromstring(shown.stdout.encode())
+    root = mon.find(".//resource[@id='t1chain.root']")
+    assert root is not None and (root.get("role"), root.get("active")) == ("Stopping", "false")
+    wf = status.workflow_status(cib, mon, "t1chain", now=newest(cib))
+    assert {s.state for s in wf.steps} == {StepState.UNDONE}
+    assert wf.state == WorkflowState.ROLLING_BACK and outcome(wf, None) is None
+
+
 def test_undoing_after_an_abort_shows_the_undo_running() -> None:
     cib, mon = recorded("undoing")
     beat = next(n for n in cib.iter("nvpair") if n.get("name", "").startswith("haflow-hb-"))
