@@ -4,9 +4,12 @@ A step's agent records what it did on the CIB's ``<status>`` element
 (encoding/live.py), which outlives any node's crash but not the whole
 cluster stopping. A checkpoint copies it into the configuration, which is
 kept on disk: each step's effect flag and outputs into its outputs set
-(ids.outputs_set_id), the history records into the root's history set,
-whose live copies it clears in the same change, for a compaction to drop
-(``compact``: no merge or patch removes an attribute alone). It runs when a last step
+(ids.outputs_set_id), the history records into the root's history set. The live
+values stay: a compaction (``compact``) drops them once it reads a configuration
+that holds their copy, so a configuration replaced meanwhile by a stale copy (pcs's
+read-modify-replace, seen in the fault suite: ``pcs resource delete`` took a
+checkpoint away 140 ms after it was written) leaves them for the next checkpoint
+to copy again. It runs when a last step
 of a workflow starts and finds every haflow step done (meta.LAST_STEP_META),
 and when its root stops (the end of a rollback): a change under the
 configuration aborts the DC's transition, so once per run, not once per step.
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 
 from haflow.encoding import live, read, write
 from haflow.encoding.ids import history_set_id, outputs_set_id
-from haflow.encoding.meta import EFFECT_META
+from haflow.encoding.meta import EFFECT_META, EVENT_META_PREFIX
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -97,9 +100,8 @@ class StepCopy:
 
 def change_for(cib: ET.Element, workflow: str) -> tuple[str, ET.Element] | None:
     """The checkpoint of ``workflow`` as one CIB change: copying its live state (``cib``:
-    its configuration and the ``<status>`` element's attributes) into the configuration,
-    and clearing the live history records it copied (for ``compact``). None when there
-    is nothing to copy or the workflow has no root.
+    its configuration and the ``<status>`` element's attributes) into the configuration.
+    None when there is nothing to copy or the workflow has no root.
 
     ``("modify", <cib>)``, to merge with ``cibadmin --modify``, unless an nvpair must
     go (outputs a step no longer has), which a merge cannot do: then ``("patch",
@@ -113,7 +115,10 @@ def change_for(cib: ET.Element, workflow: str) -> tuple[str, ET.Element] | None:
     live_state = live.attributes(cib)
     steps = [c for p in read.resources_of(cib, workflow) if read.is_haflow_step(p)
              and (c := _step_copy(p, live_state)) is not None]
-    records = live.events(live_state, workflow)
+    history = _set_values(root, history_set_id(workflow))
+    copied = history or {}
+    records = {k: v for k, v in live.events(live_state, workflow).items()
+               if copied.get(EVENT_META_PREFIX + k) != v}
     if not steps and not records:
         return None
     patch = any(c.drops for c in steps)
@@ -126,7 +131,6 @@ def change_for(cib: ET.Element, workflow: str) -> tuple[str, ET.Element] | None:
             c.wanted.set(MARKER, ADDED)
         ET.SubElement(_resources(added), "primitive", id=c.resource).append(c.wanted)
     if records:
-        history = _set_values(root, history_set_id(workflow))
         copy = ET.SubElement(_resources(added), "primitive", id=root.get("id", ""))
         for key, value in sorted(records.items()):
             nvpair = write.add_record(copy, workflow, key, value)
@@ -134,9 +138,6 @@ def change_for(cib: ET.Element, workflow: str) -> tuple[str, ET.Element] | None:
                 nvpair.set(MARKER, ADDED)
         if patch and history is None:
             copy[0].set(MARKER, ADDED)
-        # cleared, not removed: neither change can remove an attribute alone, and one
-        # that replaces <status>'s attributes would lose what others write meanwhile
-        ET.SubElement(added, "status", {live.event_name(workflow, k): "" for k in records})
     if not patch:
         return "modify", added
     diff = ET.Element("diff", format="1")

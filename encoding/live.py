@@ -5,10 +5,14 @@ outputs, each start's and stop's history record — goes on ``<status>`` (names
 in meta.py), where a change makes no transition abort and no fencer
 recompute its devices. The configuration holds the durable copy, written by a
 checkpoint once per workflow run (agents/checkpoint.py). A live value
-outranks the durable one, "" included (undone, cleared); a live history
-record and its durable copy share their key, so a record is read once. Once
-the copy says the same, a compaction drops the live value (``droppable``):
-every write to ``<status>``'s attributes carries all of them.
+outranks the durable one, "" included (undone); a live history record and its
+durable copy share their key, so a record is read once. Once the copy says the
+same, a compaction drops the live value (``droppable``): every write to
+``<status>``'s attributes carries all of them. Only a compaction takes a live
+value away, and only in a CIB whose configuration holds its copy: a configuration
+replaced meanwhile by a stale one (pcs's read-modify-replace commands, such as
+``pcs resource delete``, revert what was written between their read and their
+write) takes the copy, not the value, and the next checkpoint writes it again.
 
 Stdlib only and cheap to import: agents read it on their start and stop paths.
 """
@@ -30,8 +34,9 @@ if TYPE_CHECKING:
     from haflow.encoding.element import E
 
 Record = tuple[str, str, str]  # workflow, key (record.key), value (record.format_value)
-# a configured primitive's durable copy: its effect flag (None: unset) and its outputs
-Durable = tuple[str | None, dict[str, str]]
+# a configured primitive's durable copy: its effect flag (None: unset), its outputs, and
+# the keys of the history records in its history set (a root's)
+Durable = tuple[str | None, dict[str, str], frozenset[str]]
 VERSION = ("admin_epoch", "epoch", "num_updates")  # the <cib> attributes of its version
 
 
@@ -138,12 +143,14 @@ def step_state(resource: str, effect: str | None = None,
 
 def droppable(name: str, value: str, durable: Mapping[str, Durable]) -> bool:
     """Whether a ``<status>`` attribute can go (``durable``: every configured primitive's
-    durable copy, by id): a history record a checkpoint copied (cleared), a flag or
-    outputs their durable copy now says too (read the same without it), or anything of
-    a step or workflow no longer configured (removed)."""
+    durable copy, by id): a history record its root's history set holds too (or one an
+    older checkpoint cleared: ""), a flag or outputs their durable copy now says too
+    (read the same without it), or anything of a step or workflow no longer configured
+    (removed)."""
     if name.startswith(EVENT_STATUS_PREFIX):
-        workflow = name[len(EVENT_STATUS_PREFIX):].partition(".")[0]
-        return not value or root_id(workflow) not in durable
+        workflow, _, key = name[len(EVENT_STATUS_PREFIX):].partition(".")
+        root = durable.get(root_id(workflow))
+        return not value or root is None or key in root[2]
     if name.startswith(EFFECT_STATUS_PREFIX):
         copy = durable.get(name[len(EFFECT_STATUS_PREFIX):])
         return copy is None or (copy[0] or "") == value

@@ -227,11 +227,14 @@ def effect_flagged(element: E, live_state: Mapping[str, str]) -> bool:
 
 def durable_copies(cib: E) -> dict[str, live.Durable]:
     """Every configured primitive's durable copy of its live state, by id: the effect
-    flag (None when unset) and the outputs (for live.compaction_patch)."""
+    flag (None when unset), the outputs and the keys of its history records (for
+    live.compaction_patch)."""
     found: dict[str, live.Durable] = {}
+    start = len(EVENT_META_PREFIX)
     for primitive in cib.iter("primitive"):
         meta = configured_meta(primitive)
-        found[primitive.get("id", "")] = (meta.get(EFFECT_META), outputs(meta))
+        records = frozenset(k[start:] for k in meta if k.startswith(EVENT_META_PREFIX))
+        found[primitive.get("id", "")] = (meta.get(EFFECT_META), outputs(meta), records)
     return found
 
 

@@ -353,13 +353,48 @@ def test_the_checkpoint_is_what_a_rollback_reads_once_status_is_lost(
     assert not box.flagged("wf.a") and not box.flagged("wf.b")
 
 
+def test_a_stale_configuration_pushed_over_a_checkpoint_loses_no_record(
+        box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pcs's read-modify-replace commands (``pcs resource delete``) push the whole
+    configuration as they read it: a checkpoint written between their read and their
+    write is gone (seen in the fault suite's pcs-submit). The live records, flags and
+    outputs stay until a compaction reads their copy, so nothing is lost, and the next
+    checkpoint copies them again."""
+    from haflow.agents import cibio
+    from haflow.encoding import read
+
+    state = tmp_path / "state"
+    for step in ("a", "b"):
+        assert box.run(TEST, "start", params(state, step), f"wf.{step}").rc == 0
+    made = {rid: box.outputs(rid) for rid in ("wf.a", "wf.b")}
+    stale = cibadmin(box.cib_file, "-Q", "--scope", "configuration")  # what pcs read
+    monkeypatch.setenv("CIB_file", str(box.cib_file))
+    change = checkpoint.change_for(cibio.workflow_configuration("wf"), "wf")
+    assert change is not None and change[0] == "modify"
+    cibio.modify(change[1])
+    assert len(durable_history(box)) == 2
+    cibadmin(box.cib_file, "--replace", "--scope", "configuration", "-X", stale)
+    assert durable_history(box) == {} and box.meta("wf.a") == {}
+    assert checkpoint.compact("wf", lambda *_: None) == 0  # its copies are gone: all stays
+    whole = ET.fromstring(cibadmin(box.cib_file, "-Q"))
+    assert [(e.step, e.task) for e in read.events(whole, "wf")] == [("a", "start"),
+                                                                    ("b", "start")]
+    assert box.flagged("wf.a") and box.flagged("wf.b")
+    assert {rid: box.outputs(rid) for rid in made} == made
+    # the next checkpoint copies it all again, and its compaction drops the live values
+    assert checkpoint.run("wf", lambda *_: None)
+    assert len(durable_history(box)) == 2 and box.status() == {}
+    assert box.flagged("wf.a") and {rid: box.durable_outputs(rid) for rid in made} == made
+
+
 def test_a_compaction_is_refused_once_the_cib_changed_and_loses_nothing(
         box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
              '<status haflow-event-wf.k1="" haflow-effect-wf.gone="present"/>')
     version = ET.fromstring(cibadmin(box.cib_file, "-Q", "--no-children"))
     status = ET.fromstring(cibadmin(box.cib_file, "-Q", "--scope", "status", "--no-children"))
-    durable: dict[str, live.Durable] = {rid: (None, {}) for rid in ("wf.root", "wf.a", "wf.b")}
+    durable: dict[str, live.Durable] = {rid: (None, {}, frozenset())
+                                        for rid in ("wf.root", "wf.a", "wf.b")}
     patch = ET.tostring(live.compaction_patch(version, status, durable), encoding="unicode")
     # an agent records a start meanwhile: dropping the two would replace its write too
     cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
