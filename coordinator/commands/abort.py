@@ -58,7 +58,7 @@ def abort_many(env: Env, workflows: list[str] | None) -> list[str]:
     names = "every workflow" if workflows is None else \
         "workflow " + ", ".join(f"'{w}'" for w in workflows)
     require_quorum(env, f"abort {names}")
-    old = live_view.query(env)
+    old, mon = live_view.read_live(env)
     if workflows is None:
         wanted = [w for w in read.workflows(old) if not read.aborted(old, w)]
     else:
@@ -68,6 +68,14 @@ def abort_many(env: Env, workflows: list[str] | None) -> list[str]:
             raise HaflowError(*problems)
     if not wanted:
         return []
+    # a step held after a failure (on-fail=block) would block the rollback for good:
+    # its failure is forgotten once the abort is in (its partial effect is flagged, and
+    # the root's stop undoes it). Decided from the view before the abort: a step whose
+    # undo fails under this abort must keep that failure (seen in a CI run: read after
+    # the push, the abort cleaned up its own failed stop, and Pacemaker forgot the step
+    # ran). Only steps that stay failed: cleaning up a step that recovered and runs would
+    # make Pacemaker forget it runs, and skip its undo.
+    stuck = stuck_steps(old, mon, wanted)
     new = deepcopy(old)
     for workflow in wanted:
         write.set_role(new, workflow, STOPPED)
@@ -82,11 +90,7 @@ def abort_many(env: Env, workflows: list[str] | None) -> list[str]:
                              if was_paused else ""))
     if not livecib.push(env, old, new, f"aborting {names}"):
         return []
-    # a step held after a failure (on-fail=block) would block the rollback for good:
-    # forget its failure; its partial effect is flagged and the root's stop undoes it.
-    # Only steps that stay failed: cleaning up a step that recovered and runs would
-    # make Pacemaker forget it runs, and skip its undo.
-    for rid in stuck_steps(env, wanted):
+    for rid in stuck:
         env.run(["crm_resource", "--cleanup", "--resource", rid])
     return wanted
 
@@ -104,11 +108,11 @@ def _abort_problems(cib: etree._Element, workflow: str) -> list[Report]:
     return []
 
 
-def stuck_steps(env: Env, workflows: list[str]) -> list[str]:
-    """The workflows' steps that failed and do not run (failed or blocked)."""
+def stuck_steps(cib: etree._Element, mon: etree._Element, workflows: list[str]) -> list[str]:
+    """The workflows' steps that failed and do not run (failed or blocked), in ``cib``
+    and crm_mon's view of it, ``mon``."""
     from haflow.coordinator import status
 
-    cib, mon = live_view.read_live(env)
     parsed = status.parse_mon(mon)
     return [s.resource for workflow in workflows
             for s in status.workflow_status(cib, parsed, workflow).steps
