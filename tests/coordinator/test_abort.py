@@ -8,8 +8,6 @@ failure on record.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from copy import deepcopy
 from pathlib import Path
@@ -20,6 +18,7 @@ from lxml import etree
 
 from haflow.coordinator.cluster import live_view, livecib
 from haflow.coordinator.commands import abort as abort_command
+from tests.montools import crm_mon_of
 
 pytestmark = pytest.mark.tier0
 DATA = Path(__file__).parents[1] / "live" / "data"
@@ -61,13 +60,7 @@ def running(tmp_path: Path) -> View:
     for nvpair in list(cib.iter("nvpair")):
         if nvpair.get("name", "").endswith("t1hold.b#start_0"):
             nvpair.getparent().remove(nvpair)  # type: ignore[union-attr]
-    path = tmp_path / "running.xml"
-    path.write_bytes(etree.tostring(cib))
-    if not shutil.which("crm_mon"):
-        pytest.fail("crm_mon is missing: install pacemaker-cli-utils")
-    shown = subprocess.run(live_view.MON, capture_output=True, text=True, check=True,
-                           env=dict(os.environ, CIB_file=str(path)))
-    return cib, etree.fromstring(shown.stdout.encode())
+    return cib, crm_mon_of(cib, tmp_path)
 
 
 def aborted_with(monkeypatch: pytest.MonkeyPatch, first: View, later: View) -> Recorder:

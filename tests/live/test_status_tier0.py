@@ -26,6 +26,7 @@ from haflow.encoding import read, record
 from haflow.encoding.read import resources_of, root_of, target_role
 from haflow.encoding.write import set_role
 from tests.agents.agentrun import ocf_env, run_agent
+from tests.montools import crm_mon_of
 
 pytestmark = pytest.mark.tier0
 DATA = Path(__file__).with_name("data")
@@ -429,13 +430,7 @@ def test_a_rollback_is_not_over_while_the_roots_stop_still_runs(tmp_path: Path) 
     last.attrib.update({"operation_key": "t1chain.root_stop_0", "operation": "stop",
                         "call-id": "-1", "rc-code": "193", "op-status": "-1",
                         "transition-magic": f"-1:193;{key}", "exec-time": "0"})
-    path = tmp_path / "cib.xml"
-    path.write_bytes(etree.tostring(cib))
-    if not shutil.which("crm_mon"):
-        pytest.fail("crm_mon is missing: install pacemaker-cli-utils")
-    shown = subprocess.run(live_view.MON, capture_output=True, text=True, check=True,
-                           env=dict(os.environ, CIB_file=str(path)))
-    mon = etree.fromstring(shown.stdout.encode())
+    mon = crm_mon_of(cib, tmp_path)
     root = mon.find(".//resource[@id='t1chain.root']")
     assert root is not None and (root.get("role"), root.get("active")) == ("Stopping", "false")
     wf = status.workflow_status(cib, mon, "t1chain", now=newest(cib))
