@@ -418,10 +418,10 @@ def _step(wf: Workflow, step: Step, submission: str, last: bool = False,
         params += [(PARAM_WORKFLOW, wf.name), (PARAM_SUBMISSION, submission)]
     # retries on one node before moving on; then the alert acts on the policy. The
     # shared step defaults (shared_defaults) say the usual ones for haflow's agents
-    threshold, policy = str(step.retries + 1), str(step.failure_policy)
+    threshold, policy = step.retries + 1, str(step.failure_policy)
     meta = []
-    if not agent.is_haflow or threshold != str(STEP_MIGRATION_THRESHOLD):
-        meta.append((MIGRATION_THRESHOLD, threshold))
+    if not agent.is_haflow or threshold != STEP_MIGRATION_THRESHOLD:
+        meta.append((MIGRATION_THRESHOLD, str(threshold)))
     if not agent.is_haflow:  # the shared defaults are for haflow's agents only
         meta += STAYING_META
     if not agent.is_haflow or policy != POLICY_ROLLBACK:
