@@ -69,7 +69,7 @@ def with_workflow(old: etree._Element, wf: Workflow, submission: str | None = No
     present = bool(read.elements_of(old, wf.name))
     submission = submission or read.submission_of(old, wf.name) or new_submission_id()
     compiled = compile_workflow(wf, submission=submission)
-    new = _merge(without(old, wf.name), compiled)
+    new = _merge(without(old, wf.name), compiled, _places(old, wf.name))
     _keep_runtime_sets(old, new, wf.name, compiled.ids())
     if present and read.aborted(old, wf.name):
         write.set_role(new, wf.name, STOPPED)  # replacing does not resume it: retry does
@@ -81,14 +81,26 @@ def with_workflow(old: etree._Element, wf: Workflow, submission: str | None = No
     return new, compiled
 
 
-def _merge(cib: etree._Element, compiled: CompiledWorkflow) -> etree._Element:
+def _places(cib: etree._Element, workflow: str) -> dict[str, int]:
+    """Where the workflow's elements begin in each section of the configuration (those
+    before the first are not its own: their indexes stay once it is taken out)."""
+    places: dict[str, int] = {}
+    for element in read.elements_of(cib, workflow):
+        section = element.getparent()
+        assert section is not None
+        places.setdefault(section.tag, section.index(element))
+    return places
+
+
+def _merge(cib: etree._Element, compiled: CompiledWorkflow,
+           places: dict[str, int]) -> etree._Element:
     """merge_into on the configuration only: the status section names resources that
     ran (``lrm_resource id=WF.STEP``), which are no id collision for a replacement."""
     status = cib.find("status")
     if status is not None:
         cib.remove(status)
     try:
-        merged = merge_into(cib, compiled)
+        merged = merge_into(cib, compiled, places)
     finally:
         if status is not None:
             cib.append(status)
