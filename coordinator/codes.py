@@ -174,6 +174,11 @@ class Code(StrEnum):
     CIB_UNAVAILABLE = auto(), E.ERROR, "the CIB does not answer (is pacemaker running?)"
     CIB_CONFLICT = auto(), E.CONFLICT, "the cluster refused the change: the CIB changed meanwhile"
     CIB_UPDATE_FAILED = auto(), E.ERROR, "cibadmin could not apply the change; nothing was changed"
+    CIB_UPDATE_UNKNOWN = (auto(), E.TIMEOUT,
+        "the CIB did not confirm the change in time, and cannot tell whether it applied it")
+    CHANGE_TOO_LARGE = (auto(), E.INVALID,
+        "one change would create more elements under one parent than Pacemaker applies "
+        "in good time: nothing was changed")
     CIB_DIFF_FAILED = auto(), E.ERROR, "crm_diff could not compute the change"
     SIMULATE_FAILED = auto(), E.ERROR, "crm_simulate (or cibadmin) could not schedule the CIB"
     SIMULATE_VERSION = auto(), E.ERROR, "the CIB was written by a newer Pacemaker than crm_simulate"
