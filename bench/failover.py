@@ -14,8 +14,9 @@ the DC's scheduler must compute before it can ask for the fencing.
 Without ``--resident`` the resource is a bare ``ocf:pacemaker:Dummy``. With
 ``--resident N`` it is a haflow step (a one-step workflow of the ``test``
 agent, submitted for each run), while N other steps of done workflows are
-resident: workflows of up to 100 independent ``test`` steps, submitted in one
-change, kept off node1 (``avoid``), their roots too. The measured step then
+resident: workflows of up to 100 independent ``test`` steps, submitted ten
+workflows per change (the most one change may create: livecib.MAX_CREATED),
+kept off node1 (``avoid``), their roots too. The measured step then
 starts on node1, the node with the fewest resources, and node1 is the one
 crashed: the recovery is that step's, beside a CIB of N steps, not the
 recovery of every step the crashed node ran. The residents' monitor interval
@@ -51,6 +52,7 @@ from haflow.lab.workload import lab_env, wait_idle
 RESOURCE = "bench-failover"
 VICTIM = "node1"  # with resident steps: the node whose crash is measured, kept free of them
 RESIDENT_PER_WORKFLOW = 100
+RESIDENT_PER_SUBMIT = 10  # workflows: 1,000 steps a change
 RESIDENT_TIMEOUT = 7200.0
 
 
@@ -112,7 +114,8 @@ def resident_steps(layout: LabLayout, folder: Path, count: int, interval: str) -
         paths.append(workflow_file(folder, f"res{w}", steps))
         ids |= {f"res{w}.s{i}" for i in range(size)} | {f"res{w}.root"}
     began = time.monotonic()
-    haflow(layout, "submit", *map(str, paths))
+    for first in range(0, len(paths), RESIDENT_PER_SUBMIT):
+        haflow(layout, "submit", *map(str, paths[first:first + RESIDENT_PER_SUBMIT]))
     left = wait_for(layout, ids, started=True, timeout=RESIDENT_TIMEOUT)
     if left:
         sys.exit(f"the resident steps: {left}")
