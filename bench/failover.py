@@ -114,8 +114,8 @@ def resident_steps(layout: LabLayout, folder: Path, count: int, interval: str) -
         paths.append(workflow_file(folder, f"res{w}", steps))
         ids |= {f"res{w}.s{i}" for i in range(size)} | {f"res{w}.root"}
     began = time.monotonic()
-    for first in range(0, len(paths), RESIDENT_PER_SUBMIT):
-        haflow(layout, "submit", *map(str, paths[first:first + RESIDENT_PER_SUBMIT]))
+    for batch in range(0, len(paths), RESIDENT_PER_SUBMIT):
+        haflow(layout, "submit", *map(str, paths[batch:batch + RESIDENT_PER_SUBMIT]))
     left = wait_for(layout, ids, started=True, timeout=RESIDENT_TIMEOUT)
     if left:
         sys.exit(f"the resident steps: {left}")
