@@ -22,7 +22,10 @@ crashed: the recovery is that step's, beside a CIB of N steps, not the
 recovery of every step the crashed node ran. The residents' monitor interval
 is ``--resident-interval`` (default 0, no monitor): the lab's nodes share this
 machine's cores, which N Python monitors would fill, where real nodes each have
-their own.
+their own. Loading the residents has its own baseline, first, on a lab of its
+own: N bare ``Dummy`` primitives placed alike (no probes, off node1, 1,000 per
+change); the bench prints both loads' seconds, their ratio, and how often
+pacemakerd killed a daemon it found unresponsive during each.
 
     python bench/failover.py [--runs 5] [--nodes 3] [--resident N [--resident-interval 0]]
 """
@@ -103,6 +106,55 @@ def keep_roots_off(layout: LabLayout, node: str) -> None:
     livecib.push(env, old, new, "keeping the roots off the victim")
 
 
+def killed_since(layout: LabLayout, since: float) -> int:
+    """How often pacemakerd killed a daemon that did not answer, on any node."""
+    return sum(1 for at, line in log_lines(layout)
+               if at >= since and "have it killed" in line)
+
+
+def bare_residents(folder: Path, nodes: int, count: int) -> tuple[float, int]:
+    """The residents' baseline, on a lab of its own: ``count`` Dummy primitives without
+    probes (as haflow's steps: read.DISCOVERY), kept off VICTIM, 1,000 per change, put
+    first in their section (as a submit does); the seconds until all ran, and the
+    daemons pacemakerd killed meanwhile."""
+    (folder / "bare").mkdir()
+    layout = control.layout_for("benchfob", folder / "bare")
+    control.up(layout, nodes)
+    try:
+        env = lab_env(layout)
+        old = livecib.query(env)
+        new = deepcopy(old)
+        constraints = new.find("configuration/constraints")
+        assert constraints is not None
+        etree.SubElement(constraints, "rsc_location", {
+            "id": "bare-off", "rsc-pattern": "^bare", "node": VICTIM, "score": "-INFINITY"})
+        never = etree.SubElement(constraints, "rsc_location", {
+            "id": "bare-undiscovered", "rsc-pattern": "^bare", "resource-discovery": "never"})
+        rule = etree.SubElement(never, "rule", id="bare-undiscovered.rule", score="0")
+        etree.SubElement(rule, "expression", id="bare-undiscovered.rule.0",
+                         attribute="#uname", operation="defined")
+        livecib.push(env, old, new, "placing the bare residents")
+        began, since = time.monotonic(), time.time()
+        per_change = RESIDENT_PER_SUBMIT * RESIDENT_PER_WORKFLOW
+        for batch in range(0, count, per_change):
+            old = livecib.query(env)
+            new = deepcopy(old)
+            resources = new.find("configuration/resources")
+            assert resources is not None
+            for i in range(batch, min(count, batch + per_change)):
+                resources.insert(i - batch, etree.Element("primitive", {
+                    "id": f"bare{i}", "class": "ocf", "provider": "pacemaker",
+                    "type": "Dummy"}))
+            livecib.push(env, old, new, "the bare residents")
+        left = wait_for(layout, {f"bare{i}" for i in range(count)}, started=True,
+                        timeout=RESIDENT_TIMEOUT)
+        if left:
+            sys.exit(f"the bare residents: {left}")
+        return time.monotonic() - began, killed_since(layout, since)
+    finally:
+        control.teardown(layout)
+
+
 def resident_steps(layout: LabLayout, folder: Path, count: int, interval: str) -> float:
     """``count`` steps of done workflows, off VICTIM; the seconds until all ran."""
     paths, ids = [], set()
@@ -146,17 +198,22 @@ def main() -> int:
     args = parser.parse_args()
     if args.resident and args.nodes < 2:
         parser.error("--resident needs at least 2 nodes")
-    loaded = 0.0
+    loaded = bare = 0.0
+    kills = bare_kills = 0
     with tempfile.TemporaryDirectory(prefix="haflow-bench-") as root:
         folder = Path(root)
         folder.chmod(0o755)  # the alert agent runs as hacluster: it reads the lab's tree
+        if args.resident:
+            bare, bare_kills = bare_residents(folder, args.nodes, args.resident)
         layout = control.layout_for("benchfo", folder)
         control.up(layout, args.nodes)
         try:
             if args.resident:
                 keep_roots_off(layout, VICTIM)
+                since = time.time()
                 loaded = resident_steps(layout, folder, args.resident,
                                         args.resident_interval)
+                kills = killed_since(layout, since)
                 runs = [resident_run(layout, folder, i) for i in range(args.runs)]
             else:
                 control.run_on(layout, "node1", ["pcs", "resource", "create", RESOURCE,
@@ -171,6 +228,9 @@ def main() -> int:
         print(f"{args.resident} resident steps of done workflows (monitor interval "
               f"{args.resident_interval}), all started {loaded:.0f} s after their submit; "
               "the measured resource: a haflow step")
+        print(f"loading the residents: haflow {loaded:.0f} s, bare Dummy {bare:.0f} s "
+              f"({loaded / bare:.2f}x); pacemakerd killed an unresponsive daemon "
+              f"{kills} times, bare {bare_kills}")
     print(f"{'run':>3} {'crashed':<11} {'measured':>9} {'scheduler':>10} {'fencing':>8} "
           f"{'start':>6} {'floor':>6} {'ratio':>6}")
     for i, r in enumerate(runs, 1):
