@@ -94,16 +94,26 @@ def one_run(layout: LabLayout, resource: str,
             "token": token, "consensus": consensus}
 
 
-def keep_roots_off(layout: LabLayout, node: str) -> None:
-    """Every workflow's root, present and future, kept off ``node``: one rsc-pattern ban."""
+def ban(layout: LabLayout, cid: str, pattern: str, node: str,
+        undiscovered: bool = False) -> None:
+    """Every resource whose id matches ``pattern``, present and future, kept off ``node``
+    (one rsc-pattern ban), and never probed if ``undiscovered`` (as haflow's steps:
+    read.DISCOVERY)."""
     env = lab_env(layout)
     old = livecib.query(env)
     new = deepcopy(old)
     constraints = new.find("configuration/constraints")
     assert constraints is not None
     etree.SubElement(constraints, "rsc_location", {
-        "id": "bench-roots-off", "rsc-pattern": r"\.root$", "node": node, "score": "-INFINITY"})
-    livecib.push(env, old, new, "keeping the roots off the victim")
+        "id": cid, "rsc-pattern": pattern, "node": node, "score": "-INFINITY"})
+    if undiscovered:
+        never = etree.SubElement(constraints, "rsc_location", {
+            "id": f"{cid}-undiscovered", "rsc-pattern": pattern,
+            "resource-discovery": "never"})
+        rule = etree.SubElement(never, "rule", id=f"{cid}-undiscovered.rule", score="0")
+        etree.SubElement(rule, "expression", id=f"{cid}-undiscovered.rule.0",
+                         attribute="#uname", operation="defined")
+    livecib.push(env, old, new, f"keeping {pattern} off {node}")
 
 
 def killed_since(layout: LabLayout, since: float) -> int:
@@ -121,19 +131,8 @@ def bare_residents(folder: Path, nodes: int, count: int) -> tuple[float, int]:
     layout = control.layout_for("benchfob", folder / "bare")
     control.up(layout, nodes)
     try:
+        ban(layout, "bare-off", "^bare", VICTIM, undiscovered=True)
         env = lab_env(layout)
-        old = livecib.query(env)
-        new = deepcopy(old)
-        constraints = new.find("configuration/constraints")
-        assert constraints is not None
-        etree.SubElement(constraints, "rsc_location", {
-            "id": "bare-off", "rsc-pattern": "^bare", "node": VICTIM, "score": "-INFINITY"})
-        never = etree.SubElement(constraints, "rsc_location", {
-            "id": "bare-undiscovered", "rsc-pattern": "^bare", "resource-discovery": "never"})
-        rule = etree.SubElement(never, "rule", id="bare-undiscovered.rule", score="0")
-        etree.SubElement(rule, "expression", id="bare-undiscovered.rule.0",
-                         attribute="#uname", operation="defined")
-        livecib.push(env, old, new, "placing the bare residents")
         began, since = time.monotonic(), time.time()
         per_change = RESIDENT_PER_SUBMIT * RESIDENT_PER_WORKFLOW
         for batch in range(0, count, per_change):
@@ -209,7 +208,7 @@ def main() -> int:
         control.up(layout, args.nodes)
         try:
             if args.resident:
-                keep_roots_off(layout, VICTIM)
+                ban(layout, "bench-roots-off", r"\.root$", VICTIM)
                 since = time.time()
                 loaded = resident_steps(layout, folder, args.resident,
                                         args.resident_interval)
