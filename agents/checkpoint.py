@@ -1,6 +1,6 @@
 """The durable copy of a workflow's live state: one configuration change per workflow run.
 
-A step's agent records what it did on the CIB's ``<status>`` element
+A step's agent records what it did under the CIB's ``<status>`` element
 (encoding/live.py), which outlives any node's crash but not the whole
 cluster stopping. A checkpoint copies it into the configuration, which is
 kept on disk: each step's effect flag and outputs into its outputs set
@@ -100,7 +100,7 @@ class StepCopy:
 
 def change_for(cib: ET.Element, workflow: str) -> tuple[str, ET.Element] | None:
     """The checkpoint of ``workflow`` as one CIB change: copying its live state (``cib``:
-    its configuration and the ``<status>`` element's attributes) into the configuration.
+    its configuration and its live state under ``<status>``) into the configuration.
     None when there is nothing to copy or the workflow has no root.
 
     ``("modify", <cib>)``, to merge with ``cibadmin --modify``, unless an nvpair must
@@ -147,8 +147,8 @@ def change_for(cib: ET.Element, workflow: str) -> tuple[str, ET.Element] | None:
 
 
 def compact(workflow: str, log: Callable[[str, str], None]) -> int:
-    """Drop the ``<status>`` attributes of ``workflow`` nothing needs any more
-    (live.droppable); how many. The patch is checked against the CIB's version read
+    """Drop the live state of ``workflow`` nothing needs any more (live.droppable); how
+    many. The patch is checked against the CIB's version read
     first: a CIB that changed meanwhile refuses it, and it is read again, up to
     COMPACT_TRIES times. What removed workflows left is for ``haflow remove`` and
     ``haflow submit`` (coordinator/cluster/livecib.py): an agent reads its own
@@ -163,11 +163,12 @@ def compact(workflow: str, log: Callable[[str, str], None]) -> int:
             status = cib.find("status")
             if status is None:
                 return 0
-            diff = live.compaction_patch(version, status, read.durable_copies(cib), workflow)
-            if diff is None:
+            compaction = live.compaction_patch(version, status, read.durable_copies(cib),
+                                               workflow)
+            if compaction is None:
                 return 0
-            cibio.patch(diff)
-            return len(diff.findall("change/change-list/change-attr"))
+            cibio.patch(compaction[0])
+            return compaction[1]
         except cibio.CibUnavailable as exc:
             last = exc
     log("INFO", f"the status section's cleared records are left for later: {last}")
@@ -182,7 +183,7 @@ def when_done(workflow: str, steps: str, log: Callable[[str, str], None]) -> boo
 
     try:
         expected = int(steps)
-        live_state = live.attributes_of(cibio.status_attributes())
+        live_state = live.attributes_of(cibio.live_state(workflow))
         done = live.done(live_state, workflow)
         if done < expected and live.flags(live_state, workflow) < expected:
             # steps run before and compacted since (a retry) are done in their durable copy
@@ -194,7 +195,7 @@ def when_done(workflow: str, steps: str, log: Callable[[str, str], None]) -> boo
 
 
 def run(workflow: str, log: Callable[[str, str], None]) -> bool:
-    """Checkpoint ``workflow`` now, then drop what is no longer needed on ``<status>``;
+    """Checkpoint ``workflow`` now, then drop the live state no longer needed;
     whether the checkpoint made a change. A CIB that does not take it leaves the live
     state as it is (the next checkpoint copies it)."""
     from haflow.agents import cibio

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 from haflow.agents.xmltext import quoteattr
 from haflow.encoding import live, read
-from haflow.encoding.ids import ORDER, root_id
+from haflow.encoding.ids import ORDER, root_id, workflow_of
 from haflow.encoding.meta import STOPPED, TARGET_ROLE
 
 CIB_NO_SUCH_OBJECT = 105  # cibadmin: the xpath matched nothing
@@ -67,16 +67,26 @@ def _with_ancestors(resources: ET.Element, rid: str) -> list[ET.Element] | None:
     return None
 
 
-def status_attributes() -> ET.Element:
-    """The CIB's ``<status>`` element with its own attributes (the steps' live state,
-    encoding/live.py) but none of its children: the nodes' operation history is no
-    agent's business."""
-    result = _cibadmin(["--query", "--scope", "status", "--no-children"])
+def live_state(*workflows: str) -> ET.Element:
+    """The CIB's ``<status>`` element with the steps' live state (encoding/live.py):
+    its own attributes and its ``live.ELEMENT`` children (only ``workflows``', if any
+    are given), in one query. None of the nodes' operation history: that is no agent's
+    business."""
+    wanted = [live.path(w) for w in sorted(set(workflows))] or [f"/cib/status/{live.ELEMENT}"]
+    result = _cibadmin(["--query", "--no-children", "--xpath",
+                        " | ".join(["/cib/status", *wanted])])
+    status = ET.Element("status")
     if result.returncode == CIB_NO_SUCH_OBJECT:
-        return ET.Element("status")
+        return status
     if result.returncode != 0:
         raise CibUnavailable(f"reading the CIB's status failed: {result.stderr.strip()}")
-    return ET.fromstring(result.stdout)
+    found = ET.fromstring(result.stdout)
+    for element in list(found) if found.tag == "xpath-query" else [found]:
+        if element.tag == "status":
+            status.attrib.update(element.attrib)
+        else:
+            status.append(element)
+    return status
 
 
 def version() -> ET.Element:
@@ -89,19 +99,19 @@ def version() -> ET.Element:
 
 def configuration() -> ET.Element:
     """The CIB's configuration, as a ``<cib>`` around it (what encoding.read expects),
-    with the ``<status>`` element's own attributes (``status_attributes``)."""
+    with every workflow's live state (``live_state``)."""
     found = query(scope="configuration")
     cib = ET.Element("cib")
     if found is not None:
         cib.append(found)
-    cib.append(status_attributes())
+    cib.append(live_state())
     return cib
 
 
 def workflow_configuration(workflow: str, resource: str | None = None) -> ET.Element:
     """``configuration()`` for one workflow: its top-level resources and its orders (what
-    read.resources_of, read.root_of and read.dependencies look at), with the
-    ``<status>`` element's attributes.
+    read.resources_of, read.root_of and read.dependencies look at), with its live
+    state (``live_state``).
 
     The whole configuration costs the CIB manager and the agent time in proportion
     to every workflow in it (with 200 steps: 64 ms of the CIB manager and 0.3 s in
@@ -123,14 +133,16 @@ def workflow_configuration(workflow: str, resource: str | None = None) -> ET.Ele
     held = {e.get("id") for e in resources.iter() if e.tag in RESOURCE_TAGS}
     if not {root_id(workflow), resource or root_id(workflow)} <= held:
         return configuration()
-    cib.append(status_attributes())
+    cib.append(live_state(workflow))
     return cib
 
 
 def record_live(resource: str, effect: str | None = None,
                 outputs: dict[str, str] | None = None, event: Record | None = None) -> None:
-    """Record a step's action on the CIB's ``<status>`` element, in one change: its
-    effect flag, its outputs and ``event`` in its workflow's history (live.step_state).
+    """Record a step's action on its workflow's element under the CIB's ``<status>``
+    (live.ELEMENT), in one change: its effect flag, its outputs and ``event`` in its
+    workflow's history (live.step_state). A merge, attribute by attribute: steps of
+    one workflow running at once on several nodes lose none of each other's writes.
 
     Replicated to every node before cibadmin returns, as a configuration change is, so
     it outlives the crash of this node; but the controller does not abort its
@@ -140,8 +152,10 @@ def record_live(resource: str, effect: str | None = None,
     attrs = live.step_state(resource, effect, outputs, event)
     if not attrs:
         return
+    status = ET.Element("status")
+    ET.SubElement(status, live.ELEMENT, {"id": workflow_of(resource), **attrs})
     result = _cibadmin(["--modify", "--scope", "status", "--xml-text",
-                        ET.tostring(ET.Element("status", attrs), encoding="unicode")])
+                        ET.tostring(status, encoding="unicode")])
     if result.returncode != 0:
         raise CibUnavailable(f"recording {resource} failed: {result.stderr.strip()}")
 
@@ -205,14 +219,14 @@ def read_outputs(resources: list[str]) -> dict[str, dict[str, str]]:
         return {}
     condition = " or ".join(f"@id={quoteattr(r)}" for r in resources)
     found = query(xpath=f"//primitive[{condition}]")
-    live_state = live.attributes_of(status_attributes())
+    live_now = live.attributes_of(live_state(*map(workflow_of, resources)))
     result: dict[str, dict[str, str]] = {}
     primitives = [] if found is None else \
         [found] if found.tag == "primitive" else found.findall(".//primitive")
     for rid in resources:
-        result[rid] = live.outputs(live_state, rid) or {}
+        result[rid] = live.outputs(live_now, rid) or {}
     for primitive in primitives:
-        result[primitive.get("id", "")] = read.step_outputs(primitive, live_state)
+        result[primitive.get("id", "")] = read.step_outputs(primitive, live_now)
     return result
 
 

@@ -1,6 +1,6 @@
 """Step outputs: stored in the CIB, referenced by later steps as ``${steps.STEP.KEY}``.
 
-Stdlib only. A step's outputs are an attribute of the CIB's ``<status>`` element,
+Stdlib only. A step's outputs are live state under the CIB's ``<status>`` element,
 with a durable copy in meta attributes of its primitive (haflow.encoding: live.py,
 read.step_outputs), so they are replicated to every node and outlive the node
 that made them. A parameter value may

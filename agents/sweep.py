@@ -4,7 +4,7 @@ A step's undo can be cut short: its node is fenced in the middle of it (and
 Pacemaker then counts the step as stopped), or the step failed half-way
 under policy hold and the admin aborts later, or its node crashed mid-start
 and the abort came before a recovery. Every step records in the CIB whether
-its effect may exist (an attribute of ``<status>``, meta.EFFECT_STATUS_PREFIX:
+its effect may exist (live state under ``<status>``, meta.EFFECT_STATUS_PREFIX:
 ``pending`` once ``do`` begins, ``present`` once it is done, cleared by a
 completed undo; its durable copy meta.EFFECT_META when the status section was
 lost: encoding/live.py). When the

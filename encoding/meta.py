@@ -26,13 +26,14 @@ SKIPPED_META = "haflow-skipped"
 # whether a step's effect may exist: a rollback undoes whatever still has it
 # (agents/sweep.py). EFFECT_META is the durable copy, a meta attribute next to the
 # outputs (written by a checkpoint, agents/checkpoint.py); the live value is an
-# attribute of the CIB's <status> element (EFFECT_STATUS_PREFIX + the step's id) and
+# attribute under the CIB's <status> element (EFFECT_STATUS_PREFIX + the step's id) and
 # outranks it when set: "" once undone (and the durable copy "" once that is copied)
 EFFECT_META = "haflow-effect"
 EFFECT_PENDING = "pending"  # while do runs
 EFFECT_PRESENT = "present"  # once done
 # What an agent records as a step runs (its effect flag, its outputs, each start's and
-# stop's history record) lives on the CIB's <status> element, not in the configuration:
+# stop's history record) lives under the CIB's <status> element (encoding/live.py), not
+# in the configuration:
 # a change under /cib/configuration aborts the DC's transition and, under resources,
 # makes every node's fencer recompute its devices (a scheduler run each), while the
 # controller and the fencer pass over these (docs/architecture.md, "Where a step's state

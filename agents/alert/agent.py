@@ -11,7 +11,7 @@ a cancelled monitor, a start or stop the agent noted): keep the two in step.
    of the workflow's root primitive: a failure at once, the
    rest gathered into one write every few seconds (spool.py: every
    write makes Pacemaker schedule again). A successful start or stop of one of
-   haflow's own step agents is left out here: the agent recorded it on the
+   haflow's own step agents is left out here: the agent recorded it under the
    ``<status>`` element with its effect flag, before the action returned
    (agents/recorded.py, encoding/live.py),
    so it is not lost with a node that dies before a spool is written. The CIB is replicated to

@@ -169,7 +169,7 @@ def landed(cib: etree._Element, patch: etree._Element) -> bool | None:
 
 
 def compact_status(env: Env) -> int:
-    """Drop what nothing needs any more from the ``<status>`` element's attributes (what
+    """Drop what nothing needs any more from the steps' live state (what
     agents recorded there for steps and workflows no longer configured, and what a
     checkpoint copied: encoding.live.droppable); how many.
 
@@ -183,13 +183,13 @@ def compact_status(env: Env) -> int:
         status = cib.find("status")
         if status is None:
             return 0
-        patch = live.compaction_patch(cib, status, read.durable_copies(cib))
-        if patch is None:
+        compaction = live.compaction_patch(cib, status, read.durable_copies(cib))
+        if compaction is None:
             return 0
         result = env.run(["cibadmin", "--patch", "--xml-pipe"],
-                         input=etree.tostring(patch, encoding="unicode"))
+                         input=etree.tostring(compaction[0], encoding="unicode"))
         if result.returncode == 0:
-            return len(patch.findall("change/change-list/change-attr"))
+            return compaction[1]
         if result.returncode != CIB_OLD_DATA:
             return 0
     return 0

@@ -63,7 +63,7 @@ def remove(env: Env, workflow: str, force: bool = False) -> list[str]:
     new = without(old, workflow)
     tickets.forget_tickets(new, workflow)  # its approvals go with it
     livecib.push(env, old, new, f"removing workflow '{workflow}'")
-    livecib.compact_status(env)  # and what its steps recorded on <status>
+    livecib.compact_status(env)  # and what its steps recorded under <status>
     return leftovers
 
 

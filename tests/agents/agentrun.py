@@ -138,10 +138,22 @@ class Sandbox:
         return found
 
     def status(self) -> dict[str, str]:
-        """The attributes of the CIB's ``<status>`` element: the steps' live state."""
-        found = ET.fromstring(cibadmin(self.cib_file, "-Q", "--scope", "status",
-                                       "--no-children"))
-        return dict(found.attrib)
+        """The steps' live state: the attributes of the CIB's ``<status>`` element, then
+        of each workflow's ``<haflow-live>`` under it but their ids."""
+        found = ET.fromstring(cibadmin(self.cib_file, "-Q", "--scope", "status"))
+        state = dict(found.attrib)
+        for element in found.iter("haflow-live"):
+            state.update((k, v) for k, v in element.attrib.items() if k != "id")
+        return state
+
+    def status_own(self) -> dict[str, str]:
+        """The attributes of ``<status>`` itself (where earlier versions wrote)."""
+        return dict(ET.fromstring(cibadmin(self.cib_file, "-Q", "--scope", "status")).attrib)
+
+    def live_elements(self) -> list[str]:
+        """The ids of the ``<haflow-live>`` elements under ``<status>``."""
+        found = ET.fromstring(cibadmin(self.cib_file, "-Q", "--scope", "status"))
+        return [str(e.get("id")) for e in found.iter("haflow-live")]
 
     def effect(self, rid: str) -> str | None:
         """The step's live effect flag: pending, present, "" once undone; None if unset."""
@@ -151,7 +163,8 @@ class Sandbox:
         """What the step's agent would have recorded as its outputs ({}: none known)."""
         value = json.dumps(dict(outputs)) if outputs else ""
         cibadmin(self.cib_file, "--modify", "--scope", "status", "-X",
-                 f"<status {OUTPUTS_STATUS_PREFIX}{rid}={quoteattr(value)}/>")
+                 f"<status><haflow-live id={quoteattr(rid.partition('.')[0])} "
+                 f"{OUTPUTS_STATUS_PREFIX}{rid}={quoteattr(value)}/></status>")
 
     def pending(self, rid: str) -> bool:
         """Whether the step's live flag says its ``do`` began and did not end."""

@@ -307,8 +307,10 @@ def test_steps_record_on_status_and_the_last_one_checkpoints(
     # a and b are both last (neither runs after the other): a starts first, finds b not
     # done, and leaves the checkpoint to b
     assert box.run(TEST, "start", params(state), "wf.a", meta=LAST).rc == 0
-    # on <status> only: the configuration is as the compiler wrote it
+    # live, on the workflow's element under <status>: the configuration is as the
+    # compiler wrote it
     assert box.meta("wf.a") == {} and box.meta("wf.root") == {}
+    assert box.live_elements() == ["wf"] and box.status_own() == {}
     assert box.effect("wf.a") == "present" and box.outputs("wf.a")["id"].startswith("test-")
     assert len(box.live_events("wf")) == 1
     assert box.run(TEST, "start", params(state, "b"), "wf.b", meta=LAST).rc == 0
@@ -318,8 +320,9 @@ def test_steps_record_on_status_and_the_last_one_checkpoints(
         assert box.meta(rid)["haflow-effect"] == "present"
         assert box.durable_outputs(rid) == box.outputs(rid) != {}
     assert len(durable_history(box)) == 2 and box.live_events("wf") == {}
-    # compacted: the copy says all of it, so nothing of the workflow is left live
-    assert box.status() == {}
+    # compacted: the copy says all of it, so nothing of the workflow is left live, and
+    # its element is gone
+    assert box.status() == {} and box.live_elements() == []
     assert box.flagged("wf.a") and box.outputs("wf.b") == box.durable_outputs("wf.b")
     # b moves and starts again (a retry): done by its copy, a is counted, and the run's
     # new records are checkpointed too
@@ -395,7 +398,9 @@ def test_a_compaction_is_refused_once_the_cib_changed_and_loses_nothing(
     status = ET.fromstring(cibadmin(box.cib_file, "-Q", "--scope", "status", "--no-children"))
     durable: dict[str, live.Durable] = {rid: (None, {}, frozenset())
                                         for rid in ("wf.root", "wf.a", "wf.b")}
-    patch = ET.tostring(live.compaction_patch(version, status, durable), encoding="unicode")
+    compaction = live.compaction_patch(version, status, durable)
+    assert compaction is not None
+    patch = ET.tostring(compaction[0], encoding="unicode")
     # an agent records a start meanwhile: dropping the two would replace its write too
     cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
              '<status haflow-effect-wf.a="pending"/>')
@@ -411,6 +416,14 @@ def test_a_compaction_is_refused_once_the_cib_changed_and_loses_nothing(
              '<status haflow-event-wf.k2="" haflow-event-other.k3=""/>')
     assert checkpoint.compact("wf", lambda level, text: None) == 1
     assert box.status() == {"haflow-effect-wf.a": "pending", "haflow-event-other.k3": ""}
+    # on the workflow's element (where agents write), what is left stays, with its id
+    cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
+             '<status><haflow-live id="wf" haflow-event-wf.k4="" '
+             'haflow-effect-wf.b="present"/></status>')
+    assert checkpoint.compact("wf", lambda level, text: None) == 1
+    assert box.live_elements() == ["wf"]
+    assert box.status() == {"haflow-effect-wf.a": "pending", "haflow-event-other.k3": "",
+                            "haflow-effect-wf.b": "present"}
 
 
 def test_the_roots_start_drops_a_sweep_set_and_asks_before_deleting(box: Sandbox) -> None:

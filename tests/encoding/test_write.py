@@ -181,8 +181,10 @@ def test_compaction_drops_only_what_nothing_needs(lib: Lib) -> None:
         "wf.root": (None, {}, frozenset({"k4"})), "wf.a": ("present", {}, frozenset()),
         "wf.b": ("present", {"k": "v"}, frozenset()), "wf.c": ("pending", {"k": "v"}, frozenset())}
     version = lib.element("cib", {"admin_epoch": "0", "epoch": "5", "num_updates": "9"})
-    patch = live.compaction_patch(version, lib.element("status", attrs), durable)
-    assert patch is not None
+    compaction = live.compaction_patch(version, lib.element("status", attrs), durable)
+    assert compaction is not None
+    patch, dropped = compaction
+    assert dropped == 7
     # records the history set holds (or an older checkpoint cleared), what a removed
     # workflow left, and what the durable copy says too; k2 has no copy yet: it stays
     assert {c.get("name") for c in patch.iter("change-attr")} == {
@@ -201,6 +203,46 @@ def test_compaction_drops_only_what_nothing_needs(lib: Lib) -> None:
     # undone, and the copy caught up: nothing left to say live
     assert live.compaction_patch(version, lib.element("status", {"haflow-effect-wf.a": ""}),
                                  {"wf.a": (None, {}, frozenset())}) is not None
+
+
+def test_each_workflows_live_state_is_its_own_element_and_goes_whole(lib: Lib) -> None:
+    status = lib.element("status", {"haflow-effect-wf.a": "present", "haflow-effect-old.s": ""})
+    wf = lib.element(live.ELEMENT, {"id": "wf", "haflow-effect-wf.a": "",
+                                    "haflow-outputs-wf.a": "", "haflow-event-wf.k1": "v1"})
+    done = lib.element(live.ELEMENT, {"id": "done", "haflow-effect-done.s": "present"})
+    status.append(wf)
+    status.append(done)
+    # an element's value outranks what <status> itself holds (an earlier version's)
+    assert live.attributes_of(status) == {
+        "haflow-effect-wf.a": "", "haflow-effect-old.s": "", "haflow-outputs-wf.a": "",
+        "haflow-event-wf.k1": "v1", "haflow-effect-done.s": "present"}
+    durable: dict[str, live.Durable] = {
+        "wf.root": (None, {}, frozenset()), "wf.a": ("", {}, frozenset()),
+        "done.root": (None, {}, frozenset()), "done.s": ("present", {}, frozenset())}
+    version = lib.element("cib", {"admin_epoch": "0", "epoch": "5", "num_updates": "9"})
+    compaction = live.compaction_patch(version, status, durable)
+    assert compaction is not None
+    patch, dropped = compaction
+    changes = {c.get("path"): c for c in patch.findall("change")}
+    # <status>'s own: one an element holds too goes (it would be read once that one is
+    # dropped), and one of a workflow no longer configured
+    on_status = changes["/cib/status"]
+    assert {a.get("name") for a in on_status.iter("change-attr")} == {
+        "haflow-effect-wf.a", "haflow-effect-old.s"}
+    assert on_status.find("change-result/status").attrib == {}  # type: ignore[union-attr]
+    # wf's record has no copy yet: its element stays, with its id
+    mine = changes["/cib/status/haflow-live[@id='wf']"]
+    assert mine.get("operation") == "modify"
+    assert dict(mine.find(f"change-result/{live.ELEMENT}").attrib) == {  # type: ignore[union-attr]
+        "id": "wf", "haflow-event-wf.k1": "v1"}
+    # done's copy says all: its element goes whole
+    assert changes["/cib/status/haflow-live[@id='done']"].get("operation") == "delete"
+    assert dropped == 2 + 2 + 1
+    # an agent compacts its own workflow's only
+    compaction = live.compaction_patch(version, status, durable, "done")
+    assert compaction is not None
+    assert [c.get("path") for c in compaction[0].findall("change")] == [
+        "/cib/status/haflow-live[@id='done']"]
 
 
 def test_the_sweep_set_is_no_configured_role(lib: Lib) -> None:

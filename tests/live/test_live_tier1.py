@@ -16,7 +16,7 @@ from haflow.coordinator.cluster import livecib
 from haflow.coordinator.exitcodes import ExitCode
 from haflow.coordinator.workflow.compiler import compile_workflow
 from haflow.coordinator.workflow.loader import load
-from haflow.encoding import read
+from haflow.encoding import live, read
 from haflow.lab import power, records
 from tests.live.conftest import Live
 
@@ -91,12 +91,10 @@ def test_abort_undoes_in_reverse_order_then_remove(live1: Live) -> None:
     path = live1.workflow("t1chain", {"a": {}, "b": {"after": ["a"]}, "c": {"after": ["b"]}})
 
     def flags() -> dict[str, str]:
-        """The steps' live effect flags, on the CIB's <status> element."""
-        status = livecib.query(live1.env).find("status")
-        assert status is not None
+        """The steps' live effect flags, under the CIB's <status> element."""
         prefix = "haflow-effect-t1chain."
-        return {str(k)[len(prefix):]: str(v) for k, v in status.attrib.items()
-                if str(k).startswith(prefix)}
+        return {k[len(prefix):]: v for k, v in live.attributes(livecib.query(live1.env)).items()
+                if k.startswith(prefix)}
 
     def durable() -> tuple[list[str], set[tuple[str, str]]]:
         """What the configuration alone says (the status section lost): the steps
