@@ -205,14 +205,14 @@ def compaction_patch(version: E, status: E, durable: Mapping[str, Durable],
     dropped = _drop(diff, "/cib/status", "status", own, [
         n for n in names if n in shadowed or droppable(n, own[n], durable)])
     for element in elements:
-        held = {str(k): str(v) for k, v in element.items() if k != "id"}
-        drop = [n for n in held if droppable(n, held[n], durable)]
-        if len(drop) == len(held):
-            _child(diff, "change", {"operation": "delete", "path": path(element.get("id", ""))})
+        attrs = {str(k): str(v) for k, v in element.items()}
+        at = path(attrs.pop("id", ""))
+        drop = [n for n in attrs if droppable(n, attrs[n], durable)]
+        if len(drop) == len(attrs):
+            _child(diff, "change", {"operation": "delete", "path": at})
             dropped += len(drop)
         else:
-            dropped += _drop(diff, path(element.get("id", "")), ELEMENT,
-                             {str(k): str(v) for k, v in element.items()}, drop)
+            dropped += _drop(diff, at, ELEMENT, {"id": element.get("id", ""), **attrs}, drop)
     if not len(diff):
         return None
     source = {k: str(version.get(k) or "0") for k in VERSION}

@@ -33,11 +33,11 @@ EFFECT_PENDING = "pending"  # while do runs
 EFFECT_PRESENT = "present"  # once done
 # What an agent records as a step runs (its effect flag, its outputs, each start's and
 # stop's history record) lives under the CIB's <status> element (encoding/live.py), not
-# in the configuration:
-# a change under /cib/configuration aborts the DC's transition and, under resources,
-# makes every node's fencer recompute its devices (a scheduler run each), while the
-# controller and the fencer pass over these (docs/architecture.md, "Where a step's state
-# lives"). A checkpoint copies them into the configuration once per workflow run.
+# in the configuration: a change under /cib/configuration aborts the DC's transition
+# and, under resources, makes every node's fencer recompute its devices (a scheduler run
+# each), while the controller and the fencer pass over these (docs/architecture.md,
+# "Where a step's state lives"). A checkpoint copies them into the configuration once
+# per workflow run.
 EFFECT_STATUS_PREFIX = "haflow-effect-"  # + step id: pending, present or "" (undone)
 OUTPUTS_STATUS_PREFIX = "haflow-outputs-"  # + step id: the outputs as JSON, "" (cleared)
 EVENT_STATUS_PREFIX = "haflow-event-"  # + workflow + "." + record key: a history record

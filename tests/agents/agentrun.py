@@ -137,10 +137,13 @@ class Sandbox:
                     found[nvpair.get("name", "")] = nvpair.get("value", "")
         return found
 
+    def _status(self) -> ET.Element:
+        return ET.fromstring(cibadmin(self.cib_file, "-Q", "--scope", "status"))
+
     def status(self) -> dict[str, str]:
         """The steps' live state: the attributes of the CIB's ``<status>`` element, then
         of each workflow's ``<haflow-live>`` under it but their ids."""
-        found = ET.fromstring(cibadmin(self.cib_file, "-Q", "--scope", "status"))
+        found = self._status()
         state = dict(found.attrib)
         for element in found.iter("haflow-live"):
             state.update((k, v) for k, v in element.attrib.items() if k != "id")
@@ -148,12 +151,11 @@ class Sandbox:
 
     def status_own(self) -> dict[str, str]:
         """The attributes of ``<status>`` itself (where earlier versions wrote)."""
-        return dict(ET.fromstring(cibadmin(self.cib_file, "-Q", "--scope", "status")).attrib)
+        return dict(self._status().attrib)
 
     def live_elements(self) -> list[str]:
         """The ids of the ``<haflow-live>`` elements under ``<status>``."""
-        found = ET.fromstring(cibadmin(self.cib_file, "-Q", "--scope", "status"))
-        return [str(e.get("id")) for e in found.iter("haflow-live")]
+        return [str(e.get("id")) for e in self._status().iter("haflow-live")]
 
     def effect(self, rid: str) -> str | None:
         """The step's live effect flag: pending, present, "" once undone; None if unset."""
