@@ -9,10 +9,12 @@ values stay: a compaction (``compact``) drops them once it reads a configuration
 that holds their copy, so a configuration replaced meanwhile by a stale copy (pcs's
 read-modify-replace, seen in the fault suite: ``pcs resource delete`` took a
 checkpoint away 140 ms after it was written) leaves them for the next checkpoint
-to copy again. It runs when a last step
+to copy again. It is asked for when a last step
 of a workflow starts and finds every haflow step done (meta.LAST_STEP_META),
 and when its root stops (the end of a rollback): a change under the
-configuration aborts the DC's transition, so once per run, not once per step.
+configuration aborts the DC's transition, so once per run, not once per step, and
+the runs that end together on a node are checkpointed in one change
+(agents/checkpointer.py).
 
 The live values stay and outrank the copy: a step undone after the
 checkpoint is read as undone, and the next checkpoint catches its copy up.
@@ -98,10 +100,11 @@ class StepCopy:
     drops: bool
 
 
-def change_for(cib: ET.Element, workflow: str) -> tuple[str, ET.Element] | None:
-    """The checkpoint of ``workflow`` as one CIB change: copying its live state (``cib``:
-    its configuration and its live state under ``<status>``) into the configuration.
-    None when there is nothing to copy or the workflow has no root.
+def change_for(cib: ET.Element, *workflows: str) -> tuple[str, ET.Element] | None:
+    """The checkpoint of ``workflows`` as one CIB change: copying their live state
+    (``cib``: their configuration and their live state under ``<status>``) into the
+    configuration. None when there is nothing to copy (a workflow without a root has
+    nothing to copy to).
 
     ``("modify", <cib>)``, to merge with ``cibadmin --modify``, unless an nvpair must
     go (outputs a step no longer has), which a merge cannot do: then ``("patch",
@@ -109,17 +112,22 @@ def change_for(cib: ET.Element, workflow: str) -> tuple[str, ET.Element] | None:
     The merge costs every node's CIB manager about half what the patch does (measured
     on a lab: 0.5 s against 0.9 s with 200 steps), and a rollback's checkpoint, whose
     steps' flags become "", merges too."""
-    root = read.root_of(cib, workflow)
-    if root is None:
-        return None
     live_state = live.attributes(cib)
-    steps = [c for p in read.resources_of(cib, workflow) if read.is_haflow_step(p)
-             and (c := _step_copy(p, live_state)) is not None]
-    history = _set_values(root, history_set_id(workflow))
-    copied = history or {}
-    records = {k: v for k, v in live.events(live_state, workflow).items()
-               if copied.get(EVENT_META_PREFIX + k) != v}
-    if not steps and not records:
+    steps: list[StepCopy] = []
+    histories: list[tuple[str, ET.Element, dict[str, str] | None, dict[str, str]]] = []
+    for workflow in dict.fromkeys(workflows):
+        root = read.root_of(cib, workflow)
+        if root is None:
+            continue
+        steps += [c for p in read.resources_of(cib, workflow) if read.is_haflow_step(p)
+                  and (c := _step_copy(p, live_state)) is not None]
+        history = _set_values(root, history_set_id(workflow))
+        copied = history or {}
+        records = {k: v for k, v in live.events(live_state, workflow).items()
+                   if copied.get(EVENT_META_PREFIX + k) != v}
+        if records:
+            histories.append((workflow, root, history, records))
+    if not steps and not histories:
         return None
     patch = any(c.drops for c in steps)
     added, removed = ET.Element("cib"), ET.Element("cib")
@@ -130,7 +138,7 @@ def change_for(cib: ET.Element, workflow: str) -> tuple[str, ET.Element] | None:
         if patch:
             c.wanted.set(MARKER, ADDED)
         ET.SubElement(_resources(added), "primitive", id=c.resource).append(c.wanted)
-    if records:
+    for workflow, root, history, records in histories:
         copy = ET.SubElement(_resources(added), "primitive", id=root.get("id", ""))
         for key, value in sorted(records.items()):
             nvpair = write.add_record(copy, workflow, key, value)
@@ -146,25 +154,25 @@ def change_for(cib: ET.Element, workflow: str) -> tuple[str, ET.Element] | None:
     return "patch", diff
 
 
-def compact(workflow: str, log: Callable[[str, str], None]) -> int:
-    """Drop the live state of ``workflow`` nothing needs any more (live.droppable); how
-    many. The patch is checked against the CIB's version read
+def compact(workflows: list[str], log: Callable[[str, str], None]) -> int:
+    """Drop the live state of ``workflows`` nothing needs any more (live.droppable), in
+    one change; how many attributes. The patch is checked against the CIB's version read
     first: a CIB that changed meanwhile refuses it, and it is read again, up to
     COMPACT_TRIES times. What removed workflows left is for ``haflow remove`` and
     ``haflow submit`` (coordinator/cluster/livecib.py): an agent reads its own
-    workflow's part of the configuration only."""
+    workflows' part of the configuration only."""
     from haflow.agents import cibio
 
     last: Exception | None = None
     for _ in range(COMPACT_TRIES):
         try:
             version = cibio.version()  # first: what changes after it fails the patch
-            cib = cibio.workflow_configuration(workflow)
+            cib = cibio.workflows_configuration(workflows)
             status = cib.find("status")
             if status is None:
                 return 0
             compaction = live.compaction_patch(version, status, read.durable_copies(cib),
-                                               workflow)
+                                               set(workflows))
             if compaction is None:
                 return 0
             cibio.patch(compaction[0])
@@ -175,42 +183,30 @@ def compact(workflow: str, log: Callable[[str, str], None]) -> int:
     return 0
 
 
-def when_done(workflow: str, steps: str, log: Callable[[str, str], None]) -> bool:
-    """Checkpoint ``workflow`` if ``steps`` (how many haflow steps it has) are done: the
-    start of a last step (meta.LAST_STEP_META). Of several last steps starting at
-    once, each records its flag before it reads them, so one at least sees all done."""
+def write_now(workflows: list[str], log: Callable[[str, str], None]) -> bool:
+    """Checkpoint ``workflows`` now, in one change, then drop the live state no longer
+    needed; whether the checkpoint made a change. Raises cibio.CibUnavailable when the
+    CIB does not take it: the live state stays as it is, for the next checkpoint."""
     from haflow.agents import cibio
 
-    try:
-        expected = int(steps)
-        live_state = live.attributes_of(cibio.live_state(workflow))
-        done = live.done(live_state, workflow)
-        if done < expected and live.flags(live_state, workflow) < expected:
-            # steps run before and compacted since (a retry) are done in their durable copy
-            done = read.done_steps(cibio.workflow_configuration(workflow), workflow)
-    except (ValueError, cibio.CibUnavailable) as exc:
-        log("WARNING", f"the checkpoint of workflow {workflow} is left for later: {exc}")
+    change = change_for(cibio.workflows_configuration(workflows), *workflows)
+    if change is None:
         return False
-    return done >= expected and run(workflow, log)
-
-
-def run(workflow: str, log: Callable[[str, str], None]) -> bool:
-    """Checkpoint ``workflow`` now, then drop the live state no longer needed;
-    whether the checkpoint made a change. A CIB that does not take it leaves the live
-    state as it is (the next checkpoint copies it)."""
-    from haflow.agents import cibio
-
-    try:
-        change = change_for(cibio.workflow_configuration(workflow), workflow)
-        if change is None:
-            return False
-        kind, content = change
-        if kind == "modify":
-            cibio.modify(content)
-        else:
-            cibio.patch(content)
-    except cibio.CibUnavailable as exc:
-        log("WARNING", f"the checkpoint of workflow {workflow} is left for later: {exc}")
-        return False
-    compact(workflow, log)
+    kind, content = change
+    if kind == "modify":
+        cibio.modify(content)
+    else:
+        cibio.patch(content)
+    compact(workflows, log)
     return True
+
+
+def run(workflows: list[str], log: Callable[[str, str], None]) -> bool:
+    """``write_now``, a CIB that does not take it logged and left for later."""
+    from haflow.agents import cibio
+
+    try:
+        return write_now(workflows, log)
+    except cibio.CibUnavailable as exc:
+        log("WARNING", f"the checkpoint of {', '.join(workflows)} is left for later: {exc}")
+        return False

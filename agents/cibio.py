@@ -20,6 +20,7 @@ CIB_NO_SUCH_OBJECT = 105  # cibadmin: the xpath matched nothing
 RESOURCE_TAGS = ("primitive", "clone", "group", "bundle")
 # one history record: workflow, key (record.key), value (record.format_value)
 Record = live.Record
+MANY_WORKFLOWS = 40  # read more at once than this, and the whole configuration is read
 
 
 class CibUnavailable(Exception):
@@ -119,21 +120,43 @@ def workflow_configuration(workflow: str, resource: str | None = None) -> ET.Ele
     reads it. It is read whole only when ``resource`` or the workflow's root is not
     among these (wrapped by hand in a clone or group under another name): what is
     decided about a resource must see its parents."""
-    mine = quoteattr(workflow + ".")
-    orders = quoteattr(f"{root_id(workflow)}.{ORDER}.")
-    found = query(xpath=f"/cib/configuration/resources/*[starts-with(@id, {mine})] | "
-                  f"/cib/configuration/constraints/rsc_order[starts-with(@id, {orders})]")
+    return workflows_configuration([workflow], resource)
+
+
+def workflows_configuration(workflows: list[str], resource: str | None = None
+                            ) -> ET.Element:
+    """``workflow_configuration`` for several workflows, in one query (the whole
+    configuration beyond MANY_WORKFLOWS: a longer xpath costs more than it saves)."""
+    if not workflows or len(workflows) > MANY_WORKFLOWS:
+        return configuration()
+    parts = []
+    for workflow in workflows:
+        mine = quoteattr(workflow + ".")
+        orders = quoteattr(f"{root_id(workflow)}.{ORDER}.")
+        parts += [f"/cib/configuration/resources/*[starts-with(@id, {mine})]",
+                  f"/cib/configuration/constraints/rsc_order[starts-with(@id, {orders})]",
+                  live.path(workflow)]
+    # and their live state in the same query: <status> itself only where it has
+    # attributes of its own (earlier versions' live state, until a compaction drops them)
+    found = query(xpath=" | ".join([*parts, "/cib/status[@*]"]))
     matched = [] if found is None else list(found) if found.tag == "xpath-query" else [found]
     cib = ET.Element("cib")
     configuration_element = ET.SubElement(cib, "configuration")
     resources = ET.SubElement(configuration_element, "resources")
     constraints = ET.SubElement(configuration_element, "constraints")
+    status = ET.Element("status")
     for element in matched:
-        (constraints if element.tag == "rsc_order" else resources).append(element)
+        if element.tag == "status":
+            status.attrib.update(element.attrib)
+        elif element.tag == live.ELEMENT:
+            status.append(element)
+        else:
+            (constraints if element.tag == "rsc_order" else resources).append(element)
     held = {e.get("id") for e in resources.iter() if e.tag in RESOURCE_TAGS}
-    if not {root_id(workflow), resource or root_id(workflow)} <= held:
+    wanted = {root_id(w) for w in workflows} | ({resource} if resource else set())
+    if not wanted <= held:
         return configuration()
-    cib.append(live_state(workflow))
+    cib.append(status)
     return cib
 
 

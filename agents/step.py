@@ -202,9 +202,9 @@ class StepAgent(Agent):
             recorded.note(self.resource, "start")
         last = self.meta.get(LAST_STEP_META.replace("-", "_"))
         if last and self.workflow:
-            from haflow.agents import checkpoint
+            from haflow.agents import checkpointer
 
-            checkpoint.when_done(self.workflow, last, self.log)
+            checkpointer.when_done(self.workflow, last, self.log)
         marker.write(self.instance, marker.Marker(ctx.key, resolved, outputs))
         return ocfcodes.SUCCESS
 
@@ -315,8 +315,12 @@ class StepAgent(Agent):
                                  "failed): keeping this one's, for the rollback's last act")
         if meant:
             undone = self._undo(found, why, cib)
-        elif found:
-            self.log("INFO", f"releasing {found.key} on this node: {why}")
+        else:
+            if found:
+                self.log("INFO", f"releasing {found.key} on this node: {why}")
+            from haflow.agents import checkpointer
+
+            checkpointer.flush(self.log)  # this node may be leaving: nothing left behind
         if not undone:
             self._record_event("stop", cib)
         marker.remove(self.instance)

@@ -66,9 +66,9 @@ class WorkflowAgent(StepAgent):
 
         remaining = ctx.remaining()
         swept = sweep(ctx.workflow, self.log, timeout_s=max(5.0, (remaining or 60.0) - 2.0))
-        from haflow.agents import checkpoint
+        from haflow.agents import checkpointer
 
-        checkpoint.run(ctx.workflow, self.log)  # what the undos recorded, made durable
+        checkpointer.request(ctx.workflow, self.log)  # what the undos recorded, made durable
         ctx.log(f"workflow {ctx.workflow} is stopped: every step has been undone"
                 + (f" (finished the undo of {', '.join(swept)})" if swept else ""))
 

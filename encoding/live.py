@@ -38,7 +38,7 @@ from haflow.encoding.meta import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
     from haflow.encoding.element import E
 
@@ -180,9 +180,9 @@ def droppable(name: str, value: str, durable: Mapping[str, Durable]) -> bool:
 
 
 def compaction_patch(version: E, status: E, durable: Mapping[str, Durable],
-                     workflow: str | None = None) -> tuple[E, int] | None:
+                     workflows: Collection[str] | None = None) -> tuple[E, int] | None:
     """A patch (crm_diff's v2 format) that drops the ``droppable`` live state under
-    ``status`` (only ``workflow``'s, if given: ``durable`` then need only hold its
+    ``status`` (only ``workflows``', if given: ``durable`` then need only hold their
     primitives), and how many attributes it drops; None when there is nothing to drop.
     The CIB applies it only while its version is ``version``'s (the ``<cib>`` element,
     read before ``status`` and ``durable``, read.durable_copies).
@@ -197,10 +197,11 @@ def compaction_patch(version: E, status: E, durable: Mapping[str, Durable],
     it, the CIB refuses the patch once anything has changed since, and nothing is
     lost."""
     elements = [e for e in status.findall(ELEMENT)
-                if workflow is None or e.get("id") == workflow]
+                if workflows is None or e.get("id") in workflows]
     shadowed = {str(k) for e in status.findall(ELEMENT) for k, _ in e.items() if k != "id"}
     own = {str(k): str(v) for k, v in status.items()}
-    names = own if workflow is None else of_workflow(own, workflow)
+    names = list(own) if workflows is None else \
+        [n for w in workflows for n in of_workflow(own, w)]
     diff = status.makeelement("diff", {"format": "2"})
     dropped = _drop(diff, "/cib/status", "status", own, [
         n for n in names if n in shadowed or droppable(n, own[n], durable)])

@@ -238,6 +238,21 @@ def durable_copies(cib: E) -> dict[str, live.Durable]:
     return found
 
 
+def checkpoint_pending(resources: Iterable[E], workflow: str,
+                       live_state: Mapping[str, str]) -> bool:
+    """Whether ``workflow``'s live state (``live_state``: live.attributes) says what the
+    durable copy in its ``resources`` (resources_of) does not yet: a run's checkpoint
+    still to come (agents/checkpointer.py defers it a moment), or one its node took
+    along when it was fenced."""
+    names = live.of_workflow(live_state, workflow)
+    if not names:
+        return False
+    durable: dict[str, live.Durable] = {}
+    for element in resources:
+        durable.update(durable_copies(element))
+    return not all(live.droppable(n, live_state[n], durable) for n in names)
+
+
 def done_steps(cib: E, workflow: str) -> int:
     """How many of the workflow's haflow steps are done (effect flag present: the live
     one, else its durable copy)."""

@@ -62,6 +62,8 @@ def ocf_env(resource: str, params: Mapping[str, str], *, run_dir: Path | None = 
     for name in [n for n in env if n.startswith(("OCF_RESKEY_", "CIB_"))]:
         del env[name]
     env.update(OCF_ROOT=OCF_ROOT, OCF_RESOURCE_INSTANCE=resource)
+    # checkpoints in the action itself, not by a runner a moment later (agents/checkpointer.py)
+    env.setdefault("HAFLOW_CHECKPOINT_QUIET", "0")
     if run_dir is not None:
         env["HAFLOW_RUN_DIR"] = str(run_dir)
     if cib_file is not None:

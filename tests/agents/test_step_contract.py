@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from haflow.agents import checkpoint, ocfcodes
+from haflow.agents import checkpoint, checkpointer, ocfcodes
 from haflow.encoding import live
 from haflow.lab import records
 from tests.agents.agentrun import Sandbox, cibadmin
@@ -378,14 +378,14 @@ def test_a_stale_configuration_pushed_over_a_checkpoint_loses_no_record(
     assert len(durable_history(box)) == 2
     cibadmin(box.cib_file, "--replace", "--scope", "configuration", "-X", stale)
     assert durable_history(box) == {} and box.meta("wf.a") == {}
-    assert checkpoint.compact("wf", lambda *_: None) == 0  # its copies are gone: all stays
+    assert checkpoint.compact(["wf"], lambda *_: None) == 0  # its copies are gone: all stays
     whole = ET.fromstring(cibadmin(box.cib_file, "-Q"))
     assert [(e.step, e.task) for e in read.events(whole, "wf")] == [("a", "start"),
                                                                     ("b", "start")]
     assert box.flagged("wf.a") and box.flagged("wf.b")
     assert {rid: box.outputs(rid) for rid in made} == made
     # the next checkpoint copies it all again, and its compaction drops the live values
-    assert checkpoint.run("wf", lambda *_: None)
+    assert checkpoint.run(["wf"], lambda *_: None)
     assert len(durable_history(box)) == 2 and box.status() == {}
     assert box.flagged("wf.a") and {rid: box.durable_outputs(rid) for rid in made} == made
 
@@ -409,18 +409,18 @@ def test_a_compaction_is_refused_once_the_cib_changed_and_loses_nothing(
     assert box.status() == {"haflow-event-wf.k1": "", "haflow-effect-wf.gone": "present",
                             "haflow-effect-wf.a": "pending"}
     monkeypatch.setenv("CIB_file", str(box.cib_file))
-    assert checkpoint.compact("wf", lambda level, text: None) == 2  # read again: applied
+    assert checkpoint.compact(["wf"], lambda level, text: None) == 2  # read again: applied
     assert box.status() == {"haflow-effect-wf.a": "pending"}
     # an agent drops only what its own workflow left
     cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
              '<status haflow-event-wf.k2="" haflow-event-other.k3=""/>')
-    assert checkpoint.compact("wf", lambda level, text: None) == 1
+    assert checkpoint.compact(["wf"], lambda level, text: None) == 1
     assert box.status() == {"haflow-effect-wf.a": "pending", "haflow-event-other.k3": ""}
     # on the workflow's element (where agents write), what is left stays, with its id
     cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
              '<status><haflow-live id="wf" haflow-event-wf.k4="" '
              'haflow-effect-wf.b="present"/></status>')
-    assert checkpoint.compact("wf", lambda level, text: None) == 1
+    assert checkpoint.compact(["wf"], lambda level, text: None) == 1
     assert box.live_elements() == ["wf"]
     assert box.status() == {"haflow-effect-wf.a": "pending", "haflow-event-other.k3": "",
                             "haflow-effect-wf.b": "present"}
@@ -440,3 +440,101 @@ def test_the_roots_start_drops_a_sweep_set_and_asks_before_deleting(box: Sandbox
     epoch = ET.fromstring(cibadmin(box.cib_file, "-Q", "--no-children")).get("epoch")
     assert box.run(ROOT_AGENT, "start", root, "wf.root").rc == 0
     assert ET.fromstring(cibadmin(box.cib_file, "-Q", "--no-children")).get("epoch") == epoch
+
+
+def epoch(box: Sandbox) -> int:
+    """The CIB's configuration version: one more per configuration change."""
+    return int(ET.parse(box.cib_file).getroot().get("epoch", "0"))
+
+
+def deferred(box: Sandbox, rid: str, step_params: dict[str, str],
+             meta: dict[str, str], quiet: str) -> None:
+    """A start as in a cluster: its checkpoint left to the node's runner."""
+    from tests.agents.agentrun import run_agent
+
+    env = box.env(rid, step_params, meta)
+    env["HAFLOW_CHECKPOINT_QUIET"] = quiet
+    result = run_agent(TEST, "start", env)
+    assert result.rc == 0, result
+
+
+def runner_gone(box: Sandbox, timeout: float = 30.0) -> None:
+    """Wait for the runner the test's starts began to end: it does once it has written
+    every request."""
+    import fcntl
+    import time
+
+    folder = box.root / "checkpoint"
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        with open(folder / checkpointer.LOCK, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if not checkpointer.pending(str(folder)):
+                    return
+            except BlockingIOError:
+                pass
+        time.sleep(0.2)
+    raise AssertionError("the checkpoint runner did not end")
+
+
+def test_runs_ending_together_are_checkpointed_by_the_runner_in_one_change(
+        box: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    box.add_primitive("wf2.root", "workflow", params={"workflow": "wf2"})
+    box.add_primitive("wf2.a", "test", params=dict(params(state), workflow="wf2"))
+    before = epoch(box)
+    deferred(box, "wf.a", params(state), LAST, quiet="1")
+    deferred(box, "wf.b", params(state, "b"), LAST, quiet="1")
+    deferred(box, "wf2.a", dict(params(state), workflow="wf2"), {"haflow_last": "1"},
+             quiet="1")
+    # the starts returned with their state live and the checkpoint asked for, not written
+    assert set(checkpointer.pending(str(box.root / "checkpoint"))) == {"wf", "wf2"}
+    assert box.meta("wf.b") == {} and box.meta("wf2.a") == {}
+    runner_gone(box)
+    # both workflows' copies, in one configuration change, and their live state dropped
+    assert epoch(box) == before + 1
+    for rid in ("wf.a", "wf.b", "wf2.a"):
+        assert box.meta(rid)["haflow-effect"] == "present"
+    assert len(durable_history(box)) == 2 and box.status() == {}
+    assert checkpointer.pending(str(box.root / "checkpoint")) == {}
+
+
+def test_a_stop_that_moves_a_step_writes_the_nodes_checkpoints_at_once(
+        box: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    # the runner would wait 8 s of quiet: the node leaves before that
+    deferred(box, "wf.b", params(state, "b"), LAST, quiet="8")
+    assert box.meta("wf.b") == {}
+    assert box.run(TEST, "stop", params(state), "wf.a").rc == 0  # a move: no undo
+    assert box.meta("wf.b")["haflow-effect"] == "present"
+    assert checkpointer.pending(str(box.root / "checkpoint")) == {}
+    assert records.effects(state) == ["wf__a__s1", "wf__b__s1"]
+    runner_gone(box)
+
+
+def test_an_agent_reads_its_workflows_part_and_live_state_in_one_query(
+        box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from haflow.agents import cibio
+
+    state = tmp_path / "state"
+    box.add_primitive("other.root", "workflow", params={"workflow": "other"})
+    assert box.run(TEST, "start", params(state), "wf.a").rc == 0
+    monkeypatch.setenv("CIB_file", str(box.cib_file))
+    asked: list[list[str]] = []
+    real = cibio._cibadmin
+    monkeypatch.setattr(cibio, "_cibadmin", lambda args, timeout=30.0: (
+        asked.append(args), real(args, timeout))[1])
+    cib = cibio.workflow_configuration("wf", "wf.a")
+    assert len(asked) == 1
+    ids = {p.get("id") for p in cib.iter("primitive")}
+    assert ids == {"wf.root", "wf.a", "wf.b"}  # not the other workflow's
+    assert live.effect(live.attributes(cib), "wf.a") == "present"
+    # what earlier versions wrote on <status> itself is read too, in the same query
+    cibadmin(box.cib_file, "--modify", "--scope", "status", "-X",
+             '<status haflow-effect-wf.b="present"/>')
+    asked.clear()
+    cib = cibio.workflow_configuration("wf")
+    assert len(asked) == 1 and live.effect(live.attributes(cib), "wf.b") == "present"
+    assert live.effect(live.attributes(cib), "wf.a") == "present"

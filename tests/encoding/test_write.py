@@ -239,7 +239,7 @@ def test_each_workflows_live_state_is_its_own_element_and_goes_whole(lib: Lib) -
     assert changes["/cib/status/haflow-live[@id='done']"].get("operation") == "delete"
     assert dropped == 2 + 2 + 1
     # an agent compacts its own workflow's only
-    compaction = live.compaction_patch(version, status, durable, "done")
+    compaction = live.compaction_patch(version, status, durable, {"done"})
     assert compaction is not None
     assert [c.get("path") for c in compaction[0].findall("change")] == [
         "/cib/status/haflow-live[@id='done']"]
