@@ -14,15 +14,25 @@ if TYPE_CHECKING:
 
 POLL = 1.0  # seconds between two looks at the cluster
 FAILED_GRACE = 20.0  # a failed rollback workflow gets this long for the alert to act
+# an ended run's checkpoint is written once the DC is idle, within 30 s however busy
+# (agents/checkpointer.py); one still pending after this went with its fenced node, and
+# waits for the workflow's next checkpoint: the outcome is told without it
+CHECKPOINT_GRACE = 60.0
 
 
-def outcome(wf: WorkflowStatus, failed_since: float | None) -> ExitCode | None:
-    """The exit code of a workflow in a final state; None while it may still change."""
+def outcome(wf: WorkflowStatus, failed_since: float | None,
+            pending_since: float | None = None) -> ExitCode | None:
+    """The exit code of a workflow in a final state; None while it may still change.
+    Done or rolled back counts once the outcome is on disk too, a moment after the
+    last action (``pending_since``: since when it has been over with its checkpoint
+    pending)."""
     from haflow.coordinator.status import WorkflowState
 
-    if wf.state == WorkflowState.DONE:
+    durable = not wf.checkpoint_pending or (
+        pending_since is not None and time.monotonic() - pending_since > CHECKPOINT_GRACE)
+    if wf.state == WorkflowState.DONE and durable:
         return ExitCode.OK
-    if wf.state == WorkflowState.ROLLED_BACK:
+    if wf.state == WorkflowState.ROLLED_BACK and durable:
         return ExitCode.ROLLED_BACK
     if wf.state in (WorkflowState.HELD, WorkflowState.BLOCKED):
         return ExitCode.FAILED
@@ -44,13 +54,19 @@ def wait(env: Env, workflow: str, timeout: float | None = None,
 
     deadline = None if timeout is None else time.monotonic() + timeout
     failed_since: float | None = None
+    pending_since: float | None = None
     while True:
         wf = statuses(env, workflow)[0]
         if wf.state == WorkflowState.FAILED:
             failed_since = failed_since or time.monotonic()
         else:
             failed_since = None
-        result = outcome(wf, failed_since)
+        if wf.state in (WorkflowState.DONE, WorkflowState.ROLLED_BACK) and \
+                wf.checkpoint_pending:
+            pending_since = pending_since or time.monotonic()
+        else:
+            pending_since = None
+        result = outcome(wf, failed_since, pending_since)
         if seen is not None:
             seen(wf)
         if result is None and deadline is not None and time.monotonic() > deadline:

@@ -40,6 +40,7 @@ from haflow.encoding.meta import (
     UNIT_META,
 )
 from haflow.encoding.read import (
+    checkpoint_pending,
     configured_meta,
     effect_flagged,
     migration_threshold,
@@ -133,8 +134,9 @@ def _status(config: Config, mon: Mon, nodes: NodeStates, workflow: str, now: flo
     # rolling back while the root runs, then rolled back)
     state = WorkflowState.PAUSED if paused else _workflow_state(
         steps, aborted, policy, root_active=root_running or sweep_requested(root, workflow))
+    pending = checkpoint_pending(config.primitives(workflow), workflow, config.live)
     return WorkflowStatus(workflow, state, policy, aborted, submission, steps, description,
-                          paused=paused)
+                          paused=paused, checkpoint_pending=pending)
 
 
 def _awaiting_approval(cib: etree._Element, workflow: str,

@@ -52,6 +52,10 @@ class Config:
         return next((p for p in self._primitives.get(workflow, ()) if p.get("id") == rid),
                     None)
 
+    def primitives(self, workflow: str) -> list[etree._Element]:
+        """The workflow's top-level primitives, its root's included, in CIB order."""
+        return list(self._primitives.get(workflow, ()))
+
     def steps(self, workflow: str) -> list[etree._Element]:
         """The workflow's primitives but its root, in CIB order."""
         rid = root_id(workflow)

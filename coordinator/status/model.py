@@ -116,6 +116,9 @@ class WorkflowStatus:
     steps: list[StepStatus]
     description: str | None = None
     paused: bool = False
+    # its live state says more than its durable copy: true while it runs, and for a
+    # moment after it ends (agents/checkpointer.py), or until the next checkpoint
+    checkpoint_pending: bool = False
 
     @property
     def counts(self) -> dict[str, int]:
@@ -134,6 +137,7 @@ class WorkflowStatus:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "state": self.state.value, "policy": self.policy,
                 "aborted": self.aborted, "paused": self.paused,
+                "checkpoint_pending": self.checkpoint_pending,
                 "submission": self.submission,
                 "description": self.description, "counts": self.counts,
                 "steps": [s.to_dict() for s in self.steps]}

@@ -416,6 +416,32 @@ def test_a_stopped_step_whose_effect_is_still_flagged_is_not_undone() -> None:
     assert wf.state == WorkflowState.ROLLING_BACK
 
 
+def test_a_run_is_over_for_wait_once_its_checkpoint_is_on_disk() -> None:
+    """The checkpoint comes a moment after the last action (agents/checkpointer.py):
+    until then the outcome is in the status section alone, which a stop of the whole
+    cluster loses, and status says so; wait waits for it, or a while at most."""
+    import time
+
+    from haflow.coordinator.commands.wait import CHECKPOINT_GRACE, outcome
+    from haflow.coordinator.exitcodes import ExitCode
+
+    cib, mon = recorded("done")
+    wf = status.workflow_status(cib, mon, "t1done", now=newest(cib))
+    assert wf.state == WorkflowState.DONE and not wf.checkpoint_pending
+    assert outcome(wf, None) == ExitCode.OK and "pending" not in render_workflow(wf)
+    # a record the history set does not hold yet: the last start's, say
+    status_element = cib.find("status")
+    assert status_element is not None
+    etree.SubElement(status_element, "haflow-live", {
+        "id": "t1done", "haflow-event-t1done.9999999999-node1-b": "late"})
+    wf = status.workflow_status(cib, mon, "t1done", now=newest(cib))
+    assert wf.state == WorkflowState.DONE and wf.checkpoint_pending
+    assert wf.to_dict()["checkpoint_pending"] is True
+    assert "its checkpoint to disk pending" in render_workflow(wf).splitlines()[0]
+    assert outcome(wf, None, time.monotonic()) is None
+    assert outcome(wf, None, time.monotonic() - CHECKPOINT_GRACE - 1) == ExitCode.OK
+
+
 def test_a_rollback_is_not_over_while_the_roots_stop_still_runs(tmp_path: Path) -> None:
     """The root's stop is the rollback's last act (its checkpoint). While it runs, its
     node's history of the root is that stop alone (the start's record overwritten), and
