@@ -39,6 +39,7 @@ from pathlib import Path
 from lxml import etree
 
 from haflow.coordinator.cluster import livecib
+from haflow.encoding import live, read
 from haflow.encoding.meta import EVENT_META_PREFIX
 from haflow.lab import control, workload
 from haflow.lab.layout import LabLayout
@@ -124,6 +125,13 @@ def history_gone(layout: LabLayout, prefix: str) -> bool:
     return not found
 
 
+def checkpoints_pending(layout: LabLayout, workflows: list[str]) -> int:
+    """How many of ``workflows`` have a checkpoint still to come (read.checkpoint_pending)."""
+    cib = cib_now(layout)
+    state = live.attributes(cib)
+    return sum(read.checkpoint_pending(read.resources_of(cib, w), w, state) for w in workflows)
+
+
 def workflow_files(folder: Path, workflows: int, steps: int) -> list[Path]:
     chain: dict[str, dict[str, object]] = {
         f"s{s}": {"agent": "test", **({"after": [f"s{s - 1}"]} if s else {})}
@@ -152,7 +160,12 @@ def phase_of(every: list[tuple[float, str]], since: float, ids: set[str], task: 
                  since)
     results = [s for s, line in lines if f"Result of {task} operation for " in line
                and line.split(f"Result of {task} operation for ")[1].split()[0] in ids]
-    end = max(results, default=begin)
+    # haflow's checkpoints (agents/checkpointer.py) land a moment after the last action:
+    # the phase is over once they are in too
+    changes = [s for s, line in lines if (c := COMPLETED.search(line)) is not None
+               and c.group(4) == "cibadmin" and c.group(1) not in READ_ONLY
+               and c.group(2).strip("'") != "status"]
+    end = max([*results, *changes], default=begin)
     phase = Phase(end - begin, 0)
     seen: set[tuple[str, str]] = set()
     for stamp, line in lines:
@@ -198,6 +211,12 @@ def _kind(element_id: str) -> str:
     element_id = re.sub(re.escape(EVENT_META_PREFIX) + r"\S+", EVENT_META_PREFIX + "*",
                         element_id)
     return re.sub(r"(tput|bare)\d+", r"\1N", re.sub(r"\.s\d+|-s\d+", ".S", element_id))
+
+
+def settled(layout: LabLayout, workflows: list[str]) -> None:
+    """Until every run's checkpoint is in (their times come from the logs: measure)."""
+    workload.wait_for("the checkpoints", lambda: not checkpoints_pending(layout, workflows),
+                      timeout=PHASE_TIMEOUT, every=2.0)
 
 
 def cib_now(layout: LabLayout) -> etree._Element:
@@ -247,15 +266,18 @@ def main() -> int:
             paths = workflow_files(folder, n, s)
             ids = {f"tput{w}.{x}" for w in range(n) for x in [f"s{i}" for i in range(s)]}
             roots = {f"tput{w}.root" for w in range(n)}
+            names = [f"tput{w}" for w in range(n)]
             since, cpu = time.time(), cpu_seconds(layout)
             haflow(layout, "submit", *map(str, paths))
             left = wait_for(layout, ids | roots, started=True, timeout=PHASE_TIMEOUT,
                             every=POLL_EVERY)
+            settled(layout, names)
             results["haflow start"] = measure(layout, since, ids | roots, "start", left, cpu)
             since, cpu = time.time(), cpu_seconds(layout)
             haflow(layout, "abort", "--all")
             left = wait_for(layout, ids | roots, started=False, timeout=PHASE_TIMEOUT,
                             every=POLL_EVERY)
+            settled(layout, names)
             results["haflow abort"] = measure(layout, since, ids | roots, "stop", left, cpu)
         finally:
             control.teardown(layout)
