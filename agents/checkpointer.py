@@ -120,10 +120,18 @@ def pending(folder: str | None = None) -> dict[str, list[str]]:
 
 
 def flush(log: Callable[[str, str], None]) -> None:
-    """Write this node's pending requests now (a stop that moves: the node may be leaving)."""
+    """Write this node's pending requests now (a stop that moves: the node may be
+    leaving). Once, and never failing the stop: what is not written stays asked for."""
+    from haflow.agents import deadline
+
     folder = directory()
-    if pending(folder):
-        _write(folder, log, wait=False)
+    if not pending(folder):
+        return
+    try:
+        _write(folder, log, wait=False, tries=1)
+    except deadline.ActionTimeout:
+        log("WARNING", "the checkpoints asked for on this node are left to its runner: "
+            "the stop's time is up")
 
 
 def _runner_active(folder: str) -> bool:
@@ -219,10 +227,11 @@ class DesignatedController:
         return False
 
 
-def _write(folder: str, log: Callable[[str, str], None], wait: bool) -> bool:
+def _write(folder: str, log: Callable[[str, str], None], wait: bool, tries: int = TRIES
+           ) -> bool:
     """Checkpoint what is asked for in ``folder`` in one change (after the requests have
     been quiet, if ``wait``), until none is left; whether all were written. Requests a
-    CIB refused TRIES times stay for the next runner."""
+    CIB refused ``tries`` times stay for the next runner."""
     import time
 
     from haflow.agents import checkpoint, cibio
@@ -236,12 +245,12 @@ def _write(folder: str, log: Callable[[str, str], None], wait: bool) -> bool:
             time.sleep(POLL)
             continue
         workflows = sorted(found)
-        for attempt in range(TRIES):
+        for attempt in range(tries):
             try:
                 checkpoint.write_now(workflows, log)
                 break
             except cibio.CibUnavailable as exc:
-                if attempt == TRIES - 1:
+                if attempt == tries - 1:
                     log("WARNING", f"the checkpoint of {', '.join(workflows)} is left "
                         f"for later: {exc}")
                     return False
