@@ -15,7 +15,8 @@ contract"):
   only releases the marker. ``migrate_to``/``migrate_from`` hand over.
 - what a start or stop did (effect flag, outputs, history record) goes to the
   CIB's status section in one change (agents/cibio.py), a workflow's last steps
-  checkpoint it into the configuration (agents/checkpoint.py); progress and a
+  have it checkpointed into the configuration (agents/checkpoint.py, written by
+  the node's runner: agents/checkpointer.py); progress and a
   heartbeat go to a node attribute.
 """
 
