@@ -81,8 +81,8 @@ def request(workflow: str, log: Callable[[str, str], None]) -> None:
 
 
 def when_done(workflow: str, steps: str, log: Callable[[str, str], None]) -> bool:
-    """Ask for the checkpoint of ``workflow`` (agents/checkpointer.py) if ``steps`` (how
-    many haflow steps it has) are done; whether it was asked. The start of a last step
+    """Ask for the checkpoint of ``workflow`` (``request``) if ``steps`` (how many haflow
+    steps it has) are done; whether it was asked. The start of a last step
     asks (meta.LAST_STEP_META): of several starting at once, each records its flag
     before it reads them, so one at least sees all done."""
     from haflow.agents import cibio
