@@ -107,8 +107,8 @@ class WorkflowModel(BaseModel):
     policy: str
     aborted: bool
     checkpoint_pending: bool = Field(
-        description="its live state says more than the copy kept on disk: while it runs, "
-        "and for a moment after it ends")
+        description="its live state says more than the copy kept on disk: as its steps "
+        "run, and for a moment after it ends")
     submission: str | None
     description: str | None
     counts: dict[str, int]

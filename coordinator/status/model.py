@@ -116,8 +116,8 @@ class WorkflowStatus:
     steps: list[StepStatus]
     description: str | None = None
     paused: bool = False
-    # its live state says more than its durable copy: true while it runs, and for a
-    # moment after it ends (agents/checkpointer.py), or until the next checkpoint
+    # its live state says more than its durable copy (read.checkpoint_pending): as
+    # its steps run, and for a moment after it ends (agents/checkpointer.py)
     checkpoint_pending: bool = False
 
     @property
