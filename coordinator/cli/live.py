@@ -195,8 +195,7 @@ def render_workflow(wf: WorkflowStatus, verbose: bool = False) -> str:
     state = wf.state.value if fine and not wf.problems else wf.state.value.upper()
     summary = (f"{counts.get('undone', 0)}/{total} undone" if wf.aborted
                else f"{counts.get('done', 0)}/{total} done")
-    durable = "" if wf.state not in (WorkflowState.DONE, WorkflowState.ROLLED_BACK) or \
-        not wf.checkpoint_pending else ", its checkpoint to disk pending"
+    durable = ", its checkpoint to disk pending" if wf.awaiting_checkpoint else ""
     lines = [f"{wf.name}: {state}, {summary} (policy {wf.policy}){durable}"]
     width = max((len(s.name) for s in wf.steps), default=4)
     quiet = (StepState.DONE, StepState.UNDONE, StepState.WAITING, StepState.SKIPPED)

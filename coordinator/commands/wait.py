@@ -28,11 +28,12 @@ def outcome(wf: WorkflowStatus, failed_since: float | None,
     pending)."""
     from haflow.coordinator.status import WorkflowState
 
-    durable = not wf.checkpoint_pending or (
-        pending_since is not None and time.monotonic() - pending_since > CHECKPOINT_GRACE)
-    if wf.state == WorkflowState.DONE and durable:
+    if wf.awaiting_checkpoint and (
+            pending_since is None or time.monotonic() - pending_since <= CHECKPOINT_GRACE):
+        return None
+    if wf.state == WorkflowState.DONE:
         return ExitCode.OK
-    if wf.state == WorkflowState.ROLLED_BACK and durable:
+    if wf.state == WorkflowState.ROLLED_BACK:
         return ExitCode.ROLLED_BACK
     if wf.state in (WorkflowState.HELD, WorkflowState.BLOCKED):
         return ExitCode.FAILED
@@ -61,11 +62,8 @@ def wait(env: Env, workflow: str, timeout: float | None = None,
             failed_since = failed_since or time.monotonic()
         else:
             failed_since = None
-        if wf.state in (WorkflowState.DONE, WorkflowState.ROLLED_BACK) and \
-                wf.checkpoint_pending:
-            pending_since = pending_since or time.monotonic()
-        else:
-            pending_since = None
+        pending_since = (pending_since or time.monotonic()) if wf.awaiting_checkpoint \
+            else None
         result = outcome(wf, failed_since, pending_since)
         if seen is not None:
             seen(wf)

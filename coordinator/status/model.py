@@ -121,6 +121,12 @@ class WorkflowStatus:
     checkpoint_pending: bool = False
 
     @property
+    def awaiting_checkpoint(self) -> bool:
+        """Over (done or rolled back), its outcome not yet copied to disk."""
+        return self.checkpoint_pending and self.state in (WorkflowState.DONE,
+                                                          WorkflowState.ROLLED_BACK)
+
+    @property
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for step in self.steps:
