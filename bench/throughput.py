@@ -7,7 +7,9 @@ submit`` of the N files in one command, steps of haflow's ``test`` agent doing
 no work), each until every resource has started; then aborting them all
 (bare: ``target-role=Stopped`` on every primitive in one change; haflow:
 ``haflow abort --all``), until every resource has stopped (haflow's roots too:
-the root's stop is the rollback's last act). Between the arms the bare graph is
+the root's stop is the rollback's last act) and, for haflow, every run's
+checkpoint is in (agents/checkpointer.py writes it a moment after the last
+action: the phase ends with the later of the two). Between the arms the bare graph is
 deleted and its operation history awaited gone, so that haflow's arm runs on a CIB
 of the size bare's ran on.
 
